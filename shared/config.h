@@ -1,0 +1,48 @@
+/* config.h: table-driven configuration from defaults, a file, the
+ * environment and flags (in that order; later wins).
+ *
+ * A program declares a table of struct vodq_opt pointing at its own
+ * variables and calls vodq_config_load(). The file is "name = value" lines
+ * ('#' starts a comment), named by --config FILE or $VODQ_CONFIG. */
+#ifndef VODQ_CONFIG_H
+#define VODQ_CONFIG_H
+
+#include "shared/err.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+enum vodq_opt_type {
+    VODQ_OPT_STR,  /* dst is char ** (malloc'd; free with vodq_config_free) */
+    VODQ_OPT_INT,  /* dst is long long *, checked against min..max */
+    VODQ_OPT_BOOL, /* dst is bool *; a flag without value sets true */
+};
+
+struct vodq_opt {
+    const char *name;        /* flag "--name" and file key "name" */
+    const char *env;         /* environment variable, or NULL */
+    enum vodq_opt_type type; /* kind of dst */
+    const char *def;         /* default, as text (NULL = empty/0/false) */
+    const char *help;        /* one line for --help */
+    void *dst;               /* where the value goes */
+    long long min, max;      /* range for VODQ_OPT_INT (both 0 = any) */
+};
+
+/* Loads defaults, then the config file, then the environment, then flags
+ * from argv[1..argc-1]. Non-flag arguments are moved to the front of
+ * argv[1..] in order and their count is stored in *npos. "--help"/"-h"
+ * sets *help (no error). Unknown flags, bad numbers and out-of-range
+ * values fail with VODQ_ERR_INVALID naming the option and where it came
+ * from. */
+enum vodq_rc vodq_config_load(const struct vodq_opt *opts, int n, int argc, char **argv,
+                              int *npos, bool *help, struct vodq_err *err);
+
+/* Prints "Usage: prog synopsis", the description, and every option with
+ * its environment variable and default. */
+void vodq_config_usage(FILE *f, const char *prog, const char *synopsis, const char *desc,
+                       const struct vodq_opt *opts, int n);
+
+/* Frees the strings that vodq_config_load() allocated for STR options. */
+void vodq_config_free(const struct vodq_opt *opts, int n);
+
+#endif

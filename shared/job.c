@@ -1,0 +1,308 @@
+/* job.c: job states, spec validation, ids and backoff. */
+#include "shared/job.h"
+
+#include <cjson/cJSON.h>
+
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static const char *state_names[VODQ_JOB__COUNT] = {
+    "submitted", "queued", "active", "paused", "waiting_auth",
+    "delayed",   "succeeded", "dead", "cancelled", "rejected",
+};
+
+const char *vodq_job_state_name(enum vodq_job_state s)
+{
+    return (int)s >= 0 && s < VODQ_JOB__COUNT ? state_names[s] : NULL;
+}
+
+enum vodq_job_state vodq_job_state_parse(const char *name)
+{
+    for (int i = 0; name && i < VODQ_JOB__COUNT; i++)
+        if (!strcmp(name, state_names[i]))
+            return (enum vodq_job_state)i;
+    return VODQ_JOB__COUNT;
+}
+
+bool vodq_job_state_terminal(enum vodq_job_state s)
+{
+    return s == VODQ_JOB_SUCCEEDED || s == VODQ_JOB_DEAD || s == VODQ_JOB_CANCELLED ||
+           s == VODQ_JOB_REJECTED;
+}
+
+#define T(a, b) (1u << (b))
+/* allowed[from] = bit set of the states it may move to (docs/protocol.md). */
+static const unsigned allowed[VODQ_JOB__COUNT] = {
+    [VODQ_JOB_SUBMITTED] = T(0, VODQ_JOB_QUEUED) | T(0, VODQ_JOB_REJECTED) | T(0, VODQ_JOB_CANCELLED),
+    [VODQ_JOB_QUEUED] = T(0, VODQ_JOB_ACTIVE) | T(0, VODQ_JOB_PAUSED) | T(0, VODQ_JOB_CANCELLED),
+    [VODQ_JOB_ACTIVE] = T(0, VODQ_JOB_PAUSED) | T(0, VODQ_JOB_WAITING_AUTH) |
+                        T(0, VODQ_JOB_SUCCEEDED) | T(0, VODQ_JOB_DELAYED) | T(0, VODQ_JOB_DEAD) |
+                        T(0, VODQ_JOB_CANCELLED) | T(0, VODQ_JOB_QUEUED),
+    [VODQ_JOB_PAUSED] = T(0, VODQ_JOB_ACTIVE) | T(0, VODQ_JOB_QUEUED) | T(0, VODQ_JOB_CANCELLED) |
+                        T(0, VODQ_JOB_DELAYED) | T(0, VODQ_JOB_DEAD),
+    [VODQ_JOB_WAITING_AUTH] = T(0, VODQ_JOB_ACTIVE) | T(0, VODQ_JOB_QUEUED) |
+                              T(0, VODQ_JOB_CANCELLED) | T(0, VODQ_JOB_DELAYED) |
+                              T(0, VODQ_JOB_DEAD) | T(0, VODQ_JOB_PAUSED),
+    [VODQ_JOB_DELAYED] = T(0, VODQ_JOB_QUEUED) | T(0, VODQ_JOB_CANCELLED) | T(0, VODQ_JOB_PAUSED),
+    [VODQ_JOB_SUCCEEDED] = 0,
+    [VODQ_JOB_DEAD] = T(0, VODQ_JOB_QUEUED), /* retry */
+    [VODQ_JOB_CANCELLED] = 0,
+    [VODQ_JOB_REJECTED] = 0,
+};
+#undef T
+
+bool vodq_job_transition_ok(enum vodq_job_state from, enum vodq_job_state to)
+{
+    if ((int)from < 0 || from >= VODQ_JOB__COUNT || (int)to < 0 || to >= VODQ_JOB__COUNT)
+        return false;
+    return (allowed[from] >> to) & 1u;
+}
+
+static const char *type_names[VODQ_TASK__COUNT] = {"sleep", "compose", "upload"};
+
+const char *vodq_task_type_name(enum vodq_task_type t)
+{
+    return (int)t >= 0 && t < VODQ_TASK__COUNT ? type_names[t] : NULL;
+}
+
+enum vodq_task_type vodq_task_type_parse(const char *name)
+{
+    for (int i = 0; name && i < VODQ_TASK__COUNT; i++)
+        if (!strcmp(name, type_names[i]))
+            return (enum vodq_task_type)i;
+    return VODQ_TASK__COUNT;
+}
+
+bool vodq_job_id_valid(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    if (n < 1 || n > VODQ_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == ':' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+int64_t vodq_now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+void vodq_job_id_new(char *buf, size_t cap)
+{
+    static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
+    unsigned char rnd[10];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? read(fd, rnd, sizeof(rnd)) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (got != (ssize_t)sizeof(rnd))
+        for (size_t i = 0; i < sizeof(rnd); i++)
+            rnd[i] = (unsigned char)rand();
+    uint64_t t = (uint64_t)vodq_now_ms();
+    char out[27];
+    for (int i = 9; i >= 0; i--) { /* 10 chars of time: sortable */
+        out[i] = b32[t & 31];
+        t >>= 5;
+    }
+    for (int i = 0; i < 16; i++) /* 16 chars of randomness (80 bits) */
+        out[10 + i] = b32[(rnd[(i * 5) / 8] >> ((i * 5) % 8) | rnd[((i * 5) / 8 + 1) % 10] << (8 - (i * 5) % 8)) & 31];
+    out[26] = '\0';
+    snprintf(buf, cap, "%s", out);
+}
+
+int64_t vodq_job_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms, double jitter01)
+{
+    if (attempt < 1)
+        attempt = 1;
+    double d = (double)base_ms * pow(2.0, attempt - 1);
+    if (d > (double)max_ms)
+        d = (double)max_ms;
+    if (jitter01 < 0)
+        jitter01 = 0;
+    if (jitter01 >= 1)
+        jitter01 = 0.999999;
+    return (int64_t)(d / 2 + d / 2 * jitter01);
+}
+
+static enum vodq_rc get_int(const cJSON *obj, const char *key, const char *path, int64_t lo,
+                            int64_t hi, int64_t *out, struct vodq_err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v || cJSON_IsNull(v))
+        return VODQ_OK; /* keep the default */
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < (double)lo ||
+        v->valuedouble > (double)hi)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s: must be an integer %lld..%lld", path,
+                            (long long)lo, (long long)hi);
+    *out = (int64_t)v->valuedouble;
+    return VODQ_OK;
+}
+
+static const char *top_keys[] = {"version", "id", "type", "session", "max_attempts", "timeout_ms",
+                                 "backoff", "sleep", "compose", "upload", "meta", NULL};
+
+static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
+                             struct vodq_job_spec *out, struct vodq_err *err)
+{
+    if (!cJSON_IsObject(root))
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "spec: must be a JSON object");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
+    if (id && !cJSON_IsNull(id)) {
+        if (!cJSON_IsString(id) || !vodq_job_id_valid(id->valuestring))
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "id: must be a string of 1-128 characters [A-Za-z0-9_.:-]");
+        snprintf(out->id, sizeof(out->id), "%s", id->valuestring);
+        out->id_given = true;
+    }
+    for (const cJSON *it = root->child; it; it = it->next) {
+        bool known = false;
+        for (int i = 0; top_keys[i]; i++)
+            known |= !strcmp(it->string, top_keys[i]);
+        if (!known)
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "%s: unknown field (allowed: version, id, type, session, "
+                                "max_attempts, timeout_ms, backoff, sleep, compose, upload, meta)",
+                                it->string);
+    }
+    int64_t version = VODQ_SPEC_VERSION;
+    enum vodq_rc rc;
+    if ((rc = get_int(root, "version", "version", 1, 1, &version, err)) != VODQ_OK)
+        return rc;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
+    if (!type)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "type: missing (sleep, compose or upload)");
+    if (!cJSON_IsString(type))
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "type: must be a string");
+    out->type = vodq_task_type_parse(type->valuestring);
+    if (out->type == VODQ_TASK__COUNT)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                            "type: unknown task type '%.64s' (sleep, compose or upload)",
+                            type->valuestring);
+    const cJSON *session = cJSON_GetObjectItemCaseSensitive(root, "session");
+    if (session && !cJSON_IsNull(session)) {
+        if (!cJSON_IsString(session) || !vodq_job_id_valid(session->valuestring))
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "session: must be a string of 1-128 characters [A-Za-z0-9_.:-]");
+        snprintf(out->session, sizeof(out->session), "%s", session->valuestring);
+    }
+    int64_t v = d->max_attempts;
+    if ((rc = get_int(root, "max_attempts", "max_attempts", 1, 1000, &v, err)) != VODQ_OK)
+        return rc;
+    out->max_attempts = (int)v;
+    out->timeout_ms = 0;
+    if ((rc = get_int(root, "timeout_ms", "timeout_ms", 0, 7 * 86400000LL, &out->timeout_ms,
+                      err)) != VODQ_OK)
+        return rc;
+    out->backoff_base_ms = d->backoff_base_ms;
+    out->backoff_max_ms = d->backoff_max_ms;
+    const cJSON *bo = cJSON_GetObjectItemCaseSensitive(root, "backoff");
+    if (bo && !cJSON_IsNull(bo)) {
+        if (!cJSON_IsObject(bo))
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0, "backoff: must be an object");
+        if ((rc = get_int(bo, "base_ms", "backoff.base_ms", 0, 86400000, &out->backoff_base_ms,
+                          err)) != VODQ_OK ||
+            (rc = get_int(bo, "max_ms", "backoff.max_ms", 0, 7 * 86400000LL, &out->backoff_max_ms,
+                          err)) != VODQ_OK)
+            return rc;
+    }
+    const char *tname = vodq_task_type_name(out->type);
+    const cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, tname);
+    if (!sec)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s: missing (the %s task's parameters)",
+                            tname, tname);
+    if (!cJSON_IsObject(sec))
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s: must be an object", tname);
+    for (int t = 0; t < VODQ_TASK__COUNT; t++)
+        if (t != (int)out->type && cJSON_GetObjectItemCaseSensitive(root, type_names[t]))
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "%s: not allowed in a job of type %s", type_names[t], tname);
+    if (out->type == VODQ_TASK_SLEEP) {
+        const cJSON *ms = cJSON_GetObjectItemCaseSensitive(sec, "ms");
+        if (!ms)
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0, "sleep.ms: missing");
+        int64_t x = 0;
+        if ((rc = get_int(sec, "ms", "sleep.ms", 0, 86400000, &x, err)) != VODQ_OK ||
+            (rc = get_int(sec, "fail_times", "sleep.fail_times", 0, 1000, &x, err)) != VODQ_OK)
+            return rc;
+        for (const cJSON *it = sec->child; it; it = it->next)
+            if (strcmp(it->string, "ms") && strcmp(it->string, "fail_times") &&
+                strcmp(it->string, "permanent"))
+                return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                    "sleep.%s: unknown field (allowed: ms, fail_times, permanent)",
+                                    it->string);
+    } else if (out->type == VODQ_TASK_UPLOAD) {
+        const cJSON *vod = cJSON_GetObjectItemCaseSensitive(sec, "vod");
+        const cJSON *s3 = cJSON_GetObjectItemCaseSensitive(sec, "s3");
+        if (!vod && !s3)
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "upload: needs a target, upload.vod or upload.s3");
+        const cJSON *file = cJSON_GetObjectItemCaseSensitive(sec, "file");
+        if (file && !cJSON_IsString(file))
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0, "upload.file: must be a string path");
+        if (!file && !out->session[0])
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "upload.file: missing (or give a session to upload its last export)");
+    } else if (out->type == VODQ_TASK_COMPOSE) {
+        const cJSON *tl = cJSON_GetObjectItemCaseSensitive(sec, "timeline");
+        const cJSON *tf = cJSON_GetObjectItemCaseSensitive(sec, "timeline_file");
+        if (!tl && !tf)
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "compose.timeline: missing (or compose.timeline_file)");
+        if (tl && !cJSON_IsObject(tl))
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0, "compose.timeline: must be an object");
+        if (tf && !cJSON_IsString(tf))
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0, "compose.timeline_file: must be a string");
+        const cJSON *o = cJSON_GetObjectItemCaseSensitive(sec, "output");
+        if (!o || !cJSON_IsString(o) || !o->valuestring[0])
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "compose.output: missing (the path of the finished video)");
+    }
+    return VODQ_OK;
+}
+
+enum vodq_rc vodq_job_spec_parse(const char *text, size_t len, const struct vodq_job_defaults *d,
+                                 struct vodq_job_spec *out, struct vodq_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (len > d->max_spec_bytes)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "spec: %zu bytes is over the limit of %zu",
+                            len, d->max_spec_bytes);
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        long off = at && at >= text && at <= text + len ? (long)(at - text) : -1;
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "spec: not valid JSON (near byte %ld)", off);
+    }
+    enum vodq_rc rc = validate(root, d, out, err);
+    if (rc == VODQ_OK) {
+        if (!out->id_given) {
+            vodq_job_id_new(out->id, sizeof(out->id));
+            cJSON_AddStringToObject(root, "id", out->id);
+        }
+        out->json = cJSON_PrintUnformatted(root);
+        if (!out->json)
+            rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+void vodq_job_spec_cleanup(struct vodq_job_spec *s)
+{
+    if (!s)
+        return;
+    cJSON_free(s->json);
+    s->json = NULL;
+}

@@ -1,0 +1,86 @@
+/* job.h: the job model: states, the state machine, job spec parsing and
+ * validation (JSON via cJSON), job ids and retry backoff. */
+#ifndef VODQ_JOB_H
+#define VODQ_JOB_H
+
+#include "shared/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VODQ_SPEC_VERSION 1
+#define VODQ_ID_MAX 128 /* bytes of a job or session id, without NUL */
+
+enum vodq_job_state {
+    VODQ_JOB_SUBMITTED,    /* in the submit stream, not yet validated */
+    VODQ_JOB_QUEUED,       /* a task entry waits in its stream */
+    VODQ_JOB_ACTIVE,       /* a worker runs it */
+    VODQ_JOB_PAUSED,       /* held by a worker, or parked without a task entry */
+    VODQ_JOB_WAITING_AUTH, /* upload stopped on expired credentials */
+    VODQ_JOB_DELAYED,      /* failed attempt; waits in the delayed zset */
+    VODQ_JOB_SUCCEEDED,    /* done */
+    VODQ_JOB_DEAD,         /* out of attempts or a permanent error */
+    VODQ_JOB_CANCELLED,    /* cancelled by a user */
+    VODQ_JOB_REJECTED,     /* the spec was invalid */
+    VODQ_JOB__COUNT
+};
+
+/* Returns the state's name as stored in Redis ("queued"), or NULL. */
+const char *vodq_job_state_name(enum vodq_job_state s);
+/* Parses a state name; returns VODQ_JOB__COUNT for an unknown one. */
+enum vodq_job_state vodq_job_state_parse(const char *name);
+/* True for succeeded, dead, cancelled, rejected. */
+bool vodq_job_state_terminal(enum vodq_job_state s);
+/* True when the state machine (docs/protocol.md) allows from -> to. */
+bool vodq_job_transition_ok(enum vodq_job_state from, enum vodq_job_state to);
+
+enum vodq_task_type { VODQ_TASK_SLEEP, VODQ_TASK_COMPOSE, VODQ_TASK_UPLOAD, VODQ_TASK__COUNT };
+const char *vodq_task_type_name(enum vodq_task_type t);
+enum vodq_task_type vodq_task_type_parse(const char *name); /* VODQ_TASK__COUNT if unknown */
+
+/* A validated job spec. */
+struct vodq_job_spec {
+    char id[VODQ_ID_MAX + 1];      /* given or generated */
+    bool id_given;                 /* the spec carried its own id */
+    enum vodq_task_type type;      /* which engine runs it */
+    char session[VODQ_ID_MAX + 1]; /* "" if none */
+    int max_attempts;              /* >= 1 */
+    int64_t timeout_ms;            /* 0 = no timeout */
+    int64_t backoff_base_ms;       /* first retry delay */
+    int64_t backoff_max_ms;        /* cap */
+    char *json;                    /* the normalised spec (with id); owned */
+};
+
+struct vodq_job_defaults {
+    int max_attempts;        /* when the spec gives none */
+    int64_t backoff_base_ms; /* when the spec gives none */
+    int64_t backoff_max_ms;  /* when the spec gives none */
+    size_t max_spec_bytes;   /* larger specs are rejected */
+};
+
+/* Parses and validates spec text (len bytes, not necessarily NUL-ended).
+ * On success fills *out (clean up with vodq_job_spec_cleanup) and returns
+ * VODQ_OK; on failure returns VODQ_ERR_INVALID with a message naming the
+ * JSON path of the bad field ("sleep.ms: must be an integer 0..86400000"),
+ * and still fills out->id when the spec carried a usable id, so the
+ * rejected job can be recorded under it. */
+enum vodq_rc vodq_job_spec_parse(const char *text, size_t len, const struct vodq_job_defaults *d,
+                                 struct vodq_job_spec *out, struct vodq_err *err);
+void vodq_job_spec_cleanup(struct vodq_job_spec *s);
+
+/* True when id is 1..128 characters of [A-Za-z0-9_.:-]. */
+bool vodq_job_id_valid(const char *id);
+
+/* Writes a new random job id (26 characters, time-ordered) into buf (>= 32 bytes). */
+void vodq_job_id_new(char *buf, size_t cap);
+
+/* Delay before retry number `attempt` (1 = after the first failure):
+ * base * 2^(attempt-1), capped at max, with "equal jitter" (half fixed,
+ * half random from jitter01 in [0,1)). */
+int64_t vodq_job_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms, double jitter01);
+
+/* Milliseconds since the epoch. */
+int64_t vodq_now_ms(void);
+
+#endif

@@ -1,0 +1,117 @@
+/* redis.h: Redis access; the ONLY module that includes hiredis.
+ *
+ * A handle owns one connection. After any I/O or protocol error the
+ * connection is dropped and the next command reconnects (with backoff),
+ * as hiredis 0.14 contexts cannot be reused after an error.
+ * Not thread-safe: one handle per thread. */
+#ifndef VODQ_REDIS_H
+#define VODQ_REDIS_H
+
+#include "shared/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum vodq_reply_type {
+    VODQ_REPLY_STRING = 1,
+    VODQ_REPLY_ARRAY = 2,
+    VODQ_REPLY_INTEGER = 3,
+    VODQ_REPLY_NIL = 4,
+    VODQ_REPLY_STATUS = 5,
+    VODQ_REPLY_ERROR = 6,
+};
+
+/* A reply, deep-copied out of hiredis. Free with vodq_reply_free(). */
+struct vodq_reply {
+    enum vodq_reply_type type;
+    long long integer;           /* VODQ_REPLY_INTEGER */
+    size_t len;                  /* bytes in str */
+    char *str;                   /* STRING, STATUS, ERROR; NUL-terminated */
+    size_t elements;             /* ARRAY */
+    struct vodq_reply **element; /* ARRAY */
+};
+
+void vodq_reply_free(struct vodq_reply *r);
+
+/* Parsed redis://[user:pass@]host:port/db (also rediss is rejected). */
+struct vodq_redis_url {
+    char host[256];     /* host name or address */
+    int port;           /* TCP port, default 6379 */
+    char user[128];     /* ACL user, "" for none */
+    char password[256]; /* "" for none */
+    int db;             /* database number, default 0 */
+};
+
+/* Parses url into *out. Accepts "redis://host:port", "redis://:pw@host",
+ * "redis://user:pw@host:port/3" and a bare "host:port". Percent-escapes in
+ * user and password are decoded. Returns VODQ_ERR_INVALID naming the part
+ * that is wrong. */
+enum vodq_rc vodq_redis_url_parse(const char *url, struct vodq_redis_url *out,
+                                  struct vodq_err *err);
+
+struct vodq_redis_opts {
+    const char *url;          /* borrowed */
+    int connect_timeout_ms;   /* 0 = 2000 */
+    int command_timeout_ms;   /* 0 = 5000; -1 = none (blocking reads, pub/sub) */
+    int reconnect_max_ms;     /* cap of the reconnect backoff; 0 = 5000 */
+};
+
+struct vodq_redis;
+
+/* Returns a new handle (NULL only on OOM or a bad URL, with err filled).
+ * The first connection is made lazily by the first command; call
+ * vodq_redis_ping() to connect now. Free with vodq_redis_free(). */
+struct vodq_redis *vodq_redis_new(const struct vodq_redis_opts *opts, struct vodq_err *err);
+void vodq_redis_free(struct vodq_redis *r);
+
+/* Connects if needed and PINGs. */
+enum vodq_rc vodq_redis_ping(struct vodq_redis *r, struct vodq_err *err);
+
+/* Runs one command given as argv (binary-safe). Returns a new reply (the
+ * caller frees it) or NULL with err filled on I/O errors. A Redis error
+ * reply is returned as a reply of type VODQ_REPLY_ERROR, not as NULL.
+ * Reconnects first if the previous command failed, retrying the connect
+ * with backoff for up to retry_ms (0 = one attempt). */
+struct vodq_reply *vodq_redis_argv(struct vodq_redis *r, int argc, const char **argv,
+                                   const size_t *argvlen, struct vodq_err *err);
+
+/* printf-style command (hiredis format: %s, %b with a length, %d...). */
+struct vodq_reply *vodq_redis_cmd(struct vodq_redis *r, struct vodq_err *err, const char *fmt, ...);
+
+/* Pipelining: append commands, then read their replies in order. */
+enum vodq_rc vodq_redis_append_argv(struct vodq_redis *r, int argc, const char **argv,
+                                    const size_t *argvlen, struct vodq_err *err);
+struct vodq_reply *vodq_redis_read(struct vodq_redis *r, struct vodq_err *err);
+
+/* A Lua script: its text and its SHA1 (computed on first use). */
+struct vodq_script {
+    const char *name;  /* for error messages */
+    const char *body;  /* Lua text */
+    char sha[41];      /* hex SHA1, filled lazily by SCRIPT LOAD */
+};
+
+/* EVALSHA of s with the given keys and args (strings); loads the script on
+ * NOSCRIPT. Returns the reply like vodq_redis_argv. */
+struct vodq_reply *vodq_redis_eval(struct vodq_redis *r, struct vodq_script *s, int nkeys,
+                                   int nargs, const char **args, const size_t *arglens,
+                                   struct vodq_err *err);
+/* Same, appended to the pipeline (read the reply with vodq_redis_read). */
+enum vodq_rc vodq_redis_eval_append(struct vodq_redis *r, struct vodq_script *s, int nkeys,
+                                    int nargs, const char **args, const size_t *arglens,
+                                    struct vodq_err *err);
+
+/* Sets the read timeout for the following commands (-1 = block forever). */
+void vodq_redis_set_timeout(struct vodq_redis *r, int timeout_ms);
+
+/* Drops the connection (the next command reconnects). */
+void vodq_redis_disconnect(struct vodq_redis *r);
+
+/* True while a connection is up. */
+bool vodq_redis_connected(const struct vodq_redis *r);
+
+/* Helpers on replies: string value of an element (NULL if absent or not
+ * a string), integer value (def if not an integer or a number string). */
+const char *vodq_reply_str(const struct vodq_reply *r, size_t i);
+long long vodq_reply_int(const struct vodq_reply *r, long long def);
+
+#endif
