@@ -63,7 +63,15 @@ void vodq_err_prefix(struct vodq_err *e, const char *fmt, ...)
     vsnprintf(pre, sizeof(pre), fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof(old));
-    snprintf(e->msg, sizeof(e->msg), "%s: %s", pre, old);
+    size_t n = strlen(pre);
+    if (n > sizeof(e->msg) - 3)
+        n = sizeof(e->msg) - 3;
+    memcpy(e->msg, pre, n);
+    memcpy(e->msg + n, ": ", 2);
+    size_t room = sizeof(e->msg) - n - 3;
+    size_t m = strnlen(old, room);
+    memcpy(e->msg + n + 2, old, m);
+    e->msg[n + 2 + m] = '\0';
 }
 
 void vodq_err_clear(struct vodq_err *e)
