@@ -306,3 +306,48 @@ void vodq_job_spec_cleanup(struct vodq_job_spec *s)
     cJSON_free(s->json);
     s->json = NULL;
 }
+
+static const char *numeric_fields[] = {"progress", "attempts", "max_attempts", "fence",
+                                       "timeout_ms", "created_at", "updated_at", "started_at",
+                                       "finished_at", "retry_at", "stalls", "auth_version",
+                                       "backoff_base_ms", "backoff_max_ms", NULL};
+
+char *vodq_job_hash_json(const char *const *fields, const char *const *values, size_t n)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *f = fields[i], *v = values[i] ? values[i] : "";
+        if (!strcmp(f, "auth"))
+            continue;
+        bool num = false;
+        for (int k = 0; numeric_fields[k]; k++)
+            num |= !strcmp(f, numeric_fields[k]);
+        cJSON *item = NULL;
+        if (num && *v) {
+            char *end;
+            double d = strtod(v, &end);
+            if (!*end)
+                item = cJSON_CreateNumber(d);
+        } else if (!strcmp(f, "spec") || !strcmp(f, "result") || !strcmp(f, "progress_data")) {
+            item = *v ? cJSON_Parse(v) : NULL;
+        }
+        if (!item)
+            item = cJSON_CreateString(v);
+        cJSON_AddItemToObject(o, f, item);
+    }
+    if (!cJSON_GetObjectItemCaseSensitive(o, "error"))
+        cJSON_AddStringToObject(o, "error", "");
+    if (!cJSON_GetObjectItemCaseSensitive(o, "progress"))
+        cJSON_AddNumberToObject(o, "progress", 0);
+    if (!cJSON_GetObjectItemCaseSensitive(o, "attempts"))
+        cJSON_AddNumberToObject(o, "attempts", 0);
+    char *txt = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!txt)
+        return NULL;
+    char *out = strdup(txt); /* callers free with free() */
+    cJSON_free(txt);
+    return out;
+}

@@ -83,4 +83,10 @@ int64_t vodq_job_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms, double
 /* Milliseconds since the epoch. */
 int64_t vodq_now_ms(void);
 
+/* Returns a new JSON object text (free with free()) built from a job hash's
+ * n field/value pairs: numeric fields become numbers, "spec", "result" and
+ * "progress_data" are inlined as JSON, "auth" is never included (it holds
+ * credentials). Returns NULL on OOM. */
+char *vodq_job_hash_json(const char *const *fields, const char *const *values, size_t n);
+
 #endif

@@ -1,0 +1,264 @@
+/* proto.c: queue names, the embedded Lua scripts and their C wrappers. */
+#include "shared/proto.h"
+
+#include "lua_scripts.h"
+#include "shared/keys.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct vodq_script scripts[VODQ_LUA__COUNT];
+static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
+
+static void scripts_init(void)
+{
+    static const struct {
+        const char *name;
+        const char *body;
+    } src[VODQ_LUA__COUNT] = {
+        [VODQ_LUA_SUBMIT] = {"submit", vodq_lua_submit},
+        [VODQ_LUA_STEP] = {"step", vodq_lua_step},
+        [VODQ_LUA_REPORT] = {"report", vodq_lua_report},
+        [VODQ_LUA_HEARTBEAT] = {"heartbeat", vodq_lua_heartbeat},
+        [VODQ_LUA_CONTROL] = {"control", vodq_lua_control},
+        [VODQ_LUA_PROMOTE] = {"promote", vodq_lua_promote},
+        [VODQ_LUA_RECLAIM] = {"reclaim", vodq_lua_reclaim},
+        [VODQ_LUA_REAP] = {"reap", vodq_lua_reap},
+    };
+    for (int i = 0; i < VODQ_LUA__COUNT; i++) {
+        size_t a = strlen(vodq_lua_common), b = strlen(src[i].body);
+        char *body = malloc(a + b + 2);
+        if (!body)
+            abort(); /* at start-up; nothing sensible to do */
+        memcpy(body, vodq_lua_common, a);
+        body[a] = '\n';
+        memcpy(body + a + 1, src[i].body, b + 1);
+        scripts[i].name = src[i].name;
+        scripts[i].body = body;
+    }
+}
+
+struct vodq_script *vodq_proto_script(enum vodq_script_id id)
+{
+    pthread_once(&scripts_once, scripts_init);
+    return &scripts[id];
+}
+
+enum vodq_rc vodq_queue_init(struct vodq_queue *q, const char *name, long long events_maxlen,
+                             long long retention_s, struct vodq_err *err)
+{
+    memset(q, 0, sizeof(*q));
+    size_t n = name ? strlen(name) : 0;
+    if (n < 1 || n > 60)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "queue name: must be 1-60 characters");
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "queue name '%s': only [A-Za-z0-9_.-] allowed", name);
+    }
+    snprintf(q->name, sizeof(q->name), "%s", name);
+    snprintf(q->prefix, sizeof(q->prefix), VODQ_KEY_PREFIX_FMT, name);
+    snprintf(q->evmax, sizeof(q->evmax), "%lld", events_maxlen > 0 ? events_maxlen : 100000);
+    snprintf(q->retention, sizeof(q->retention), "%lld", retention_s > 0 ? retention_s : 604800);
+    return VODQ_OK;
+}
+
+void vodq_queue_key(const struct vodq_queue *q, char *buf, size_t cap, const char *suffix,
+                    const char *id)
+{
+    snprintf(buf, cap, "%s%s%s", q->prefix, suffix, id ? id : "");
+}
+
+#define MAX_ARGS 512
+
+static int build_args(const struct vodq_queue *q, int n, const char **args, const size_t *lens,
+                      const char **all, size_t *all_lens)
+{
+    all[0] = q->prefix;
+    all[1] = q->evmax;
+    all[2] = q->retention;
+    for (int i = 0; i < 3; i++)
+        all_lens[i] = strlen(all[i]);
+    for (int i = 0; i < n; i++) {
+        all[3 + i] = args[i] ? args[i] : "";
+        all_lens[3 + i] = lens ? lens[i] : strlen(all[3 + i]);
+    }
+    return n + 3;
+}
+
+struct vodq_reply *vodq_proto_call(struct vodq_redis *r, const struct vodq_queue *q,
+                                   enum vodq_script_id id, int n, const char **args,
+                                   const size_t *lens, struct vodq_err *err)
+{
+    if (n + 3 > MAX_ARGS) {
+        vodq_err_set(err, VODQ_ERR_INVALID, 0, "too many script arguments");
+        return NULL;
+    }
+    const char *all[MAX_ARGS];
+    size_t all_lens[MAX_ARGS];
+    int total = build_args(q, n, args, lens, all, all_lens);
+    struct vodq_script *s = vodq_proto_script(id);
+    struct vodq_reply *rep = vodq_redis_eval(r, s, 0, total, all, all_lens, err);
+    if (rep && rep->type == VODQ_REPLY_ERROR) {
+        vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "script %s: %s", s->name, rep->str);
+        vodq_reply_free(rep);
+        return NULL;
+    }
+    return rep;
+}
+
+enum vodq_rc vodq_proto_append(struct vodq_redis *r, const struct vodq_queue *q,
+                               enum vodq_script_id id, int n, const char **args,
+                               const size_t *lens, struct vodq_err *err)
+{
+    if (n + 3 > MAX_ARGS)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "too many script arguments");
+    const char *all[MAX_ARGS];
+    size_t all_lens[MAX_ARGS];
+    int total = build_args(q, n, args, lens, all, all_lens);
+    return vodq_redis_eval_append(r, vodq_proto_script(id), 0, total, all, all_lens, err);
+}
+
+static enum vodq_rc create_group(struct vodq_redis *r, const char *key, const char *group,
+                                 struct vodq_err *err)
+{
+    struct vodq_reply *rep = vodq_redis_cmd(r, err, "XGROUP CREATE %s %s 0 MKSTREAM", key, group);
+    if (!rep)
+        return err ? err->code : VODQ_ERR_IO;
+    enum vodq_rc rc = VODQ_OK;
+    if (rep->type == VODQ_REPLY_ERROR && strncmp(rep->str, "BUSYGROUP", 9) != 0)
+        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "XGROUP CREATE %s: %s", key, rep->str);
+    vodq_reply_free(rep);
+    return rc;
+}
+
+enum vodq_rc vodq_proto_ensure_groups(struct vodq_redis *r, const struct vodq_queue *q,
+                                      struct vodq_err *err)
+{
+    char key[VODQ_KEY_MAX];
+    enum vodq_rc rc;
+    vodq_queue_key(q, key, sizeof(key), VODQ_KEY_SUBMIT, NULL);
+    if ((rc = create_group(r, key, VODQ_GROUP_SCHEDULERS, err)) != VODQ_OK)
+        return rc;
+    for (int t = 0; t < VODQ_TASK__COUNT; t++) {
+        vodq_queue_key(q, key, sizeof(key), VODQ_KEY_TASKS, vodq_task_type_name(t));
+        if ((rc = create_group(r, key, VODQ_GROUP_WORKERS, err)) != VODQ_OK)
+            return rc;
+    }
+    return VODQ_OK;
+}
+
+enum vodq_rc vodq_proto_control(struct vodq_redis *r, const struct vodq_queue *q, const char *job,
+                                const char *cmd, const char *arg, char *msg, size_t cap,
+                                struct vodq_err *err)
+{
+    const char *args[3] = {job, cmd, arg ? arg : ""};
+    struct vodq_reply *rep = vodq_proto_call(r, q, VODQ_LUA_CONTROL, 3, args, NULL, err);
+    if (!rep)
+        return err ? err->code : VODQ_ERR_IO;
+    const char *status = vodq_reply_str(rep, 0), *text = vodq_reply_str(rep, 1);
+    enum vodq_rc rc = VODQ_OK;
+    if (!status || !text)
+        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "control: unexpected reply");
+    else if (strcmp(status, "ok") != 0)
+        rc = vodq_err_set(err, strncmp(text, "no such job", 11) ? VODQ_ERR_INVALID
+                                                                 : VODQ_ERR_NOTFOUND,
+                          0, "%s %s: %s", cmd, job, text);
+    else if (msg)
+        snprintf(msg, cap, "%s", text);
+    vodq_reply_free(rep);
+    return rc;
+}
+
+enum vodq_rc vodq_proto_submit(struct vodq_redis *r, const struct vodq_queue *q, const char *text,
+                               size_t len, const struct vodq_job_defaults *d, char *id_out,
+                               size_t id_cap, struct vodq_err *err)
+{
+    struct vodq_job_spec spec;
+    struct vodq_err verr = {0};
+    enum vodq_rc vrc = vodq_job_spec_parse(text, len, d, &spec, &verr);
+    char id[VODQ_ID_MAX + 1];
+    if (spec.id[0])
+        snprintf(id, sizeof(id), "%s", spec.id);
+    else
+        vodq_job_id_new(id, sizeof(id));
+    const char *body = vrc == VODQ_OK ? spec.json : text;
+    size_t body_len = vrc == VODQ_OK ? strlen(spec.json) : len;
+    char key[VODQ_KEY_MAX], skey[VODQ_KEY_MAX], now[24];
+    vodq_queue_key(q, key, sizeof(key), VODQ_KEY_JOB, id);
+    vodq_queue_key(q, skey, sizeof(skey), VODQ_KEY_SUBMIT, NULL);
+    snprintf(now, sizeof(now), "%lld", (long long)vodq_now_ms());
+    /* HSETNX keeps an existing job (a resubmitted id) untouched. */
+    const char *a1[] = {"HSETNX", key, "state", "submitted"};
+    const char *a2[] = {"HSETNX", key, "created_at", now};
+    const char *a3[] = {"XADD", skey, "*", "id", id, "spec", body};
+    size_t l3[] = {4, strlen(skey), 1, 2, strlen(id), 4, body_len};
+    enum vodq_rc rc;
+    if ((rc = vodq_redis_append_argv(r, 4, a1, NULL, err)) != VODQ_OK ||
+        (rc = vodq_redis_append_argv(r, 4, a2, NULL, err)) != VODQ_OK ||
+        (rc = vodq_redis_append_argv(r, 7, a3, l3, err)) != VODQ_OK)
+        goto done;
+    for (int i = 0; i < 3; i++) {
+        struct vodq_reply *rep = vodq_redis_read(r, err);
+        if (!rep) {
+            rc = err ? err->code : VODQ_ERR_IO;
+            goto done;
+        }
+        if (rep->type == VODQ_REPLY_ERROR && rc == VODQ_OK)
+            rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "submit: %s", rep->str);
+        vodq_reply_free(rep);
+    }
+    snprintf(id_out, id_cap, "%s", id);
+    if (rc == VODQ_OK && vrc != VODQ_OK) {
+        if (err)
+            *err = verr;
+        rc = vrc;
+    }
+done:
+    vodq_job_spec_cleanup(&spec);
+    return rc;
+}
+
+char *vodq_proto_job_json(struct vodq_redis *r, const struct vodq_queue *q, const char *job,
+                          struct vodq_err *err)
+{
+    char key[VODQ_KEY_MAX];
+    vodq_queue_key(q, key, sizeof(key), VODQ_KEY_JOB, job);
+    struct vodq_reply *rep = vodq_redis_cmd(r, err, "HGETALL %s", key);
+    if (!rep)
+        return NULL;
+    char *out = NULL;
+    if (rep->type != VODQ_REPLY_ARRAY) {
+        vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "HGETALL %s: unexpected reply", key);
+    } else if (rep->elements == 0) {
+        vodq_err_set(err, VODQ_ERR_NOTFOUND, 0, "no such job: %s", job);
+    } else {
+        size_t n = rep->elements / 2;
+        const char **f = calloc(n + 1, sizeof(*f)), **v = calloc(n + 1, sizeof(*v));
+        if (f && v) {
+            for (size_t i = 0; i < n; i++) {
+                f[i] = rep->element[2 * i]->str ? rep->element[2 * i]->str : "";
+                v[i] = rep->element[2 * i + 1]->str ? rep->element[2 * i + 1]->str : "";
+            }
+            bool has_id = false;
+            for (size_t i = 0; i < n; i++)
+                has_id |= !strcmp(f[i], "id");
+            if (!has_id) { /* a job still in the submit stream */
+                f[n] = "id";
+                v[n] = job;
+                n++;
+            }
+            out = vodq_job_hash_json(f, v, n);
+        }
+        free(f);
+        free(v);
+        if (!out)
+            vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+    }
+    vodq_reply_free(rep);
+    return out;
+}
