@@ -1,0 +1,322 @@
+'use strict';
+// BullMQ half of tests/bench/queue.sh. Run it through tests/bench/bullmq_run.sh,
+// which installs bullmq + ioredis into a cache folder and sets NODE_PATH.
+//
+//   node bench.js PORT N CONCURRENCY
+//
+// prints exactly one line of JSON on stdout:
+//   {"system":"bullmq","n":N,"concurrency":C,"jobs_per_s":X,
+//    "p50_dispatch_ms":A,"p99_dispatch_ms":B,"redis_cmds_per_job":K}
+// Anything else (progress, errors, BULLMQ_BENCH_VERBOSE=1 details) goes to stderr.
+//
+// What happens, against redis on 127.0.0.1:PORT:
+//  1. delete every key of queue "vodqbench" (prefix "bull"); nothing else is touched;
+//  2. fork ONE worker process (this file with --worker): it opens its connections and
+//     loads BullMQ with autorun off, then reports "ready", so neither node start-up,
+//     module loading nor connecting is counted in the drain time;
+//  3. CONFIG RESETSTAT, then add N no-op jobs with Queue.addBulk in batches of
+//     BATCH; each job's data is {t: submit time in ms};
+//  4. tell the worker to run (t0 = Worker.run()); its processor records
+//     (processor start - job.data.t) as dispatch latency and returns; the worker counts
+//     'completed' events and stops the clock at the N-th (t1);
+//  5. after the worker process has closed and exited, INFO commandstats again.
+// jobs_per_s = N / (t1 - t0). redis_cmds_per_job = (sum of calls after - before) / N;
+// it includes the adds, the calls made inside BullMQ's Lua scripts (Redis counts those
+// too), and the worker's few start/stop commands. Dispatch latency is measured with the
+// queue pre-loaded, so it is mostly queueing delay (about half the drain time at p50),
+// exactly as for the vodq side of the benchmark.
+//
+// Options, chosen as a BullMQ user tuning for throughput would:
+//  - removeOnComplete {count: 1000}: what the BullMQ docs recommend to keep Redis memory
+//    bounded while keeping recent history; it is cheaper than keeping every job hash
+//    (default) and comparable to removeOnComplete: true (set BULLMQ_BENCH_REMOVE=true or
+//    =keep to compare). removeOnFail {count: 5000}; no job should fail here.
+//  - attempts 1 (the default), no backoff, no priorities, no delays, no rate limiter,
+//    no metrics (all BullMQ defaults), so each job takes BullMQ's fastest path.
+//  - Worker defaults otherwise: lockDuration 30 s with renewal, stalled checker on,
+//    events stream on with maxLen ~10000: a real deployment keeps these, and vodq
+//    keeps its lease/events machinery too.
+//  - One Worker object in one process with concurrency C. BullMQ fetches the next job
+//    in the same script call that completes the previous one (moveToFinished), which is
+//    its fastest mode.
+
+const { fork } = require('node:child_process');
+const { performance } = require('node:perf_hooks');
+
+const QUEUE = 'vodqbench';
+const PREFIX = 'bull';
+const BATCH = 1000;
+const HOST = '127.0.0.1';
+const TIMEOUT_S = Number(process.env.BULLMQ_BENCH_TIMEOUT_S || 600);
+const VERBOSE = process.env.BULLMQ_BENCH_VERBOSE === '1';
+
+function nowMs() {
+  // Wall-clock milliseconds with sub-ms resolution; comparable across the two processes.
+  return performance.timeOrigin + performance.now();
+}
+
+function log(msg) {
+  process.stderr.write(`bullmq bench: ${msg}\n`);
+}
+
+function die(msg) {
+  log(msg);
+  process.exit(1);
+}
+
+function parseArgs(argv) {
+  if (argv.length !== 3) {
+    die('usage: bench.js PORT N CONCURRENCY');
+  }
+  const names = ['PORT', 'N', 'CONCURRENCY'];
+  const vals = argv.map((s, i) => {
+    if (!/^[0-9]+$/.test(s) || Number(s) < 1) {
+      die(`${names[i]} must be a positive integer, got '${s}'`);
+    }
+    return Number(s);
+  });
+  if (vals[0] > 65535) die(`PORT must be at most 65535, got ${vals[0]}`);
+  return { port: vals[0], n: vals[1], conc: vals[2] };
+}
+
+function removeOnCompleteOpt() {
+  const v = process.env.BULLMQ_BENCH_REMOVE || 'count1000';
+  if (v === 'count1000') return { count: 1000 };
+  if (v === 'true') return true;
+  if (v === 'keep') return false;
+  die(`BULLMQ_BENCH_REMOVE must be count1000, true or keep, got '${v}'`);
+  return null;
+}
+
+function percentile(sorted, p) {
+  // Nearest-rank percentile of an ascending array.
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+function round(x, digits) {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+// ---------------------------------------------------------------- worker process
+
+async function workerMain(argv) {
+  const { Worker } = require('bullmq');
+  const { port, n, conc } = parseArgs(argv);
+  const lat = new Float64Array(n);
+  let started = 0;
+  let completed = 0;
+  let t0 = 0;
+  let failed = null;
+
+  const worker = new Worker(
+    QUEUE,
+    async (job) => {
+      const t = nowMs();
+      if (started < n) lat[started] = t - job.data.t;
+      started++;
+    },
+    {
+      prefix: PREFIX,
+      connection: { host: HOST, port, maxRetriesPerRequest: null },
+      concurrency: conc,
+      autorun: false,
+    },
+  );
+
+  const finished = new Promise((resolve) => {
+    worker.on('completed', () => {
+      completed++;
+      if (completed === n) resolve(nowMs());
+    });
+    worker.on('failed', (job, err) => {
+      failed = `job ${job ? job.id : '?'} failed: ${err && err.message}`;
+      resolve(0);
+    });
+    worker.on('error', (err) => {
+      failed = `worker error: ${err && err.message}`;
+      resolve(0);
+    });
+  });
+
+  await worker.waitUntilReady();
+  process.send({ type: 'ready' });
+  await new Promise((resolve) => process.once('message', resolve));
+
+  const cpu0 = process.cpuUsage();
+  t0 = nowMs();
+  worker.run().catch((err) => {
+    failed = `worker.run: ${err && err.message}`;
+  });
+  const timer = setTimeout(() => {
+    failed = `timed out after ${TIMEOUT_S} s with ${completed} of ${n} jobs completed`;
+    process.send({ type: 'error', msg: failed }, () => process.exit(1));
+  }, TIMEOUT_S * 1000);
+  const t1 = await finished;
+  clearTimeout(timer);
+  const cpu = process.cpuUsage(cpu0);
+  if (failed) {
+    process.send({ type: 'error', msg: failed }, () => process.exit(1));
+    return;
+  }
+  await worker.close();
+  process.send(
+    {
+      type: 'done',
+      t0,
+      t1,
+      started,
+      completed,
+      cpu_s: (cpu.user + cpu.system) / 1e6,
+      lat: Array.from(lat),
+    },
+    () => process.exit(0),
+  );
+}
+
+// ---------------------------------------------------------------- main process
+
+function sumCalls(info) {
+  let sum = 0;
+  const per = {};
+  for (const line of info.split('\n')) {
+    const m = /^cmdstat_([^:]+):calls=([0-9]+)/.exec(line);
+    if (m) {
+      sum += Number(m[2]);
+      per[m[1]] = Number(m[2]);
+    }
+  }
+  return { sum, per };
+}
+
+function redisCpu(info) {
+  const get = (k) => Number((new RegExp(`^${k}:([0-9.]+)`, 'm').exec(info) || [])[1] || 0);
+  return get('used_cpu_sys') + get('used_cpu_user');
+}
+
+async function deleteQueueKeys(redis) {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}:${QUEUE}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) deleted += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}
+
+async function main(argv) {
+  const { port, n, conc } = parseArgs(argv);
+  const IORedis = require('ioredis');
+  const { Queue } = require('bullmq');
+  const removeOnComplete = removeOnCompleteOpt();
+
+  const redis = new IORedis({
+    host: HOST,
+    port,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+    lazyConnect: true,
+  });
+  redis.on('error', () => {}); // reported through the failing command below
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (err) {
+    die(`cannot reach redis at ${HOST}:${port}: ${err.message}`);
+  }
+
+  const deleted = await deleteQueueKeys(redis);
+  if (VERBOSE) log(`deleted ${deleted} old keys of queue ${QUEUE}`);
+
+  // The worker process connects and loads first; it waits for our 'go'.
+  const child = fork(__filename, ['--worker', String(port), String(n), String(conc)], {
+    stdio: ['ignore', 2, 2, 'ipc'],
+  });
+  const childExit = new Promise((resolve) => child.on('exit', (code, sig) => resolve({ code, sig })));
+  const msgs = [];
+  let wake = null;
+  child.on('message', (m) => {
+    msgs.push(m);
+    if (wake) wake();
+  });
+  const nextMsg = async () => {
+    while (!msgs.length) {
+      const exited = await Promise.race([
+        new Promise((resolve) => { wake = resolve; }).then(() => null),
+        childExit,
+      ]);
+      if (exited && !msgs.length) {
+        die(`worker process exited (code ${exited.code}, signal ${exited.sig}) before reporting`);
+      }
+    }
+    return msgs.shift();
+  };
+
+  const queue = new Queue(QUEUE, {
+    prefix: PREFIX,
+    connection: { host: HOST, port },
+    defaultJobOptions: { removeOnComplete, removeOnFail: { count: 5000 } },
+  });
+  await queue.waitUntilReady();
+  let m = await nextMsg();
+  if (m.type !== 'ready') die(`worker process: ${m.msg || JSON.stringify(m)}`);
+
+  await redis.config('RESETSTAT');
+  const before = sumCalls(await redis.info('commandstats'));
+  const cpuBefore = redisCpu(await redis.info('cpu'));
+
+  const tAdd0 = nowMs();
+  for (let i = 0; i < n; i += BATCH) {
+    const jobs = [];
+    for (let j = i; j < Math.min(n, i + BATCH); j++) {
+      jobs.push({ name: 'noop', data: { t: nowMs() } });
+    }
+    await queue.addBulk(jobs);
+  }
+  const tAdd1 = nowMs();
+  await queue.close();
+
+  child.send({ type: 'go' });
+  m = await nextMsg();
+  if (m.type !== 'done') die(`worker process: ${m.msg || JSON.stringify(m)}`);
+  const exit = await childExit;
+  if (exit.code !== 0) die(`worker process exited with code ${exit.code}, signal ${exit.sig}`);
+
+  const after = sumCalls(await redis.info('commandstats'));
+  const cpuAfter = redisCpu(await redis.info('cpu'));
+  await redis.quit();
+
+  if (m.completed !== n || m.started !== n) {
+    die(`worker saw ${m.started} starts and ${m.completed} completions, expected ${n}`);
+  }
+  const lat = Float64Array.from(m.lat).sort();
+  const secs = (m.t1 - m.t0) / 1000;
+  const out = {
+    system: 'bullmq',
+    n,
+    concurrency: conc,
+    jobs_per_s: round(n / secs, 1),
+    p50_dispatch_ms: round(percentile(lat, 50), 3),
+    p99_dispatch_ms: round(percentile(lat, 99), 3),
+    redis_cmds_per_job: round((after.sum - before.sum) / n, 2),
+  };
+  if (VERBOSE) {
+    const per = Object.entries(after.per)
+      .map(([k, v]) => [k, (v - (before.per[k] || 0)) / n])
+      .filter(([, v]) => v > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k}=${v.toFixed(3)}`)
+      .join(' ');
+    log(`add: ${round(tAdd1 - tAdd0, 1)} ms (${round(n / ((tAdd1 - tAdd0) / 1000), 0)} jobs/s); ` +
+      `drain: ${round(secs * 1000, 1)} ms; worker cpu ${round(m.cpu_s, 2)} s; ` +
+      `redis cpu (add+drain) ${round(cpuAfter - cpuBefore, 2)} s; remove=${JSON.stringify(removeOnComplete)}`);
+    log(`cmds/job: ${per}`);
+  }
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+const args = process.argv.slice(2);
+const run = args[0] === '--worker' ? workerMain(args.slice(1)) : main(args);
+run.catch((err) => die(err && err.stack ? err.stack : String(err)));
