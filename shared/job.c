@@ -351,3 +351,45 @@ char *vodq_job_hash_json(const char *const *fields, const char *const *values, s
     cJSON_free(txt);
     return out;
 }
+
+char *vodq_job_spec_section(const char *spec_json, const char *type, const char *set_file)
+{
+    cJSON *root = cJSON_Parse(spec_json);
+    if (!root)
+        return NULL;
+    char *out = NULL;
+    cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, type);
+    if (cJSON_IsObject(sec)) {
+        if (set_file && !cJSON_GetObjectItemCaseSensitive(sec, "file"))
+            cJSON_AddStringToObject(sec, "file", set_file);
+        char *txt = cJSON_PrintUnformatted(sec);
+        if (txt) {
+            out = strdup(txt);
+            cJSON_free(txt);
+        }
+    }
+    cJSON_Delete(root);
+    return out;
+}
+
+bool vodq_json_get_string(const char *json, const char *key, char *buf, size_t cap)
+{
+    if (cap)
+        buf[0] = '\0';
+    cJSON *root = json ? cJSON_Parse(json) : NULL;
+    const cJSON *v = root ? cJSON_GetObjectItemCaseSensitive(root, key) : NULL;
+    bool ok = cJSON_IsString(v);
+    if (ok)
+        snprintf(buf, cap, "%s", v->valuestring);
+    cJSON_Delete(root);
+    return ok;
+}
+
+double vodq_json_get_number(const char *json, const char *key, double def)
+{
+    cJSON *root = json ? cJSON_Parse(json) : NULL;
+    const cJSON *v = root ? cJSON_GetObjectItemCaseSensitive(root, key) : NULL;
+    double d = cJSON_IsNumber(v) ? v->valuedouble : def;
+    cJSON_Delete(root);
+    return d;
+}

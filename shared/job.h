@@ -89,4 +89,17 @@ int64_t vodq_now_ms(void);
  * credentials). Returns NULL on OOM. */
 char *vodq_job_hash_json(const char *const *fields, const char *const *values, size_t n);
 
+/* Returns a new string (free with free()): the JSON text of the task
+ * section (spec_json[type], e.g. the "upload" object) of a job spec. When
+ * set_file is not NULL and the section has no "file", adds it. NULL if the
+ * spec is not JSON or has no such object. */
+char *vodq_job_spec_section(const char *spec_json, const char *type, const char *set_file);
+
+/* Copies the string member `key` of the JSON object text into buf;
+ * returns false (buf = "") if absent or not a string. */
+bool vodq_json_get_string(const char *json, const char *key, char *buf, size_t cap);
+
+/* Returns the numeric member `key` of the JSON object text, or def. */
+double vodq_json_get_number(const char *json, const char *key, double def);
+
 #endif

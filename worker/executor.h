@@ -75,6 +75,9 @@ struct vodq_task_io {
 
     /* The task's checkpoint store; NULL when the task keeps none. */
     struct vodq_ckpt *ckpt;
+
+    const char *job_id; /* the job's id ("" in the CLIs); borrowed */
+    int attempt;        /* 1 for the first attempt */
 };
 
 /* What a finished task reports; filled by the engine, freed by the caller

@@ -109,7 +109,8 @@ local function start(eid, fields)
   end
   local fence = redis.call('HINCRBY', jk, 'fence', 1)
   local att = redis.call('HINCRBY', jk, 'attempts', 1)
-  redis.call('HSET', jk, 'state', 'active', 'worker', consumer, 'started_at', NOW, 'updated_at', NOW)
+  redis.call('HSET', jk, 'state', 'active', 'worker', consumer, 'started_at', NOW, 'updated_at', NOW,
+    'progress', 0)
   emit(job, 'state', 'active', cjson.encode({attempt = att, worker = consumer}))
   local last = ''
   if h[7] and h[7] ~= '' then

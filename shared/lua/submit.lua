@@ -19,7 +19,7 @@ redis.call('HSET', jk, 'id', id, 'type', typ, 'state', st, 'spec', spec, 'error'
   'error_code', st == 'rejected' and 'invalid' or '', 'max_attempts', ARGV[9],
   'timeout_ms', ARGV[10], 'backoff_base_ms', ARGV[11], 'backoff_max_ms', ARGV[12],
   'session', session, 'attempts', 0, 'fence', 0, 'desired', 'run', 'progress', 0,
-  'auth_version', 0, 'created_at', created, 'updated_at', NOW)
+  'auth_version', 0, 'submit_entry', entry, 'created_at', created, 'updated_at', NOW)
 redis.call('HINCRBY', p .. 'stats', 'submitted', 1)
 if st == 'queued' then
   local tid = redis.call('XADD', p .. 'tasks:' .. typ, '*', 'job', id)

@@ -1,0 +1,517 @@
+/* ctl.c: vodqctl, the command line client of a vodq queue. */
+#include "shared/config.h"
+#include "shared/job.h"
+#include "shared/keys.h"
+#include "shared/proto.h"
+#include "shared/redis.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *synopsis = "[OPTIONS] COMMAND [ARGS]";
+static const char *description =
+    "Commands:\n"
+    "  submit FILE|-            submit a JSON job spec; prints the job id alone\n"
+    "  status ID [--json]       the job's state, progress, attempts and error\n"
+    "  watch ID                 follow a job with a progress bar until it ends\n"
+    "                           (exit 0 when it succeeds, 1 otherwise)\n"
+    "  list [--state S]         jobs, newest first (--limit N)\n"
+    "  pause ID | resume ID | cancel ID\n"
+    "  refresh-auth ID AUTH     new upload credentials (base64 UploadAuth, or S3 JSON;\n"
+    "                           '-' reads them from standard input)\n"
+    "  dead list                dead-lettered jobs with their last error\n"
+    "  retry ID                 bring a dead job back\n"
+    "  stats                    depth, in flight, rates and workers";
+
+static struct vodq_redis *R;
+static struct vodq_queue Q;
+static bool json_out;
+
+static int fail(const char *fmt, ...) VODQ_PRINTF(1, 2);
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("vodqctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f)
+        return NULL;
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap)
+            break;
+        cap *= 2;
+        char *nb = realloc(buf, cap + 1);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+        }
+        buf = nb;
+    }
+    if (f != stdin)
+        fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static int cmd_submit(int argc, char **argv, const struct vodq_job_defaults *d)
+{
+    if (argc < 1)
+        return fail("submit: which file? (FILE or - for standard input)");
+    size_t len = 0;
+    char *text = read_all(argv[0], &len);
+    if (!text)
+        return fail("submit: cannot read %s: %s", argv[0], strerror(errno));
+    char id[VODQ_ID_MAX + 1] = "";
+    struct vodq_err err = {0};
+    enum vodq_rc rc = vodq_proto_submit(R, &Q, text, len, d, id, sizeof(id), &err);
+    free(text);
+    if (rc == VODQ_ERR_INVALID) {
+        /* submitted anyway: the scheduler records the job as rejected */
+        printf("%s\n", id);
+        return fail("submit: job %s will be rejected: %s", id, err.msg);
+    }
+    if (rc != VODQ_OK)
+        return fail("submit: %s", err.msg);
+    printf("%s\n", id);
+    return 0;
+}
+
+/* Minimal JSON field readers over the job JSON we build ourselves. */
+static void field(const char *json, const char *key, char *buf, size_t cap)
+{
+    if (!vodq_json_get_string(json, key, buf, cap)) {
+        double v = vodq_json_get_number(json, key, -1e300);
+        if (v > -1e299)
+            snprintf(buf, cap, "%g", v);
+    }
+}
+
+static void print_human(const char *j)
+{
+    char id[160], type[32], state[32], prog[32], att[16], maxa[16], error[1024], code[32];
+    field(j, "id", id, sizeof(id));
+    field(j, "type", type, sizeof(type));
+    field(j, "state", state, sizeof(state));
+    field(j, "progress", prog, sizeof(prog));
+    field(j, "attempts", att, sizeof(att));
+    field(j, "max_attempts", maxa, sizeof(maxa));
+    field(j, "error", error, sizeof(error));
+    field(j, "error_code", code, sizeof(code));
+    printf("%-28s %-8s %-13s %6s%%  attempts %s/%s%s%s%s%s\n", id, type, state,
+           prog[0] ? prog : "0", att[0] ? att : "0", maxa[0] ? maxa : "?", error[0] ? "  " : "",
+           code[0] ? code : "", code[0] && error[0] ? ": " : "", error);
+}
+
+static int cmd_status(int argc, char **argv)
+{
+    if (argc < 1)
+        return fail("status: which job? (status ID)");
+    struct vodq_err err = {0};
+    char *j = vodq_proto_job_json(R, &Q, argv[0], &err);
+    if (!j)
+        return fail("status: %s", err.msg);
+    if (json_out)
+        printf("%s\n", j);
+    else
+        print_human(j);
+    free(j);
+    return 0;
+}
+
+static void draw(const char *id, const char *state, double pct, bool tty, const char *extra)
+{
+    if (tty) {
+        int width = 30, filled = (int)(pct / 100.0 * width + 0.5);
+        char bar[64];
+        for (int i = 0; i < width; i++)
+            bar[i] = i < filled ? '#' : '.';
+        bar[width] = '\0';
+        fprintf(stderr, "\r%s [%s] %5.1f%% %-13s %s\033[K", id, bar, pct, state, extra);
+    } else {
+        fprintf(stderr, "%s %5.1f%% %s %s\n", id, pct, state, extra);
+    }
+    fflush(stderr);
+}
+
+static int cmd_watch(int argc, char **argv, const char *url)
+{
+    if (argc < 1)
+        return fail("watch: which job? (watch ID)");
+    const char *id = argv[0];
+    bool tty = isatty(2);
+    struct vodq_redis_opts o = {.url = url, .command_timeout_ms = 1000};
+    struct vodq_err err = {0};
+    struct vodq_redis *sub = vodq_redis_new(&o, &err);
+    if (!sub)
+        return fail("watch: %s", err.msg);
+    char chan[VODQ_KEY_MAX];
+    vodq_queue_key(&Q, chan, sizeof(chan), VODQ_KEY_EV_CHANNEL, NULL);
+    char last_state[32] = "", detail[256] = "";
+    double last_pct = -1;
+    bool subscribed = false;
+    int rc = 1;
+    for (;;) {
+        /* the job hash is the durable truth: read it first, after every
+         * missed beat and after every reconnect (pub/sub may lose messages) */
+        char *j = vodq_proto_job_json(R, &Q, id, &err);
+        if (!j) {
+            if (err.code == VODQ_ERR_NOTFOUND) {
+                rc = fail("watch: %s", err.msg);
+                break;
+            }
+            sleep(1);
+            continue;
+        }
+        char state[32], prog[32];
+        field(j, "state", state, sizeof(state));
+        field(j, "progress", prog, sizeof(prog));
+        double pct = atof(prog);
+        if (strcmp(state, last_state) || pct != last_pct) {
+            draw(id, state, pct, tty, detail);
+            snprintf(last_state, sizeof(last_state), "%s", state);
+            last_pct = pct;
+        }
+        enum vodq_job_state st = vodq_job_state_parse(state);
+        if (vodq_job_state_terminal(st)) {
+            if (tty)
+                fputc('\n', stderr);
+            char e[1024];
+            field(j, "error", e, sizeof(e));
+            if (json_out)
+                printf("%s\n", j);
+            if (st != VODQ_JOB_SUCCEEDED && e[0])
+                fprintf(stderr, "vodqctl: job %s %s: %s\n", id, state, e);
+            rc = st == VODQ_JOB_SUCCEEDED ? 0 : 1;
+            free(j);
+            break;
+        }
+        free(j);
+        if (!subscribed) {
+            struct vodq_reply *r = vodq_redis_cmd(sub, &err, "SUBSCRIBE %s", chan);
+            subscribed = r != NULL;
+            vodq_reply_free(r);
+            if (!subscribed) {
+                sleep(1);
+                continue;
+            }
+        }
+        /* wait for events of this job; a read timeout means poll the hash again */
+        for (;;) {
+            struct vodq_reply *m = vodq_redis_read(sub, &err);
+            if (!m) {
+                subscribed = false; /* timeout or drop: the connection is gone */
+                break;
+            }
+            const char *payload = m->elements == 3 ? vodq_reply_str(m, 2) : NULL;
+            char job[160] = "", type[32] = "";
+            if (payload) {
+                vodq_json_get_string(payload, "job", job, sizeof(job));
+                vodq_json_get_string(payload, "type", type, sizeof(type));
+            }
+            bool mine = !strcmp(job, id);
+            if (mine && strcmp(type, "progress") && strcmp(type, "state"))
+                snprintf(detail, sizeof(detail), "(%s)", type);
+            vodq_reply_free(m);
+            if (mine)
+                break;
+        }
+    }
+    vodq_redis_free(sub);
+    return rc;
+}
+
+static int cmd_list(int argc, char **argv, const char *state, long long limit)
+{
+    (void)argc;
+    (void)argv;
+    char pattern[VODQ_KEY_MAX];
+    vodq_queue_key(&Q, pattern, sizeof(pattern), VODQ_KEY_JOB, "*");
+    char cursor[32] = "0";
+    struct vodq_err err = {0};
+    size_t cap = 256, n = 0;
+    char **ids = malloc(cap * sizeof(*ids));
+    size_t plen = strlen(Q.prefix) + strlen(VODQ_KEY_JOB);
+    do {
+        struct vodq_reply *r =
+            vodq_redis_cmd(R, &err, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+        if (!r || r->type != VODQ_REPLY_ARRAY || r->elements != 2) {
+            vodq_reply_free(r);
+            return fail("list: %s", err.msg[0] ? err.msg : "unexpected SCAN reply");
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        for (size_t i = 0; i < r->element[1]->elements; i++) {
+            if (n == cap) {
+                cap *= 2;
+                ids = realloc(ids, cap * sizeof(*ids));
+            }
+            ids[n++] = strdup(r->element[1]->element[i]->str + plen);
+        }
+        vodq_reply_free(r);
+    } while (strcmp(cursor, "0") != 0);
+    if (json_out)
+        putchar('[');
+    long long shown = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (shown < limit) {
+            char *j = vodq_proto_job_json(R, &Q, ids[i], &err);
+            char st[32] = "";
+            if (j)
+                field(j, "state", st, sizeof(st));
+            if (j && (!state || !*state || !strcmp(st, state))) {
+                if (json_out)
+                    printf("%s%s", shown ? "," : "", j);
+                else
+                    print_human(j);
+                shown++;
+            }
+            free(j);
+        }
+        free(ids[i]);
+    }
+    free(ids);
+    if (json_out)
+        puts("]");
+    return 0;
+}
+
+static int cmd_control(const char *cmd, int argc, char **argv)
+{
+    if (argc < 1)
+        return fail("%s: which job?", cmd);
+    const char *arg = NULL;
+    char *owned = NULL;
+    if (!strcmp(cmd, "refresh_auth")) {
+        if (argc < 2)
+            return fail("refresh-auth: usage: refresh-auth ID AUTH (or - to read it from stdin)");
+        arg = argv[1];
+        if (!strcmp(arg, "-")) {
+            size_t len;
+            owned = read_all("-", &len);
+            while (owned && len && (owned[len - 1] == '\n' || owned[len - 1] == '\r'))
+                owned[--len] = '\0';
+            arg = owned;
+        }
+    }
+    char msg[128];
+    struct vodq_err err = {0};
+    enum vodq_rc rc = vodq_proto_control(R, &Q, argv[0], cmd, arg, msg, sizeof(msg), &err);
+    free(owned);
+    if (rc != VODQ_OK)
+        return fail("%s", err.msg);
+    if (json_out)
+        printf("{\"id\":\"%s\",\"result\":\"%s\"}\n", argv[0], msg);
+    else
+        printf("%s: %s\n", argv[0], msg);
+    return 0;
+}
+
+static int cmd_dead(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "list") != 0)
+        return fail("dead: usage: dead list");
+    char key[VODQ_KEY_MAX];
+    vodq_queue_key(&Q, key, sizeof(key), VODQ_KEY_DEAD, NULL);
+    struct vodq_err err = {0};
+    struct vodq_reply *r = vodq_redis_cmd(R, &err, "XREVRANGE %s + - COUNT 1000", key);
+    if (!r)
+        return fail("dead list: %s", err.msg);
+    if (json_out)
+        putchar('[');
+    int shown = 0;
+    for (size_t i = 0; r->type == VODQ_REPLY_ARRAY && i < r->elements; i++) {
+        const struct vodq_reply *f = r->element[i]->element[1];
+        const char *job = NULL;
+        for (size_t k = 0; k + 1 < f->elements; k += 2)
+            if (!strcmp(f->element[k]->str, "job"))
+                job = f->element[k + 1]->str;
+        if (!job)
+            continue;
+        bool seen = false; /* a job dead-lettered twice (after a retry) is listed once */
+        for (size_t k = 0; k < i && !seen; k++) {
+            const struct vodq_reply *g = r->element[k]->element[1];
+            for (size_t m = 0; m + 1 < g->elements; m += 2)
+                seen |= !strcmp(g->element[m]->str, "job") && !strcmp(g->element[m + 1]->str, job);
+        }
+        if (seen)
+            continue;
+        char *j = vodq_proto_job_json(R, &Q, job, &err);
+        char st[32] = "";
+        if (j)
+            field(j, "state", st, sizeof(st));
+        if (j && !strcmp(st, "dead")) { /* still dead (not retried since) */
+            if (json_out)
+                printf("%s%s", shown ? "," : "", j);
+            else
+                print_human(j);
+            shown++;
+        }
+        free(j);
+    }
+    if (json_out)
+        puts("]");
+    vodq_reply_free(r);
+    return 0;
+}
+
+static long long count(const char *fmt, const char *key)
+{
+    struct vodq_err err = {0};
+    struct vodq_reply *r = vodq_redis_cmd(R, &err, fmt, key);
+    long long v = 0;
+    if (r && r->type == VODQ_REPLY_INTEGER)
+        v = r->integer;
+    else if (r && r->type == VODQ_REPLY_ARRAY && r->elements)
+        v = vodq_reply_int(r->element[0], 0);
+    vodq_reply_free(r);
+    return v;
+}
+
+static long long stat_of(const char *name)
+{
+    char key[VODQ_KEY_MAX];
+    vodq_queue_key(&Q, key, sizeof(key), VODQ_KEY_STATS, NULL);
+    struct vodq_err err = {0};
+    struct vodq_reply *r = vodq_redis_cmd(R, &err, "HGET %s %s", key, name);
+    long long v = vodq_reply_int(r, 0);
+    vodq_reply_free(r);
+    return v;
+}
+
+static int cmd_stats(void)
+{
+    char key[VODQ_KEY_MAX];
+    long long s0 = stat_of("succeeded"), f0 = stat_of("dead"), sub0 = stat_of("submitted");
+    struct timespec ts = {1, 0};
+    nanosleep(&ts, NULL);
+    long long s1 = stat_of("succeeded"), f1 = stat_of("dead"), sub1 = stat_of("submitted");
+    if (json_out)
+        printf("{\"queue\":\"%s\",\"types\":{", Q.name);
+    else
+        printf("queue %s\n%-8s %8s %9s\n", Q.name, "type", "queued", "in_flight");
+    for (int t = 0; t < VODQ_TASK__COUNT; t++) {
+        vodq_queue_key(&Q, key, sizeof(key), VODQ_KEY_TASKS, vodq_task_type_name(t));
+        long long len = count("XLEN %s", key);
+        long long pend = count("XPENDING %s " VODQ_GROUP_WORKERS, key);
+        if (json_out)
+            printf("%s\"%s\":{\"queued\":%lld,\"in_flight\":%lld}", t ? "," : "",
+                   vodq_task_type_name(t), len - pend, pend);
+        else
+            printf("%-8s %8lld %9lld\n", vodq_task_type_name(t), len - pend, pend);
+    }
+    vodq_queue_key(&Q, key, sizeof(key), VODQ_KEY_DELAYED, NULL);
+    long long delayed = count("ZCARD %s", key);
+    vodq_queue_key(&Q, key, sizeof(key), VODQ_KEY_WORKERS, NULL);
+    long long workers = count("ZCARD %s", key);
+    if (json_out) {
+        printf("},\"delayed\":%lld,\"workers\":%lld,\"totals\":{\"submitted\":%lld,"
+               "\"succeeded\":%lld,\"dead\":%lld,\"cancelled\":%lld,\"rejected\":%lld},"
+               "\"rates_per_s\":{\"submitted\":%lld,\"succeeded\":%lld,\"dead\":%lld}}\n",
+               delayed, workers, sub1, s1, f1, stat_of("cancelled"), stat_of("rejected"),
+               sub1 - sub0, s1 - s0, f1 - f0);
+        return 0;
+    }
+    printf("delayed %lld, workers %lld\n", delayed, workers);
+    printf("totals: submitted %lld, succeeded %lld, dead %lld, cancelled %lld, rejected %lld\n",
+           sub1, s1, f1, stat_of("cancelled"), stat_of("rejected"));
+    printf("rates (last second): submitted %lld/s, succeeded %lld/s, dead %lld/s\n", sub1 - sub0,
+           s1 - s0, f1 - f0);
+    struct vodq_err err = {0};
+    struct vodq_reply *r = vodq_redis_cmd(R, &err, "ZRANGE %s 0 -1 WITHSCORES", key);
+    for (size_t i = 0; r && r->type == VODQ_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        char wkey[VODQ_KEY_MAX];
+        vodq_queue_key(&Q, wkey, sizeof(wkey), VODQ_KEY_WORKER, r->element[i]->str);
+        struct vodq_reply *info = vodq_redis_cmd(R, &err, "HGET %s info", wkey);
+        long long age = vodq_now_ms() - atoll(r->element[i + 1]->str);
+        printf("worker %s (beat %lld ms ago) %s\n", r->element[i]->str, age,
+               info && info->str ? info->str : "");
+        vodq_reply_free(info);
+    }
+    vodq_reply_free(r);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    char *redis_url = NULL, *queue = NULL, *state = NULL;
+    long long limit = 0;
+    const struct vodq_opt opts[] = {
+        {"redis", "VODQ_REDIS_URL", VODQ_OPT_STR, "redis://127.0.0.1:6379",
+         "Redis URL redis://[user:pass@]host:port/db", &redis_url, 0, 0},
+        {"queue", "VODQ_QUEUE", VODQ_OPT_STR, "default", "queue name", &queue, 0, 0},
+        {"json", NULL, VODQ_OPT_BOOL, "", "JSON output for scripts", &json_out, 0, 0},
+        {"state", NULL, VODQ_OPT_STR, "", "list: only jobs in this state", &state, 0, 0},
+        {"limit", NULL, VODQ_OPT_INT, "1000", "list: at most this many jobs", &limit, 1,
+         100000000},
+    };
+    int n = (int)(sizeof(opts) / sizeof(opts[0]));
+    int npos = 0;
+    bool help = false;
+    struct vodq_err err = {0};
+    if (vodq_config_load(opts, n, argc, argv, &npos, &help, &err) != VODQ_OK)
+        return fail("%s", err.msg);
+    if (help || npos == 0) {
+        vodq_config_usage(help ? stdout : stderr, "vodqctl", synopsis, description, opts, n);
+        vodq_config_free(opts, n);
+        return help ? 0 : 2;
+    }
+    if (state && *state && vodq_job_state_parse(state) == VODQ_JOB__COUNT)
+        return fail("--state '%s': unknown state (submitted, queued, active, paused, "
+                    "waiting_auth, delayed, succeeded, dead, cancelled, rejected)",
+                    state);
+    if (vodq_queue_init(&Q, queue, 0, 0, &err) != VODQ_OK)
+        return fail("%s", err.msg);
+    struct vodq_redis_opts o = {.url = redis_url, .command_timeout_ms = 5000};
+    R = vodq_redis_new(&o, &err);
+    if (!R)
+        return fail("%s", err.msg);
+    if (vodq_redis_ping(R, &err) != VODQ_OK) {
+        vodq_redis_free(R);
+        return fail("%s", err.msg);
+    }
+    const char *cmd = argv[1];
+    int cargc = npos - 1;
+    char **cargv = argv + 2;
+    struct vodq_job_defaults d = {3, 1000, 600000, 1 << 20};
+    int rc;
+    if (!strcmp(cmd, "submit"))
+        rc = cmd_submit(cargc, cargv, &d);
+    else if (!strcmp(cmd, "status"))
+        rc = cmd_status(cargc, cargv);
+    else if (!strcmp(cmd, "watch"))
+        rc = cmd_watch(cargc, cargv, redis_url);
+    else if (!strcmp(cmd, "list"))
+        rc = cmd_list(cargc, cargv, state, limit);
+    else if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume") || !strcmp(cmd, "cancel") ||
+             !strcmp(cmd, "retry"))
+        rc = cmd_control(cmd, cargc, cargv);
+    else if (!strcmp(cmd, "refresh-auth"))
+        rc = cmd_control("refresh_auth", cargc, cargv);
+    else if (!strcmp(cmd, "dead"))
+        rc = cmd_dead(cargc, cargv);
+    else if (!strcmp(cmd, "stats"))
+        rc = cmd_stats();
+    else
+        rc = fail("unknown command '%s' (try --help)", cmd);
+    vodq_redis_free(R);
+    vodq_config_free(opts, n);
+    return rc;
+}

@@ -1,0 +1,133 @@
+/* main.c: vodq-scheduler. */
+#include "scheduler/http.h"
+#include "scheduler/sched.h"
+#include "shared/config.h"
+#include "shared/log.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct vodq_sched *the_sched;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (the_sched)
+        vodq_sched_stop(the_sched);
+}
+
+int main(int argc, char **argv)
+{
+    char *redis_url = NULL, *queue = NULL, *id = NULL, *http = NULL, *log_level = NULL;
+    long long lease_ms = 0, worker_timeout_ms = 0, tick_ms = 0, block_ms = 0, max_attempts = 0,
+              backoff_base_ms = 0, backoff_max_ms = 0, max_spec_bytes = 0, events_maxlen = 0,
+              retention_s = 0;
+    bool log_json = false;
+    const struct vodq_opt opts[] = {
+        {"redis", "VODQ_REDIS_URL", VODQ_OPT_STR, "redis://127.0.0.1:6379",
+         "Redis URL redis://[user:pass@]host:port/db", &redis_url, 0, 0},
+        {"queue", "VODQ_QUEUE", VODQ_OPT_STR, "default", "queue name", &queue, 0, 0},
+        {"id", "VODQ_SCHEDULER_ID", VODQ_OPT_STR, "", "scheduler id (default sched-host-pid-random)",
+         &id, 0, 0},
+        {"lease-ms", "VODQ_LEASE_MS", VODQ_OPT_INT, "30000",
+         "a task not renewed for this long is reclaimed", &lease_ms, 1000, 86400000},
+        {"worker-timeout-ms", "VODQ_WORKER_TIMEOUT_MS", VODQ_OPT_INT, "10000",
+         "a worker without heartbeat this long is reaped and its tasks requeued at once",
+         &worker_timeout_ms, 500, 86400000},
+        {"tick-ms", "VODQ_TICK_MS", VODQ_OPT_INT, "250",
+         "period of retries, reclaim and reaping", &tick_ms, 10, 60000},
+        {"block-ms", "VODQ_SCHED_BLOCK_MS", VODQ_OPT_INT, "200",
+         "how long the submit read blocks", &block_ms, 10, 10000},
+        {"max-attempts", "VODQ_MAX_ATTEMPTS", VODQ_OPT_INT, "3",
+         "attempts of a job whose spec sets none", &max_attempts, 1, 1000},
+        {"backoff-base-ms", "VODQ_BACKOFF_BASE_MS", VODQ_OPT_INT, "1000",
+         "first retry delay (doubles each attempt, with jitter)", &backoff_base_ms, 0, 86400000},
+        {"backoff-max-ms", "VODQ_BACKOFF_MAX_MS", VODQ_OPT_INT, "600000",
+         "longest retry delay", &backoff_max_ms, 0, 604800000},
+        {"max-spec-bytes", "VODQ_MAX_SPEC_BYTES", VODQ_OPT_INT, "1048576",
+         "larger job specs are rejected", &max_spec_bytes, 1024, 67108864},
+        {"events-maxlen", "VODQ_EVENTS_MAXLEN", VODQ_OPT_INT, "100000",
+         "approximate length cap of the events stream", &events_maxlen, 100, 100000000},
+        {"retention-s", "VODQ_RETENTION_S", VODQ_OPT_INT, "604800",
+         "seconds a finished job hash is kept", &retention_s, 1, 315360000},
+        {"http", "VODQ_HTTP", VODQ_OPT_STR, "",
+         "serve /healthz, /metrics and /jobs on ADDR:PORT (off when empty)", &http, 0, 0},
+        {"log-level", "VODQ_LOG_LEVEL", VODQ_OPT_STR, "info", "debug, info, warn or error",
+         &log_level, 0, 0},
+        {"log-json", "VODQ_LOG_JSON", VODQ_OPT_BOOL, "", "log JSON lines", &log_json, 0, 0},
+    };
+    int n = (int)(sizeof(opts) / sizeof(opts[0]));
+    int npos = 0;
+    bool help = false;
+    struct vodq_err err = {0};
+    vodq_log_set_name("vodq-scheduler");
+    if (vodq_config_load(opts, n, argc, argv, &npos, &help, &err) != VODQ_OK) {
+        fprintf(stderr, "vodq-scheduler: %s\n", err.msg);
+        return 2;
+    }
+    if (help) {
+        vodq_config_usage(stdout, "vodq-scheduler", "[OPTIONS]",
+                          "Validates submitted jobs and pushes their tasks; retries failed\n"
+                          "attempts with backoff, reclaims stalled tasks, requeues the tasks of\n"
+                          "dead workers, dead-letters, trims streams. Run one or more.",
+                          opts, n);
+        vodq_config_free(opts, n);
+        return 0;
+    }
+    if (npos > 0) {
+        fprintf(stderr, "vodq-scheduler: unexpected argument '%s' (try --help)\n", argv[1]);
+        return 2;
+    }
+    if (vodq_log_setup(log_level, log_json, &err) != VODQ_OK) {
+        fprintf(stderr, "vodq-scheduler: %s\n", err.msg);
+        return 2;
+    }
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    struct vodq_sched_config cfg = {
+        .redis_url = redis_url,
+        .queue = queue,
+        .id = id,
+        .lease_ms = lease_ms,
+        .worker_timeout_ms = worker_timeout_ms,
+        .tick_ms = tick_ms,
+        .block_ms = block_ms,
+        .events_maxlen = events_maxlen,
+        .retention_s = retention_s,
+        .defaults = {.max_attempts = (int)max_attempts,
+                     .backoff_base_ms = backoff_base_ms,
+                     .backoff_max_ms = backoff_max_ms,
+                     .max_spec_bytes = (size_t)max_spec_bytes},
+    };
+    struct vodq_sched *s = vodq_sched_new(&cfg, &err);
+    if (!s) {
+        fprintf(stderr, "vodq-scheduler: %s\n", err.msg);
+        vodq_config_free(opts, n);
+        return 2;
+    }
+    struct vodq_http *h = NULL;
+    if (http && *http) {
+        h = vodq_http_start(http, redis_url, queue, s, &cfg.defaults, &err);
+        if (!h) {
+            fprintf(stderr, "vodq-scheduler: %s\n", err.msg);
+            vodq_sched_free(s);
+            vodq_config_free(opts, n);
+            return 2;
+        }
+        vodq_info("http: serving on %s", http);
+    }
+    the_sched = s;
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    enum vodq_rc rc = vodq_sched_run(s, &err);
+    the_sched = NULL;
+    vodq_http_stop(h);
+    vodq_sched_free(s);
+    vodq_config_free(opts, n);
+    return rc == VODQ_OK ? 0 : 1;
+}
