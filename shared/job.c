@@ -166,16 +166,6 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
         snprintf(out->id, sizeof(out->id), "%s", id->valuestring);
         out->id_given = true;
     }
-    for (const cJSON *it = root->child; it; it = it->next) {
-        bool known = false;
-        for (int i = 0; top_keys[i]; i++)
-            known |= !strcmp(it->string, top_keys[i]);
-        if (!known)
-            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                                "%s: unknown field (allowed: version, id, type, session, "
-                                "max_attempts, timeout_ms, backoff, sleep, compose, upload, meta)",
-                                it->string);
-    }
     int64_t version = VODQ_SPEC_VERSION;
     enum vodq_rc rc;
     if ((rc = get_int(root, "version", "version", 1, 1, &version, err)) != VODQ_OK)
@@ -190,6 +180,16 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
         return vodq_err_set(err, VODQ_ERR_INVALID, 0,
                             "type: unknown task type '%.64s' (sleep, compose or upload)",
                             type->valuestring);
+    for (const cJSON *it = root->child; it; it = it->next) {
+        bool known = false;
+        for (int i = 0; top_keys[i]; i++)
+            known |= !strcmp(it->string, top_keys[i]);
+        if (!known)
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "%s: unknown field (allowed: version, id, type, session, "
+                                "max_attempts, timeout_ms, backoff, sleep, compose, upload, meta)",
+                                it->string);
+    }
     const cJSON *session = cJSON_GetObjectItemCaseSensitive(root, "session");
     if (session && !cJSON_IsNull(session)) {
         if (!cJSON_IsString(session) || !vodq_job_id_valid(session->valuestring))

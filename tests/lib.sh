@@ -1,0 +1,118 @@
+# tests/lib.sh: helpers for the integration, fault and bench scripts (bash).
+# Source it: . "$VODQ_TESTS/lib.sh". Every server it starts listens on
+# 127.0.0.1 only and is stopped by the EXIT trap.
+set -euo pipefail
+
+VODQ_SRC=${VODQ_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+VODQ_TESTS=${VODQ_TESTS:-$VODQ_SRC/tests}
+VODQ_BIN=${VODQ_BIN:-$VODQ_SRC/build/bin}
+# VODQ_WRAP: a prefix for our programs, e.g. "valgrind --error-exitcode=99 -q"
+VODQ_WRAP=${VODQ_WRAP:-}
+
+T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/vodq-test.XXXXXX")
+T_PIDS=()
+T_FAILS=0
+T_OKS=0
+
+t_cleanup() {
+  local pid
+  for pid in "${T_PIDS[@]:-}"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${T_PIDS[@]:-}"; do
+    [ -n "$pid" ] && { kill -0 "$pid" 2>/dev/null && sleep 0.2 && kill -9 "$pid" 2>/dev/null; } || true
+  done
+  if [ "${T_KEEP:-}" = 1 ] || [ "$T_FAILS" -gt 0 ]; then
+    echo "# logs kept in $T_DIR" >&2
+    for f in "$T_DIR"/*.log; do [ -f "$f" ] && { echo "# --- $f" >&2; tail -n 30 "$f" >&2; }; done
+  else
+    rm -rf "$T_DIR"
+  fi
+}
+trap t_cleanup EXIT
+
+ok() { T_OKS=$((T_OKS + 1)); echo "ok - $*"; }
+not_ok() { T_FAILS=$((T_FAILS + 1)); echo "not ok - $*"; }
+# check DESCRIPTION COMMAND...: ok when the command succeeds
+check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+# expect_eq DESCRIPTION EXPECTED ACTUAL
+expect_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (expected '$2', got '$3')"; fi; }
+t_done() {
+  echo "$T_OKS passed, $T_FAILS failed"
+  [ "$T_FAILS" -eq 0 ]
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# redis_start [extra redis-server args...]: sets REDIS_PORT, REDIS_URL, REDIS_PID
+redis_start() {
+  REDIS_PORT=$(free_port)
+  mkdir -p "$T_DIR/redis"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$T_DIR/redis" --save '' \
+    --appendonly no --daemonize no --logfile "$T_DIR/redis.log" "$@" &
+  REDIS_PID=$!
+  T_PIDS+=("$REDIS_PID")
+  REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+  local i
+  for i in $(seq 100); do
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "redis-server did not start" >&2
+  return 1
+}
+
+rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
+
+# start_scheduler NAME [args...]: background scheduler, pid in PID_<NAME>
+start_scheduler() {
+  local name=$1; shift
+  $VODQ_WRAP "$VODQ_BIN/vodq-scheduler" --redis "$REDIS_URL" --id "$name" "$@" \
+    >"$T_DIR/$name.log" 2>&1 &
+  local pid=$!
+  T_PIDS+=("$pid")
+  printf -v "PID_$name" '%s' "$pid"
+}
+
+# start_worker NAME [args...]: background worker with id NAME, pid in PID_<NAME>
+start_worker() {
+  local name=$1; shift
+  $VODQ_WRAP "$VODQ_BIN/vodq-worker" --redis "$REDIS_URL" --id "$name" "$@" \
+    >"$T_DIR/$name.log" 2>&1 &
+  local pid=$!
+  T_PIDS+=("$pid")
+  printf -v "PID_$name" '%s' "$pid"
+}
+
+ctl() { $VODQ_WRAP "$VODQ_BIN/vodqctl" --redis "$REDIS_URL" "$@"; }
+
+# job_field ID FIELD
+job_field() { rcli HGET "vodq:{default}:job:$1" "$2"; }
+
+# wait_state ID STATE TIMEOUT_S: waits until the job is in STATE
+wait_state() {
+  local id=$1 want=$2 t=${3:-10} i
+  for i in $(seq $((t * 20))); do
+    [ "$(job_field "$id" state)" = "$want" ] && return 0
+    sleep 0.05
+  done
+  echo "# job $id: state $(job_field "$id" state), wanted $want" >&2
+  return 1
+}
+
+# wait_for TIMEOUT_S COMMAND...: polls until the command succeeds
+wait_for() {
+  local t=$1 i; shift
+  for i in $(seq $((t * 20))); do
+    "$@" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+submit_sleep() { # submit_sleep MS [extra top-level JSON fields]
+  local extra=${2:-}
+  echo "{\"type\":\"sleep\",\"sleep\":{\"ms\":$1}${extra:+,$extra}}" | ctl submit -
+}
