@@ -1,0 +1,910 @@
+/* plan.c: turn a validated, probed timeline into a render plan: the list of
+ * inputs and ONE filter graph (ffmpeg -filter_complex syntax) that renders
+ * the whole timeline, plus the ffmpeg command line that renders the same
+ * plan for reference comparisons.
+ *
+ * Graph layout (labels in brackets):
+ *
+ *   per clip k:  [I:v] setpts, fps, fit (scale+pad/crop, colour matrix
+ *                conversion), format, eq, setsar, tpad, trim -> [vK]
+ *                [I:a] atrim, asetpts, atempo.., volume, aresample, aformat,
+ *                apad, atrim -> [aK]       (or anullsrc when silent)
+ *   joining:     [v0][v1] xfade (transition) or concat (cut) -> ...
+ *                [a0][a1] acrossfade or concat -> ...
+ *   on top:      overlay per sticker (one decoded frame, repeated by the
+ *                overlay filter), drawtext per caption
+ *   music:       atrim/concat loop, afade, volume, adelay, amix with the clips
+ *   ends:        format, setparams (colour tags) -> [vout]
+ *                [loudnorm], aformat, apad, atrim -> [aout]
+ *
+ * Frame accounting: clip k lasts N_k = round(len_k * fps) output frames and
+ * transition k overlaps T_k frames, so the output has sum(N) - sum(T) frames
+ * and the audio the same time in samples; every clip is padded (tpad/apad)
+ * and cut (trim/atrim) to its exact length, so A/V end together. Every
+ * filter used keeps a bounded number of frames (no reverse, no unbounded
+ * fifo; loop holds one frame). */
+#include "worker/compose/plan.h"
+
+#include "worker/compose/timeline.h"
+
+#include <libavutil/pixdesc.h>
+#include <libavutil/pixfmt.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- A growing string ---- */
+
+struct sbuf {
+    char *s;
+    size_t len, cap;
+    bool oom;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) VODQ_PRINTF(2, 3);
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (b->oom)
+        return;
+    for (;;) {
+        size_t room = b->cap - b->len;
+        va_start(ap, fmt);
+        n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = true;
+            return;
+        }
+        if ((size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap - b->len <= (size_t)n)
+            cap *= 2;
+        char *p = realloc(b->s, cap);
+        if (p == NULL) {
+            b->oom = true;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+}
+
+/* Appends s escaped for a filter option value inside a filtergraph: first
+ * the option level (\ ' : and white space), then the graph level
+ * (\ ' [ ] , ;), so any UTF-8 text survives both av_get_token passes. */
+static void sb_escaped(struct sbuf *b, const char *s)
+{
+    for (const char *p = s; *p; p++) {
+        char c = *p;
+        bool lvl1 = c == '\\' || c == '\'' || c == ':' || c == ' ' || c == '\t' || c == '\n' ||
+                    c == '\r';
+        if (lvl1)
+            sb_printf(b, "\\\\"); /* the level-1 backslash, escaped for level 2 */
+        if (c == '\\' || c == '\'' || c == '[' || c == ']' || c == ',' || c == ';')
+            sb_printf(b, "\\%c", c);
+        else
+            sb_printf(b, "%c", c);
+    }
+}
+
+/* ---- Helpers ---- */
+
+static double fps_of(const struct vodq_output_spec *o)
+{
+    return (double)o->fps_num / o->fps_den;
+}
+
+/* Seconds of n output frames. */
+static double frames_s(const struct vodq_output_spec *o, int64_t n)
+{
+    return (double)n * o->fps_den / o->fps_num;
+}
+
+/* Audio samples of n output frames. */
+static int64_t frames_samples(const struct vodq_output_spec *o, int64_t n)
+{
+    return (int64_t)llround((double)n * o->sample_rate * o->fps_den / o->fps_num);
+}
+
+static int even(double v)
+{
+    int n = 2 * (int)lround(v / 2);
+    return n < 2 ? 2 : n;
+}
+
+static const char *layout_of(const struct vodq_output_spec *o)
+{
+    return o->channels == 1 ? "mono" : "stereo";
+}
+
+/* swscale names of the output matrix and the FFmpeg tags written. */
+static const char *out_matrix(const struct vodq_output_spec *o)
+{
+    return strcmp(o->color, "bt601") == 0 ? "bt601" : "bt709";
+}
+
+static const char *out_tag(const struct vodq_output_spec *o)
+{
+    return strcmp(o->color, "bt601") == 0 ? "smpte170m" : "bt709";
+}
+
+static const char *range_name(bool full)
+{
+    return full ? "pc" : "tv";
+}
+
+static bool pix_is_rgb(int pix_fmt)
+{
+    const AVPixFmtDescriptor *d = pix_fmt >= 0 ? av_pix_fmt_desc_get(pix_fmt) : NULL;
+    return d && ((d->flags & AV_PIX_FMT_FLAG_RGB) || (d->flags & AV_PIX_FMT_FLAG_PAL) ||
+                 d->nb_components < 3);
+}
+
+static bool pix_is_jpeg(int pix_fmt)
+{
+    return pix_fmt == AV_PIX_FMT_YUVJ420P || pix_fmt == AV_PIX_FMT_YUVJ422P ||
+           pix_fmt == AV_PIX_FMT_YUVJ444P || pix_fmt == AV_PIX_FMT_YUVJ440P ||
+           pix_fmt == AV_PIX_FMT_YUVJ411P;
+}
+
+/* The scale filter's colour options that convert a source to the output
+ * matrix and range. YUV sources name their own matrix (from the tag, or by
+ * size when untagged: SD = BT.601, HD = BT.709; JPEG = BT.601 full range),
+ * so SD material is converted, not merely relabelled (issue 6 item 3). */
+static void sb_color_opts(struct sbuf *b, const struct vodq_media_info *in,
+                          const struct vodq_output_spec *o)
+{
+    const char *m;
+    bool full;
+
+    if (pix_is_rgb(in->pix_fmt)) {
+        sb_printf(b, ":out_color_matrix=%s:out_range=%s", out_matrix(o), range_name(o->full_range));
+        return;
+    }
+    switch (in->color_space) {
+    case AVCOL_SPC_BT709:
+        m = "bt709";
+        break;
+    case AVCOL_SPC_BT470BG:
+    case AVCOL_SPC_SMPTE170M:
+        m = "bt601";
+        break;
+    case AVCOL_SPC_SMPTE240M:
+        m = "smpte240m";
+        break;
+    case AVCOL_SPC_FCC:
+        m = "fcc";
+        break;
+    case AVCOL_SPC_BT2020_NCL:
+    case AVCOL_SPC_BT2020_CL:
+        m = "bt2020";
+        break;
+    default:
+        m = (in->height >= 720 && !pix_is_jpeg(in->pix_fmt)) ? "bt709" : "bt601";
+        break;
+    }
+    if (in->color_range == AVCOL_RANGE_JPEG)
+        full = true;
+    else if (in->color_range == AVCOL_RANGE_MPEG)
+        full = false;
+    else
+        full = pix_is_jpeg(in->pix_fmt);
+    sb_printf(b, ":in_color_matrix=%s:out_color_matrix=%s:in_range=%s:out_range=%s", m,
+              out_matrix(o), range_name(full), range_name(o->full_range));
+}
+
+/* 0xRRGGBBAA, the colour syntax of pad, drawtext, color... */
+static void sb_color(struct sbuf *b, struct vodq_rgba c)
+{
+    sb_printf(b, "0x%02X%02X%02X%02X", c.r, c.g, c.b, c.a);
+}
+
+static char *dupstr(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static int add_input(struct vodq_plan *plan, size_t cap, const char *path)
+{
+    struct vodq_plan_input *in;
+
+    if (plan->n_inputs >= cap)
+        return -1;
+    in = &plan->inputs[plan->n_inputs];
+    memset(in, 0, sizeof(*in));
+    in->path = dupstr(path);
+    if (in->path == NULL)
+        return -1;
+    return (int)plan->n_inputs++;
+}
+
+/* ---- Clips ---- */
+
+/* Display size of a probed source after SAR and rotation. */
+static void display_size(const struct vodq_media_info *in, double *dw, double *dh)
+{
+    double w = (double)in->width * in->sar_num / (in->sar_den ? in->sar_den : 1);
+    double h = in->height;
+
+    if (in->rotation == 90 || in->rotation == 270) {
+        double t = w;
+        w = h;
+        h = t;
+    }
+    *dw = w > 0 ? w : 1;
+    *dh = h > 0 ? h : 1;
+}
+
+static void sb_rotation(struct sbuf *b, const struct vodq_media_info *in)
+{
+    if (in->rotation == 90)
+        sb_printf(b, "transpose=clock,");
+    else if (in->rotation == 270)
+        sb_printf(b, "transpose=cclock,");
+    else if (in->rotation == 180)
+        sb_printf(b, "hflip,vflip,");
+}
+
+/* Fit the picture of clip k to the output canvas; leaves yuv420p, SAR 1. */
+static void sb_fit(struct sbuf *b, const struct vodq_clip *c, size_t k,
+                   const struct vodq_output_spec *o)
+{
+    double dw, dh, s;
+    int W = o->width, H = o->height, sw, sh;
+
+    display_size(&c->info, &dw, &dh);
+    switch (c->fit) {
+    case VODQ_FIT_STRETCH:
+        sb_printf(b, "scale=w=%d:h=%d", W, H);
+        sb_color_opts(b, &c->info, o);
+        sb_printf(b, ",format=yuv420p");
+        break;
+    case VODQ_FIT_COVER:
+        s = fmax(W / dw, H / dh);
+        sw = even(dw * s);
+        sh = even(dh * s);
+        if (sw < W)
+            sw = W;
+        if (sh < H)
+            sh = H;
+        sb_printf(b, "scale=w=%d:h=%d", sw, sh);
+        sb_color_opts(b, &c->info, o);
+        sb_printf(b, ",format=yuv420p,crop=w=%d:h=%d:x=%d:y=%d", W, H, (sw - W) / 2, (sh - H) / 2);
+        break;
+    case VODQ_FIT_BLUR: {
+        /* The contained picture over a blurred, cropped cover copy. */
+        int bs = W < H ? W : H;
+        int r = bs / 40;
+        if (r > bs / 4 - 1)
+            r = bs / 4 - 1;
+        if (r < 1)
+            r = 1;
+        s = fmax(W / dw, H / dh);
+        int cw = even(dw * s), ch = even(dh * s);
+        if (cw < W)
+            cw = W;
+        if (ch < H)
+            ch = H;
+        s = fmin(W / dw, H / dh);
+        sw = even(dw * s);
+        sh = even(dh * s);
+        if (sw > W)
+            sw = W;
+        if (sh > H)
+            sh = H;
+        sb_printf(b, "split=2[c%zubg][c%zufg];[c%zubg]scale=w=%d:h=%d", k, k, k, cw, ch);
+        sb_color_opts(b, &c->info, o);
+        sb_printf(b, ",format=yuv420p,crop=w=%d:h=%d:x=%d:y=%d,boxblur=%d:1[c%zubb];", W, H,
+                  (cw - W) / 2, (ch - H) / 2, r, k);
+        sb_printf(b, "[c%zufg]scale=w=%d:h=%d", k, sw, sh);
+        sb_color_opts(b, &c->info, o);
+        sb_printf(b, ",format=yuv420p[c%zufs];[c%zubb][c%zufs]overlay=x=%d:y=%d:format=yuv420",
+                  k, k, k, (W - sw) / 2, (H - sh) / 2);
+        sb_printf(b, ",format=yuv420p");
+        break;
+    }
+    case VODQ_FIT_CONTAIN:
+    default:
+        s = fmin(W / dw, H / dh);
+        sw = even(dw * s);
+        sh = even(dh * s);
+        if (sw > W)
+            sw = W;
+        if (sh > H)
+            sh = H;
+        sb_printf(b, "scale=w=%d:h=%d", sw, sh);
+        sb_color_opts(b, &c->info, o);
+        sb_printf(b, ",format=yuv420p");
+        if (sw != W || sh != H) {
+            sb_printf(b, ",pad=w=%d:h=%d:x=%d:y=%d:color=", W, H, (W - sw) / 2, (H - sh) / 2);
+            sb_color(b, c->background);
+        }
+        break;
+    }
+    if (c->brightness != 0 || c->contrast != 1 || c->saturation != 1)
+        sb_printf(b, ",eq=brightness=%.4f:contrast=%.4f:saturation=%.4f", c->brightness,
+                  c->contrast, c->saturation);
+    sb_printf(b, ",setsar=1");
+}
+
+/* atempo accepts 0.5..2 per instance here; chain for 0.25..4. */
+static void sb_atempo(struct sbuf *b, double speed)
+{
+    while (speed > 2.0 + 1e-9) {
+        sb_printf(b, ",atempo=2");
+        speed /= 2;
+    }
+    while (speed < 0.5 - 1e-9) {
+        sb_printf(b, ",atempo=0.5");
+        speed /= 0.5;
+    }
+    if (fabs(speed - 1.0) > 1e-9)
+        sb_printf(b, ",atempo=%.6f", speed);
+}
+
+/* Adds clip k's inputs and its two chains, labelled [vK] and [aK]. */
+static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const struct vodq_clip *c,
+                    size_t k, const struct vodq_output_spec *o)
+{
+    int64_t n = vodq_clip_frames(c, o);
+    int64_t ns = frames_samples(o, n);
+    double F = fps_of(o);
+    int idx = add_input(plan, cap, c->src);
+    struct vodq_plan_input *in;
+
+    if (idx < 0)
+        return -1;
+    in = &plan->inputs[idx];
+    in->use_video = true;
+    if (c->type == VODQ_CLIP_IMAGE) {
+        /* One decoded frame, fitted once, repeated by loop (holds 1 frame). */
+        in->is_image = true;
+        in->duration_s = 0.5 / F; /* exactly one frame at the output rate */
+        sb_printf(g, "[%d:v]", idx);
+        sb_rotation(g, &c->info);
+        sb_fit(g, c, k, o);
+        sb_printf(g, ",loop=loop=-1:size=1:start=0,settb=expr=%d/%d,setpts=N,fps=%d/%d", o->fps_den,
+                  o->fps_num, o->fps_num, o->fps_den);
+        sb_printf(g, ",trim=end_frame=%lld[v%zu];\n", (long long)n, k);
+        sb_printf(g, "anullsrc=r=%d:cl=%s,atrim=end_sample=%lld[a%zu];\n", o->sample_rate,
+                  layout_of(o), (long long)ns, k);
+        return 0;
+    }
+
+    /* Video clip. The source span covers exactly n output frames. */
+    double span = (double)n / F * c->speed;
+    double in_s = c->in_s, seek, lead = 0;
+    const struct vodq_media_info *mi = &c->info;
+    if (mi->fps_num > 0 && mi->fps_den > 0) {
+        /* Start on the source frame nearest "in": seek half a frame early so
+         * that timestamp rounding never drops the wanted frame. */
+        double sf = (double)mi->fps_num / mi->fps_den;
+        in_s = round(c->in_s * sf) / sf;
+        seek = in_s - 0.5 / sf;
+        if (seek < 0)
+            seek = 0;
+        lead = in_s - seek;
+        in->duration_s = lead + span + 2.0 / sf;
+    } else {
+        seek = in_s;
+        in->duration_s = span + 0.1;
+    }
+    in->seek_s = seek;
+    in->use_audio = mi->has_audio && !c->mute && c->volume > 0;
+
+    sb_printf(g, "[%d:v]setpts=(PTS-STARTPTS)/%.6f,fps=%d/%d,", idx, c->speed, o->fps_num,
+              o->fps_den);
+    sb_rotation(g, mi);
+    sb_fit(g, c, k, o);
+    sb_printf(g, ",tpad=stop_mode=clone:stop=-1,trim=end_frame=%lld[v%zu];\n", (long long)n, k);
+
+    if (in->use_audio) {
+        sb_printf(g, "[%d:a]atrim=start=%.6f:duration=%.6f,asetpts=PTS-STARTPTS", idx, lead, span);
+        sb_atempo(g, c->speed);
+        if (c->volume != 1)
+            sb_printf(g, ",volume=%.4f", c->volume);
+        sb_printf(g,
+                  ",aresample=%d,aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s,"
+                  "apad,atrim=end_sample=%lld[a%zu];\n",
+                  o->sample_rate, o->sample_rate, layout_of(o), (long long)ns, k);
+    } else {
+        sb_printf(g, "anullsrc=r=%d:cl=%s,atrim=end_sample=%lld[a%zu];\n", o->sample_rate,
+                  layout_of(o), (long long)ns, k);
+    }
+    return 0;
+}
+
+/* ---- Overlays and captions ---- */
+
+/* overlay/drawtext position expressions for an anchor; ww/hh name the item
+ * size variables (w/h for overlay, text_w/text_h for drawtext), WW/HH the
+ * frame size ones; pad keeps a caption's box inside the frame. */
+static void sb_position(struct sbuf *b, enum vodq_anchor a, int x, int y, const char *WW,
+                        const char *HH, const char *ww, const char *hh, int pad)
+{
+    int col = (int)a % 3, row = (int)a / 3;
+
+    if (col == 0)
+        sb_printf(b, "x=%d", x + pad);
+    else if (col == 1)
+        sb_printf(b, "x=(%s-%s)/2+%d", WW, ww, x);
+    else
+        sb_printf(b, "x=%s-%s-%d", WW, ww, x + pad);
+    if (row == 0)
+        sb_printf(b, ":y=%d", y + pad);
+    else if (row == 1)
+        sb_printf(b, ":y=(%s-%s)/2+%d", HH, hh, y);
+    else
+        sb_printf(b, ":y=%s-%s-%d", HH, hh, y + pad);
+}
+
+static void sb_enable(struct sbuf *b, double start, double end)
+{
+    if (end >= 0)
+        sb_printf(b, ":enable='between(t,%.6f,%.6f)'", start, end);
+    else if (start > 0)
+        sb_printf(b, ":enable='gte(t,%.6f)'", start);
+}
+
+static int add_overlay(struct vodq_plan *plan, size_t cap, struct sbuf *g,
+                       const struct vodq_overlay *ov, size_t i, const char *main_in,
+                       const char *main_out, const struct vodq_output_spec *o)
+{
+    int idx = add_input(plan, cap, ov->src);
+    int w = 0;
+    double end;
+
+    if (idx < 0)
+        return -1;
+    plan->inputs[idx].is_image = true;
+    plan->inputs[idx].use_video = true;
+    plan->inputs[idx].duration_s = 0.5 / fps_of(o); /* one frame; overlay repeats it */
+    if (ov->scale > 0)
+        w = even(o->width * ov->scale);
+    else if (ov->width_px > 0)
+        w = ov->width_px;
+    sb_printf(g, "[%d:v]", idx);
+    sb_rotation(g, &ov->info);
+    sb_printf(g, "format=rgba");
+    if (ov->opacity < 1)
+        sb_printf(g, ",colorchannelmixer=aa=%.4f", ov->opacity);
+    /* Convert to YUV here with the output matrix; overlay's own automatic
+     * conversion would use BT.601 whatever the output is. */
+    if (w > 0)
+        sb_printf(g, ",scale=w=%d:h=-2", w);
+    else
+        sb_printf(g, ",scale=w=iw:h=ih");
+    sb_printf(g, ":out_color_matrix=%s:out_range=%s,format=yuva420p[ov%zu];\n", out_matrix(o),
+              range_name(o->full_range), i);
+    end = ov->duration_s > 0 ? ov->start_s + ov->duration_s : -1;
+    sb_printf(g, "[%s][ov%zu]overlay=", main_in, i);
+    sb_position(g, ov->anchor, ov->x, ov->y, "W", "H", "w", "h", 0);
+    sb_printf(g, ":format=yuv420:eof_action=repeat");
+    sb_enable(g, ov->start_s, end);
+    sb_printf(g, "[%s];\n", main_out);
+    return 0;
+}
+
+static void add_caption(struct sbuf *g, const struct vodq_caption *c, const char *main_in,
+                        const char *main_out)
+{
+    int pad = c->has_box ? c->box_padding : 0;
+
+    sb_printf(g, "[%s]drawtext=fontfile=", main_in);
+    sb_escaped(g, c->font);
+    sb_printf(g, ":expansion=none:text=");
+    sb_escaped(g, c->text);
+    sb_printf(g, ":fontsize=%d:fontcolor=", c->size);
+    sb_color(g, c->color);
+    if (c->outline > 0) {
+        sb_printf(g, ":borderw=%d:bordercolor=", c->outline);
+        sb_color(g, c->outline_color);
+    }
+    if (c->has_shadow) {
+        sb_printf(g, ":shadowx=%d:shadowy=%d:shadowcolor=", c->shadow_x, c->shadow_y);
+        sb_color(g, c->shadow_color);
+    }
+    if (c->has_box) {
+        sb_printf(g, ":box=1:boxborderw=%d:boxcolor=", c->box_padding);
+        sb_color(g, c->box_color);
+    }
+    sb_printf(g, ":");
+    sb_position(g, c->anchor, c->x, c->y, "w", "h", "text_w", "text_h", pad);
+    sb_enable(g, c->start_s, c->end_s);
+    sb_printf(g, "[%s];\n", main_out);
+}
+
+/* ---- Music ---- */
+
+#define MUSIC_MAX_REPEATS 100
+
+/* Adds the music inputs and a chain ending in [music] that lasts at most
+ * total_s from timeline time music.start. Returns 0, or -1 with err set. */
+static int add_music(struct vodq_plan *plan, size_t cap, struct sbuf *g,
+                     const struct vodq_music *m, double total_s,
+                     const struct vodq_output_spec *o, struct vodq_err *err)
+{
+    double need = total_s - m->start_s;
+    double seg = (m->out_s >= 0 ? m->out_s : m->info.duration_s) - m->in_s;
+    double len;
+    int64_t len_samples;
+    int reps = 1;
+
+    if (m->loop && seg > 0)
+        len = need;
+    else
+        len = seg > 0 ? fmin(seg, need) : need;
+    len_samples = (int64_t)llround(len * o->sample_rate);
+    if (m->loop && seg > 0 && (m->in_s > 0 || m->out_s >= 0)) {
+        /* A trimmed segment loops as repeated inputs (each seeked and cut),
+         * so nothing is buffered in memory. */
+        reps = (int)ceil(need / seg);
+        if (reps > MUSIC_MAX_REPEATS) {
+            vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                         "music.out: the looped segment (%.3f s) would repeat %d times to fill "
+                         "%.3f s; at most %d",
+                         seg, reps, need, MUSIC_MAX_REPEATS);
+            if (err)
+                err->permanent = true;
+            return -1;
+        }
+        for (int r = 0; r < reps; r++) {
+            int idx = add_input(plan, cap, m->src);
+            if (idx < 0)
+                goto oom;
+            plan->inputs[idx].use_audio = true;
+            plan->inputs[idx].seek_s = m->in_s;
+            plan->inputs[idx].duration_s = seg;
+            sb_printf(g, "[%d:a]atrim=duration=%.6f,asetpts=PTS-STARTPTS,aresample=%d,"
+                         "aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s[mu%d];\n",
+                      idx, seg, o->sample_rate, o->sample_rate, layout_of(o), r);
+        }
+        for (int r = 0; r < reps; r++)
+            sb_printf(g, "[mu%d]", r);
+        sb_printf(g, "concat=n=%d:v=0:a=1,", reps);
+    } else {
+        int idx = add_input(plan, cap, m->src);
+        if (idx < 0)
+            goto oom;
+        plan->inputs[idx].use_audio = true;
+        plan->inputs[idx].seek_s = m->in_s;
+        if (m->loop) {
+            plan->inputs[idx].loop = true;
+            plan->inputs[idx].duration_s = len + 0.1;
+        } else {
+            plan->inputs[idx].duration_s = len + 0.1;
+        }
+        sb_printf(g, "[%d:a]asetpts=PTS-STARTPTS,", idx);
+    }
+    sb_printf(g, "aresample=%d,aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s,"
+                 "atrim=end_sample=%lld",
+              o->sample_rate, o->sample_rate, layout_of(o), (long long)len_samples);
+    if (m->fade_in_s > 0)
+        sb_printf(g, ",afade=t=in:st=0:d=%.6f", fmin(m->fade_in_s, len));
+    if (m->fade_out_s > 0) {
+        double d = fmin(m->fade_out_s, len);
+        sb_printf(g, ",afade=t=out:st=%.6f:d=%.6f", len - d, d);
+    }
+    if (m->volume != 1)
+        sb_printf(g, ",volume=%.4f", m->volume);
+    if (m->start_s > 0)
+        sb_printf(g, ",adelay=delays=%lldS:all=1",
+                  (long long)llround(m->start_s * o->sample_rate));
+    sb_printf(g, "[music];\n");
+    return 0;
+oom:
+    vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+    return -1;
+}
+
+/* ---- Plan ---- */
+
+static void copy_output(struct vodq_plan_output *po, const struct vodq_output_spec *o)
+{
+    po->width = o->width;
+    po->height = o->height;
+    po->fps_num = o->fps_num;
+    po->fps_den = o->fps_den;
+    snprintf(po->vcodec, sizeof(po->vcodec), "%s", o->video_codec);
+    snprintf(po->encoder, sizeof(po->encoder), "%s", o->encoder);
+    po->crf = o->bitrate > 0 ? -1 : o->crf;
+    po->video_bitrate = o->bitrate;
+    po->gop = o->gop > 0 ? o->gop : (int)lround(2.0 * o->fps_num / o->fps_den);
+    snprintf(po->preset, sizeof(po->preset), "%s", o->preset);
+    snprintf(po->acodec, sizeof(po->acodec), "%s", o->audio_codec);
+    po->audio_bitrate = o->audio_bitrate;
+    po->sample_rate = o->sample_rate;
+    po->channels = o->channels;
+    snprintf(po->color, sizeof(po->color), "%s", o->color);
+    po->full_range = o->full_range;
+    po->faststart = o->faststart;
+    po->cover_at_s = o->cover_path ? o->cover_at_s : -1;
+}
+
+enum vodq_rc vodq_plan_build(const struct vodq_timeline *tl, struct vodq_plan *plan,
+                             struct vodq_err *err)
+{
+    struct sbuf g = {0};
+    const struct vodq_output_spec *o = &tl->output;
+    const struct vodq_track *tr;
+    size_t cap, reps = 0;
+    int64_t total_frames;
+    char cur[32], next[32];
+
+    memset(plan, 0, sizeof(*plan));
+    if (tl->n_tracks == 0 || tl->tracks[0].n_clips == 0)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "timeline: no clips");
+    if (!tl->probed)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                            "timeline: not probed (call vodq_timeline_probe before planning)");
+    tr = &tl->tracks[0];
+    total_frames = vodq_timeline_frames(tl);
+    if (total_frames <= 0)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "timeline: duration unknown or empty");
+    plan->duration_s = frames_s(o, total_frames);
+
+    if (tl->music.src)
+        reps = MUSIC_MAX_REPEATS;
+    cap = tr->n_clips + tl->n_overlays + reps + 1;
+    plan->inputs = calloc(cap, sizeof(*plan->inputs));
+    if (plan->inputs == NULL)
+        goto oom;
+    snprintf(plan->vout_label, sizeof(plan->vout_label), "vout");
+    snprintf(plan->aout_label, sizeof(plan->aout_label), "aout");
+    copy_output(&plan->out, o);
+    if (o->cover_path) {
+        plan->out.cover_path = strdup(o->cover_path);
+        if (plan->out.cover_path == NULL)
+            goto oom;
+    }
+
+    /* Clips, then join them left to right: xfade where a transition is
+     * asked for, concat for a cut. */
+    for (size_t k = 0; k < tr->n_clips; k++)
+        if (add_clip(plan, cap, &g, &tr->clips[k], k, o) < 0)
+            goto oom;
+    int64_t vlen = vodq_clip_frames(&tr->clips[0], o); /* frames joined so far */
+    snprintf(cur, sizeof(cur), "v0");
+    char acur[32], anext[32];
+    snprintf(acur, sizeof(acur), "a0");
+    for (size_t k = 1; k < tr->n_clips; k++) {
+        const struct vodq_clip *prev = &tr->clips[k - 1];
+        int64_t t = vodq_transition_frames(prev, o);
+        snprintf(next, sizeof(next), "j%zu", k);
+        snprintf(anext, sizeof(anext), "ja%zu", k);
+        if (t > 0) {
+            sb_printf(&g, "[%s][v%zu]xfade=transition=%s:duration=%.6f:offset=%.6f[%s];\n", cur, k,
+                      prev->transition.type, frames_s(o, t), frames_s(o, vlen - t), next);
+            sb_printf(&g, "[%s][a%zu]acrossfade=ns=%lld:c1=tri:c2=tri[%s];\n", acur, k,
+                      (long long)frames_samples(o, t), anext);
+        } else {
+            /* concat outputs in microseconds; xfade needs 1/fps on both sides. */
+            sb_printf(&g, "[%s][v%zu]concat=n=2:v=1:a=0,settb=expr=%d/%d[%s];\n", cur, k,
+                      o->fps_den, o->fps_num, next);
+            sb_printf(&g, "[%s][a%zu]concat=n=2:v=0:a=1[%s];\n", acur, k, anext);
+        }
+        vlen += vodq_clip_frames(&tr->clips[k], o) - t;
+        snprintf(cur, sizeof(cur), "%s", next);
+        snprintf(acur, sizeof(acur), "%s", anext);
+    }
+
+    /* Stickers and watermark, then captions, over the joined video. */
+    for (size_t i = 0; i < tl->n_overlays; i++) {
+        snprintf(next, sizeof(next), "o%zu", i);
+        if (add_overlay(plan, cap, &g, &tl->overlays[i], i, cur, next, o) < 0)
+            goto oom;
+        snprintf(cur, sizeof(cur), "%s", next);
+    }
+    for (size_t i = 0; i < tl->n_captions; i++) {
+        snprintf(next, sizeof(next), "t%zu", i);
+        add_caption(&g, &tl->captions[i], cur, next);
+        snprintf(cur, sizeof(cur), "%s", next);
+    }
+    sb_printf(&g,
+              "[%s]format=yuv420p,setparams=range=%s:color_primaries=%s:color_trc=%s:"
+              "colorspace=%s[%s];\n",
+              cur, o->full_range ? "pc" : "tv", out_tag(o), out_tag(o), out_tag(o),
+              plan->vout_label);
+
+    /* Audio: clips' sound, music under it, loudness, exact length. */
+    if (tl->music.src) {
+        if (add_music(plan, cap, &g, &tl->music, plan->duration_s, o, err) < 0)
+            goto fail;
+        sb_printf(&g, "[%s][music]amix=inputs=2:duration=first:dropout_transition=0:normalize=0[mix];\n",
+                  acur);
+        snprintf(acur, sizeof(acur), "mix");
+    }
+    sb_printf(&g, "[%s]", acur);
+    if (o->has_loudness)
+        sb_printf(&g, "loudnorm=I=%.1f:TP=-1.5:LRA=11,", o->loudness_lufs);
+    sb_printf(&g,
+              "aresample=%d,aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s,apad,"
+              "atrim=end_sample=%lld[%s]",
+              o->sample_rate, o->sample_rate, layout_of(o),
+              (long long)frames_samples(o, total_frames), plan->aout_label);
+    if (g.oom)
+        goto oom;
+    plan->filter_complex = g.s;
+    return VODQ_OK;
+oom:
+    vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+fail:
+    free(g.s);
+    vodq_plan_cleanup(plan);
+    return err ? err->code : VODQ_ERR_OOM;
+}
+
+void vodq_plan_cleanup(struct vodq_plan *plan)
+{
+    if (plan == NULL)
+        return;
+    for (size_t i = 0; plan->inputs && i < plan->n_inputs; i++)
+        free(plan->inputs[i].path);
+    free(plan->inputs);
+    free(plan->filter_complex);
+    free(plan->out.cover_path);
+    memset(plan, 0, sizeof(*plan));
+}
+
+/* ---- ffmpeg command line ---- */
+
+struct argv {
+    char **v;
+    size_t n, cap;
+    bool oom;
+};
+
+static void arg(struct argv *a, const char *fmt, ...) VODQ_PRINTF(2, 3);
+
+static void arg(struct argv *a, const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+
+    if (a->oom)
+        return;
+    if (a->n + 2 > a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 64;
+        char **v = realloc(a->v, cap * sizeof(*v));
+        if (v == NULL) {
+            a->oom = true;
+            return;
+        }
+        a->v = v;
+        a->cap = cap;
+    }
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    if (s == NULL) {
+        a->oom = true;
+        return;
+    }
+    a->v[a->n++] = s;
+    a->v[a->n] = NULL;
+}
+
+char **vodq_plan_ffmpeg_args(const struct vodq_plan *plan, const char *encoder,
+                             const char *out_path)
+{
+    struct argv a = {0};
+    const struct vodq_plan_output *o = &plan->out;
+    const char *enc = encoder && encoder[0] ? encoder : o->encoder;
+    const char *tag = strcmp(o->color, "bt601") == 0 ? "smpte170m" : "bt709";
+
+    if (strcmp(enc, "auto") == 0)
+        enc = strcmp(o->vcodec, "hevc") == 0 ? "libx265" : "libx264";
+    arg(&a, "ffmpeg");
+    arg(&a, "-hide_banner");
+    arg(&a, "-nostdin");
+    arg(&a, "-y");
+    for (size_t i = 0; i < plan->n_inputs; i++) {
+        const struct vodq_plan_input *in = &plan->inputs[i];
+        arg(&a, "-noautorotate"); /* the graph rotates explicitly */
+        if (in->is_image) {
+            arg(&a, "-loop");
+            arg(&a, "1");
+            arg(&a, "-framerate");
+            arg(&a, "%d/%d", o->fps_num, o->fps_den);
+        }
+        if (in->loop) {
+            arg(&a, "-stream_loop");
+            arg(&a, "-1");
+        }
+        if (in->seek_s > 0) {
+            arg(&a, "-ss");
+            arg(&a, "%.6f", in->seek_s);
+        }
+        if (in->duration_s > 0) {
+            arg(&a, "-t");
+            arg(&a, "%.6f", in->duration_s);
+        }
+        arg(&a, "-i");
+        arg(&a, "%s", in->path);
+    }
+    arg(&a, "-filter_complex");
+    arg(&a, "%s", plan->filter_complex ? plan->filter_complex : "");
+    arg(&a, "-map");
+    arg(&a, "[%s]", plan->vout_label);
+    arg(&a, "-map");
+    arg(&a, "[%s]", plan->aout_label);
+    arg(&a, "-fps_mode");
+    arg(&a, "passthrough");
+    arg(&a, "-c:v");
+    arg(&a, "%s", enc);
+    if (o->preset[0]) {
+        arg(&a, "-preset");
+        arg(&a, "%s", o->preset);
+    }
+    if (o->video_bitrate > 0) {
+        arg(&a, "-b:v");
+        arg(&a, "%lld", (long long)o->video_bitrate);
+    } else if (o->crf >= 0) {
+        if (strstr(enc, "nvenc")) {
+            arg(&a, "-rc");
+            arg(&a, "vbr");
+            arg(&a, "-cq");
+            arg(&a, "%d", o->crf);
+            arg(&a, "-b:v");
+            arg(&a, "0");
+        } else if (strstr(enc, "vaapi")) {
+            arg(&a, "-qp");
+            arg(&a, "%d", o->crf);
+        } else {
+            arg(&a, "-crf");
+            arg(&a, "%d", o->crf);
+        }
+    }
+    if (o->gop > 0) {
+        arg(&a, "-g");
+        arg(&a, "%d", o->gop);
+    }
+    arg(&a, "-pix_fmt");
+    arg(&a, "yuv420p");
+    arg(&a, "-color_primaries");
+    arg(&a, "%s", tag);
+    arg(&a, "-color_trc");
+    arg(&a, "%s", tag);
+    arg(&a, "-colorspace");
+    arg(&a, "%s", tag);
+    arg(&a, "-color_range");
+    arg(&a, "%s", o->full_range ? "pc" : "tv");
+    if (strcmp(o->vcodec, "hevc") == 0) {
+        arg(&a, "-tag:v");
+        arg(&a, "hvc1");
+    }
+    arg(&a, "-c:a");
+    arg(&a, "%s", o->acodec[0] ? o->acodec : "aac");
+    arg(&a, "-b:a");
+    arg(&a, "%lld", (long long)o->audio_bitrate);
+    arg(&a, "-ar");
+    arg(&a, "%d", o->sample_rate);
+    arg(&a, "-ac");
+    arg(&a, "%d", o->channels);
+    if (o->faststart) {
+        arg(&a, "-movflags");
+        arg(&a, "+faststart");
+    }
+    arg(&a, "-t");
+    arg(&a, "%.6f", plan->duration_s);
+    arg(&a, "%s", out_path);
+    if (a.oom) {
+        for (size_t i = 0; i < a.n; i++)
+            free(a.v[i]);
+        free(a.v);
+        return NULL;
+    }
+    return a.v;
+}

@@ -1,0 +1,1229 @@
+/* timeline.c: parse and validate the compose timeline JSON (docs/timeline.md).
+ *
+ * Every value is checked here, before a single frame is decoded, and every
+ * error names the JSON path of the field it is about. Unknown fields are
+ * rejected too: a typo ("volumne") would otherwise be silently ignored. */
+#include "worker/compose/timeline.h"
+
+#include <cjson/cJSON.h>
+#include <libavformat/avformat.h>
+#include <libavutil/display.h>
+#include <libavutil/pixdesc.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define PATH_MAX_LEN 128 /* JSON paths are short: tracks[0].clips[12].transition.type */
+
+/* ---- Enum tables ---- */
+
+static const char *const fit_names[] = {"contain", "cover", "blur", "stretch"};
+static const char *const anchor_names[] = {"top-left",    "top",    "top-right",
+                                           "left",        "center", "right",
+                                           "bottom-left", "bottom", "bottom-right"};
+static const char *const clip_type_names[] = {"video", "image"};
+static const char *const vcodec_names[] = {"h264", "hevc"};
+static const char *const acodec_names[] = {"aac"};
+static const char *const color_names[] = {"bt709", "bt601"};
+static const char *const range_names[] = {"limited", "full"};
+
+/* The xfade transitions of FFmpeg 5.1 (ffmpeg -h filter=xfade), less "custom". */
+static const char *const transition_names[] = {
+    "fade",       "wipeleft",    "wiperight",  "wipeup",     "wipedown",   "slideleft",
+    "slideright", "slideup",     "slidedown",  "circlecrop", "rectcrop",   "distance",
+    "fadeblack",  "fadewhite",   "radial",     "smoothleft", "smoothright", "smoothup",
+    "smoothdown", "circleopen",  "circleclose", "vertopen",  "vertclose",  "horzopen",
+    "horzclose",  "dissolve",    "pixelize",   "diagtl",     "diagtr",     "diagbl",
+    "diagbr",     "hlslice",     "hrslice",    "vuslice",    "vdslice",    "hblur",
+    "fadegrays",  "wipetl",      "wipetr",     "wipebl",     "wipebr",     "squeezeh",
+    "squeezev",   "zoomin",      "fadefast",   "fadeslow"};
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *vodq_fit_name(enum vodq_fit fit)
+{
+    return (unsigned)fit < N_OF(fit_names) ? fit_names[fit] : "?";
+}
+
+const char *vodq_anchor_name(enum vodq_anchor anchor)
+{
+    return (unsigned)anchor < N_OF(anchor_names) ? anchor_names[anchor] : "?";
+}
+
+/* ---- Field helpers: each takes the JSON path of the enclosing object ---- */
+
+/* snprintf for JSON paths: truncation only shortens an error message. */
+static void pathf(char *dst, size_t size, const char *fmt, ...) VODQ_PRINTF(3, 4);
+
+static void pathf(char *dst, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(dst, size, fmt, ap);
+    va_end(ap);
+}
+
+/* Joins an object path and a key: "" + "output" = "output",
+ * "tracks[0]" + "speed" = "tracks[0].speed". */
+static void join(char *dst, size_t size, const char *path, const char *key)
+{
+    if (!path[0])
+        pathf(dst, size, "%s", key);
+    else
+        pathf(dst, size, "%s.%s", path, key);
+}
+
+static enum vodq_rc bad(struct vodq_err *err, const char *path, const char *key, const char *fmt,
+                        ...) VODQ_PRINTF(4, 5);
+
+/* Sets a VODQ_ERR_INVALID error "path.key: <message>" (permanent). */
+static enum vodq_rc bad(struct vodq_err *err, const char *path, const char *key, const char *fmt,
+                        ...)
+{
+    char where[PATH_MAX_LEN + 32];
+    char what[200];
+    va_list ap;
+
+    join(where, sizeof(where), path, key ? key : "");
+    if (key == NULL || !key[0])
+        pathf(where, sizeof(where), "%s", path[0] ? path : "timeline");
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s: %s", where, what);
+    if (err)
+        err->permanent = true;
+    return VODQ_ERR_INVALID;
+}
+
+static void list_names(char *dst, size_t size, const char *const *names, size_t n)
+{
+    size_t used = 0;
+
+    dst[0] = '\0';
+    for (size_t i = 0; i < n && used < size; i++) {
+        int w = snprintf(dst + used, size - used, "%s%s", i ? ", " : "", names[i]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+/* Rejects keys of obj that are not in allowed[]. */
+static enum vodq_rc check_keys(const cJSON *obj, const char *path, const char *const *allowed,
+                               size_t n, struct vodq_err *err)
+{
+    const cJSON *it;
+
+    cJSON_ArrayForEach(it, obj)
+    {
+        size_t i;
+        for (i = 0; i < n; i++)
+            if (it->string && strcmp(it->string, allowed[i]) == 0)
+                break;
+        if (i == n) {
+            char list[400];
+            list_names(list, sizeof(list), allowed, n);
+            return bad(err, path, it->string ? it->string : "?", "unknown field (allowed: %s)",
+                       list);
+        }
+    }
+    return VODQ_OK;
+}
+
+/* A key given as JSON null counts as absent (the default applies). */
+static const cJSON *field(const cJSON *obj, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return (it == NULL || cJSON_IsNull(it)) ? NULL : it;
+}
+
+static enum vodq_rc get_num(const cJSON *obj, const char *path, const char *key, double def,
+                            double lo, double hi, double *out, struct vodq_err *err)
+{
+    const cJSON *it = field(obj, key);
+
+    if (it == NULL) {
+        *out = def;
+        return VODQ_OK;
+    }
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+        return bad(err, path, key, "must be a number");
+    if (it->valuedouble < lo || it->valuedouble > hi)
+        return bad(err, path, key, "must be between %g and %g", lo, hi);
+    *out = it->valuedouble;
+    return VODQ_OK;
+}
+
+/* Like get_num, for a value that must be > lo (an open lower bound). */
+static enum vodq_rc get_pos(const cJSON *obj, const char *path, const char *key, double def,
+                            double hi, double *out, struct vodq_err *err)
+{
+    const cJSON *it = field(obj, key);
+
+    if (it == NULL) {
+        *out = def;
+        return VODQ_OK;
+    }
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+        return bad(err, path, key, "must be a number");
+    if (it->valuedouble <= 0 || it->valuedouble > hi)
+        return bad(err, path, key, "must be greater than 0 and at most %g", hi);
+    *out = it->valuedouble;
+    return VODQ_OK;
+}
+
+static enum vodq_rc get_int(const cJSON *obj, const char *path, const char *key, int64_t def,
+                            int64_t lo, int64_t hi, int64_t *out, struct vodq_err *err)
+{
+    const cJSON *it = field(obj, key);
+
+    if (it == NULL) {
+        *out = def;
+        return VODQ_OK;
+    }
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) ||
+        it->valuedouble != floor(it->valuedouble))
+        return bad(err, path, key, "must be an integer between %lld and %lld", (long long)lo,
+                   (long long)hi);
+    if (it->valuedouble < (double)lo || it->valuedouble > (double)hi)
+        return bad(err, path, key, "must be an integer between %lld and %lld", (long long)lo,
+                   (long long)hi);
+    *out = (int64_t)it->valuedouble;
+    return VODQ_OK;
+}
+
+static enum vodq_rc get_int32(const cJSON *obj, const char *path, const char *key, int def,
+                              int lo, int hi, int *out, struct vodq_err *err)
+{
+    int64_t v;
+    enum vodq_rc rc = get_int(obj, path, key, def, lo, hi, &v, err);
+
+    if (rc == VODQ_OK)
+        *out = (int)v;
+    return rc;
+}
+
+static enum vodq_rc get_bool(const cJSON *obj, const char *path, const char *key, bool def,
+                             bool *out, struct vodq_err *err)
+{
+    const cJSON *it = field(obj, key);
+
+    if (it == NULL) {
+        *out = def;
+        return VODQ_OK;
+    }
+    if (!cJSON_IsBool(it))
+        return bad(err, path, key, "must be true or false");
+    *out = cJSON_IsTrue(it);
+    return VODQ_OK;
+}
+
+/* A string among names[]; *out = index. def < 0: required. */
+static enum vodq_rc get_enum(const cJSON *obj, const char *path, const char *key,
+                             const char *const *names, size_t n, int def, int *out,
+                             struct vodq_err *err)
+{
+    const cJSON *it = field(obj, key);
+    char list[600];
+
+    list_names(list, sizeof(list), names, n);
+    if (it == NULL) {
+        if (def < 0)
+            return bad(err, path, key, "required (one of: %s)", list);
+        *out = def;
+        return VODQ_OK;
+    }
+    if (cJSON_IsString(it)) {
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(it->valuestring, names[i]) == 0) {
+                *out = (int)i;
+                return VODQ_OK;
+            }
+        return bad(err, path, key, "unknown value \"%.40s\" (allowed: %s)", it->valuestring,
+                   list);
+    }
+    return bad(err, path, key, "must be a string (one of: %s)", list);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* "#RRGGBB" or "#RRGGBBAA". */
+static enum vodq_rc get_color(const cJSON *obj, const char *path, const char *key,
+                              struct vodq_rgba def, struct vodq_rgba *out, struct vodq_err *err)
+{
+    const cJSON *it = field(obj, key);
+    uint8_t v[4] = {0, 0, 0, 255};
+    size_t len;
+
+    if (it == NULL) {
+        *out = def;
+        return VODQ_OK;
+    }
+    if (!cJSON_IsString(it))
+        goto fail;
+    len = strlen(it->valuestring);
+    if (it->valuestring[0] != '#' || (len != 7 && len != 9))
+        goto fail;
+    for (size_t i = 0; i < (len - 1) / 2; i++) {
+        int hi = hexval(it->valuestring[1 + 2 * i]), lo = hexval(it->valuestring[2 + 2 * i]);
+        if (hi < 0 || lo < 0)
+            goto fail;
+        v[i] = (uint8_t)(hi * 16 + lo);
+    }
+    out->r = v[0];
+    out->g = v[1];
+    out->b = v[2];
+    out->a = v[3];
+    return VODQ_OK;
+fail:
+    return bad(err, path, key, "must be a colour \"#RRGGBB\" or \"#RRGGBBAA\"");
+}
+
+/* A string of 1..max bytes made of [A-Za-z0-9_.-] (preset, encoder). */
+static enum vodq_rc get_word(const cJSON *obj, const char *path, const char *key,
+                             const char *def, char *out, size_t size, struct vodq_err *err)
+{
+    const cJSON *it = field(obj, key);
+    const char *s = def;
+
+    if (it != NULL) {
+        if (!cJSON_IsString(it))
+            return bad(err, path, key, "must be a string");
+        s = it->valuestring;
+        if (!s[0] || strlen(s) >= size)
+            return bad(err, path, key, "must be 1 to %zu characters", size - 1);
+        for (const char *p = s; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
+                return bad(err, path, key, "may contain only letters, digits, '_', '-' and '.'");
+    }
+    snprintf(out, size, "%s", s);
+    return VODQ_OK;
+}
+
+static bool utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (*p) {
+        int n;
+        if (*p < 0x80)
+            n = 0;
+        else if ((*p & 0xE0) == 0xC0 && *p >= 0xC2)
+            n = 1;
+        else if ((*p & 0xF0) == 0xE0)
+            n = 2;
+        else if ((*p & 0xF8) == 0xF0 && *p <= 0xF4)
+            n = 3;
+        else
+            return false;
+        p++;
+        for (int i = 0; i < n; i++, p++)
+            if ((*p & 0xC0) != 0x80)
+                return false;
+    }
+    return true;
+}
+
+/* A file path (string), resolved against base_dir and checked with stat. */
+static enum vodq_rc get_file(const cJSON *obj, const char *path, const char *key,
+                             const char *base_dir, bool must_exist, char **out,
+                             struct vodq_err *err)
+{
+    const cJSON *it = field(obj, key);
+    const char *s;
+    struct stat st;
+    size_t n;
+    char *full;
+
+    if (it == NULL)
+        return bad(err, path, key, "required");
+    if (!cJSON_IsString(it) || !it->valuestring[0])
+        return bad(err, path, key, "must be a non-empty file path");
+    s = it->valuestring;
+    if (strstr(s, "://"))
+        return bad(err, path, key, "must be a local file path, not a URL (%.60s)", s);
+    if (s[0] == '/' || base_dir == NULL || !base_dir[0]) {
+        full = strdup(s);
+    } else {
+        n = strlen(base_dir) + strlen(s) + 2;
+        full = malloc(n);
+        if (full)
+            snprintf(full, n, "%s/%s", base_dir, s);
+    }
+    if (full == NULL)
+        return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+    if (must_exist) {
+        if (stat(full, &st) != 0) {
+            int e = errno;
+            bad(err, path, key, "file not found: %.150s (%s)", full, strerror(e));
+            free(full);
+            return VODQ_ERR_INVALID;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            bad(err, path, key, "not a regular file: %.150s", full);
+            free(full);
+            return VODQ_ERR_INVALID;
+        }
+    }
+    *out = full;
+    return VODQ_OK;
+}
+
+/* ---- Sections ---- */
+
+#define TRY(x)                                                                                   \
+    do {                                                                                         \
+        enum vodq_rc rc_ = (x);                                                                  \
+        if (rc_ != VODQ_OK)                                                                      \
+            return rc_;                                                                          \
+    } while (0)
+
+static const struct vodq_rgba black = {0, 0, 0, 255};
+static const struct vodq_rgba white = {255, 255, 255, 255};
+
+static enum vodq_rc parse_transition(const cJSON *obj, const char *path, struct vodq_clip *c,
+                                     struct vodq_err *err)
+{
+    static const char *const keys[] = {"type", "duration"};
+    int t;
+
+    if (!cJSON_IsObject(obj))
+        return bad(err, path, NULL, "must be an object {\"type\": ..., \"duration\": ...}");
+    TRY(check_keys(obj, path, keys, N_OF(keys), err));
+    TRY(get_enum(obj, path, "type", transition_names, N_OF(transition_names), 0, &t, err));
+    snprintf(c->transition.type, sizeof(c->transition.type), "%s", transition_names[t]);
+    TRY(get_pos(obj, path, "duration", 0.5, 60, &c->transition.duration_s, err));
+    return VODQ_OK;
+}
+
+static enum vodq_rc parse_clip(const cJSON *obj, const char *path, const char *base_dir,
+                               struct vodq_clip *c, struct vodq_err *err)
+{
+    static const char *const video_keys[] = {
+        "type",       "src",       "in",     "out",        "speed",      "fit",
+        "background", "volume",    "mute",   "brightness", "contrast",   "saturation",
+        "transition"};
+    static const char *const image_keys[] = {"type",       "src",        "duration",
+                                             "fit",        "background", "brightness",
+                                             "contrast",   "saturation", "transition"};
+    int t, fit;
+    const cJSON *tr;
+
+    c->out_s = -1;
+    c->speed = 1;
+    c->volume = 1;
+    c->contrast = 1;
+    c->saturation = 1;
+    if (!cJSON_IsObject(obj))
+        return bad(err, path, NULL, "must be an object");
+    TRY(get_enum(obj, path, "type", clip_type_names, N_OF(clip_type_names), 0, &t, err));
+    c->type = (enum vodq_clip_type)t;
+    if (c->type == VODQ_CLIP_VIDEO) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, obj) if (it->string && strcmp(it->string, "duration") == 0) return bad(
+            err, path, "duration",
+            "not allowed for video clips (trim with \"in\" and \"out\"; \"speed\" scales it)");
+        TRY(check_keys(obj, path, video_keys, N_OF(video_keys), err));
+    } else {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, obj)
+        {
+            static const char *const video_only[] = {"in", "out", "speed", "volume", "mute"};
+            for (size_t i = 0; i < N_OF(video_only); i++)
+                if (it->string && strcmp(it->string, video_only[i]) == 0)
+                    return bad(err, path, it->string, "not allowed for image clips");
+        }
+        TRY(check_keys(obj, path, image_keys, N_OF(image_keys), err));
+    }
+    TRY(get_file(obj, path, "src", base_dir, true, &c->src, err));
+    if (c->type == VODQ_CLIP_VIDEO) {
+        TRY(get_num(obj, path, "in", 0, 0, 86400, &c->in_s, err));
+        if (field(obj, "out")) {
+            TRY(get_num(obj, path, "out", -1, 0, 86400, &c->out_s, err));
+            if (c->out_s <= c->in_s)
+                return bad(err, path, "out", "must be greater than in (%g)", c->in_s);
+        }
+        TRY(get_num(obj, path, "speed", 1, 0.25, 4, &c->speed, err));
+        TRY(get_num(obj, path, "volume", 1, 0, 10, &c->volume, err));
+        TRY(get_bool(obj, path, "mute", false, &c->mute, err));
+    } else {
+        if (!field(obj, "duration"))
+            return bad(err, path, "duration", "required for image clips (seconds, > 0)");
+        TRY(get_pos(obj, path, "duration", 0, 3600, &c->image_duration_s, err));
+    }
+    TRY(get_enum(obj, path, "fit", fit_names, N_OF(fit_names), VODQ_FIT_CONTAIN, &fit, err));
+    c->fit = (enum vodq_fit)fit;
+    TRY(get_color(obj, path, "background", black, &c->background, err));
+    TRY(get_num(obj, path, "brightness", 0, -1, 1, &c->brightness, err));
+    TRY(get_num(obj, path, "contrast", 1, 0, 2, &c->contrast, err));
+    TRY(get_num(obj, path, "saturation", 1, 0, 3, &c->saturation, err));
+    tr = field(obj, "transition");
+    if (tr) {
+        char tpath[PATH_MAX_LEN];
+        join(tpath, sizeof(tpath), path, "transition");
+        TRY(parse_transition(tr, tpath, c, err));
+    }
+    return VODQ_OK;
+}
+
+static enum vodq_rc parse_tracks(const cJSON *arr, const char *base_dir, struct vodq_timeline *tl,
+                                 struct vodq_err *err)
+{
+    static const char *const track_keys[] = {"clips"};
+
+    if (arr == NULL)
+        return bad(err, "", "tracks", "required (an array with one track of clips)");
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0)
+        return bad(err, "", "tracks", "must be a non-empty array of tracks");
+    if (cJSON_GetArraySize(arr) > 1)
+        return bad(err, "", "tracks",
+                   "version 1 supports one track (use overlays for stickers and watermarks)");
+    tl->tracks = calloc(1, sizeof(*tl->tracks));
+    if (tl->tracks == NULL)
+        return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+    tl->n_tracks = 1;
+    for (size_t ti = 0; ti < tl->n_tracks; ti++) {
+        const cJSON *tobj = cJSON_GetArrayItem(arr, (int)ti), *clips, *it;
+        struct vodq_track *tr = &tl->tracks[ti];
+        char tpath[PATH_MAX_LEN], cpath[PATH_MAX_LEN];
+        size_t n;
+
+        pathf(tpath, sizeof(tpath), "tracks[%zu]", ti);
+        if (!cJSON_IsObject(tobj))
+            return bad(err, tpath, NULL, "must be an object {\"clips\": [...]}");
+        TRY(check_keys(tobj, tpath, track_keys, N_OF(track_keys), err));
+        clips = field(tobj, "clips");
+        if (clips == NULL || !cJSON_IsArray(clips) || cJSON_GetArraySize(clips) == 0)
+            return bad(err, tpath, "clips", "must be a non-empty array of clips");
+        n = (size_t)cJSON_GetArraySize(clips);
+        if (n > 1000)
+            return bad(err, tpath, "clips", "at most 1000 clips per track");
+        tr->clips = calloc(n, sizeof(*tr->clips));
+        if (tr->clips == NULL)
+            return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+        tr->n_clips = 0;
+        cJSON_ArrayForEach(it, clips)
+        {
+            pathf(cpath, sizeof(cpath), "%s.clips[%zu]", tpath, tr->n_clips);
+            tr->n_clips++; /* count it first: cleanup frees a partly parsed clip */
+            TRY(parse_clip(it, cpath, base_dir, &tr->clips[tr->n_clips - 1], err));
+        }
+        if (tr->clips[n - 1].transition.type[0]) {
+            pathf(cpath, sizeof(cpath), "%s.clips[%zu]", tpath, n - 1);
+            return bad(err, cpath, "transition",
+                       "the last clip has no next clip to transition into");
+        }
+    }
+    return VODQ_OK;
+}
+
+static enum vodq_rc parse_anchor_xy(const cJSON *obj, const char *path, enum vodq_anchor def,
+                                    enum vodq_anchor *anchor, int *x, int *y, struct vodq_err *err)
+{
+    int a;
+
+    TRY(get_enum(obj, path, "anchor", anchor_names, N_OF(anchor_names), (int)def, &a, err));
+    *anchor = (enum vodq_anchor)a;
+    TRY(get_int32(obj, path, "x", 0, -7680, 7680, x, err));
+    TRY(get_int32(obj, path, "y", 0, -7680, 7680, y, err));
+    return VODQ_OK;
+}
+
+static enum vodq_rc parse_overlay(const cJSON *obj, const char *path, const char *base_dir,
+                                  struct vodq_overlay *o, struct vodq_err *err)
+{
+    static const char *const keys[] = {"type",  "src",     "anchor", "x",        "y",
+                                       "scale", "width",   "opacity", "start",   "duration"};
+    static const char *const types[] = {"image"};
+    int t;
+
+    o->duration_s = -1;
+    if (!cJSON_IsObject(obj))
+        return bad(err, path, NULL, "must be an object");
+    TRY(check_keys(obj, path, keys, N_OF(keys), err));
+    TRY(get_enum(obj, path, "type", types, N_OF(types), 0, &t, err));
+    TRY(get_file(obj, path, "src", base_dir, true, &o->src, err));
+    TRY(parse_anchor_xy(obj, path, VODQ_ANCHOR_TOP_RIGHT, &o->anchor, &o->x, &o->y, err));
+    if (field(obj, "scale") && field(obj, "width"))
+        return bad(err, path, "scale", "give either scale or width, not both");
+    TRY(get_pos(obj, path, "scale", 0, 1, &o->scale, err));
+    TRY(get_int32(obj, path, "width", 0, 2, 7680, &o->width_px, err));
+    TRY(get_num(obj, path, "opacity", 1, 0, 1, &o->opacity, err));
+    TRY(get_num(obj, path, "start", 0, 0, 86400, &o->start_s, err));
+    if (field(obj, "duration"))
+        TRY(get_pos(obj, path, "duration", -1, 86400, &o->duration_s, err));
+    return VODQ_OK;
+}
+
+static enum vodq_rc parse_caption(const cJSON *obj, const char *path, struct vodq_caption *c,
+                                  struct vodq_err *err)
+{
+    static const char *const keys[] = {"text",          "font",   "size",   "color", "outline",
+                                       "outline_color", "shadow", "box",    "anchor", "x",
+                                       "y",             "start",  "end"};
+    static const char *const shadow_keys[] = {"x", "y", "color"};
+    static const char *const box_keys[] = {"color", "padding"};
+    static const struct vodq_rgba shadow_def = {0, 0, 0, 255};
+    static const struct vodq_rgba box_def = {0, 0, 0, 128};
+    const cJSON *it, *sub;
+    char sp[PATH_MAX_LEN];
+
+    c->end_s = -1;
+    if (!cJSON_IsObject(obj))
+        return bad(err, path, NULL, "must be an object");
+    TRY(check_keys(obj, path, keys, N_OF(keys), err));
+    it = field(obj, "text");
+    if (it == NULL)
+        return bad(err, path, "text", "required");
+    if (!cJSON_IsString(it) || !it->valuestring[0])
+        return bad(err, path, "text", "must be a non-empty string");
+    if (strlen(it->valuestring) > 4096)
+        return bad(err, path, "text", "at most 4096 bytes");
+    if (!utf8_valid(it->valuestring))
+        return bad(err, path, "text", "must be valid UTF-8");
+    c->text = strdup(it->valuestring);
+    if (c->text == NULL)
+        return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+    if (field(obj, "font")) {
+        TRY(get_file(obj, path, "font", NULL, true, &c->font, err));
+    } else {
+        struct stat st;
+        const char *f = stat(VODQ_TIMELINE_DEFAULT_FONT, &st) == 0 ? VODQ_TIMELINE_DEFAULT_FONT
+                                                                     : VODQ_TIMELINE_FALLBACK_FONT;
+        c->font = strdup(f);
+        if (c->font == NULL)
+            return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+    }
+    TRY(get_int32(obj, path, "size", 48, 4, 1000, &c->size, err));
+    TRY(get_color(obj, path, "color", white, &c->color, err));
+    TRY(get_int32(obj, path, "outline", 0, 0, 50, &c->outline, err));
+    TRY(get_color(obj, path, "outline_color", black, &c->outline_color, err));
+    sub = field(obj, "shadow");
+    if (sub) {
+        join(sp, sizeof(sp), path, "shadow");
+        if (!cJSON_IsObject(sub))
+            return bad(err, sp, NULL, "must be an object {\"x\", \"y\", \"color\"}");
+        TRY(check_keys(sub, sp, shadow_keys, N_OF(shadow_keys), err));
+        c->has_shadow = true;
+        TRY(get_int32(sub, sp, "x", 2, -100, 100, &c->shadow_x, err));
+        TRY(get_int32(sub, sp, "y", 2, -100, 100, &c->shadow_y, err));
+        TRY(get_color(sub, sp, "color", shadow_def, &c->shadow_color, err));
+    }
+    sub = field(obj, "box");
+    if (sub) {
+        join(sp, sizeof(sp), path, "box");
+        if (!cJSON_IsObject(sub))
+            return bad(err, sp, NULL, "must be an object {\"color\", \"padding\"}");
+        TRY(check_keys(sub, sp, box_keys, N_OF(box_keys), err));
+        c->has_box = true;
+        TRY(get_color(sub, sp, "color", box_def, &c->box_color, err));
+        TRY(get_int32(sub, sp, "padding", 10, 0, 500, &c->box_padding, err));
+    }
+    TRY(parse_anchor_xy(obj, path, VODQ_ANCHOR_BOTTOM, &c->anchor, &c->x, &c->y, err));
+    TRY(get_num(obj, path, "start", 0, 0, 86400, &c->start_s, err));
+    if (field(obj, "end")) {
+        TRY(get_num(obj, path, "end", -1, 0, 86400, &c->end_s, err));
+        if (c->end_s <= c->start_s)
+            return bad(err, path, "end", "must be greater than start (%g)", c->start_s);
+    }
+    return VODQ_OK;
+}
+
+static enum vodq_rc parse_music(const cJSON *obj, const char *base_dir, struct vodq_music *m,
+                                struct vodq_err *err)
+{
+    static const char *const keys[] = {"src",    "in",     "out",     "start",
+                                       "loop",   "volume", "fade_in", "fade_out"};
+    const char *path = "music";
+
+    if (!cJSON_IsObject(obj))
+        return bad(err, path, NULL, "must be an object");
+    TRY(check_keys(obj, path, keys, N_OF(keys), err));
+    TRY(get_file(obj, path, "src", base_dir, true, &m->src, err));
+    TRY(get_num(obj, path, "in", 0, 0, 86400, &m->in_s, err));
+    m->out_s = -1;
+    if (field(obj, "out")) {
+        TRY(get_num(obj, path, "out", -1, 0, 86400, &m->out_s, err));
+        if (m->out_s <= m->in_s)
+            return bad(err, path, "out", "must be greater than in (%g)", m->in_s);
+    }
+    TRY(get_num(obj, path, "start", 0, 0, 86400, &m->start_s, err));
+    TRY(get_bool(obj, path, "loop", false, &m->loop, err));
+    TRY(get_num(obj, path, "volume", 1, 0, 10, &m->volume, err));
+    TRY(get_num(obj, path, "fade_in", 0, 0, 600, &m->fade_in_s, err));
+    TRY(get_num(obj, path, "fade_out", 0, 0, 600, &m->fade_out_s, err));
+    return VODQ_OK;
+}
+
+static enum vodq_rc parse_fps(const cJSON *obj, const char *path, struct vodq_output_spec *o,
+                              struct vodq_err *err)
+{
+    const cJSON *it = field(obj, "fps");
+    const char *msg = "must be an integer 1..240, 23.976, 29.97, 59.94 or \"num/den\"";
+
+    o->fps_num = 30;
+    o->fps_den = 1;
+    if (it == NULL)
+        return VODQ_OK;
+    if (cJSON_IsNumber(it)) {
+        double v = it->valuedouble;
+        if (v == floor(v) && v >= 1 && v <= 240) {
+            o->fps_num = (int)v;
+            return VODQ_OK;
+        }
+        if (fabs(v - 23.976) < 1e-3 || fabs(v - 29.97) < 1e-3 || fabs(v - 59.94) < 1e-3) {
+            o->fps_num = (int)lround(v * 1.001) * 1000;
+            o->fps_den = 1001;
+            return VODQ_OK;
+        }
+        return bad(err, path, "fps", "%s", msg);
+    }
+    if (cJSON_IsString(it)) {
+        char *end;
+        long num, den;
+        errno = 0;
+        num = strtol(it->valuestring, &end, 10);
+        if (end == it->valuestring || *end != '/' || errno)
+            return bad(err, path, "fps", "%s", msg);
+        const char *d = end + 1;
+        den = strtol(d, &end, 10);
+        if (end == d || *end || errno || num < 1 || den < 1 || num > 240000 || den > 100000 ||
+            (double)num / (double)den > 240 || (double)num / (double)den < 1)
+            return bad(err, path, "fps", "%s (between 1 and 240 frames per second)", msg);
+        o->fps_num = (int)num;
+        o->fps_den = (int)den;
+        return VODQ_OK;
+    }
+    return bad(err, path, "fps", "%s", msg);
+}
+
+static enum vodq_rc parse_output(const cJSON *obj, const char *base_dir,
+                                 struct vodq_output_spec *o, struct vodq_err *err)
+{
+    static const char *const keys[] = {
+        "width",    "height",        "fps",         "video_codec", "crf",      "bitrate",
+        "gop",      "preset",        "encoder",     "audio_codec", "audio_bitrate",
+        "sample_rate", "channels",   "color",       "color_range", "loudness_lufs",
+        "faststart", "cover"};
+    static const char *const cover_keys[] = {"at", "path"};
+    const char *path = "output";
+    const cJSON *it;
+    int idx;
+    int64_t v;
+
+    /* Defaults first, so that an absent "output" gives a complete spec. */
+    o->width = 1280;
+    o->height = 720;
+    o->fps_num = 30;
+    o->fps_den = 1;
+    snprintf(o->video_codec, sizeof(o->video_codec), "h264");
+    o->crf = 23;
+    snprintf(o->preset, sizeof(o->preset), "medium");
+    snprintf(o->encoder, sizeof(o->encoder), "auto");
+    snprintf(o->audio_codec, sizeof(o->audio_codec), "aac");
+    o->audio_bitrate = 128000;
+    o->sample_rate = 48000;
+    o->channels = 2;
+    snprintf(o->color, sizeof(o->color), "bt709");
+    o->faststart = true;
+    o->cover_at_s = -1;
+    if (obj == NULL)
+        return VODQ_OK;
+    if (!cJSON_IsObject(obj))
+        return bad(err, path, NULL, "must be an object");
+    TRY(check_keys(obj, path, keys, N_OF(keys), err));
+    it = field(obj, "width");
+    if (it && (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) ||
+               it->valuedouble < 16 || it->valuedouble > 7680 || ((int)it->valuedouble) % 2))
+        return bad(err, path, "width", "must be an even integer between 16 and 7680");
+    if (it)
+        o->width = (int)it->valuedouble;
+    it = field(obj, "height");
+    if (it && (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) ||
+               it->valuedouble < 16 || it->valuedouble > 4320 || ((int)it->valuedouble) % 2))
+        return bad(err, path, "height", "must be an even integer between 16 and 4320");
+    if (it)
+        o->height = (int)it->valuedouble;
+    TRY(parse_fps(obj, path, o, err));
+    TRY(get_enum(obj, path, "video_codec", vcodec_names, N_OF(vcodec_names), 0, &idx, err));
+    snprintf(o->video_codec, sizeof(o->video_codec), "%s", vcodec_names[idx]);
+    TRY(get_int32(obj, path, "crf", 23, 0, 51, &o->crf, err));
+    TRY(get_int(obj, path, "bitrate", 0, 10000, 500000000, &o->bitrate, err));
+    TRY(get_int32(obj, path, "gop", 0, 0, 10000, &o->gop, err));
+    TRY(get_word(obj, path, "preset", "medium", o->preset, sizeof(o->preset), err));
+    TRY(get_word(obj, path, "encoder", "auto", o->encoder, sizeof(o->encoder), err));
+    TRY(get_enum(obj, path, "audio_codec", acodec_names, N_OF(acodec_names), 0, &idx, err));
+    snprintf(o->audio_codec, sizeof(o->audio_codec), "%s", acodec_names[idx]);
+    TRY(get_int(obj, path, "audio_bitrate", 128000, 8000, 1024000, &o->audio_bitrate, err));
+    it = field(obj, "sample_rate");
+    if (it) {
+        static const int rates[] = {8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 88200,
+                                    96000};
+        size_t i;
+        for (i = 0; i < N_OF(rates); i++)
+            if (cJSON_IsNumber(it) && it->valuedouble == rates[i])
+                break;
+        if (i == N_OF(rates))
+            return bad(err, path, "sample_rate",
+                       "must be one of 8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, "
+                       "88200, 96000");
+        o->sample_rate = rates[i];
+    }
+    TRY(get_int(obj, path, "channels", 2, 1, 2, &v, err));
+    o->channels = (int)v;
+    TRY(get_enum(obj, path, "color", color_names, N_OF(color_names), 0, &idx, err));
+    snprintf(o->color, sizeof(o->color), "%s", color_names[idx]);
+    TRY(get_enum(obj, path, "color_range", range_names, N_OF(range_names), 0, &idx, err));
+    o->full_range = idx == 1;
+    it = field(obj, "loudness_lufs");
+    if (it) {
+        TRY(get_num(obj, path, "loudness_lufs", -23, -70, -5, &o->loudness_lufs, err));
+        o->has_loudness = true;
+    }
+    TRY(get_bool(obj, path, "faststart", true, &o->faststart, err));
+    it = field(obj, "cover");
+    if (it) {
+        char cp[PATH_MAX_LEN];
+        join(cp, sizeof(cp), path, "cover");
+        if (!cJSON_IsObject(it))
+            return bad(err, cp, NULL, "must be an object {\"at\": seconds, \"path\": file}");
+        TRY(check_keys(it, cp, cover_keys, N_OF(cover_keys), err));
+        TRY(get_num(it, cp, "at", 0, 0, 86400, &o->cover_at_s, err));
+        TRY(get_file(it, cp, "path", base_dir, false, &o->cover_path, err));
+    }
+    return VODQ_OK;
+}
+
+/* ---- Duration arithmetic (shared with plan.c through the header) ---- */
+
+double vodq_clip_source_span_s(const struct vodq_clip *c)
+{
+    if (c->type == VODQ_CLIP_IMAGE)
+        return c->image_duration_s;
+    if (c->out_s >= 0)
+        return c->out_s - c->in_s;
+    if (c->info.probed && c->info.duration_s > 0)
+        return c->info.duration_s - c->in_s;
+    return -1;
+}
+
+int64_t vodq_clip_frames(const struct vodq_clip *c, const struct vodq_output_spec *out)
+{
+    double span = vodq_clip_source_span_s(c);
+    double speed = c->type == VODQ_CLIP_IMAGE ? 1.0 : c->speed;
+
+    if (span < 0)
+        return -1;
+    return llround(span / speed * out->fps_num / out->fps_den);
+}
+
+int64_t vodq_transition_frames(const struct vodq_clip *c, const struct vodq_output_spec *out)
+{
+    if (!c->transition.type[0])
+        return 0;
+    int64_t n = llround(c->transition.duration_s * out->fps_num / out->fps_den);
+    return n < 1 ? 1 : n;
+}
+
+int64_t vodq_timeline_frames(const struct vodq_timeline *tl)
+{
+    int64_t total = 0;
+
+    if (tl->n_tracks == 0)
+        return -1;
+    for (size_t i = 0; i < tl->tracks[0].n_clips; i++) {
+        const struct vodq_clip *c = &tl->tracks[0].clips[i];
+        int64_t n = vodq_clip_frames(c, &tl->output);
+        if (n < 0)
+            return -1;
+        total += n - vodq_transition_frames(c, &tl->output);
+    }
+    return total;
+}
+
+double vodq_timeline_duration_s(const struct vodq_timeline *tl)
+{
+    int64_t n = vodq_timeline_frames(tl);
+
+    if (n < 0 || tl->output.fps_num <= 0)
+        return -1;
+    return (double)n * tl->output.fps_den / tl->output.fps_num;
+}
+
+/* Checks what needs every clip length: clips at least one frame long, each
+ * transition no longer than either clip, a clip not eaten by the transitions
+ * on both of its sides, and times inside the timeline. Clips whose length is
+ * still unknown (open-ended, unprobed) are skipped. */
+static enum vodq_rc check_lengths(const struct vodq_timeline *tl, struct vodq_err *err)
+{
+    const struct vodq_track *tr = &tl->tracks[0];
+    const struct vodq_output_spec *o = &tl->output;
+    double total;
+    char path[PATH_MAX_LEN];
+
+    for (size_t i = 0; i < tr->n_clips; i++) {
+        const struct vodq_clip *c = &tr->clips[i];
+        int64_t n = vodq_clip_frames(c, o), tin = 0, tout = vodq_transition_frames(c, o);
+
+        pathf(path, sizeof(path), "tracks[0].clips[%zu]", i);
+        if (i > 0)
+            tin = vodq_transition_frames(&tr->clips[i - 1], o);
+        if (n < 0)
+            continue;
+        if (n < 1)
+            return bad(err, path, c->type == VODQ_CLIP_IMAGE ? "duration" : "out",
+                       "the clip is shorter than one output frame");
+        if (tout > n)
+            return bad(err, path, "transition.duration",
+                       "%g s is longer than the clip (%g s)", c->transition.duration_s,
+                       (double)n * o->fps_den / o->fps_num);
+        if (i + 1 < tr->n_clips && tout > 0) {
+            int64_t next = vodq_clip_frames(&tr->clips[i + 1], o);
+            if (next >= 0 && tout > next)
+                return bad(err, path, "transition.duration",
+                           "%g s is longer than the next clip (%g s)",
+                           c->transition.duration_s, (double)next * o->fps_den / o->fps_num);
+        }
+        if (tin + tout > n)
+            return bad(err, path, "transition.duration",
+                       "the transitions into and out of this clip (%g s + %g s) overlap; the "
+                       "clip lasts %g s",
+                       (double)tin * o->fps_den / o->fps_num,
+                       (double)tout * o->fps_den / o->fps_num,
+                       (double)n * o->fps_den / o->fps_num);
+    }
+    total = vodq_timeline_duration_s(tl);
+    if (total < 0)
+        return VODQ_OK;
+    for (size_t i = 0; i < tl->n_overlays; i++) {
+        pathf(path, sizeof(path), "overlays[%zu]", i);
+        if (tl->overlays[i].start_s >= total)
+            return bad(err, path, "start", "%g is past the end of the timeline (%g s)",
+                       tl->overlays[i].start_s, total);
+    }
+    for (size_t i = 0; i < tl->n_captions; i++) {
+        pathf(path, sizeof(path), "captions[%zu]", i);
+        if (tl->captions[i].start_s >= total)
+            return bad(err, path, "start", "%g is past the end of the timeline (%g s)",
+                       tl->captions[i].start_s, total);
+    }
+    if (tl->music.src && tl->music.start_s >= total)
+        return bad(err, "music", "start", "%g is past the end of the timeline (%g s)",
+                   tl->music.start_s, total);
+    if (tl->output.cover_path && tl->output.cover_at_s >= total)
+        return bad(err, "output.cover", "at", "%g is past the end of the timeline (%g s)",
+                   tl->output.cover_at_s, total);
+    return VODQ_OK;
+}
+
+/* ---- Entry points ---- */
+
+static enum vodq_rc parse_root(const cJSON *root, const char *base_dir, struct vodq_timeline *tl,
+                               struct vodq_err *err)
+{
+    static const char *const keys[] = {"version", "tracks", "overlays", "captions", "music",
+                                       "output"};
+    const cJSON *it, *arr;
+    int64_t version;
+
+    if (!cJSON_IsObject(root))
+        return bad(err, "", NULL, "must be a JSON object");
+    TRY(check_keys(root, "", keys, N_OF(keys), err));
+    if (!field(root, "version"))
+        return bad(err, "", "version", "required (this build reads version 1)");
+    TRY(get_int(root, "", "version", 1, 1, VODQ_TIMELINE_VERSION, &version, err));
+    tl->version = (int)version;
+    /* Output first: clip checks need the frame rate. */
+    TRY(parse_output(field(root, "output"), base_dir, &tl->output, err));
+    TRY(parse_tracks(field(root, "tracks"), base_dir, tl, err));
+
+    arr = field(root, "overlays");
+    if (arr) {
+        if (!cJSON_IsArray(arr))
+            return bad(err, "", "overlays", "must be an array");
+        if (cJSON_GetArraySize(arr) > 64)
+            return bad(err, "", "overlays", "at most 64 overlays");
+        tl->overlays = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*tl->overlays));
+        if (tl->overlays == NULL)
+            return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+        cJSON_ArrayForEach(it, arr)
+        {
+            char p[PATH_MAX_LEN];
+            pathf(p, sizeof(p), "overlays[%zu]", tl->n_overlays);
+            tl->n_overlays++;
+            TRY(parse_overlay(it, p, base_dir, &tl->overlays[tl->n_overlays - 1], err));
+        }
+    }
+    arr = field(root, "captions");
+    if (arr) {
+        if (!cJSON_IsArray(arr))
+            return bad(err, "", "captions", "must be an array");
+        if (cJSON_GetArraySize(arr) > 1000)
+            return bad(err, "", "captions", "at most 1000 captions");
+        tl->captions = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*tl->captions));
+        if (tl->captions == NULL)
+            return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+        cJSON_ArrayForEach(it, arr)
+        {
+            char p[PATH_MAX_LEN];
+            pathf(p, sizeof(p), "captions[%zu]", tl->n_captions);
+            tl->n_captions++;
+            TRY(parse_caption(it, p, &tl->captions[tl->n_captions - 1], err));
+        }
+    }
+    it = field(root, "music");
+    if (it)
+        TRY(parse_music(it, base_dir, &tl->music, err));
+    return check_lengths(tl, err);
+}
+
+enum vodq_rc vodq_timeline_parse(const char *json, size_t len, const char *base_dir,
+                                 struct vodq_timeline *tl, struct vodq_err *err)
+{
+    cJSON *root;
+    const char *end = NULL;
+    enum vodq_rc rc;
+
+    memset(tl, 0, sizeof(*tl));
+    tl->music.out_s = -1;
+    tl->output.cover_at_s = -1;
+    if (base_dir && base_dir[0]) {
+        tl->base_dir = strdup(base_dir);
+        if (tl->base_dir == NULL)
+            return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+    }
+    if (json == NULL || len == 0)
+        return bad(err, "", NULL, "empty document");
+    root = cJSON_ParseWithLengthOpts(json, len, &end, false);
+    if (root == NULL) {
+        size_t off = end ? (size_t)(end - json) : 0;
+        rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "timeline: invalid JSON near byte %zu", off);
+        if (err)
+            err->permanent = true;
+        return rc;
+    }
+    rc = parse_root(root, base_dir, tl, err);
+    cJSON_Delete(root);
+    return rc;
+}
+
+enum vodq_rc vodq_timeline_load_file(const char *path, struct vodq_timeline *tl,
+                                     struct vodq_err *err)
+{
+    FILE *f;
+    char *buf = NULL, *dir = NULL, *slash;
+    long size;
+    enum vodq_rc rc;
+
+    memset(tl, 0, sizeof(*tl));
+    f = fopen(path, "rb");
+    if (f == NULL)
+        return vodq_err_set(err, errno == ENOENT ? VODQ_ERR_NOTFOUND : VODQ_ERR_IO, errno,
+                            "timeline %s: %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        rc = vodq_err_set(err, VODQ_ERR_IO, errno, "timeline %s: cannot read", path);
+        goto fail;
+    }
+    if (size > 16 * 1024 * 1024) {
+        rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "timeline %s: larger than 16 MiB", path);
+        goto fail;
+    }
+    buf = malloc((size_t)size + 1);
+    dir = strdup(path);
+    if (buf == NULL || dir == NULL) {
+        rc = vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        rc = vodq_err_set(err, VODQ_ERR_IO, errno, "timeline %s: short read", path);
+        goto fail;
+    }
+    buf[size] = '\0';
+    slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, strlen(dir) + 1, ".");
+    else if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    rc = vodq_timeline_parse(buf, (size_t)size, dir, tl, err);
+fail:
+    fclose(f);
+    free(buf);
+    free(dir);
+    return rc;
+}
+
+/* ---- Probe: stream parameters from the container headers ---- */
+
+static enum vodq_rc probe_file(const char *file, const char *path, bool want_video,
+                               bool want_audio, struct vodq_media_info *info,
+                               struct vodq_err *err)
+{
+    AVFormatContext *fmt = NULL;
+    int ret, vi, ai;
+    enum vodq_rc rc = VODQ_OK;
+    char msg[128];
+
+    memset(info, 0, sizeof(*info));
+    info->duration_s = -1;
+    info->pix_fmt = -1;
+    info->sar_num = info->sar_den = 1;
+    ret = avformat_open_input(&fmt, file, NULL, NULL);
+    if (ret < 0) {
+        av_strerror(ret, msg, sizeof(msg));
+        rc = vodq_err_set(err, VODQ_ERR_MEDIA, ret, "%s: cannot open %s: %s", path, file, msg);
+        goto fail;
+    }
+    ret = avformat_find_stream_info(fmt, NULL);
+    if (ret < 0) {
+        av_strerror(ret, msg, sizeof(msg));
+        rc = vodq_err_set(err, VODQ_ERR_MEDIA, ret, "%s: cannot read streams of %s: %s", path,
+                          file, msg);
+        goto fail;
+    }
+    vi = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    ai = av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    info->has_video = vi >= 0;
+    info->has_audio = ai >= 0;
+    if (want_video && vi < 0) {
+        rc = vodq_err_set(err, VODQ_ERR_MEDIA, 0, "%s: no video stream in %s", path, file);
+        goto fail;
+    }
+    if (want_audio && ai < 0) {
+        rc = vodq_err_set(err, VODQ_ERR_MEDIA, 0, "%s: no audio stream in %s", path, file);
+        goto fail;
+    }
+    if (fmt->duration > 0)
+        info->duration_s = (double)fmt->duration / AV_TIME_BASE;
+    if (vi >= 0) {
+        AVStream *st = fmt->streams[vi];
+        AVCodecParameters *par = st->codecpar;
+        const uint8_t *dm;
+        AVRational fr = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
+
+        if (want_video && st->duration > 0 && st->duration != AV_NOPTS_VALUE)
+            info->duration_s = (double)st->duration * av_q2d(st->time_base);
+        info->width = par->width;
+        info->height = par->height;
+        if (par->width <= 0 || par->height <= 0) {
+            rc = vodq_err_set(err, VODQ_ERR_MEDIA, 0, "%s: no picture size in %s", path, file);
+            goto fail;
+        }
+        if (par->sample_aspect_ratio.num > 0 && par->sample_aspect_ratio.den > 0) {
+            av_reduce(&info->sar_num, &info->sar_den, par->sample_aspect_ratio.num,
+                      par->sample_aspect_ratio.den, 1 << 16);
+        }
+        if (fr.num > 0 && fr.den > 0) {
+            info->fps_num = fr.num;
+            info->fps_den = fr.den;
+        }
+        info->pix_fmt = par->format;
+        info->color_space = par->color_space;
+        info->color_range = par->color_range;
+        info->color_primaries = par->color_primaries;
+        info->color_trc = par->color_trc;
+        dm = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL);
+        if (dm) {
+            /* The ffmpeg CLI's convention (cmdutils get_rotation): clockwise
+             * degrees, snapped to the nearest quarter turn. */
+            double theta = -av_display_rotation_get((const int32_t *)dm);
+            int q = (int)lround(theta / 90.0);
+            info->rotation = ((q % 4) + 4) % 4 * 90;
+        }
+    }
+    info->probed = true;
+fail:
+    avformat_close_input(&fmt);
+    return rc;
+}
+
+enum vodq_rc vodq_timeline_probe(struct vodq_timeline *tl, struct vodq_err *err)
+{
+    char path[PATH_MAX_LEN];
+
+    for (size_t t = 0; t < tl->n_tracks; t++) {
+        for (size_t i = 0; i < tl->tracks[t].n_clips; i++) {
+            struct vodq_clip *c = &tl->tracks[t].clips[i];
+            pathf(path, sizeof(path), "tracks[%zu].clips[%zu].src", t, i);
+            TRY(probe_file(c->src, path, true, false, &c->info, err));
+            if (c->type == VODQ_CLIP_VIDEO && c->info.duration_s > 0) {
+                double end = c->out_s >= 0 ? c->out_s : c->in_s;
+                /* One source frame of slack: container durations are rounded. */
+                double slack = c->info.fps_num > 0
+                                   ? (double)c->info.fps_den / c->info.fps_num
+                                   : 0.05;
+                pathf(path, sizeof(path), "tracks[%zu].clips[%zu]", t, i);
+                if (c->in_s >= c->info.duration_s)
+                    return bad(err, path, "in", "%g is past the end of the source (%.3f s): %s",
+                               c->in_s, c->info.duration_s, c->src);
+                if (end > c->info.duration_s + slack)
+                    return bad(err, path, "out", "%g is past the end of the source (%.3f s): %s",
+                               end, c->info.duration_s, c->src);
+            } else if (c->type == VODQ_CLIP_VIDEO && c->out_s < 0) {
+                pathf(path, sizeof(path), "tracks[%zu].clips[%zu]", t, i);
+                return bad(err, path, "out", "required: the duration of %s is unknown", c->src);
+            }
+        }
+    }
+    for (size_t i = 0; i < tl->n_overlays; i++) {
+        pathf(path, sizeof(path), "overlays[%zu].src", i);
+        TRY(probe_file(tl->overlays[i].src, path, true, false, &tl->overlays[i].info, err));
+    }
+    if (tl->music.src) {
+        struct vodq_music *m = &tl->music;
+        TRY(probe_file(m->src, "music.src", false, true, &m->info, err));
+        if (m->info.duration_s > 0 && m->in_s >= m->info.duration_s)
+            return bad(err, "music", "in", "%g is past the end of the source (%.3f s): %s",
+                       m->in_s, m->info.duration_s, m->src);
+        if (m->info.duration_s <= 0 && (m->loop || m->in_s > 0) && m->out_s < 0)
+            return bad(err, "music", "out", "required: the duration of %s is unknown", m->src);
+        if (m->out_s > 0 && m->info.duration_s > 0 && m->out_s > m->info.duration_s + 0.05)
+            return bad(err, "music", "out", "%g is past the end of the source (%.3f s): %s",
+                       m->out_s, m->info.duration_s, m->src);
+    }
+    TRY(check_lengths(tl, err));
+    tl->probed = true;
+    return VODQ_OK;
+}
+
+void vodq_timeline_cleanup(struct vodq_timeline *tl)
+{
+    if (tl == NULL)
+        return;
+    for (size_t t = 0; t < tl->n_tracks; t++) {
+        for (size_t i = 0; i < tl->tracks[t].n_clips; i++)
+            free(tl->tracks[t].clips[i].src);
+        free(tl->tracks[t].clips);
+    }
+    free(tl->tracks);
+    for (size_t i = 0; i < tl->n_overlays; i++)
+        free(tl->overlays[i].src);
+    free(tl->overlays);
+    for (size_t i = 0; i < tl->n_captions; i++) {
+        free(tl->captions[i].text);
+        free(tl->captions[i].font);
+    }
+    free(tl->captions);
+    free(tl->music.src);
+    free(tl->output.cover_path);
+    free(tl->base_dir);
+    memset(tl, 0, sizeof(*tl));
+}
