@@ -21,6 +21,7 @@
 #   BULLMQ_BENCH_VERBOSE=1    per-command breakdown, add/drain times and CPU on stderr
 #   BULLMQ_BENCH_REMOVE       count1000 (default) | true | keep: removeOnComplete setting
 #   BULLMQ_BENCH_TIMEOUT_S    give up when the drain takes longer (default 600)
+#   BULLMQ_BENCH_WARMUP       jobs run through a throw-away queue first so V8 is warm (default 5000; 0 = cold)
 # Exit status: 0 on success, 1 on a failed run, 2 on bad usage or a missing tool.
 set -euo pipefail
 
