@@ -15,9 +15,10 @@
 //  2. fork ONE worker process (this file with --worker). It first warms up: it runs
 //     BULLMQ_BENCH_WARMUP (default 5000) no-op jobs through a throw-away Worker on queue
 //     "vodqbench-warmup" with the same options, so V8 has compiled BullMQ's hot paths, as
-//     in any long-running worker (set 0 for a cold start; cold, C=1 is ~20-40% slower at
-//     N=20000). Then it opens the measured Worker with autorun off and reports "ready",
-//     so neither node start-up, module loading, warm-up nor connecting is counted;
+//     in any long-running worker (0 = cold start: at C=1 cold was ~2.6k jobs/s against
+//     ~3.9k warm for N=2000; at N=20000 the difference is a few per cent, within noise).
+//     Then it opens the measured Worker with autorun off and reports "ready", so neither
+//     node start-up, module loading, warm-up nor connecting is counted;
 //  3. CONFIG RESETSTAT, then add N no-op jobs with Queue.addBulk in batches of
 //     BATCH; each job's data is {t: submit time in ms};
 //  4. tell the worker to run (t0 = Worker.run()); its processor records
