@@ -283,12 +283,15 @@ async function main(argv) {
     retryStrategy: () => null,
     lazyConnect: true,
   });
-  redis.on('error', () => {}); // reported through the failing command below
+  let connErr = null;
+  redis.on('error', (err) => {
+    connErr = connErr || err; // reported below, with the cause ioredis saw first
+  });
   try {
     await redis.connect();
     await redis.ping();
   } catch (err) {
-    die(`cannot reach redis at ${HOST}:${port}: ${err.message}`);
+    die(`cannot reach redis at ${HOST}:${port}: ${(connErr || err).message}`);
   }
 
   const deleted = await deleteQueueKeys(redis);
