@@ -7,8 +7,9 @@
 # an already running redis-server on 127.0.0.1:PORT, and prints one line of JSON on stdout:
 #   {"system":"bullmq","n":N,"concurrency":C,"jobs_per_s":X,"p50_dispatch_ms":A,
 #    "p99_dispatch_ms":B,"redis_cmds_per_job":K}
-# Everything else goes to stderr. It deletes the keys bull:vodqbench:* and runs
-# CONFIG RESETSTAT on that redis, so point it at a throw-away server.
+# Everything else goes to stderr. It deletes the keys bull:vodqbench:* and
+# bull:vodqbench-warmup:* before and after the run, and runs CONFIG RESETSTAT (server-wide)
+# on that redis, so point it at a throw-away server and run one benchmark at a time.
 #
 # bullmq and ioredis (versions pinned in tests/bench/bullmq/package.json) are installed
 # from npm into a cache folder, never into the source tree:

@@ -24,7 +24,8 @@
 //  4. tell the worker to run (t0 = Worker.run()); its processor records
 //     (processor start - job.data.t) as dispatch latency and returns; the worker counts
 //     'completed' events and stops the clock at the N-th (t1);
-//  5. after the worker process has closed and exited, INFO commandstats again.
+//  5. after the worker process has closed and exited, INFO commandstats again, then
+//     delete the queue's keys so that nothing of BullMQ is left for the next run.
 // jobs_per_s = N / (t1 - t0). redis_cmds_per_job = (sum of calls after - before) / N;
 // it includes the adds, the calls made inside BullMQ's Lua scripts (Redis counts those
 // too), and the worker's few start/stop commands. Dispatch latency is measured with the
@@ -353,6 +354,8 @@ async function main(argv) {
 
   const after = sumCalls(await redis.info('commandstats'));
   const cpuAfter = redisCpu(await redis.info('cpu'));
+  // Leave no BullMQ keys behind (kept jobs, events stream) for whatever runs next.
+  await deleteQueueKeys(redis);
   await redis.quit();
 
   if (m.completed !== n || m.started !== n) {
