@@ -158,50 +158,77 @@ static bool pix_is_jpeg(int pix_fmt)
            pix_fmt == AV_PIX_FMT_YUVJ411P;
 }
 
-/* The scale filter's colour options that convert a source to the output
- * matrix and range. YUV sources name their own matrix (from the tag, or by
- * size when untagged: SD = BT.601, HD = BT.709; JPEG = BT.601 full range),
- * so SD material is converted, not merely relabelled (issue 6 item 3). */
-static void sb_color_opts(struct sbuf *b, const struct vodq_media_info *in,
-                          const struct vodq_output_spec *o)
+/* Colour conversion to the output matrix and range, in two steps:
+ *  - inside the fitting scale filter: RGB sources are converted to YUV with
+ *    the output matrix; YUV sources only get their range converted (swscale
+ *    is exact there, but loses 2 levels of luma when it changes matrices);
+ *  - after it (sb_matrix), YUV sources whose matrix differs from the output
+ *    (SD BT.601 into HD BT.709 and the like) go through the colorspace filter,
+ *    a matrix-only conversion, so they are converted, not merely relabelled
+ *    (issue 6 item 3).
+ * The source matrix comes from its tag, or by size when untagged (SD =
+ * BT.601, HD = BT.709; JPEG = BT.601 full range), never from frame side data,
+ * so the engine and the ffmpeg command line render identically. */
+static const char *src_matrix(const struct vodq_media_info *in)
 {
-    const char *m;
-    bool full;
-
-    if (pix_is_rgb(in->pix_fmt)) {
-        sb_printf(b, ":out_color_matrix=%s:out_range=%s", out_matrix(o), range_name(o->full_range));
-        return;
-    }
     switch (in->color_space) {
     case AVCOL_SPC_BT709:
-        m = "bt709";
-        break;
+        return "bt709";
     case AVCOL_SPC_BT470BG:
     case AVCOL_SPC_SMPTE170M:
-        m = "bt601";
-        break;
+        return "bt470bg";
     case AVCOL_SPC_SMPTE240M:
-        m = "smpte240m";
-        break;
+        return "smpte240m";
     case AVCOL_SPC_FCC:
-        m = "fcc";
-        break;
+        return "fcc";
     case AVCOL_SPC_BT2020_NCL:
     case AVCOL_SPC_BT2020_CL:
-        m = "bt2020";
-        break;
+        return "bt2020ncl";
     default:
-        m = (in->height >= 720 && !pix_is_jpeg(in->pix_fmt)) ? "bt709" : "bt601";
-        break;
+        return (in->height >= 720 && !pix_is_jpeg(in->pix_fmt)) ? "bt709" : "bt470bg";
     }
+}
+
+static const char *dst_matrix(const struct vodq_output_spec *o)
+{
+    return strcmp(o->color, "bt601") == 0 ? "bt470bg" : "bt709";
+}
+
+static bool src_full_range(const struct vodq_media_info *in)
+{
     if (in->color_range == AVCOL_RANGE_JPEG)
-        full = true;
-    else if (in->color_range == AVCOL_RANGE_MPEG)
-        full = false;
+        return true;
+    if (in->color_range == AVCOL_RANGE_MPEG)
+        return false;
+    return pix_is_jpeg(in->pix_fmt);
+}
+
+/* Options appended to a scale filter's arguments. */
+static void sb_scale_color(struct sbuf *b, const struct vodq_media_info *in,
+                           const struct vodq_output_spec *o)
+{
+    if (pix_is_rgb(in->pix_fmt))
+        sb_printf(b, ":out_color_matrix=%s:out_range=%s", out_matrix(o), range_name(o->full_range));
     else
-        full = pix_is_jpeg(in->pix_fmt);
-    sb_printf(b, ":in_color_matrix=%s:out_color_matrix=%s:in_range=%s:out_range=%s", m,
-              out_matrix(o), range_name(full), range_name(o->full_range));
+        sb_printf(b, ":in_range=%s:out_range=%s", range_name(src_full_range(in)),
+                  range_name(o->full_range));
+}
+
+/* ",format=yuv420p" plus the matrix conversion a YUV source needs. */
+static void sb_matrix(struct sbuf *b, const struct vodq_media_info *in,
+                      const struct vodq_output_spec *o)
+{
+    const char *from = src_matrix(in), *to = dst_matrix(o), *tag = out_tag(o);
+    const char *r = range_name(o->full_range);
+
+    sb_printf(b, ",format=yuv420p");
+    if (pix_is_rgb(in->pix_fmt) || strcmp(from, to) == 0)
+        return;
+    /* Same primaries and transfer on both sides: a matrix-only conversion. */
+    sb_printf(b,
+              ",colorspace=ispace=%s:space=%s:iprimaries=%s:primaries=%s:itrc=%s:trc=%s:"
+              "irange=%s:range=%s",
+              from, to, tag, tag, tag, tag, r, r);
 }
 
 /* 0xRRGGBBAA, the colour syntax of pad, drawtext, color... */
@@ -267,8 +294,8 @@ static void sb_fit(struct sbuf *b, const struct vodq_clip *c, size_t k,
     switch (c->fit) {
     case VODQ_FIT_STRETCH:
         sb_printf(b, "scale=w=%d:h=%d", W, H);
-        sb_color_opts(b, &c->info, o);
-        sb_printf(b, ",format=yuv420p");
+        sb_scale_color(b, &c->info, o);
+        sb_matrix(b, &c->info, o);
         break;
     case VODQ_FIT_COVER:
         s = fmax(W / dw, H / dh);
@@ -279,8 +306,9 @@ static void sb_fit(struct sbuf *b, const struct vodq_clip *c, size_t k,
         if (sh < H)
             sh = H;
         sb_printf(b, "scale=w=%d:h=%d", sw, sh);
-        sb_color_opts(b, &c->info, o);
-        sb_printf(b, ",format=yuv420p,crop=w=%d:h=%d:x=%d:y=%d", W, H, (sw - W) / 2, (sh - H) / 2);
+        sb_scale_color(b, &c->info, o);
+        sb_matrix(b, &c->info, o);
+        sb_printf(b, ",crop=w=%d:h=%d:x=%d:y=%d", W, H, (sw - W) / 2, (sh - H) / 2);
         break;
     case VODQ_FIT_BLUR: {
         /* The contained picture over a blurred, cropped cover copy. */
@@ -304,12 +332,14 @@ static void sb_fit(struct sbuf *b, const struct vodq_clip *c, size_t k,
         if (sh > H)
             sh = H;
         sb_printf(b, "split=2[c%zubg][c%zufg];[c%zubg]scale=w=%d:h=%d", k, k, k, cw, ch);
-        sb_color_opts(b, &c->info, o);
-        sb_printf(b, ",format=yuv420p,crop=w=%d:h=%d:x=%d:y=%d,boxblur=%d:1[c%zubb];", W, H,
+        sb_scale_color(b, &c->info, o);
+        sb_matrix(b, &c->info, o);
+        sb_printf(b, ",crop=w=%d:h=%d:x=%d:y=%d,boxblur=%d:1[c%zubb];", W, H,
                   (cw - W) / 2, (ch - H) / 2, r, k);
         sb_printf(b, "[c%zufg]scale=w=%d:h=%d", k, sw, sh);
-        sb_color_opts(b, &c->info, o);
-        sb_printf(b, ",format=yuv420p[c%zufs];[c%zubb][c%zufs]overlay=x=%d:y=%d:format=yuv420",
+        sb_scale_color(b, &c->info, o);
+        sb_matrix(b, &c->info, o);
+        sb_printf(b, "[c%zufs];[c%zubb][c%zufs]overlay=x=%d:y=%d:format=yuv420",
                   k, k, k, (W - sw) / 2, (H - sh) / 2);
         sb_printf(b, ",format=yuv420p");
         break;
@@ -324,8 +354,8 @@ static void sb_fit(struct sbuf *b, const struct vodq_clip *c, size_t k,
         if (sh > H)
             sh = H;
         sb_printf(b, "scale=w=%d:h=%d", sw, sh);
-        sb_color_opts(b, &c->info, o);
-        sb_printf(b, ",format=yuv420p");
+        sb_scale_color(b, &c->info, o);
+        sb_matrix(b, &c->info, o);
         if (sw != W || sh != H) {
             sb_printf(b, ",pad=w=%d:h=%d:x=%d:y=%d:color=", W, H, (W - sw) / 2, (H - sh) / 2);
             sb_color(b, c->background);
@@ -403,8 +433,13 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
     in->seek_s = seek;
     in->use_audio = mi->has_audio && !c->mute && c->volume > 0;
 
-    sb_printf(g, "[%d:v]setpts=(PTS-STARTPTS)/%.6f,fps=%d/%d,", idx, c->speed, o->fps_num,
-              o->fps_den);
+    if (c->speed != 1)
+        /* microsecond time base first: dividing coarse timestamps would round
+         * neighbouring frames onto the same pts */
+        sb_printf(g, "[%d:v]settb=expr=AVTB,setpts=(PTS-STARTPTS)/%.6f,fps=%d/%d,", idx,
+                  c->speed, o->fps_num, o->fps_den);
+    else
+        sb_printf(g, "[%d:v]setpts=PTS-STARTPTS,fps=%d/%d,", idx, o->fps_num, o->fps_den);
     sb_rotation(g, mi);
     sb_fit(g, c, k, o);
     sb_printf(g, ",tpad=stop_mode=clone:stop=-1,trim=end_frame=%lld[v%zu];\n", (long long)n, k);
