@@ -283,79 +283,70 @@ static void sb_rotation(struct sbuf *b, const struct vodq_media_info *in)
         sb_printf(b, "hflip,vflip,");
 }
 
+/* Scaled size of a dw x dh picture that covers (cover) or fits inside
+ * (contain) the W x H canvas, even, aspect kept. */
+static void fit_size(double dw, double dh, int W, int H, bool cover, int *sw, int *sh)
+{
+    double s = cover ? fmax(W / dw, H / dh) : fmin(W / dw, H / dh);
+
+    *sw = even(dw * s);
+    *sh = even(dh * s);
+    if (cover ? *sw < W : *sw > W)
+        *sw = W;
+    if (cover ? *sh < H : *sh > H)
+        *sh = H;
+}
+
+/* "scale=w=..:h=.." with colour conversion, leaving yuv420p. */
+static void sb_scale(struct sbuf *b, int w, int h, const struct vodq_media_info *in,
+                     const struct vodq_output_spec *o)
+{
+    sb_printf(b, "scale=w=%d:h=%d", w, h);
+    sb_scale_color(b, in, o);
+    sb_matrix(b, in, o);
+}
+
 /* Fit the picture of clip k to the output canvas; leaves yuv420p, SAR 1. */
 static void sb_fit(struct sbuf *b, const struct vodq_clip *c, size_t k,
                    const struct vodq_output_spec *o)
 {
-    double dw, dh, s;
-    int W = o->width, H = o->height, sw, sh;
+    double dw, dh;
+    int W = o->width, H = o->height, sw, sh, cw, ch;
 
     display_size(&c->info, &dw, &dh);
     switch (c->fit) {
     case VODQ_FIT_STRETCH:
-        sb_printf(b, "scale=w=%d:h=%d", W, H);
-        sb_scale_color(b, &c->info, o);
-        sb_matrix(b, &c->info, o);
+        sb_scale(b, W, H, &c->info, o);
         break;
     case VODQ_FIT_COVER:
-        s = fmax(W / dw, H / dh);
-        sw = even(dw * s);
-        sh = even(dh * s);
-        if (sw < W)
-            sw = W;
-        if (sh < H)
-            sh = H;
-        sb_printf(b, "scale=w=%d:h=%d", sw, sh);
-        sb_scale_color(b, &c->info, o);
-        sb_matrix(b, &c->info, o);
-        sb_printf(b, ",crop=w=%d:h=%d:x=%d:y=%d", W, H, (sw - W) / 2, (sh - H) / 2);
+        fit_size(dw, dh, W, H, true, &cw, &ch);
+        sb_scale(b, cw, ch, &c->info, o);
+        sb_printf(b, ",crop=w=%d:h=%d:x=%d:y=%d", W, H, (cw - W) / 2, (ch - H) / 2);
         break;
     case VODQ_FIT_BLUR: {
-        /* The contained picture over a blurred, cropped cover copy. */
+        /* The contained picture over a blurred, cropped cover copy; the box
+         * radius stays within what boxblur allows on the chroma planes. */
         int bs = W < H ? W : H;
         int r = bs / 40;
         if (r > bs / 4 - 1)
             r = bs / 4 - 1;
         if (r < 1)
             r = 1;
-        s = fmax(W / dw, H / dh);
-        int cw = even(dw * s), ch = even(dh * s);
-        if (cw < W)
-            cw = W;
-        if (ch < H)
-            ch = H;
-        s = fmin(W / dw, H / dh);
-        sw = even(dw * s);
-        sh = even(dh * s);
-        if (sw > W)
-            sw = W;
-        if (sh > H)
-            sh = H;
-        sb_printf(b, "split=2[c%zubg][c%zufg];[c%zubg]scale=w=%d:h=%d", k, k, k, cw, ch);
-        sb_scale_color(b, &c->info, o);
-        sb_matrix(b, &c->info, o);
-        sb_printf(b, ",crop=w=%d:h=%d:x=%d:y=%d,boxblur=%d:1[c%zubb];", W, H,
-                  (cw - W) / 2, (ch - H) / 2, r, k);
-        sb_printf(b, "[c%zufg]scale=w=%d:h=%d", k, sw, sh);
-        sb_scale_color(b, &c->info, o);
-        sb_matrix(b, &c->info, o);
-        sb_printf(b, "[c%zufs];[c%zubb][c%zufs]overlay=x=%d:y=%d:format=yuv420",
-                  k, k, k, (W - sw) / 2, (H - sh) / 2);
-        sb_printf(b, ",format=yuv420p");
+        fit_size(dw, dh, W, H, true, &cw, &ch);
+        fit_size(dw, dh, W, H, false, &sw, &sh);
+        sb_printf(b, "split=2[c%zubg][c%zufg];[c%zubg]", k, k, k);
+        sb_scale(b, cw, ch, &c->info, o);
+        sb_printf(b, ",crop=w=%d:h=%d:x=%d:y=%d,boxblur=%d:1[c%zubb];[c%zufg]", W, H,
+                  (cw - W) / 2, (ch - H) / 2, r, k, k);
+        sb_scale(b, sw, sh, &c->info, o);
+        sb_printf(b, "[c%zufs];[c%zubb][c%zufs]overlay=x=%d:y=%d:format=yuv420,format=yuv420p", k,
+                  k, k, (W - sw) / 2, (H - sh) / 2);
         break;
     }
     case VODQ_FIT_CONTAIN:
     default:
-        s = fmin(W / dw, H / dh);
-        sw = even(dw * s);
-        sh = even(dh * s);
-        if (sw > W)
-            sw = W;
-        if (sh > H)
-            sh = H;
-        sb_printf(b, "scale=w=%d:h=%d", sw, sh);
-        sb_scale_color(b, &c->info, o);
-        sb_matrix(b, &c->info, o);
+        fit_size(dw, dh, W, H, false, &sw, &sh);
+        sb_scale(b, sw, sh, &c->info, o);
         if (sw != W || sh != H) {
             sb_printf(b, ",pad=w=%d:h=%d:x=%d:y=%d:color=", W, H, (W - sw) / 2, (H - sh) / 2);
             sb_color(b, c->background);
@@ -465,23 +456,23 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
 /* overlay/drawtext position expressions for an anchor; ww/hh name the item
  * size variables (w/h for overlay, text_w/text_h for drawtext), WW/HH the
  * frame size ones; pad keeps a caption's box inside the frame. */
+static void sb_axis(struct sbuf *b, const char *var, int pos, int off, const char *full,
+                    const char *item, int pad)
+{
+    if (pos == 0) /* left / top */
+        sb_printf(b, "%s=%d", var, off + pad);
+    else if (pos == 1) /* centred */
+        sb_printf(b, "%s=(%s-%s)/2+%d", var, full, item, off);
+    else /* right / bottom */
+        sb_printf(b, "%s=%s-%s-%d", var, full, item, off + pad);
+}
+
 static void sb_position(struct sbuf *b, enum vodq_anchor a, int x, int y, const char *WW,
                         const char *HH, const char *ww, const char *hh, int pad)
 {
-    int col = (int)a % 3, row = (int)a / 3;
-
-    if (col == 0)
-        sb_printf(b, "x=%d", x + pad);
-    else if (col == 1)
-        sb_printf(b, "x=(%s-%s)/2+%d", WW, ww, x);
-    else
-        sb_printf(b, "x=%s-%s-%d", WW, ww, x + pad);
-    if (row == 0)
-        sb_printf(b, ":y=%d", y + pad);
-    else if (row == 1)
-        sb_printf(b, ":y=(%s-%s)/2+%d", HH, hh, y);
-    else
-        sb_printf(b, ":y=%s-%s-%d", HH, hh, y + pad);
+    sb_axis(b, "x", (int)a % 3, x, WW, ww, pad);
+    sb_printf(b, ":");
+    sb_axis(b, "y", (int)a / 3, y, HH, hh, pad);
 }
 
 static void sb_enable(struct sbuf *b, double start, double end)
@@ -800,11 +791,9 @@ struct argv {
     bool oom;
 };
 
-static void arg(struct argv *a, const char *fmt, ...) VODQ_PRINTF(2, 3);
-
-static void arg(struct argv *a, const char *fmt, ...)
+/* Appends a printf-formatted argument; on failure marks a->oom. */
+static void vpush(struct argv *a, const char *fmt, va_list ap)
 {
-    va_list ap;
     char *s = NULL;
 
     if (a->oom)
@@ -819,16 +808,36 @@ static void arg(struct argv *a, const char *fmt, ...)
         a->v = v;
         a->cap = cap;
     }
-    va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    if (s == NULL) {
+    if (vasprintf(&s, fmt, ap) < 0 || s == NULL) {
         a->oom = true;
         return;
     }
     a->v[a->n++] = s;
     a->v[a->n] = NULL;
+}
+
+static void arg(struct argv *a, const char *fmt, ...) VODQ_PRINTF(2, 3);
+
+static void arg(struct argv *a, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vpush(a, fmt, ap);
+    va_end(ap);
+}
+
+/* Appends an option and its printf-formatted value. */
+static void opt(struct argv *a, const char *name, const char *fmt, ...) VODQ_PRINTF(3, 4);
+
+static void opt(struct argv *a, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+
+    arg(a, "%s", name);
+    va_start(ap, fmt);
+    vpush(a, fmt, ap);
+    va_end(ap);
 }
 
 char **vodq_plan_ffmpeg_args(const struct vodq_plan *plan, const char *encoder,
@@ -849,91 +858,52 @@ char **vodq_plan_ffmpeg_args(const struct vodq_plan *plan, const char *encoder,
         const struct vodq_plan_input *in = &plan->inputs[i];
         arg(&a, "-noautorotate"); /* the graph rotates explicitly */
         if (in->is_image) {
-            arg(&a, "-loop");
-            arg(&a, "1");
-            arg(&a, "-framerate");
-            arg(&a, "%d/%d", o->fps_num, o->fps_den);
+            opt(&a, "-loop", "1");
+            opt(&a, "-framerate", "%d/%d", o->fps_num, o->fps_den);
         }
-        if (in->loop) {
-            arg(&a, "-stream_loop");
-            arg(&a, "-1");
-        }
-        if (in->seek_s > 0) {
-            arg(&a, "-ss");
-            arg(&a, "%.6f", in->seek_s);
-        }
-        if (in->duration_s > 0) {
-            arg(&a, "-t");
-            arg(&a, "%.6f", in->duration_s);
-        }
-        arg(&a, "-i");
-        arg(&a, "%s", in->path);
+        if (in->loop)
+            opt(&a, "-stream_loop", "-1");
+        if (in->seek_s > 0)
+            opt(&a, "-ss", "%.6f", in->seek_s);
+        if (in->duration_s > 0)
+            opt(&a, "-t", "%.6f", in->duration_s);
+        opt(&a, "-i", "%s", in->path);
     }
-    arg(&a, "-filter_complex");
-    arg(&a, "%s", plan->filter_complex ? plan->filter_complex : "");
-    arg(&a, "-map");
-    arg(&a, "[%s]", plan->vout_label);
-    arg(&a, "-map");
-    arg(&a, "[%s]", plan->aout_label);
-    arg(&a, "-fps_mode");
-    arg(&a, "passthrough");
-    arg(&a, "-c:v");
-    arg(&a, "%s", enc);
-    if (o->preset[0]) {
-        arg(&a, "-preset");
-        arg(&a, "%s", o->preset);
-    }
-    if (o->video_bitrate > 0) {
-        arg(&a, "-b:v");
-        arg(&a, "%lld", (long long)o->video_bitrate);
-    } else if (o->crf >= 0) {
+    opt(&a, "-filter_complex", "%s", plan->filter_complex ? plan->filter_complex : "");
+    opt(&a, "-map", "[%s]", plan->vout_label);
+    opt(&a, "-map", "[%s]", plan->aout_label);
+    opt(&a, "-fps_mode", "passthrough");
+    opt(&a, "-c:v", "%s", enc);
+    if (o->preset[0])
+        opt(&a, "-preset", "%s", o->preset);
+    if (o->video_bitrate > 0)
+        opt(&a, "-b:v", "%lld", (long long)o->video_bitrate); else if (o->crf >= 0) {
         if (strstr(enc, "nvenc")) {
-            arg(&a, "-rc");
-            arg(&a, "vbr");
-            arg(&a, "-cq");
-            arg(&a, "%d", o->crf);
-            arg(&a, "-b:v");
-            arg(&a, "0");
+            opt(&a, "-rc", "vbr");
+            opt(&a, "-cq", "%d", o->crf);
+            opt(&a, "-b:v", "0");
         } else if (strstr(enc, "vaapi")) {
-            arg(&a, "-qp");
-            arg(&a, "%d", o->crf);
+            opt(&a, "-qp", "%d", o->crf);
         } else {
-            arg(&a, "-crf");
-            arg(&a, "%d", o->crf);
+            opt(&a, "-crf", "%d", o->crf);
         }
     }
-    if (o->gop > 0) {
-        arg(&a, "-g");
-        arg(&a, "%d", o->gop);
-    }
-    arg(&a, "-pix_fmt");
-    arg(&a, "yuv420p");
-    arg(&a, "-color_primaries");
-    arg(&a, "%s", tag);
-    arg(&a, "-color_trc");
-    arg(&a, "%s", tag);
-    arg(&a, "-colorspace");
-    arg(&a, "%s", tag);
-    arg(&a, "-color_range");
-    arg(&a, "%s", o->full_range ? "pc" : "tv");
-    if (strcmp(o->vcodec, "hevc") == 0) {
-        arg(&a, "-tag:v");
-        arg(&a, "hvc1");
-    }
-    arg(&a, "-c:a");
-    arg(&a, "%s", o->acodec[0] ? o->acodec : "aac");
-    arg(&a, "-b:a");
-    arg(&a, "%lld", (long long)o->audio_bitrate);
-    arg(&a, "-ar");
-    arg(&a, "%d", o->sample_rate);
-    arg(&a, "-ac");
-    arg(&a, "%d", o->channels);
-    if (o->faststart) {
-        arg(&a, "-movflags");
-        arg(&a, "+faststart");
-    }
-    arg(&a, "-t");
-    arg(&a, "%.6f", plan->duration_s);
+    if (o->gop > 0)
+        opt(&a, "-g", "%d", o->gop);
+    opt(&a, "-pix_fmt", "yuv420p");
+    opt(&a, "-color_primaries", "%s", tag);
+    opt(&a, "-color_trc", "%s", tag);
+    opt(&a, "-colorspace", "%s", tag);
+    opt(&a, "-color_range", "%s", o->full_range ? "pc" : "tv");
+    if (strcmp(o->vcodec, "hevc") == 0)
+        opt(&a, "-tag:v", "hvc1");
+    opt(&a, "-c:a", "%s", o->acodec[0] ? o->acodec : "aac");
+    opt(&a, "-b:a", "%lld", (long long)o->audio_bitrate);
+    opt(&a, "-ar", "%d", o->sample_rate);
+    opt(&a, "-ac", "%d", o->channels);
+    if (o->faststart)
+        opt(&a, "-movflags", "+faststart");
+    opt(&a, "-t", "%.6f", plan->duration_s);
     arg(&a, "%s", out_path);
     if (a.oom) {
         for (size_t i = 0; i < a.n; i++)

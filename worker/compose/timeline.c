@@ -386,6 +386,21 @@ static enum vodq_rc get_file(const cJSON *obj, const char *path, const char *key
     return VODQ_OK;
 }
 
+/* An optional sub-object obj[key]: *sub = NULL when absent, else checked to
+ * be an object with only the allowed keys; sp receives its JSON path. */
+static enum vodq_rc get_object(const cJSON *obj, const char *path, const char *key,
+                               const char *const *keys, size_t n, const char *shape,
+                               char *sp, size_t sp_size, const cJSON **sub, struct vodq_err *err)
+{
+    *sub = field(obj, key);
+    join(sp, sp_size, path, key);
+    if (*sub == NULL)
+        return VODQ_OK;
+    if (!cJSON_IsObject(*sub))
+        return bad(err, sp, NULL, "must be an object %s", shape);
+    return check_keys(*sub, sp, keys, n, err);
+}
+
 /* ---- Sections ---- */
 
 #define TRY(x)                                                                                   \
@@ -615,23 +630,17 @@ static enum vodq_rc parse_caption(const cJSON *obj, const char *path, struct vod
     TRY(get_color(obj, path, "color", white, &c->color, err));
     TRY(get_int32(obj, path, "outline", 0, 0, 50, &c->outline, err));
     TRY(get_color(obj, path, "outline_color", black, &c->outline_color, err));
-    sub = field(obj, "shadow");
+    TRY(get_object(obj, path, "shadow", shadow_keys, N_OF(shadow_keys),
+                   "{\"x\", \"y\", \"color\"}", sp, sizeof(sp), &sub, err));
     if (sub) {
-        join(sp, sizeof(sp), path, "shadow");
-        if (!cJSON_IsObject(sub))
-            return bad(err, sp, NULL, "must be an object {\"x\", \"y\", \"color\"}");
-        TRY(check_keys(sub, sp, shadow_keys, N_OF(shadow_keys), err));
         c->has_shadow = true;
         TRY(get_int32(sub, sp, "x", 2, -100, 100, &c->shadow_x, err));
         TRY(get_int32(sub, sp, "y", 2, -100, 100, &c->shadow_y, err));
         TRY(get_color(sub, sp, "color", shadow_def, &c->shadow_color, err));
     }
-    sub = field(obj, "box");
+    TRY(get_object(obj, path, "box", box_keys, N_OF(box_keys), "{\"color\", \"padding\"}", sp,
+                   sizeof(sp), &sub, err));
     if (sub) {
-        join(sp, sizeof(sp), path, "box");
-        if (!cJSON_IsObject(sub))
-            return bad(err, sp, NULL, "must be an object {\"color\", \"padding\"}");
-        TRY(check_keys(sub, sp, box_keys, N_OF(box_keys), err));
         c->has_box = true;
         TRY(get_color(sub, sp, "color", box_def, &c->box_color, err));
         TRY(get_int32(sub, sp, "padding", 10, 0, 500, &c->box_padding, err));
@@ -714,6 +723,21 @@ static enum vodq_rc parse_fps(const cJSON *obj, const char *path, struct vodq_ou
     return bad(err, path, "fps", "%s", msg);
 }
 
+/* An even integer 16..hi (picture sizes); *out keeps its default when absent. */
+static enum vodq_rc get_even(const cJSON *obj, const char *path, const char *key, int hi,
+                             int *out, struct vodq_err *err)
+{
+    const cJSON *it = field(obj, key);
+
+    if (it == NULL)
+        return VODQ_OK;
+    if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) ||
+        it->valuedouble < 16 || it->valuedouble > hi || ((int)it->valuedouble) % 2)
+        return bad(err, path, key, "must be an even integer between 16 and %d", hi);
+    *out = (int)it->valuedouble;
+    return VODQ_OK;
+}
+
 static enum vodq_rc parse_output(const cJSON *obj, const char *base_dir,
                                  struct vodq_output_spec *o, struct vodq_err *err)
 {
@@ -749,18 +773,8 @@ static enum vodq_rc parse_output(const cJSON *obj, const char *base_dir,
     if (!cJSON_IsObject(obj))
         return bad(err, path, NULL, "must be an object");
     TRY(check_keys(obj, path, keys, N_OF(keys), err));
-    it = field(obj, "width");
-    if (it && (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) ||
-               it->valuedouble < 16 || it->valuedouble > 7680 || ((int)it->valuedouble) % 2))
-        return bad(err, path, "width", "must be an even integer between 16 and 7680");
-    if (it)
-        o->width = (int)it->valuedouble;
-    it = field(obj, "height");
-    if (it && (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) ||
-               it->valuedouble < 16 || it->valuedouble > 4320 || ((int)it->valuedouble) % 2))
-        return bad(err, path, "height", "must be an even integer between 16 and 4320");
-    if (it)
-        o->height = (int)it->valuedouble;
+    TRY(get_even(obj, path, "width", 7680, &o->width, err));
+    TRY(get_even(obj, path, "height", 4320, &o->height, err));
     TRY(parse_fps(obj, path, o, err));
     TRY(get_enum(obj, path, "video_codec", vcodec_names, N_OF(vcodec_names), 0, &idx, err));
     snprintf(o->video_codec, sizeof(o->video_codec), "%s", vcodec_names[idx]);
@@ -798,13 +812,10 @@ static enum vodq_rc parse_output(const cJSON *obj, const char *base_dir,
         o->has_loudness = true;
     }
     TRY(get_bool(obj, path, "faststart", true, &o->faststart, err));
-    it = field(obj, "cover");
+    char cp[PATH_MAX_LEN];
+    TRY(get_object(obj, path, "cover", cover_keys, N_OF(cover_keys),
+                   "{\"at\": seconds, \"path\": file}", cp, sizeof(cp), &it, err));
     if (it) {
-        char cp[PATH_MAX_LEN];
-        join(cp, sizeof(cp), path, "cover");
-        if (!cJSON_IsObject(it))
-            return bad(err, cp, NULL, "must be an object {\"at\": seconds, \"path\": file}");
-        TRY(check_keys(it, cp, cover_keys, N_OF(cover_keys), err));
         TRY(get_num(it, cp, "at", 0, 0, 86400, &o->cover_at_s, err));
         TRY(get_file(it, cp, "path", base_dir, false, &o->cover_path, err));
     }
@@ -933,6 +944,52 @@ static enum vodq_rc check_lengths(const struct vodq_timeline *tl, struct vodq_er
     return VODQ_OK;
 }
 
+/* ---- Optional top-level arrays (overlays, captions) ---- */
+
+typedef enum vodq_rc (*item_fn)(const cJSON *obj, const char *path, const char *base_dir,
+                                void *item, struct vodq_err *err);
+
+static enum vodq_rc parse_overlay_item(const cJSON *obj, const char *path, const char *base_dir,
+                                       void *item, struct vodq_err *err)
+{
+    return parse_overlay(obj, path, base_dir, item, err);
+}
+
+static enum vodq_rc parse_caption_item(const cJSON *obj, const char *path, const char *base_dir,
+                                       void *item, struct vodq_err *err)
+{
+    (void)base_dir; /* fonts are absolute or system paths */
+    return parse_caption(obj, path, item, err);
+}
+
+/* Parses root[key], an optional array of at most max objects, into a new
+ * zeroed array of elem-byte items; *n counts the items started, so that
+ * cleanup frees a partly parsed one. */
+static enum vodq_rc parse_list(const cJSON *root, const char *key, int max, size_t elem,
+                               const char *base_dir, item_fn fn, void **out, size_t *n,
+                               struct vodq_err *err)
+{
+    const cJSON *arr = field(root, key), *it;
+    char p[PATH_MAX_LEN];
+
+    if (arr == NULL)
+        return VODQ_OK;
+    if (!cJSON_IsArray(arr))
+        return bad(err, "", key, "must be an array");
+    if (cJSON_GetArraySize(arr) > max)
+        return bad(err, "", key, "at most %d items", max);
+    *out = calloc((size_t)cJSON_GetArraySize(arr) + 1, elem);
+    if (*out == NULL)
+        return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+    cJSON_ArrayForEach(it, arr)
+    {
+        pathf(p, sizeof(p), "%s[%zu]", key, *n);
+        (*n)++;
+        TRY(fn(it, p, base_dir, (char *)*out + (*n - 1) * elem, err));
+    }
+    return VODQ_OK;
+}
+
 /* ---- Entry points ---- */
 
 static enum vodq_rc parse_root(const cJSON *root, const char *base_dir, struct vodq_timeline *tl,
@@ -940,7 +997,7 @@ static enum vodq_rc parse_root(const cJSON *root, const char *base_dir, struct v
 {
     static const char *const keys[] = {"version", "tracks", "overlays", "captions", "music",
                                        "output"};
-    const cJSON *it, *arr;
+    const cJSON *it;
     int64_t version;
 
     if (!cJSON_IsObject(root))
@@ -954,40 +1011,10 @@ static enum vodq_rc parse_root(const cJSON *root, const char *base_dir, struct v
     TRY(parse_output(field(root, "output"), base_dir, &tl->output, err));
     TRY(parse_tracks(field(root, "tracks"), base_dir, tl, err));
 
-    arr = field(root, "overlays");
-    if (arr) {
-        if (!cJSON_IsArray(arr))
-            return bad(err, "", "overlays", "must be an array");
-        if (cJSON_GetArraySize(arr) > 64)
-            return bad(err, "", "overlays", "at most 64 overlays");
-        tl->overlays = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*tl->overlays));
-        if (tl->overlays == NULL)
-            return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
-        cJSON_ArrayForEach(it, arr)
-        {
-            char p[PATH_MAX_LEN];
-            pathf(p, sizeof(p), "overlays[%zu]", tl->n_overlays);
-            tl->n_overlays++;
-            TRY(parse_overlay(it, p, base_dir, &tl->overlays[tl->n_overlays - 1], err));
-        }
-    }
-    arr = field(root, "captions");
-    if (arr) {
-        if (!cJSON_IsArray(arr))
-            return bad(err, "", "captions", "must be an array");
-        if (cJSON_GetArraySize(arr) > 1000)
-            return bad(err, "", "captions", "at most 1000 captions");
-        tl->captions = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*tl->captions));
-        if (tl->captions == NULL)
-            return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
-        cJSON_ArrayForEach(it, arr)
-        {
-            char p[PATH_MAX_LEN];
-            pathf(p, sizeof(p), "captions[%zu]", tl->n_captions);
-            tl->n_captions++;
-            TRY(parse_caption(it, p, &tl->captions[tl->n_captions - 1], err));
-        }
-    }
+    TRY(parse_list(root, "overlays", 64, sizeof(*tl->overlays), base_dir, parse_overlay_item,
+                   (void **)&tl->overlays, &tl->n_overlays, err));
+    TRY(parse_list(root, "captions", 1000, sizeof(*tl->captions), base_dir, parse_caption_item,
+                   (void **)&tl->captions, &tl->n_captions, err));
     it = field(root, "music");
     if (it)
         TRY(parse_music(it, base_dir, &tl->music, err));
