@@ -1,0 +1,25 @@
+#!/bin/bash
+# Redis restarted mid-run (appendonly): no acknowledged job lost; the worker
+# and scheduler reconnect by themselves.
+. "$VODQ_TESTS/lib.sh"
+redis_start --appendonly yes --appendfsync always
+start_scheduler s1
+start_worker w1 --slots-sleep 4
+ids=()
+for i in $(seq 40); do ids+=("$(submit_sleep 100)"); done
+sleep 0.6
+rcli SHUTDOWN >/dev/null 2>&1 || true
+wait "$REDIS_PID" 2>/dev/null || true
+sleep 1
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$T_DIR/redis" --save '' \
+  --appendonly yes --appendfsync always --daemonize no --logfile "$T_DIR/redis2.log" &
+REDIS_PID=$!; T_PIDS+=("$REDIS_PID")
+wait_for 10 bash -c "redis-cli -p $REDIS_PORT ping >/dev/null 2>&1"
+for i in $(seq 10); do ids+=("$(submit_sleep 50)"); done
+all_ok() { local id; for id in "${ids[@]}"; do [ "$(job_field "$id" state)" = succeeded ] || return 1; done; }
+check "all 50 jobs, before and after the restart, succeed" wait_for 60 all_ok
+lost=0; for id in "${ids[@]}"; do [ -n "$(job_field "$id" state)" ] || lost=$((lost + 1)); done
+expect_eq "no acknowledged job lost" "0" "$lost"
+check "worker still running" kill -0 "$PID_w1"
+check "scheduler still running" kill -0 "$PID_s1"
+t_done
