@@ -47,18 +47,20 @@ struct fake_media {
     double duration_s;
     int color_space;    /* AVCOL_SPC_* tag */
     int rotation;
+    double audio_start_s; /* the sound track starts this late */
 };
 
 static const struct fake_media media[] = {
-    {"a.mp4", 320, 240, AV_PIX_FMT_YUV420P, 25, 44100, 4.0, AVCOL_SPC_UNSPECIFIED, 0},
-    {"b.mp4", 640, 360, AV_PIX_FMT_YUV420P, 30, 0, 3.0, AVCOL_SPC_BT709, 0},
-    {"sd.mp4", 720, 576, AV_PIX_FMT_YUV420P, 25, 48000, 3.0, AVCOL_SPC_BT470BG, 0},
-    {"hd.mp4", 1280, 720, AV_PIX_FMT_YUV420P, 50, 48000, 2.0, AVCOL_SPC_UNSPECIFIED, 0},
-    {"phone.mp4", 320, 180, AV_PIX_FMT_YUV420P, 30, 48000, 2.0, AVCOL_SPC_BT709, 90},
-    {"photo.png", 200, 100, AV_PIX_FMT_RGB24, 0, 0, -1, AVCOL_SPC_UNSPECIFIED, 0},
-    {"photo.jpg", 200, 150, AV_PIX_FMT_YUVJ420P, 0, 0, -1, AVCOL_SPC_UNSPECIFIED, 0},
-    {"logo.png", 64, 32, AV_PIX_FMT_RGBA, 0, 0, -1, AVCOL_SPC_UNSPECIFIED, 0},
-    {"music.m4a", 0, 0, AV_PIX_FMT_NONE, 0, 44100, 3.0, AVCOL_SPC_UNSPECIFIED, 0},
+    {"a.mp4", 320, 240, AV_PIX_FMT_YUV420P, 25, 44100, 4.0, AVCOL_SPC_UNSPECIFIED, 0, 0},
+    {"b.mp4", 640, 360, AV_PIX_FMT_YUV420P, 30, 0, 3.0, AVCOL_SPC_BT709, 0, 0},
+    {"sd.mp4", 720, 576, AV_PIX_FMT_YUV420P, 25, 48000, 3.0, AVCOL_SPC_BT470BG, 0, 0},
+    {"hd.mp4", 1280, 720, AV_PIX_FMT_YUV420P, 50, 48000, 2.0, AVCOL_SPC_UNSPECIFIED, 0, 0},
+    {"phone.mp4", 320, 180, AV_PIX_FMT_YUV420P, 30, 48000, 2.0, AVCOL_SPC_BT709, 90, 0},
+    {"photo.png", 200, 100, AV_PIX_FMT_RGB24, 0, 0, -1, AVCOL_SPC_UNSPECIFIED, 0, 0},
+    {"photo.jpg", 200, 150, AV_PIX_FMT_YUVJ420P, 0, 0, -1, AVCOL_SPC_UNSPECIFIED, 0, 0},
+    {"logo.png", 64, 32, AV_PIX_FMT_RGBA, 0, 0, -1, AVCOL_SPC_UNSPECIFIED, 0, 0},
+    {"music.m4a", 0, 0, AV_PIX_FMT_NONE, 0, 44100, 3.0, AVCOL_SPC_UNSPECIFIED, 0, 0},
+    {"late.mp4", 320, 240, AV_PIX_FMT_YUV420P, 25, 48000, 3.0, AVCOL_SPC_UNSPECIFIED, 0, 0.25},
 };
 
 static char tmpdir[256];
@@ -152,6 +154,7 @@ struct run_result {
     bool pts_continuous;  /* video frame k had pts k */
     int w, h, fmt;        /* of the video frames */
     int channels, sample_rate;
+    int64_t first_sound;  /* index of the first audible output sample, -1 none */
     uint8_t first_y[4];   /* first frame: luma at (2,2), (w/2,h/2), (w-3,2), (w/2, h-3) */
     uint8_t mid_y[4];     /* the same for the frame at mid_frame */
     int64_t mid_frame;
@@ -200,6 +203,10 @@ static void drain(AVFilterContext *vsink, AVFilterContext *asink, AVFrame *f, AV
     }
     assert_true(ret == AVERROR(EAGAIN) || ret == AVERROR_EOF);
     while ((ret = av_buffersink_get_frame(asink, f)) >= 0) {
+        const float *s0 = (const float *)f->extended_data[0];
+        for (int i = 0; r->first_sound < 0 && i < f->nb_samples; i++)
+            if (fabsf(s0[i]) > 1e-3f)
+                r->first_sound = r->samples + i;
         r->samples += f->nb_samples;
         r->channels = f->ch_layout.nb_channels;
         r->sample_rate = f->sample_rate;
@@ -264,7 +271,10 @@ static void feed_audio(AVFilterContext *src, const struct vodq_plan_input *in,
     AVFrame *out = av_frame_alloc();
     double avail = in->loop ? 1e9 : m->duration_s - in->seek_s;
     double d = in->duration_s > 0 ? fmin(in->duration_s, avail) : avail;
-    int64_t total = (int64_t)llround(d * m->sample_rate), sent = 0;
+    /* a late sound track starts at its own time after the seek point */
+    double late = m->audio_start_s > in->seek_s ? m->audio_start_s - in->seek_s : 0;
+    int64_t total = (int64_t)llround((d - late) * m->sample_rate), sent = 0;
+    int64_t first = (int64_t)llround(late * m->sample_rate);
 
     while (sent < total) {
         int n = total - sent > 1024 ? 1024 : (int)(total - sent);
@@ -278,7 +288,7 @@ static void feed_audio(AVFilterContext *src, const struct vodq_plan_input *in,
             for (int i = 0; i < n; i++)
                 s[i] = 0.25f * sinf((float)(sent + i) * 0.0627f);
         }
-        f->pts = sent;
+        f->pts = first + sent;
         assert_int_equal(av_buffersrc_add_frame(src, f), 0);
         av_frame_unref(f);
         sent += n;
@@ -303,6 +313,7 @@ static AVFilterGraph *run_plan(const struct vodq_plan *plan, struct run_result *
     int64_t mid = r->mid_frame;
     memset(r, 0, sizeof(*r));
     r->mid_frame = mid > 0 ? mid : -1;
+    r->first_sound = -1;
     r->pts_continuous = true;
     assert_non_null(graph);
     assert_true(plan->n_inputs <= 64);
@@ -656,6 +667,26 @@ static void test_audio_options(void **state)
     assert_true(has(&plan, "volume=0.5000"));
     assert_true(has(&plan, "anullsrc=r=44100:cl=mono"));
     AVFilterGraph *g = run_exact(&plan, &r);
+    done(&tl, &plan, g);
+}
+
+/* A sound track that starts after the pictures keeps its delay. */
+static void test_late_audio_keeps_sync(void **state)
+{
+    (void)state;
+    struct vodq_timeline tl;
+    struct vodq_plan plan;
+    struct run_result r;
+
+    build(TLO("{\"src\":\"late.mp4\",\"out\":2},{\"src\":\"a.mp4\",\"out\":1}", OUT_SMALL),
+          &tl, &plan);
+    AVFilterGraph *g = run_exact(&plan, &r);
+    assert_true(llabs(r.first_sound - 12000) <= 2); /* 0.25 s at 48 kHz */
+    done(&tl, &plan, g);
+
+    build(TLO("{\"src\":\"a.mp4\",\"out\":1}", OUT_SMALL), &tl, &plan);
+    g = run_exact(&plan, &r);
+    assert_true(r.first_sound >= 0 && r.first_sound < 4);
     done(&tl, &plan, g);
 }
 
@@ -1033,6 +1064,7 @@ int main(void)
         cmocka_unit_test(test_images),
         cmocka_unit_test(test_colour_conversion),
         cmocka_unit_test(test_audio_options),
+        cmocka_unit_test(test_late_audio_keeps_sync),
         cmocka_unit_test(test_caption_text_survives),
         cmocka_unit_test(test_overlays),
         cmocka_unit_test(test_music),

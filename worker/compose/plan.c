@@ -436,14 +436,18 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
     sb_printf(g, ",tpad=stop_mode=clone:stop=-1,trim=end_frame=%lld[v%zu];\n", (long long)n, k);
 
     if (in->use_audio) {
-        sb_printf(g, "[%d:a]atrim=start=%.6f:duration=%.6f,asetpts=PTS-STARTPTS", idx, lead, span);
+        /* Timestamps stay relative to the seek point (not to the first
+         * sample): a sound track that starts after the pictures keeps its
+         * delay, filled with silence by aresample first_pts=0. */
+        sb_printf(g, "[%d:a]atrim=start=%.6f:end=%.6f,asetpts=PTS-%.6f/TB,aresample=%d:first_pts=0",
+                  idx, lead, lead + span, lead, o->sample_rate);
         sb_atempo(g, c->speed);
         if (c->volume != 1)
             sb_printf(g, ",volume=%.4f", c->volume);
         sb_printf(g,
-                  ",aresample=%d,aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s,"
+                  ",aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s,"
                   "apad,atrim=end_sample=%lld[a%zu];\n",
-                  o->sample_rate, o->sample_rate, layout_of(o), (long long)ns, k);
+                  o->sample_rate, layout_of(o), (long long)ns, k);
     } else {
         sb_printf(g, "anullsrc=r=%d:cl=%s,atrim=end_sample=%lld[a%zu];\n", o->sample_rate,
                   layout_of(o), (long long)ns, k);
