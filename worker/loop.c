@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define SELF_STEP_MAX_SLOTS 2 /* slots of one type that report and claim by themselves */
+
 enum slot_phase { SLOT_IDLE, SLOT_BUSY, SLOT_DONE };
 
 struct task {
@@ -356,19 +358,13 @@ static enum vodq_rc ck_clear(void *opaque, struct vodq_err *err)
 
 /* ---- slots ---------------------------------------------------------- */
 
-static void push_done(struct vodq_worker *w, struct done *d)
-{
-    pthread_mutex_lock(&w->mu);
-    if (w->done_tail)
-        w->done_tail->next = d;
-    else
-        w->done_head = d;
-    w->done_tail = d;
-    pthread_cond_signal(&w->done_cv);
-    pthread_mutex_unlock(&w->mu);
-}
+static int step(struct vodq_worker *w, struct vodq_redis *r, enum vodq_task_type type,
+                struct done **ds, int m, int want, const char **ids, int k);
+static void done_free(struct done *d);
 
-static void run_task(struct slot *s)
+/* Runs the slot's task; returns what the completer must report (NULL when
+ * the lease was lost and nothing may be written). */
+static struct done *run_task(struct slot *s)
 {
     struct vodq_worker *w = s->w;
     struct task *t = &s->t;
@@ -416,7 +412,7 @@ static void run_task(struct slot *s)
         vodq_info("job %s: lease lost, result dropped (a newer attempt owns it)", t->job);
         free(res.result_json);
         free(d);
-        return;
+        return NULL;
     }
     if (rc == VODQ_OK) {
         strcpy(d->outcome, "ok");
@@ -454,7 +450,7 @@ static void run_task(struct slot *s)
         d->a1 = strdup("");
     if (!d->a2)
         d->a2 = strdup("");
-    push_done(w, d);
+    return d;
 }
 
 static void *slot_main(void *arg)
@@ -468,11 +464,43 @@ static void *slot_main(void *arg)
         if (s->phase != SLOT_BUSY)
             break;
         pthread_mutex_unlock(&w->mu);
-        run_task(s);
-        pthread_mutex_lock(&w->mu);
+        struct done *d = run_task(s);
         task_clear(&s->t);
+        /* With few slots, report the result and claim the next task in the
+         * same round trip on this slot's own connection: no thread hand-off
+         * per job. The slot stays reserved (not in free_slots) for that
+         * claim. With many slots the completer batches results instead
+         * (one script for many jobs beats many small ones). */
+        pthread_mutex_lock(&w->mu);
         s->phase = SLOT_IDLE;
+        pthread_mutex_unlock(&w->mu);
+        int got = -1;
+        bool self = w->cfg.slots[s->type] <= SELF_STEP_MAX_SLOTS;
+        struct vodq_redis *r = d && self ? slot_redis(s) : NULL;
+        if (r) {
+            int want = atomic_load(&w->stopping) ? 0 : 1;
+            got = step(w, r, s->type, &d, 1, want, NULL, 0);
+        }
+        pthread_mutex_lock(&w->mu);
+        if (got >= 0) {
+            w->free_slots[s->type] += 1 - got;
+            done_free(d);
+            d = NULL;
+            pthread_cond_broadcast(&w->claim_cv);
+            continue;
+        }
+        /* many slots, or Redis unavailable: the completer reports it */
         w->free_slots[s->type]++;
+        if (d) {
+            if (w->done_tail)
+                w->done_tail->next = d;
+            else
+                w->done_head = d;
+            w->done_tail = d;
+            pthread_cond_signal(&w->done_cv);
+        } else {
+            pthread_cond_broadcast(&w->claim_cv);
+        }
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# vodq half of tests/bench/queue.sh.
+#
+#   tests/bench/vodq_run.sh PORT N CONCURRENCY
+#
+# Against an already running redis-server on 127.0.0.1:PORT: flushes the queue
+# "vodqbench", preloads N no-op tasks ({"type":"sleep","sleep":{"ms":0}}) through the
+# submit stream and a scheduler (stopped once all are queued), runs CONFIG RESETSTAT,
+# then starts ONE vodq-worker with CONCURRENCY sleep slots and times it from its
+# start to the last completion (the worker's start-up is inside the clock). Prints
+# one line of JSON like bullmq_run.sh:
+#   {"system":"vodq","n":N,"concurrency":C,"jobs_per_s":X,"p50_dispatch_ms":A,
+#    "p99_dispatch_ms":B,"redis_cmds_per_job":K}
+# Dispatch latency is started_at - created_at of every job (queue wait included, as
+# for BullMQ, whose jobs are also loaded before its worker starts).
+# redis_cmds_per_job counts what the worker does per job (the preload is not counted;
+# BullMQ's figure includes its adds, which cost it ~2 commands per job).
+set -euo pipefail
+PORT=${1:?port}; N=${2:?n}; C=${3:?concurrency}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BIN=${VODQ_BIN:-$here/../../build/bin}
+URL="redis://127.0.0.1:$PORT"
+Q=vodqbench
+r() { redis-cli -p "$PORT" "$@"; }
+r --scan --pattern "vodq:{$Q}:*" | xargs -r -n 500 redis-cli -p "$PORT" DEL >/dev/null
+python3 - "$N" "$Q" <<'PY' | redis-cli -p "$PORT" --pipe >/dev/null
+import sys
+n, q = int(sys.argv[1]), sys.argv[2]
+out = sys.stdout.buffer
+for i in range(n):
+    spec = '{"id":"b%06d","type":"sleep","sleep":{"ms":0}}' % i
+    a = ['XADD', 'vodq:{%s}:submit' % q, '*', 'spec', spec]
+    out.write(('*%d\r\n' % len(a) + ''.join('$%d\r\n%s\r\n' % (len(x), x) for x in a)).encode())
+PY
+"$BIN/vodq-scheduler" --redis "$URL" --queue "$Q" --log-level warn &
+spid=$!
+for _ in $(seq 6000); do
+  [ "$(r XLEN "vodq:{$Q}:tasks:sleep")" = "$N" ] && break
+  sleep 0.01
+done
+kill "$spid"; wait "$spid" 2>/dev/null || true
+[ "$(r XLEN "vodq:{$Q}:tasks:sleep")" = "$N" ] || { echo "preload failed" >&2; exit 1; }
+r CONFIG RESETSTAT >/dev/null
+t0=$(date +%s%3N)
+"$BIN/vodq-worker" --redis "$URL" --queue "$Q" --slots-sleep "$C" --slots-compose 0 \
+  --slots-upload 0 --log-level warn --progress-ms 1000 &
+wpid=$!
+for _ in $(seq 60000); do
+  [ "$(r HGET "vodq:{$Q}:stats" succeeded)" = "$N" ] && break
+  sleep 0.01
+done
+kill "$wpid"; wait "$wpid" 2>/dev/null || true
+python3 - "$PORT" "$N" "$C" "$t0" "$Q" <<'PY'
+import json, subprocess, sys
+port, n, c, t0, q = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+def cli(*a, inp=None):
+    return subprocess.run(['redis-cli', '-p', port] + list(a), input=inp, capture_output=True,
+                          text=True, check=True).stdout
+stats = cli('INFO', 'commandstats')
+calls = 0
+for line in stats.splitlines():
+    if line.startswith('cmdstat_') and not line.startswith(('cmdstat_info', 'cmdstat_hget:', 'cmdstat_config')):
+        calls += int(line.split('calls=')[1].split(',')[0])
+cmds = ''.join('HMGET vodq:{%s}:job:b%06d created_at started_at finished_at state\n' % (q, i) for i in range(n))
+vals = cli(inp=cmds).split('\n')
+lat, last, ok = [], 0, 0
+for i in range(n):
+    cr, st, fi, state = vals[4*i:4*i+4]
+    if state == 'succeeded':
+        ok += 1
+        lat.append(int(st) - int(cr))
+        last = max(last, int(fi))
+lat.sort()
+if ok != n:
+    print('only %d of %d succeeded' % (ok, n), file=sys.stderr); sys.exit(1)
+pct = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]
+secs = (last - t0) / 1000.0
+print(json.dumps({"system": "vodq", "n": n, "concurrency": c, "jobs_per_s": round(n / secs, 1),
+                  "p50_dispatch_ms": pct(0.5), "p99_dispatch_ms": pct(0.99),
+                  "redis_cmds_per_job": round(calls / n, 2)}))
+PY
