@@ -424,13 +424,17 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
     in->seek_s = seek;
     in->use_audio = mi->has_audio && !c->mute && c->volume > 0;
 
+    /* Frames before the seek point (an engine that seeks to the keyframe
+     * before seek_s may pass them with negative timestamps) are dropped by
+     * trim=start=0, as the ffmpeg command line's accurate seek does. */
+    sb_printf(g, "[%d:v]%s", idx, seek > 0 ? "trim=start=0," : "");
     if (c->speed != 1)
         /* microsecond time base first: dividing coarse timestamps would round
          * neighbouring frames onto the same pts */
-        sb_printf(g, "[%d:v]settb=expr=AVTB,setpts=(PTS-STARTPTS)/%.6f,fps=%d/%d,", idx,
-                  c->speed, o->fps_num, o->fps_den);
+        sb_printf(g, "settb=expr=AVTB,setpts=(PTS-STARTPTS)/%.6f,fps=%d/%d,", c->speed,
+                  o->fps_num, o->fps_den);
     else
-        sb_printf(g, "[%d:v]setpts=PTS-STARTPTS,fps=%d/%d,", idx, o->fps_num, o->fps_den);
+        sb_printf(g, "setpts=PTS-STARTPTS,fps=%d/%d,", o->fps_num, o->fps_den);
     sb_rotation(g, mi);
     sb_fit(g, c, k, o);
     sb_printf(g, ",tpad=stop_mode=clone:stop=-1,trim=end_frame=%lld[v%zu];\n", (long long)n, k);
