@@ -84,6 +84,8 @@ for p in vodq-worker vodq-scheduler vodqctl; do
 done
 
 kill -TERM "$PID_s1" "$PID_w1"
-check "scheduler stops on SIGTERM" wait_for 5 bash -c "! kill -0 $PID_s1 2>/dev/null"
-check "worker stops on SIGTERM" wait_for 15 bash -c "! kill -0 $PID_w1 2>/dev/null"
+check "scheduler stops on SIGTERM" wait_for 30 bash -c "! kill -0 $PID_s1 2>/dev/null"
+check "worker stops on SIGTERM" wait_for 30 bash -c "! kill -0 $PID_w1 2>/dev/null"
+st=0; wait "$PID_s1" || st=$?; expect_eq "scheduler exit status after SIGTERM" 0 "$st"
+st=0; wait "$PID_w1" || st=$?; expect_eq "worker exit status after SIGTERM" 0 "$st"
 t_done
