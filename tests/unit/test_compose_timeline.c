@@ -5,6 +5,8 @@
  * probe names missing or corrupt media; every fixture parses. */
 #include "worker/compose/timeline.h"
 
+#include <libavutil/log.h>
+
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -168,6 +170,11 @@ static const struct bad_case bad_cases[] = {
     {TLO(CLIP, "\"output\":{\"preset\":\"fast;rm\"}"),
      "output.preset: may contain only letters, digits"},
     {TLO(CLIP, "\"output\":{\"encoder\":\"\"}"), "output.encoder: must be 1 to 31 characters"},
+    {TLO(CLIP, "\"output\":{\"encoder\":\"h264_magic\"}"),
+     "output.encoder: unknown video encoder \"h264_magic\" in this FFmpeg build"},
+    {TLO(CLIP, "\"output\":{\"encoder\":\"aac\"}"), "output.encoder: unknown video encoder"},
+    {TLO(CLIP, "\"output\":{\"encoder\":\"libx265\"}"),
+     "output.encoder: libx265 does not encode h264 (output.video_codec)"},
     {TLO(CLIP, "\"output\":{\"audio_codec\":\"mp3\"}"),
      "output.audio_codec: unknown value \"mp3\" (allowed: aac)"},
     {TLO(CLIP, "\"output\":{\"sample_rate\":12345}"), "output.sample_rate: must be one of"},
@@ -639,6 +646,7 @@ static void test_names(void **state)
 
 int main(void)
 {
+    av_log_set_level(AV_LOG_QUIET); /* the corrupt-file probe is expected to complain */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_timelines), cmocka_unit_test(test_full_timeline_fields),
         cmocka_unit_test(test_defaults),      cmocka_unit_test(test_paths),

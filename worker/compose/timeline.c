@@ -6,6 +6,7 @@
 #include "worker/compose/timeline.h"
 
 #include <cjson/cJSON.h>
+#include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/display.h>
 #include <libavutil/pixdesc.h>
@@ -738,6 +739,11 @@ static enum vodq_rc get_even(const cJSON *obj, const char *path, const char *key
     return VODQ_OK;
 }
 
+static enum AVCodecID idx_codec(const char *name)
+{
+    return strcmp(name, "hevc") == 0 ? AV_CODEC_ID_HEVC : AV_CODEC_ID_H264;
+}
+
 static enum vodq_rc parse_output(const cJSON *obj, const char *base_dir,
                                  struct vodq_output_spec *o, struct vodq_err *err)
 {
@@ -783,6 +789,18 @@ static enum vodq_rc parse_output(const cJSON *obj, const char *base_dir,
     TRY(get_int32(obj, path, "gop", 0, 0, 10000, &o->gop, err));
     TRY(get_word(obj, path, "preset", "medium", o->preset, sizeof(o->preset), err));
     TRY(get_word(obj, path, "encoder", "auto", o->encoder, sizeof(o->encoder), err));
+    if (strcmp(o->encoder, "auto") != 0) {
+        /* Whether it can open (a GPU present) is the engine's probe; whether
+         * this FFmpeg build has it, and for which codec, is known now. */
+        const AVCodec *enc = avcodec_find_encoder_by_name(o->encoder);
+        enum AVCodecID want = idx_codec(o->video_codec);
+        if (enc == NULL || enc->type != AVMEDIA_TYPE_VIDEO)
+            return bad(err, path, "encoder", "unknown video encoder \"%s\" in this FFmpeg build",
+                       o->encoder);
+        if (enc->id != want)
+            return bad(err, path, "encoder", "%s does not encode %s (output.video_codec)",
+                       o->encoder, o->video_codec);
+    }
     TRY(get_enum(obj, path, "audio_codec", acodec_names, N_OF(acodec_names), 0, &idx, err));
     snprintf(o->audio_codec, sizeof(o->audio_codec), "%s", acodec_names[idx]);
     TRY(get_int(obj, path, "audio_bitrate", 128000, 8000, 1024000, &o->audio_bitrate, err));
