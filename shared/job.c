@@ -151,7 +151,7 @@ static enum vodq_rc get_int(const cJSON *obj, const char *key, const char *path,
 }
 
 static const char *top_keys[] = {"version", "id", "type", "session", "max_attempts", "timeout_ms",
-                                 "backoff", "sleep", "compose", "upload", "meta", NULL};
+                                 "backoff", "sleep", "compose", "upload", "meta", "then", NULL};
 
 static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
                              struct vodq_job_spec *out, struct vodq_err *err)
@@ -187,7 +187,7 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
         if (!known)
             return vodq_err_set(err, VODQ_ERR_INVALID, 0,
                                 "%s: unknown field (allowed: version, id, type, session, "
-                                "max_attempts, timeout_ms, backoff, sleep, compose, upload, meta)",
+                                "max_attempts, timeout_ms, backoff, sleep, compose, upload, meta, then)",
                                 it->string);
     }
     const cJSON *session = cJSON_GetObjectItemCaseSensitive(root, "session");
@@ -268,6 +268,36 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
         if (!o || !cJSON_IsString(o) || !o->valuestring[0])
             return vodq_err_set(err, VODQ_ERR_INVALID, 0,
                                 "compose.output: missing (the path of the finished video)");
+    }
+    /* "then": jobs created when this one succeeds (compose -> upload of
+     * its export); each is a spec of its own, without id or session (it
+     * inherits the session, and an upload without file takes the parent's
+     * output; "file":"$cover" takes the parent's cover image). */
+    const cJSON *then = cJSON_GetObjectItemCaseSensitive(root, "then");
+    if (then && !cJSON_IsNull(then)) {
+        if (!cJSON_IsArray(then) || cJSON_GetArraySize(then) > 16)
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "then: must be an array of at most 16 job specs");
+        int i = 0;
+        for (cJSON *child = then->child; child; child = child->next, i++) {
+            struct vodq_job_spec sub;
+            memset(&sub, 0, sizeof(sub));
+            if (cJSON_IsObject(child) && (cJSON_GetObjectItemCaseSensitive(child, "id") ||
+                                          cJSON_GetObjectItemCaseSensitive(child, "session") ||
+                                          cJSON_GetObjectItemCaseSensitive(child, "then"))) {
+                return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                    "then[%d]: id, session and then are set by the parent job", i);
+            }
+            if (cJSON_IsObject(child))
+                cJSON_AddStringToObject(child, "session", out->session[0] ? out->session : "_");
+            rc = validate(child, d, &sub, err);
+            if (cJSON_IsObject(child))
+                cJSON_DeleteItemFromObjectCaseSensitive(child, "session");
+            if (rc != VODQ_OK) {
+                vodq_err_prefix(err, "then[%d]", i);
+                return rc;
+            }
+        }
     }
     return VODQ_OK;
 }

@@ -15,6 +15,39 @@ local want = tonumber(ARGV[6])
 local k = tonumber(ARGV[7])
 local m = tonumber(ARGV[8 + k])
 
+-- "then": the jobs a successful job creates (compose -> upload of its export).
+-- Child i gets id <job>.then<i>, the parent's session, and, for an upload
+-- without "file", the parent's output ("$cover" = the parent's cover image).
+local function chain(job, jk, h, result, output)
+  local okj, spec = pcall(cjson.decode, redis.call('HGET', jk, 'spec') or '')
+  if not okj or type(spec) ~= 'table' or type(spec['then']) ~= 'table' then return end
+  local okr, res = pcall(cjson.decode, result ~= '' and result or '{}')
+  local cover = (okr and type(res) == 'table' and type(res.cover) == 'string') and res.cover or ''
+  for i, child in ipairs(spec['then']) do
+    local cid = job .. '.then' .. i
+    local ck = p .. 'job:' .. cid
+    if redis.call('EXISTS', ck) == 0 and type(child) == 'table' then
+      child.id = cid
+      if h[6] and h[6] ~= '' then child.session = h[6] end
+      local sec = child[child.type]
+      if child.type == 'upload' and type(sec) == 'table' then
+        if sec.file == nil and output ~= '' then sec.file = output end
+        if sec.file == '$cover' then sec.file = cover end
+      end
+      local tid = redis.call('XADD', p .. 'tasks:' .. child.type, '*', 'job', cid)
+      redis.call('HSET', ck, 'id', cid, 'type', child.type, 'state', 'queued',
+        'spec', cjson.encode(child), 'error', '', 'error_code', '',
+        'max_attempts', tostring(child.max_attempts or redis.call('HGET', jk, 'max_attempts')),
+        'timeout_ms', tostring(child.timeout_ms or 0), 'backoff_base_ms', h[7],
+        'backoff_max_ms', h[8], 'session', h[6] or '', 'attempts', 0, 'fence', 0,
+        'desired', 'run', 'progress', 0, 'auth_version', 0, 'parent', job, 'task', tid,
+        'created_at', NOW, 'updated_at', NOW)
+      redis.call('HINCRBY', p .. 'stats', 'submitted', 1)
+      emit(cid, 'state', 'queued', cjson.encode({parent = job}))
+    end
+  end
+end
+
 local function finish(job, fence, outcome, a1, a2, a3, a4)
   local jk = p .. 'job:' .. job
   local h = redis.call('HMGET', jk, 'fence', 'task', 'type', 'attempts', 'max_attempts',
@@ -36,6 +69,7 @@ local function finish(job, fence, outcome, a1, a2, a3, a4)
     end
     terminal(jk, 'succeeded')
     emit(job, 'state', 'succeeded', a1 ~= '' and a1 or '{}')
+    chain(job, jk, h, a1, a2)
   elseif outcome == 'fail' then
     local att, max = tonumber(h[4]), tonumber(h[5])
     redis.call('HSET', jk, 'error_code', a1, 'error', a2, 'updated_at', NOW)

@@ -27,6 +27,17 @@ expect_eq "same id three times: one attempt" "1" "$(job_field dup-1 attempts)"
 n=$(rcli XRANGE 'vodq:{default}:events' - + | grep -c '^dup-1$' || true)
 check "same id three times: one job's events" test "$n" -ge 2
 
+# "then": a successful job creates its follow-up jobs, in its session
+echo '{"id":"par","session":"s-1","type":"sleep","sleep":{"ms":5},"then":[{"type":"sleep","sleep":{"ms":5}},{"type":"sleep","sleep":{"ms":5},"max_attempts":7}]}' | ctl submit - >/dev/null
+check "parent succeeds" wait_state par succeeded 10
+check "first follow-up job runs" wait_state par.then1 succeeded 10
+check "second follow-up job runs" wait_state par.then2 succeeded 10
+expect_eq "follow-up keeps the session" "s-1" "$(job_field par.then1 session)"
+expect_eq "follow-up keeps its own max_attempts" "7" "$(job_field par.then2 max_attempts)"
+expect_eq "follow-up names its parent" "par" "$(job_field par.then1 parent)"
+out=$(echo '{"type":"sleep","sleep":{"ms":1},"then":[{"type":"sleep","sleep":{"ms":-1}}]}' | ctl submit - 2>&1) || true
+check "a bad follow-up is rejected naming then[0] ($out)" grep -q "then\[0\]: sleep.ms" <<<"$out"
+
 # plain Redis integration: XADD a spec, the scheduler creates the job
 rcli XADD 'vodq:{default}:submit' '*' spec '{"id":"raw-1","type":"sleep","sleep":{"ms":5}}' >/dev/null
 check "raw XADD submission runs" wait_state raw-1 succeeded 10
