@@ -423,3 +423,46 @@ double vodq_json_get_number(const char *json, const char *key, double def)
     cJSON_Delete(root);
     return d;
 }
+
+static char *print_free(cJSON *root)
+{
+    char *txt = root ? cJSON_PrintUnformatted(root) : NULL;
+    char *out = txt ? strdup(txt) : NULL;
+    cJSON_free(txt);
+    cJSON_Delete(root);
+    return out;
+}
+
+char *vodq_job_spec_compose(const char *session, const char *timeline_json, const char *output)
+{
+    cJSON *tl = cJSON_Parse(timeline_json);
+    if (!cJSON_IsObject(tl)) {
+        cJSON_Delete(tl);
+        return NULL;
+    }
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "type", "compose");
+    if (session)
+        cJSON_AddStringToObject(root, "session", session);
+    cJSON *sec = cJSON_AddObjectToObject(root, "compose");
+    cJSON_AddItemToObject(sec, "timeline", tl);
+    cJSON_AddStringToObject(sec, "output", output);
+    return print_free(root);
+}
+
+char *vodq_job_spec_upload(const char *session, const char *path, const char *upload_address,
+                           const char *upload_auth, bool image)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "type", "upload");
+    if (session)
+        cJSON_AddStringToObject(root, "session", session);
+    cJSON *sec = cJSON_AddObjectToObject(root, "upload");
+    if (path)
+        cJSON_AddStringToObject(sec, "file", path);
+    cJSON_AddStringToObject(sec, "kind", image ? "image" : "video");
+    cJSON *vod = cJSON_AddObjectToObject(sec, "vod");
+    cJSON_AddStringToObject(vod, "upload_address", upload_address);
+    cJSON_AddStringToObject(vod, "upload_auth", upload_auth);
+    return print_free(root);
+}

@@ -102,4 +102,11 @@ bool vodq_json_get_string(const char *json, const char *key, char *buf, size_t c
 /* Returns the numeric member `key` of the JSON object text, or def. */
 double vodq_json_get_number(const char *json, const char *key, double def);
 
+/* Builds job spec texts for the client library (free with free()); NULL on
+ * OOM or when timeline_json is not a JSON object. session may be NULL;
+ * path NULL = the session's last export. */
+char *vodq_job_spec_compose(const char *session, const char *timeline_json, const char *output);
+char *vodq_job_spec_upload(const char *session, const char *path, const char *upload_address,
+                           const char *upload_auth, bool image);
+
 #endif

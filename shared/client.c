@@ -1,0 +1,227 @@
+/* client.c: the public client library (include/vodq/vodq.h). */
+#include "vodq/vodq.h"
+
+#include "shared/job.h"
+#include "shared/keys.h"
+#include "shared/proto.h"
+#include "shared/redis.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct vodq_client {
+    struct vodq_redis *r;
+    struct vodq_queue q;
+    struct vodq_job_defaults d;
+};
+
+struct vodq_client *vodq_client_open(const char *redis_url, const char *queue,
+                                     struct vodq_err *err)
+{
+    struct vodq_client *c = calloc(1, sizeof(*c));
+    if (!c) {
+        vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+        return NULL;
+    }
+    struct vodq_redis_opts o = {.url = redis_url, .command_timeout_ms = 5000};
+    if (vodq_queue_init(&c->q, queue ? queue : "default", 0, 0, err) != VODQ_OK ||
+        !(c->r = vodq_redis_new(&o, err)) || vodq_redis_ping(c->r, err) != VODQ_OK) {
+        vodq_client_close(c);
+        return NULL;
+    }
+    c->d = (struct vodq_job_defaults){3, 1000, 600000, 1 << 20};
+    return c;
+}
+
+void vodq_client_close(struct vodq_client *c)
+{
+    if (!c)
+        return;
+    vodq_redis_free(c->r);
+    free(c);
+}
+
+enum vodq_rc vodq_submit(struct vodq_client *c, const char *spec_json, char *id, size_t cap,
+                         struct vodq_err *err)
+{
+    return vodq_proto_submit(c->r, &c->q, spec_json, strlen(spec_json), &c->d, id, cap, err);
+}
+
+char *vodq_job_status(struct vodq_client *c, const char *id, struct vodq_err *err)
+{
+    return vodq_proto_job_json(c->r, &c->q, id, err);
+}
+
+static enum vodq_rc control(struct vodq_client *c, const char *id, const char *cmd,
+                            const char *arg, struct vodq_err *err)
+{
+    char msg[128];
+    return vodq_proto_control(c->r, &c->q, id, cmd, arg, msg, sizeof(msg), err);
+}
+
+enum vodq_rc vodq_job_pause(struct vodq_client *c, const char *id, struct vodq_err *err)
+{
+    return control(c, id, "pause", NULL, err);
+}
+
+enum vodq_rc vodq_job_resume(struct vodq_client *c, const char *id, struct vodq_err *err)
+{
+    return control(c, id, "resume", NULL, err);
+}
+
+enum vodq_rc vodq_job_cancel(struct vodq_client *c, const char *id, struct vodq_err *err)
+{
+    return control(c, id, "cancel", NULL, err);
+}
+
+enum vodq_rc vodq_job_retry(struct vodq_client *c, const char *id, struct vodq_err *err)
+{
+    return control(c, id, "retry", NULL, err);
+}
+
+enum vodq_rc vodq_job_refresh_auth(struct vodq_client *c, const char *id, const char *auth,
+                                   struct vodq_err *err)
+{
+    return control(c, id, "refresh_auth", auth, err);
+}
+
+/* Handles one events-stream entry; returns 1 when the job reached a
+ * terminal state (rc set), else 0. */
+static int on_entry(const struct vodq_reply *e, const char *id, const struct vodq_callbacks *cb,
+                    enum vodq_rc *rc)
+{
+    const struct vodq_reply *f = e->element[1];
+    const char *job = NULL, *type = NULL, *state = NULL, *data = "{}";
+    for (size_t i = 0; f && i + 1 < f->elements; i += 2) {
+        const char *k = f->element[i]->str, *v = f->element[i + 1]->str;
+        if (!k || !v)
+            continue;
+        if (!strcmp(k, "job"))
+            job = v;
+        else if (!strcmp(k, "type"))
+            type = v;
+        else if (!strcmp(k, "state"))
+            state = v;
+        else if (!strcmp(k, "data"))
+            data = v;
+    }
+    if (!job || strcmp(job, id) || !type)
+        return 0;
+    if (!strcmp(type, "progress")) {
+        if (cb && cb->on_progress)
+            cb->on_progress(cb->opaque, id, vodq_json_get_number(data, "percent", 0), data);
+        return 0;
+    }
+    if (strcmp(type, "state") != 0) {
+        if (cb && cb->on_event)
+            cb->on_event(cb->opaque, id, type, data);
+        return 0;
+    }
+    if (cb && cb->on_state)
+        cb->on_state(cb->opaque, id, state ? state : "", data);
+    enum vodq_job_state st = vodq_job_state_parse(state);
+    if (!vodq_job_state_terminal(st))
+        return 0;
+    *rc = st == VODQ_JOB_SUCCEEDED ? VODQ_OK
+          : st == VODQ_JOB_CANCELLED ? VODQ_ERR_CANCELLED
+                                     : VODQ_ERR_INVALID;
+    return 1;
+}
+
+enum vodq_rc vodq_job_watch(struct vodq_client *c, const char *id,
+                            const struct vodq_callbacks *cb, long timeout_ms,
+                            struct vodq_err *err)
+{
+    char jkey[VODQ_KEY_MAX], ekey[VODQ_KEY_MAX];
+    vodq_queue_key(&c->q, jkey, sizeof(jkey), VODQ_KEY_JOB, id);
+    vodq_queue_key(&c->q, ekey, sizeof(ekey), VODQ_KEY_EVENTS, NULL);
+    struct vodq_reply *h = vodq_redis_cmd(c->r, err, "HGET %s created_at", jkey);
+    if (!h)
+        return err ? err->code : VODQ_ERR_IO;
+    if (h->type != VODQ_REPLY_STRING) {
+        vodq_reply_free(h);
+        return vodq_err_set(err, VODQ_ERR_NOTFOUND, 0, "no such job: %s", id);
+    }
+    char last[48];
+    snprintf(last, sizeof(last), "%lld-0", atoll(h->str) - 1);
+    vodq_reply_free(h);
+    int64_t deadline = timeout_ms > 0 ? vodq_now_ms() + timeout_ms : 0;
+    enum vodq_rc rc = VODQ_ERR_TIMEOUT;
+    for (;;) {
+        if (deadline && vodq_now_ms() > deadline)
+            return vodq_err_set(err, VODQ_ERR_TIMEOUT, 0, "job %s: still running", id);
+        struct vodq_reply *r = vodq_redis_cmd(c->r, err, "XREAD COUNT 500 BLOCK 1000 STREAMS %s %s",
+                                              ekey, last);
+        if (!r)
+            return err ? err->code : VODQ_ERR_IO;
+        int done = 0;
+        if (r->type == VODQ_REPLY_ARRAY && r->elements == 1) {
+            const struct vodq_reply *entries = r->element[0]->element[1];
+            for (size_t i = 0; i < entries->elements && !done; i++) {
+                snprintf(last, sizeof(last), "%s", entries->element[i]->element[0]->str);
+                done = on_entry(entries->element[i], id, cb, &rc);
+            }
+        }
+        vodq_reply_free(r);
+        if (done)
+            break;
+    }
+    if (rc != VODQ_OK) {
+        char *j = vodq_proto_job_json(c->r, &c->q, id, err);
+        char e[200] = "", st[32] = "";
+        vodq_json_get_string(j, "error", e, sizeof(e));
+        vodq_json_get_string(j, "state", st, sizeof(st));
+        free(j);
+        vodq_err_set(err, rc, 0, "job %s %s%s%s", id, st, e[0] ? ": " : "", e);
+    }
+    return rc;
+}
+
+static enum vodq_rc submit_built(struct vodq_client *c, char *spec, char *id, size_t cap,
+                                 struct vodq_err *err)
+{
+    if (!spec)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "timeline: must be a JSON object");
+    enum vodq_rc rc = vodq_submit(c, spec, id, cap, err);
+    free(spec);
+    return rc;
+}
+
+enum vodq_rc vodq_session_compose(struct vodq_client *c, const char *session,
+                                  const char *timeline_json, const char *output_path, char *id,
+                                  size_t cap, struct vodq_err *err)
+{
+    return submit_built(c, vodq_job_spec_compose(session, timeline_json, output_path), id, cap,
+                        err);
+}
+
+enum vodq_rc vodq_session_upload_video(struct vodq_client *c, const char *session,
+                                       const char *path, const char *upload_address,
+                                       const char *upload_auth, char *id, size_t cap,
+                                       struct vodq_err *err)
+{
+    return submit_built(c, vodq_job_spec_upload(session, path, upload_address, upload_auth, false),
+                        id, cap, err);
+}
+
+enum vodq_rc vodq_session_upload_image(struct vodq_client *c, const char *session,
+                                       const char *path, const char *upload_address,
+                                       const char *upload_auth, char *id, size_t cap,
+                                       struct vodq_err *err)
+{
+    return submit_built(c, vodq_job_spec_upload(session, path, upload_address, upload_auth, true),
+                        id, cap, err);
+}
+
+enum vodq_rc vodq_session_release(struct vodq_client *c, const char *session,
+                                  struct vodq_err *err)
+{
+    char key[VODQ_KEY_MAX];
+    vodq_queue_key(&c->q, key, sizeof(key), VODQ_KEY_SESSION, session);
+    struct vodq_reply *r = vodq_redis_cmd(c->r, err, "DEL %s", key);
+    if (!r)
+        return err ? err->code : VODQ_ERR_IO;
+    vodq_reply_free(r);
+    return VODQ_OK;
+}
