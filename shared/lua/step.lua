@@ -19,7 +19,9 @@ local m = tonumber(ARGV[8 + k])
 -- Child i gets id <job>.then<i>, the parent's session, and, for an upload
 -- without "file", the parent's output ("$cover" = the parent's cover image).
 local function chain(job, jk, h, result, output)
-  local okj, spec = pcall(cjson.decode, redis.call('HGET', jk, 'spec') or '')
+  local text = redis.call('HGET', jk, 'spec') or ''
+  if not string.find(text, '"then"', 1, true) then return end
+  local okj, spec = pcall(cjson.decode, text)
   if not okj or type(spec) ~= 'table' or type(spec['then']) ~= 'table' then return end
   local okr, res = pcall(cjson.decode, result ~= '' and result or '{}')
   local cover = (okr and type(res) == 'table' and type(res.cover) == 'string') and res.cover or ''
