@@ -342,6 +342,22 @@ static const char *numeric_fields[] = {"progress", "attempts", "max_attempts", "
                                        "finished_at", "retry_at", "stalls", "auth_version",
                                        "backoff_base_ms", "backoff_max_ms", NULL};
 
+/* Replaces credential values inside a spec with "***" (status output,
+ * HTTP /jobs): secret keys, session tokens and VOD UploadAuth. */
+static void redact(cJSON *item)
+{
+    static const char *secret[] = {"secret_key", "session_token", "upload_auth", "password", NULL};
+    for (cJSON *it = item ? item->child : NULL; it; it = it->next) {
+        bool hide = false;
+        for (int i = 0; it->string && secret[i]; i++)
+            hide |= !strcmp(it->string, secret[i]);
+        if (hide && cJSON_IsString(it))
+            cJSON_SetValuestring(it, "***");
+        else if (cJSON_IsObject(it) || cJSON_IsArray(it))
+            redact(it);
+    }
+}
+
 char *vodq_job_hash_json(const char *const *fields, const char *const *values, size_t n)
 {
     cJSON *o = cJSON_CreateObject();
@@ -362,6 +378,7 @@ char *vodq_job_hash_json(const char *const *fields, const char *const *values, s
                 item = cJSON_CreateNumber(d);
         } else if (!strcmp(f, "spec") || !strcmp(f, "result") || !strcmp(f, "progress_data")) {
             item = *v ? cJSON_Parse(v) : NULL;
+            redact(item);
         }
         if (!item)
             item = cJSON_CreateString(v);
