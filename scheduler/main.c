@@ -61,25 +61,15 @@ int main(int argc, char **argv)
     };
     int n = (int)(sizeof(opts) / sizeof(opts[0]));
     int npos = 0;
-    bool help = false;
     struct vodq_err err = {0};
     vodq_log_set_name("vodq-scheduler");
-    if (vodq_config_load(opts, n, argc, argv, &npos, &help, &err) != VODQ_OK) {
-        fprintf(stderr, "vodq-scheduler: %s\n", err.msg);
-        return 2;
-    }
-    if (help) {
-        vodq_config_usage(stdout, "vodq-scheduler", "[OPTIONS]",
-                          "Validates submitted jobs and pushes their tasks; retries failed\n"
+    int code = vodq_config_main(opts, n, argc, argv, &npos, 0, "vodq-scheduler", "[OPTIONS]",
+                                "Validates submitted jobs and pushes their tasks; retries failed\n"
                           "attempts with backoff, reclaims stalled tasks, requeues the tasks of\n"
-                          "dead workers, dead-letters, trims streams. Run one or more.",
-                          opts, n);
+                          "dead workers, dead-letters, trims streams. Run one or more.");
+    if (code >= 0) {
         vodq_config_free(opts, n);
-        return 0;
-    }
-    if (npos > 0) {
-        fprintf(stderr, "vodq-scheduler: unexpected argument '%s' (try --help)\n", argv[1]);
-        return 2;
+        return code;
     }
     if (vodq_log_setup(log_level, log_json, &err) != VODQ_OK) {
         fprintf(stderr, "vodq-scheduler: %s\n", err.msg);

@@ -41,14 +41,7 @@ struct vodq_sched *vodq_sched_new(const struct vodq_sched_config *cfg, struct vo
         free(s);
         return NULL;
     }
-    if (cfg->id && *cfg->id) {
-        snprintf(s->id, sizeof(s->id), "%s", cfg->id);
-    } else {
-        char host[64] = "host", rnd[32];
-        gethostname(host, sizeof(host) - 1);
-        vodq_job_id_new(rnd, sizeof(rnd));
-        snprintf(s->id, sizeof(s->id), "sched-%s-%d-%s", host, (int)getpid(), rnd + 18);
-    }
+    vodq_job_instance_id(s->id, sizeof(s->id), "sched-", cfg->id);
     return s;
 }
 

@@ -222,3 +222,23 @@ void vodq_config_free(const struct vodq_opt *opts, int n)
         }
     }
 }
+
+int vodq_config_main(const struct vodq_opt *opts, int n, int argc, char **argv, int *npos,
+                     int max_pos, const char *prog, const char *synopsis, const char *desc)
+{
+    bool help = false;
+    struct vodq_err err = {0};
+    if (vodq_config_load(opts, n, argc, argv, npos, &help, &err) != VODQ_OK) {
+        fprintf(stderr, "%s: %s\n", prog, err.msg);
+        return 2;
+    }
+    if (help) {
+        vodq_config_usage(stdout, prog, synopsis, desc, opts, n);
+        return 0;
+    }
+    if (max_pos >= 0 && *npos > max_pos) {
+        fprintf(stderr, "%s: unexpected argument '%s' (try --help)\n", prog, argv[1 + max_pos]);
+        return 2;
+    }
+    return -1;
+}

@@ -42,6 +42,13 @@ enum vodq_rc vodq_config_load(const struct vodq_opt *opts, int n, int argc, char
 void vodq_config_usage(FILE *f, const char *prog, const char *synopsis, const char *desc,
                        const struct vodq_opt *opts, int n);
 
+/* The start of every program's main(): loads the options, prints --help
+ * (to stdout) or an error (to stderr, prefixed with prog). Returns -1 when
+ * the program should go on, else the exit status (0 after --help, 2 on a
+ * bad option or, when max_pos >= 0, more than max_pos positional args). */
+int vodq_config_main(const struct vodq_opt *opts, int n, int argc, char **argv, int *npos,
+                     int max_pos, const char *prog, const char *synopsis, const char *desc);
+
 /* Frees the strings that vodq_config_load() allocated for STR options. */
 void vodq_config_free(const struct vodq_opt *opts, int n);
 

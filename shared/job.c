@@ -483,3 +483,16 @@ char *vodq_job_spec_upload(const char *session, const char *path, const char *up
     cJSON_AddStringToObject(vod, "upload_auth", upload_auth);
     return print_free(root);
 }
+
+void vodq_job_instance_id(char *buf, size_t cap, const char *prefix, const char *given)
+{
+    if (given && *given) {
+        snprintf(buf, cap, "%s", given);
+        return;
+    }
+    char host[64] = "host", rnd[32];
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    vodq_job_id_new(rnd, sizeof(rnd));
+    snprintf(buf, cap, "%s%s-%d-%s", prefix, host, (int)getpid(), rnd + 18);
+}

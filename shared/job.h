@@ -109,4 +109,8 @@ char *vodq_job_spec_compose(const char *session, const char *timeline_json, cons
 char *vodq_job_spec_upload(const char *session, const char *path, const char *upload_address,
                            const char *upload_auth, bool image);
 
+/* Writes a process instance id into buf: given if not NULL/empty, else
+ * prefix + "host-pid-random" (consumer names of workers and schedulers). */
+void vodq_job_instance_id(char *buf, size_t cap, const char *prefix, const char *given);
+
 #endif

@@ -286,16 +286,24 @@ static char *io_take_auth(void *opaque)
     return out;
 }
 
-/* Checkpoint in the hash ckpt:<job>. */
+/* Checkpoint in the hash ckpt:<job>: the slot's connection and the key. */
+static struct vodq_redis *ck_redis(struct slot *s, char *key, struct vodq_err *err)
+{
+    struct vodq_redis *r = slot_redis(s);
+    if (!r)
+        vodq_err_set(err, VODQ_ERR_IO, 0, "redis unavailable");
+    vodq_queue_key(&s->w->q, key, VODQ_KEY_MAX, VODQ_KEY_CKPT, s->t.job);
+    return r;
+}
+
 static enum vodq_rc ck_load(void *opaque, void (*fn)(void *, const char *, const char *), void *arg,
                             struct vodq_err *err)
 {
     struct slot *s = opaque;
-    struct vodq_redis *r = slot_redis(s);
-    if (!r)
-        return vodq_err_set(err, VODQ_ERR_IO, 0, "redis unavailable");
     char key[VODQ_KEY_MAX];
-    vodq_queue_key(&s->w->q, key, sizeof(key), VODQ_KEY_CKPT, s->t.job);
+    struct vodq_redis *r = ck_redis(s, key, err);
+    if (!r)
+        return err ? err->code : VODQ_ERR_IO;
     struct vodq_reply *rep = vodq_redis_cmd(r, err, "HGETALL %s", key);
     if (!rep)
         return err ? err->code : VODQ_ERR_IO;
@@ -313,13 +321,12 @@ static enum vodq_rc ck_save(void *opaque, const char *const *fields, const char 
     struct slot *s = opaque;
     if (atomic_load(&s->fenced))
         return vodq_err_set(err, VODQ_ERR_FENCED, 0, "lease lost");
-    struct vodq_redis *r = slot_redis(s);
-    if (!r)
-        return vodq_err_set(err, VODQ_ERR_IO, 0, "redis unavailable");
     if (n == 0)
         return VODQ_OK;
     char key[VODQ_KEY_MAX];
-    vodq_queue_key(&s->w->q, key, sizeof(key), VODQ_KEY_CKPT, s->t.job);
+    struct vodq_redis *r = ck_redis(s, key, err);
+    if (!r)
+        return err ? err->code : VODQ_ERR_IO;
     size_t argc = 2 + 2 * n;
     const char **argv = calloc(argc, sizeof(*argv));
     if (!argv)
@@ -344,11 +351,10 @@ static enum vodq_rc ck_save(void *opaque, const char *const *fields, const char 
 static enum vodq_rc ck_clear(void *opaque, struct vodq_err *err)
 {
     struct slot *s = opaque;
-    struct vodq_redis *r = slot_redis(s);
-    if (!r)
-        return vodq_err_set(err, VODQ_ERR_IO, 0, "redis unavailable");
     char key[VODQ_KEY_MAX];
-    vodq_queue_key(&s->w->q, key, sizeof(key), VODQ_KEY_CKPT, s->t.job);
+    struct vodq_redis *r = ck_redis(s, key, err);
+    if (!r)
+        return err ? err->code : VODQ_ERR_IO;
     struct vodq_reply *rep = vodq_redis_cmd(r, err, "DEL %s", key);
     if (!rep)
         return err ? err->code : VODQ_ERR_IO;
@@ -898,14 +904,7 @@ struct vodq_worker *vodq_worker_new(const struct vodq_worker_config *cfg, struct
     w->cfg = *cfg;
     if (vodq_queue_init(&w->q, cfg->queue, cfg->events_maxlen, cfg->retention_s, err) != VODQ_OK)
         goto fail;
-    if (cfg->id && *cfg->id) {
-        snprintf(w->id, sizeof(w->id), "%s", cfg->id);
-    } else {
-        char host[64] = "host", rnd[32];
-        gethostname(host, sizeof(host) - 1);
-        vodq_job_id_new(rnd, sizeof(rnd));
-        snprintf(w->id, sizeof(w->id), "%s-%d-%s", host, (int)getpid(), rnd + 18);
-    }
+    vodq_job_instance_id(w->id, sizeof(w->id), "", cfg->id);
     for (int t = 0; t < VODQ_TASK__COUNT; t++)
         w->n_slots += cfg->slots[t];
     if (w->n_slots <= 0) {

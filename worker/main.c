@@ -54,25 +54,15 @@ int main(int argc, char **argv)
     };
     int n = (int)(sizeof(opts) / sizeof(opts[0]));
     int npos = 0;
-    bool help = false;
     struct vodq_err err = {0};
     vodq_log_set_name("vodq-worker");
-    if (vodq_config_load(opts, n, argc, argv, &npos, &help, &err) != VODQ_OK) {
-        fprintf(stderr, "vodq-worker: %s\n", err.msg);
-        return 2;
-    }
-    if (help) {
-        vodq_config_usage(stdout, "vodq-worker", "[OPTIONS]",
-                          "Claims tasks from the queue's Redis streams and runs them: compose\n"
+    int code = vodq_config_main(opts, n, argc, argv, &npos, 0, "vodq-worker", "[OPTIONS]",
+                                "Claims tasks from the queue's Redis streams and runs them: compose\n"
                           "(timeline to video), upload (VOD or S3) and sleep (diagnostics).\n"
-                          "Stops cleanly on SIGTERM/SIGINT, handing running tasks back.",
-                          opts, n);
+                          "Stops cleanly on SIGTERM/SIGINT, handing running tasks back.");
+    if (code >= 0) {
         vodq_config_free(opts, n);
-        return 0;
-    }
-    if (npos > 0) {
-        fprintf(stderr, "vodq-worker: unexpected argument '%s' (try --help)\n", argv[1]);
-        return 2;
+        return code;
     }
     if (vodq_log_setup(log_level, log_json, &err) != VODQ_OK) {
         fprintf(stderr, "vodq-worker: %s\n", err.msg);
