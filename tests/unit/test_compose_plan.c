@@ -539,6 +539,24 @@ static void test_fit_modes(void **state)
     }
 }
 
+/* A source already at the output size, format and range is not rescaled. */
+static void test_no_needless_scale(void **state)
+{
+    (void)state;
+    struct vodq_timeline tl;
+    struct vodq_plan plan;
+    struct run_result r;
+
+    build(TLO("{\"src\":\"b.mp4\",\"out\":0.5},{\"src\":\"b.mp4\",\"out\":0.5,\"fit\":\"cover\"}",
+              "\"output\":{\"width\":640,\"height\":360,\"fps\":30}"),
+          &tl, &plan);
+    assert_true(has(&plan, "[0:v]setpts=PTS-STARTPTS,fps=30/1,null,format=yuv420p,setsar=1"));
+    assert_true(has(&plan, "[1:v]setpts=PTS-STARTPTS,fps=30/1,null,format=yuv420p,crop="));
+    assert_null(strstr(plan.filter_complex, "scale="));
+    AVFilterGraph *g = run_exact(&plan, &r);
+    done(&tl, &plan, g);
+}
+
 static void test_transition(void **state)
 {
     (void)state;
@@ -552,10 +570,38 @@ static void test_transition(void **state)
               OUT_SMALL),
           &tl, &plan);
     assert_float_equal(plan.duration_s, 2 + 1 + 1 - 0.4 - 0.2, 1e-9);
-    assert_true(has(&plan, "xfade=transition=dissolve:duration=0.400000:offset=1.600000"));
-    assert_true(has(&plan, "xfade=transition=slideleft:duration=0.200000:offset=2.400000"));
+    /* only the overlapping frames go through xfade (it has no yuv420p in 5.1) */
+    assert_true(has(&plan, "[v0]split=2[mm0][tt0]"));
+    assert_true(has(&plan, "[tt0]trim=start_frame=40,setpts=PTS-STARTPTS[t0]"));
+    assert_true(has(&plan, "[v1]split=3[hh1][mm1][tt1]"));
+    assert_true(has(&plan, "[hh1]trim=end_frame=10[h1]"));
+    assert_true(has(&plan, "[mm1]trim=start_frame=10:end_frame=20,setpts=PTS-STARTPTS[m1]"));
+    assert_true(has(&plan, "[t0][h1]xfade=transition=dissolve:duration=0.400000:offset=0,"
+                           "format=yuv420p[x0]"));
+    assert_true(has(&plan, "[t1][h2]xfade=transition=slideleft:duration=0.200000:offset=0"));
+    assert_true(has(&plan, "[m0][x0][m1][x1][m2]concat=n=5:v=1:a=0"));
     assert_true(has(&plan, "acrossfade=ns=19200"));
     assert_true(has(&plan, "acrossfade=ns=9600"));
+    AVFilterGraph *g = run_exact(&plan, &r);
+    done(&tl, &plan, g);
+}
+
+/* A clip wholly inside its two transitions has no middle segment. */
+static void test_clip_inside_transitions(void **state)
+{
+    (void)state;
+    struct vodq_timeline tl;
+    struct vodq_plan plan;
+    struct run_result r;
+
+    build(TLO("{\"src\":\"a.mp4\",\"out\":1,\"transition\":{\"type\":\"fade\",\"duration\":0.4}},"
+              "{\"type\":\"image\",\"src\":\"photo.png\",\"duration\":1,\"transition\":{\"type\":"
+              "\"wipeup\",\"duration\":0.6}},{\"src\":\"b.mp4\",\"out\":1}",
+              OUT_SMALL),
+          &tl, &plan);
+    assert_float_equal(plan.duration_s, 2.0, 1e-9);
+    assert_true(has(&plan, "[v1]split=2[hh1][tt1]"));
+    assert_true(has(&plan, "[m0][x0][x1][m2]concat=n=4:v=1:a=0"));
     AVFilterGraph *g = run_exact(&plan, &r);
     done(&tl, &plan, g);
 }
@@ -1078,7 +1124,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concat_trims),
         cmocka_unit_test(test_fit_modes),
+        cmocka_unit_test(test_no_needless_scale),
         cmocka_unit_test(test_transition),
+        cmocka_unit_test(test_clip_inside_transitions),
         cmocka_unit_test(test_every_transition_type),
         cmocka_unit_test(test_speed),
         cmocka_unit_test(test_images),

@@ -9,8 +9,10 @@
  *                conversion), format, eq, setsar, tpad, trim -> [vK]
  *                [I:a] atrim, asetpts, atempo.., volume, aresample, aformat,
  *                apad, atrim -> [aK]       (or anullsrc when silent)
- *   joining:     [v0][v1] xfade (transition) or concat (cut) -> ...
- *                [a0][a1] acrossfade or concat -> ...
+ *   joining:     each [vK] is split into head / middle / tail; only the
+ *                frames inside a transition go through xfade; all the
+ *                pieces are concatenated once -> [vjoin]
+ *                [a0][a1] acrossfade or concat -> ... -> [ajoin]
  *   on top:      overlay per sticker (one decoded frame, repeated by the
  *                overlay filter), drawtext per caption
  *   music:       atrim/concat loop, afade, volume, adelay, amix with the clips
@@ -301,8 +303,18 @@ static void fit_size(double dw, double dh, int W, int H, bool cover, int *sw, in
 static void sb_scale(struct sbuf *b, int w, int h, const struct vodq_media_info *in,
                      const struct vodq_output_spec *o)
 {
-    sb_printf(b, "scale=w=%d:h=%d", w, h);
-    sb_scale_color(b, in, o);
+    double dw, dh;
+
+    display_size(in, &dw, &dh);
+    if (dw == w && dh == h && in->sar_num == in->sar_den && in->pix_fmt == AV_PIX_FMT_YUV420P &&
+        src_full_range(in) == o->full_range) {
+        /* Already the right size, format and range: a swscale pass would
+         * only copy the picture (about 5 ms a 1080p frame). */
+        sb_printf(b, "null");
+    } else {
+        sb_printf(b, "scale=w=%d:h=%d", w, h);
+        sb_scale_color(b, in, o);
+    }
     sb_matrix(b, in, o);
 }
 
@@ -642,6 +654,94 @@ oom:
     return -1;
 }
 
+/* ---- Joining the clips ---- */
+
+/* Video: each clip is cut into head (the frames inside the transition from
+ * the previous clip), middle and tail (inside the transition to the next);
+ * only head and tail go through xfade, and everything is concatenated once.
+ * xfade in FFmpeg 5.1 has no yuv420p, so a whole-clip xfade would convert
+ * every frame to yuv444p and back; this way only the overlap is. The split
+ * branches drop what they do not keep as it arrives, so nothing piles up. */
+static void join_video(struct sbuf *g, const struct vodq_track *tr,
+                       const struct vodq_output_spec *o)
+{
+    size_t segs = 0;
+
+    for (size_t k = 0; k < tr->n_clips; k++) {
+        int64_t n = vodq_clip_frames(&tr->clips[k], o);
+        int64_t tin = k ? vodq_transition_frames(&tr->clips[k - 1], o) : 0;
+        int64_t tout = vodq_transition_frames(&tr->clips[k], o);
+        int64_t mid = n - tin - tout;
+        int branches = (tin > 0) + (mid > 0) + (tout > 0);
+
+        if (branches == 1 && mid > 0) {
+            sb_printf(g, "[v%zu]null[m%zu];\n", k, k);
+            continue;
+        }
+        if (branches > 1)
+            sb_printf(g, "[v%zu]split=%d", k, branches);
+        else
+            sb_printf(g, "[v%zu]null", k);
+        if (tin > 0)
+            sb_printf(g, "[hh%zu]", k);
+        if (mid > 0)
+            sb_printf(g, "[mm%zu]", k);
+        if (tout > 0)
+            sb_printf(g, "[tt%zu]", k);
+        sb_printf(g, ";\n");
+        if (tin > 0)
+            sb_printf(g, "[hh%zu]trim=end_frame=%lld[h%zu];\n", k, (long long)tin, k);
+        if (mid > 0)
+            sb_printf(g, "[mm%zu]trim=start_frame=%lld:end_frame=%lld,setpts=PTS-STARTPTS[m%zu];\n", k,
+                      (long long)tin, (long long)(tin + mid), k);
+        if (tout > 0)
+            sb_printf(g, "[tt%zu]trim=start_frame=%lld,setpts=PTS-STARTPTS[t%zu];\n", k,
+                      (long long)(n - tout), k);
+    }
+    for (size_t k = 0; k < tr->n_clips; k++) {
+        int64_t tout = vodq_transition_frames(&tr->clips[k], o);
+        if (tout > 0)
+            sb_printf(g,
+                      "[t%zu][h%zu]xfade=transition=%s:duration=%.6f:offset=0,format=yuv420p[x%zu];\n",
+                      k, k + 1, tr->clips[k].transition.type, frames_s(o, tout), k);
+    }
+    for (size_t k = 0; k < tr->n_clips; k++) {
+        int64_t n = vodq_clip_frames(&tr->clips[k], o);
+        int64_t tin = k ? vodq_transition_frames(&tr->clips[k - 1], o) : 0;
+        int64_t tout = vodq_transition_frames(&tr->clips[k], o);
+        if (n - tin - tout > 0) {
+            sb_printf(g, "[m%zu]", k);
+            segs++;
+        }
+        if (tout > 0) {
+            sb_printf(g, "[x%zu]", k);
+            segs++;
+        }
+    }
+    /* concat works in microseconds; back to 1/fps for the encoder. */
+    sb_printf(g, "concat=n=%zu:v=1:a=0,settb=expr=%d/%d[vjoin];\n", segs, o->fps_den, o->fps_num);
+}
+
+/* Audio: acrossfade where a transition overlaps two clips, concat for cuts
+ * (cheap either way: crossfades hold only the overlap). */
+static void join_audio(struct sbuf *g, const struct vodq_track *tr,
+                       const struct vodq_output_spec *o)
+{
+    char cur[32] = "a0", next[32];
+
+    for (size_t k = 1; k < tr->n_clips; k++) {
+        int64_t t = vodq_transition_frames(&tr->clips[k - 1], o);
+        snprintf(next, sizeof(next), "ja%zu", k);
+        if (t > 0)
+            sb_printf(g, "[%s][a%zu]acrossfade=ns=%lld:c1=tri:c2=tri[%s];\n", cur, k,
+                      (long long)frames_samples(o, t), next);
+        else
+            sb_printf(g, "[%s][a%zu]concat=n=2:v=0:a=1[%s];\n", cur, k, next);
+        snprintf(cur, sizeof(cur), "%s", next);
+    }
+    sb_printf(g, "[%s]anull[ajoin];\n", cur);
+}
+
 /* ---- Plan ---- */
 
 static void copy_output(struct vodq_plan_output *po, const struct vodq_output_spec *o)
@@ -703,35 +803,15 @@ enum vodq_rc vodq_plan_build(const struct vodq_timeline *tl, struct vodq_plan *p
             goto oom;
     }
 
-    /* Clips, then join them left to right: xfade where a transition is
-     * asked for, concat for a cut. */
+    /* Clips, then join them. */
     for (size_t k = 0; k < tr->n_clips; k++)
         if (add_clip(plan, cap, &g, &tr->clips[k], k, o) < 0)
             goto oom;
-    int64_t vlen = vodq_clip_frames(&tr->clips[0], o); /* frames joined so far */
-    snprintf(cur, sizeof(cur), "v0");
-    char acur[32], anext[32];
-    snprintf(acur, sizeof(acur), "a0");
-    for (size_t k = 1; k < tr->n_clips; k++) {
-        const struct vodq_clip *prev = &tr->clips[k - 1];
-        int64_t t = vodq_transition_frames(prev, o);
-        snprintf(next, sizeof(next), "j%zu", k);
-        snprintf(anext, sizeof(anext), "ja%zu", k);
-        if (t > 0) {
-            sb_printf(&g, "[%s][v%zu]xfade=transition=%s:duration=%.6f:offset=%.6f[%s];\n", cur, k,
-                      prev->transition.type, frames_s(o, t), frames_s(o, vlen - t), next);
-            sb_printf(&g, "[%s][a%zu]acrossfade=ns=%lld:c1=tri:c2=tri[%s];\n", acur, k,
-                      (long long)frames_samples(o, t), anext);
-        } else {
-            /* concat outputs in microseconds; xfade needs 1/fps on both sides. */
-            sb_printf(&g, "[%s][v%zu]concat=n=2:v=1:a=0,settb=expr=%d/%d[%s];\n", cur, k,
-                      o->fps_den, o->fps_num, next);
-            sb_printf(&g, "[%s][a%zu]concat=n=2:v=0:a=1[%s];\n", acur, k, anext);
-        }
-        vlen += vodq_clip_frames(&tr->clips[k], o) - t;
-        snprintf(cur, sizeof(cur), "%s", next);
-        snprintf(acur, sizeof(acur), "%s", anext);
-    }
+    join_video(&g, tr, o);
+    snprintf(cur, sizeof(cur), "vjoin");
+    join_audio(&g, tr, o);
+    char acur[32];
+    snprintf(acur, sizeof(acur), "ajoin");
 
     /* Stickers and watermark, then captions, over the joined video. */
     for (size_t i = 0; i < tl->n_overlays; i++) {
