@@ -516,7 +516,7 @@ static void test_fit_modes(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct vodq_timeline tl;
         struct vodq_plan plan;
-        struct run_result r;
+        struct run_result r = {0};
         char json[512];
         /* a.mp4 is 4:3 in a 16:9 frame */
         snprintf(json, sizeof(json),
@@ -545,7 +545,7 @@ static void test_no_needless_scale(void **state)
     (void)state;
     struct vodq_timeline tl;
     struct vodq_plan plan;
-    struct run_result r;
+    struct run_result r = {0};
 
     build(TLO("{\"src\":\"b.mp4\",\"out\":0.5},{\"src\":\"b.mp4\",\"out\":0.5,\"fit\":\"cover\"}",
               "\"output\":{\"width\":640,\"height\":360,\"fps\":30}"),
@@ -562,7 +562,7 @@ static void test_transition(void **state)
     (void)state;
     struct vodq_timeline tl;
     struct vodq_plan plan;
-    struct run_result r;
+    struct run_result r = {0};
 
     build(TLO("{\"src\":\"a.mp4\",\"out\":2,\"transition\":{\"type\":\"dissolve\",\"duration\":"
               "0.4}},{\"src\":\"b.mp4\",\"out\":1,\"transition\":{\"type\":\"slideleft\","
@@ -592,7 +592,7 @@ static void test_clip_inside_transitions(void **state)
     (void)state;
     struct vodq_timeline tl;
     struct vodq_plan plan;
-    struct run_result r;
+    struct run_result r = {0};
 
     build(TLO("{\"src\":\"a.mp4\",\"out\":1,\"transition\":{\"type\":\"fade\",\"duration\":0.4}},"
               "{\"type\":\"image\",\"src\":\"photo.png\",\"duration\":1,\"transition\":{\"type\":"
@@ -616,7 +616,7 @@ static void test_every_transition_type(void **state)
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         struct vodq_timeline tl;
         struct vodq_plan plan;
-        struct run_result r;
+        struct run_result r = {0};
         char json[512];
         snprintf(json, sizeof(json),
                  TLO("{\"src\":\"a.mp4\",\"out\":0.6,\"transition\":{\"type\":\"%s\",\"duration\":"
@@ -657,7 +657,7 @@ static void test_images(void **state)
     (void)state;
     struct vodq_timeline tl;
     struct vodq_plan plan;
-    struct run_result r;
+    struct run_result r = {0};
 
     build(TLO("{\"type\":\"image\",\"src\":\"photo.png\",\"duration\":1.2,\"fit\":\"blur\"},"
               "{\"type\":\"image\",\"src\":\"photo.jpg\",\"duration\":0.8,\"fit\":\"cover\"}",
@@ -681,7 +681,7 @@ static void test_colour_conversion(void **state)
     (void)state;
     struct vodq_timeline tl;
     struct vodq_plan plan;
-    struct run_result r;
+    struct run_result r = {0};
 
     build(TLO("{\"src\":\"sd.mp4\",\"out\":0.4},{\"src\":\"hd.mp4\",\"out\":0.4},"
               "{\"src\":\"phone.mp4\",\"out\":0.4}",
@@ -720,7 +720,7 @@ static void test_audio_options(void **state)
     (void)state;
     struct vodq_timeline tl;
     struct vodq_plan plan;
-    struct run_result r;
+    struct run_result r = {0};
 
     build(TLO("{\"src\":\"a.mp4\",\"out\":1,\"volume\":0.5},{\"src\":\"a.mp4\",\"out\":1,"
               "\"mute\":true},{\"src\":\"sd.mp4\",\"out\":1,\"volume\":0}",
@@ -742,7 +742,7 @@ static void test_late_audio_keeps_sync(void **state)
     (void)state;
     struct vodq_timeline tl;
     struct vodq_plan plan;
-    struct run_result r;
+    struct run_result r = {0};
 
     build(TLO("{\"src\":\"late.mp4\",\"out\":2},{\"src\":\"a.mp4\",\"out\":1}", OUT_SMALL),
           &tl, &plan);
@@ -765,7 +765,7 @@ static void test_caption_text_survives(void **state)
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         struct vodq_timeline tl;
         struct vodq_plan plan;
-        struct run_result r;
+        struct run_result r = {0};
         char json[1024];
         char esc[256];
         size_t n = 0;
@@ -815,7 +815,7 @@ static void test_overlays(void **state)
     (void)state;
     struct vodq_timeline tl;
     struct vodq_plan plan;
-    struct run_result r;
+    struct run_result r = {0};
 
     build(TLO("{\"src\":\"a.mp4\",\"out\":2,\"fit\":\"stretch\"}",
               "\"overlays\":[{\"src\":\"logo.png\",\"anchor\":\"top-right\",\"x\":0,\"y\":0,"
@@ -841,7 +841,7 @@ static void test_music(void **state)
     (void)state;
     struct vodq_timeline tl;
     struct vodq_plan plan;
-    struct run_result r;
+    struct run_result r = {0};
 
     /* a trimmed segment looped: repeated inputs, no buffering */
     build(TLO("{\"src\":\"a.mp4\",\"out\":3},{\"src\":\"b.mp4\",\"out\":2}",
@@ -887,7 +887,7 @@ static void test_ntsc_rate(void **state)
     (void)state;
     struct vodq_timeline tl;
     struct vodq_plan plan;
-    struct run_result r;
+    struct run_result r = {0};
 
     build(TLO("{\"src\":\"a.mp4\",\"out\":1.5,\"transition\":{\"type\":\"fade\",\"duration\":"
               "0.3}},{\"type\":\"image\",\"src\":\"photo.png\",\"duration\":1},{\"src\":\"b.mp4\","
@@ -906,7 +906,7 @@ static void test_everything_at_once(void **state)
     (void)state;
     struct vodq_timeline tl;
     struct vodq_plan plan;
-    struct run_result r;
+    struct run_result r = {0};
 
     build(TLO("{\"src\":\"a.mp4\",\"in\":0.5,\"out\":2,\"fit\":\"contain\",\"brightness\":0.1,"
               "\"contrast\":1.2,\"saturation\":0.5,\"transition\":{\"type\":\"fade\",\"duration\":"

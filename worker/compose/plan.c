@@ -693,7 +693,7 @@ static void join_video(struct sbuf *g, const struct vodq_track *tr,
             sb_printf(g, "[hh%zu]trim=end_frame=%lld[h%zu];\n", k, (long long)tin, k);
         if (mid > 0)
             sb_printf(g, "[mm%zu]trim=start_frame=%lld:end_frame=%lld,setpts=PTS-STARTPTS[m%zu];\n", k,
-                      (long long)tin, (long long)(tin + mid), k);
+                      (long long)tin, (long long)tin + (long long)mid, k);
         if (tout > 0)
             sb_printf(g, "[tt%zu]trim=start_frame=%lld,setpts=PTS-STARTPTS[t%zu];\n", k,
                       (long long)(n - tout), k);

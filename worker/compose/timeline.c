@@ -203,7 +203,7 @@ static enum vodq_rc get_int(const cJSON *obj, const char *path, const char *key,
 static enum vodq_rc get_int32(const cJSON *obj, const char *path, const char *key, int def,
                               int lo, int hi, int *out, struct vodq_err *err)
 {
-    int64_t v;
+    int64_t v = def;
     enum vodq_rc rc = get_int(obj, path, key, def, lo, hi, &v, err);
 
     if (rc == VODQ_OK)
@@ -755,8 +755,8 @@ static enum vodq_rc parse_output(const cJSON *obj, const char *base_dir,
     static const char *const cover_keys[] = {"at", "path"};
     const char *path = "output";
     const cJSON *it;
-    int idx;
-    int64_t v;
+    int idx = 0;
+    int64_t v = 0;
 
     /* Defaults first, so that an absent "output" gives a complete spec. */
     o->width = 1280;
@@ -1016,7 +1016,7 @@ static enum vodq_rc parse_root(const cJSON *root, const char *base_dir, struct v
     static const char *const keys[] = {"version", "tracks", "overlays", "captions", "music",
                                        "output"};
     const cJSON *it;
-    int64_t version;
+    int64_t version = 0;
 
     if (!cJSON_IsObject(root))
         return bad(err, "", NULL, "must be a JSON object");
@@ -1086,7 +1086,7 @@ enum vodq_rc vodq_timeline_load_file(const char *path, struct vodq_timeline *tl,
         rc = vodq_err_set(err, VODQ_ERR_IO, errno, "timeline %s: cannot read", path);
         goto fail;
     }
-    if (size > 16 * 1024 * 1024) {
+    if (size > 16L * 1024 * 1024) {
         rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "timeline %s: larger than 16 MiB", path);
         goto fail;
     }
