@@ -230,7 +230,7 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
                                 "%s: not allowed in a job of type %s", type_names[t], tname);
     if (out->type == VODQ_TASK_SLEEP) {
         const cJSON *ms = cJSON_GetObjectItemCaseSensitive(sec, "ms");
-        if (!ms)
+        if (!ms || cJSON_IsNull(ms))
             return vodq_err_set(err, VODQ_ERR_INVALID, 0, "sleep.ms: missing");
         int64_t x = 0;
         if ((rc = get_int(sec, "ms", "sleep.ms", 0, 86400000, &x, err)) != VODQ_OK ||
