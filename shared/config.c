@@ -21,7 +21,7 @@ static enum vodq_rc set_value(const struct vodq_opt *o, const char *val, const c
     }
     case VODQ_OPT_INT: {
         long long *dst = o->dst;
-        if (!val || !*val) {
+        if (!val || (!*val && !strcmp(from, "default"))) {
             *dst = 0;
             return VODQ_OK;
         }
