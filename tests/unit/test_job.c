@@ -1,0 +1,827 @@
+/* test_job.c: job spec parsing and validation (every error names the JSON
+ * path of the bad field and says what is wrong), ids, the state machine,
+ * retry backoff, and the JSON helpers of shared/job.c. */
+#include "shared/job.h"
+
+#include <cjson/cJSON.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+static const struct vodq_job_defaults defs = {
+    .max_attempts = 3,
+    .backoff_base_ms = 1000,
+    .backoff_max_ms = 60000,
+    .max_spec_bytes = 1 << 20,
+};
+
+#define SLEEP_OK "\"type\":\"sleep\",\"sleep\":{\"ms\":5}"
+
+/* One spec that must be rejected: the error starts with "<path>: " and
+ * contains want. */
+struct bad {
+    const char *spec, *path, *want;
+};
+
+/* Parses spec and expects VODQ_ERR_INVALID with a message that starts with
+ * "<path>: " and contains want. */
+static void expect_bad(const char *spec, const char *path, const char *want)
+{
+    struct vodq_job_spec s;
+    struct vodq_err err = {0};
+    enum vodq_rc rc = vodq_job_spec_parse(spec, strlen(spec), &defs, &s, &err);
+    size_t pl = strlen(path);
+    bool had_json = s.json != NULL;
+    vodq_job_spec_cleanup(&s);
+    if (rc != VODQ_ERR_INVALID || err.code != VODQ_ERR_INVALID || strncmp(err.msg, path, pl) != 0 ||
+        strncmp(err.msg + pl, ": ", 2) != 0 || !strstr(err.msg, want))
+        fail_msg("spec %s: got rc %d msg \"%s\"; wanted path \"%s\" and \"%s\"", spec, rc,
+                 err.msg, path, want);
+    assert_false(had_json);
+}
+
+static void expect_bad_list(const struct bad *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        expect_bad(b[i].spec, b[i].path, b[i].want);
+}
+#define EXPECT_BAD(list) expect_bad_list(list, sizeof(list) / sizeof(*(list)))
+
+/* Expects the spec before + value + after to be rejected for each value. */
+static void expect_bad_values(const char *before, const char *const *values, size_t n,
+                              const char *after, const char *path, const char *want)
+{
+    for (size_t i = 0; i < n; i++) {
+        char spec[256];
+        snprintf(spec, sizeof(spec), "%s%s%s", before, values[i], after);
+        expect_bad(spec, path, want);
+    }
+}
+#define EXPECT_BAD_VALUES(before, values, after, path, want)                                       \
+    expect_bad_values(before, values, sizeof(values) / sizeof(*(values)), after, path, want)
+
+/* Parses spec and expects success; the caller cleans up *s. */
+static void parse_ok(const char *spec, struct vodq_job_spec *s)
+{
+    struct vodq_err err = {0};
+    enum vodq_rc rc = vodq_job_spec_parse(spec, strlen(spec), &defs, s, &err);
+    if (rc != VODQ_OK)
+        fail_msg("spec %s: rc %d \"%s\"", spec, rc, err.msg);
+    assert_non_null(s->json);
+}
+
+static void test_spec_not_json(void **state)
+{
+    (void)state;
+    static const struct bad b[] = {
+        {"", "spec", "not valid JSON"},
+        {"{\"type\":", "spec", "not valid JSON"},
+        {"type=sleep", "spec", "not valid JSON"},
+        {"{\"type\":\"sleep\",}", "spec", "not valid JSON"},
+        {"[1,2]", "spec", "must be a JSON object"},
+        {"\"sleep\"", "spec", "must be a JSON object"},
+        {"42", "spec", "must be a JSON object"},
+        {"null", "spec", "must be a JSON object"},
+    };
+    EXPECT_BAD(b);
+}
+
+static void test_spec_type(void **state)
+{
+    (void)state;
+    static const struct bad b[] = {
+        {"{\"sleep\":{\"ms\":1}}", "type", "missing"},
+        {"{}", "type", "missing"},
+        {"{\"type\":5,\"sleep\":{\"ms\":1}}", "type", "must be a string"},
+        {"{\"type\":null,\"sleep\":{\"ms\":1}}", "type", "must be a string"},
+        {"{\"type\":[\"sleep\"],\"sleep\":{\"ms\":1}}", "type", "must be a string"},
+        {"{\"type\":\"transcode\",\"transcode\":{}}", "type", "unknown task type 'transcode'"},
+        {"{\"type\":\"Sleep\",\"sleep\":{\"ms\":1}}", "type", "unknown task type 'Sleep'"},
+        {"{\"type\":\"\",\"sleep\":{\"ms\":1}}", "type", "unknown task type"},
+        /* the version, and fields nobody knows (the message lists what is allowed) */
+        {"{\"version\":2," SLEEP_OK "}", "version", "must be an integer 1..1"},
+        {"{\"version\":\"1\"," SLEEP_OK "}", "version", "must be an integer"},
+        {"{" SLEEP_OK ",\"colour\":\"red\"}", "colour", "unknown field"},
+        {"{" SLEEP_OK ",\"Type\":\"sleep\"}", "Type", "unknown field"},
+        {"{" SLEEP_OK ",\"priority\":1}", "priority", "allowed: version, id, type"},
+        {"{\"type\":\"sleep\",\"sleep\":{\"ms\":5,\"seconds\":1}}", "sleep.seconds",
+         "unknown field"},
+        {"{\"type\":\"sleep\",\"sleep\":{\"ms\":5,\"x\":1}}", "sleep.x",
+         "allowed: ms, fail_times, permanent"},
+    };
+    EXPECT_BAD(b);
+    struct vodq_job_spec s;
+    parse_ok("{\"version\":1," SLEEP_OK "}", &s);
+    vodq_job_spec_cleanup(&s);
+}
+
+static void test_spec_sleep(void **state)
+{
+    (void)state;
+    static const struct bad b[] = {
+        {"{\"type\":\"sleep\"}", "sleep", "missing"},
+        {"{\"type\":\"sleep\",\"sleep\":5}", "sleep", "must be an object"},
+        {"{\"type\":\"sleep\",\"sleep\":[]}", "sleep", "must be an object"},
+        {"{\"type\":\"sleep\",\"sleep\":{}}", "sleep.ms", "missing"},
+    };
+    EXPECT_BAD(b);
+    static const char *const bad_ms[] = {"-1", "1.5",  "\"100\"", "86400001",
+                                         "1e12", "true", "{}",     "[]"};
+    EXPECT_BAD_VALUES("{\"type\":\"sleep\",\"sleep\":{\"ms\":", bad_ms, "}}", "sleep.ms",
+                      "must be an integer 0..86400000");
+    static const char *const bad_ft[] = {"-1", "1001", "\"2\"", "0.5"};
+    EXPECT_BAD_VALUES("{\"type\":\"sleep\",\"sleep\":{\"ms\":1,\"fail_times\":", bad_ft, "}}",
+                      "sleep.fail_times", "must be an integer 0..1000");
+    struct vodq_job_spec s;
+    parse_ok("{\"type\":\"sleep\",\"sleep\":{\"ms\":0,\"fail_times\":1000,\"permanent\":true}}",
+             &s);
+    assert_int_equal(s.type, VODQ_TASK_SLEEP);
+    vodq_job_spec_cleanup(&s);
+    parse_ok("{\"type\":\"sleep\",\"sleep\":{\"ms\":86400000,\"fail_times\":0}}", &s);
+    vodq_job_spec_cleanup(&s);
+}
+
+/* sleep.ms is required: null is no value, as absent is. */
+static void test_spec_sleep_ms_null(void **state)
+{
+    (void)state;
+    expect_bad("{\"type\":\"sleep\",\"sleep\":{\"ms\":null}}", "sleep.ms", "missing");
+}
+
+static void test_spec_attempts_timeout_backoff(void **state)
+{
+    (void)state;
+    static const char *const bad_att[] = {"0", "1001", "\"3\"", "-1", "2.5"};
+    EXPECT_BAD_VALUES("{" SLEEP_OK ",\"max_attempts\":", bad_att, "}", "max_attempts",
+                      "must be an integer 1..1000");
+    static const char *const bad_to[] = {"-1", "604800001", "\"10\"", "0.1"};
+    EXPECT_BAD_VALUES("{" SLEEP_OK ",\"timeout_ms\":", bad_to, "}", "timeout_ms",
+                      "must be an integer 0..604800000");
+    static const char *const bad_bo[] = {"5", "[100]", "\"fast\"", "true"};
+    EXPECT_BAD_VALUES("{" SLEEP_OK ",\"backoff\":", bad_bo, "}", "backoff", "must be an object");
+    static const char *const bad_base[] = {"-1", "\"100\"", "86400001", "1.5"};
+    EXPECT_BAD_VALUES("{" SLEEP_OK ",\"backoff\":{\"base_ms\":", bad_base, "}}", "backoff.base_ms",
+                      "must be an integer 0..86400000");
+    static const char *const bad_max[] = {"-5", "604800001", "{}"};
+    EXPECT_BAD_VALUES("{" SLEEP_OK ",\"backoff\":{\"max_ms\":", bad_max, "}}", "backoff.max_ms",
+                      "must be an integer 0..604800000");
+
+    struct vodq_job_spec s;
+    parse_ok("{" SLEEP_OK ",\"max_attempts\":1000,\"timeout_ms\":604800000,"
+             "\"backoff\":{\"base_ms\":10,\"max_ms\":100}}",
+             &s);
+    assert_int_equal(s.max_attempts, 1000);
+    assert_int_equal(s.timeout_ms, 604800000);
+    assert_int_equal(s.backoff_base_ms, 10);
+    assert_int_equal(s.backoff_max_ms, 100);
+    vodq_job_spec_cleanup(&s);
+
+    /* absent or null: the defaults */
+    parse_ok("{" SLEEP_OK ",\"max_attempts\":null,\"backoff\":null}", &s);
+    assert_int_equal(s.max_attempts, defs.max_attempts);
+    assert_int_equal(s.timeout_ms, 0);
+    assert_int_equal(s.backoff_base_ms, defs.backoff_base_ms);
+    assert_int_equal(s.backoff_max_ms, defs.backoff_max_ms);
+    vodq_job_spec_cleanup(&s);
+    parse_ok("{" SLEEP_OK ",\"backoff\":{\"base_ms\":7}}", &s);
+    assert_int_equal(s.backoff_base_ms, 7);
+    assert_int_equal(s.backoff_max_ms, defs.backoff_max_ms);
+    assert_int_equal(s.max_attempts, 3);
+    vodq_job_spec_cleanup(&s);
+}
+
+/* A rejected spec still reports its id when the id itself is usable. */
+static void expect_rejected_id(const char *spec, const char *want_id)
+{
+    struct vodq_job_spec s;
+    struct vodq_err err = {0};
+    assert_int_equal(vodq_job_spec_parse(spec, strlen(spec), &defs, &s, &err), VODQ_ERR_INVALID);
+    assert_string_equal(s.id, want_id);
+    assert_int_equal(s.id_given, want_id[0] != '\0');
+    assert_null(s.json);
+    vodq_job_spec_cleanup(&s);
+}
+
+static void test_spec_id_session(void **state)
+{
+    (void)state;
+    static const char *const bad_ids[] = {"\"a b\"", "\"a/b\"",   "\"job\\n1\"", "\"\"",
+                                          "5",       "[\"x\"]",   "\"a{b}\"",    "\"a+b\""};
+    EXPECT_BAD_VALUES("{\"id\":", bad_ids, "," SLEEP_OK "}", "id",
+                      "must be a string of 1-128 characters [A-Za-z0-9_.:-]");
+    static const char *const bad_sessions[] = {"\"s 1\"", "\"\"", "12", "{\"id\":\"s\"}"};
+    EXPECT_BAD_VALUES("{" SLEEP_OK ",\"session\":", bad_sessions, "}", "session",
+                      "must be a string of 1-128 characters [A-Za-z0-9_.:-]");
+
+    char long_id[VODQ_ID_MAX + 2];
+    memset(long_id, 'x', sizeof(long_id) - 1);
+    long_id[sizeof(long_id) - 1] = '\0';
+    assert_int_equal(strlen(long_id), 129);
+    char spec[512];
+    snprintf(spec, sizeof(spec), "{\"id\":\"%s\"," SLEEP_OK "}", long_id);
+    expect_bad(spec, "id", "1-128 characters");
+    expect_rejected_id(spec, "");
+
+    /* 128 characters is the most */
+    long_id[VODQ_ID_MAX] = '\0';
+    snprintf(spec, sizeof(spec), "{\"id\":\"%s\"," SLEEP_OK ",\"session\":\"%s\"}", long_id,
+             long_id);
+    struct vodq_job_spec s;
+    parse_ok(spec, &s);
+    assert_string_equal(s.id, long_id);
+    assert_string_equal(s.session, long_id);
+    vodq_job_spec_cleanup(&s);
+    parse_ok("{" SLEEP_OK "}", &s);
+    assert_string_equal(s.session, "");
+    vodq_job_spec_cleanup(&s);
+
+    /* rejected for another reason: the id is still reported */
+    expect_rejected_id("{\"id\":\"job-7\",\"type\":\"transcode\"}", "job-7");
+    expect_rejected_id("{\"id\":\"job-8\"," SLEEP_OK ",\"colour\":1}", "job-8");
+    expect_rejected_id("{\"id\":\"job-9\",\"type\":\"sleep\",\"sleep\":{\"ms\":-1}}", "job-9");
+    expect_rejected_id("{\"id\":\"job.10:x_y-z\",\"type\":\"upload\",\"upload\":{}}",
+                       "job.10:x_y-z");
+    expect_rejected_id("{\"id\":\"bad id\",\"type\":\"transcode\"}", "");
+    expect_rejected_id("{\"type\":\"transcode\"}", "");
+
+    assert_true(vodq_job_id_valid("A-z_0.9:x"));
+    assert_false(vodq_job_id_valid(NULL));
+    assert_false(vodq_job_id_valid(""));
+    assert_false(vodq_job_id_valid("a+b"));
+    assert_false(vodq_job_id_valid("\xc3\xa9"));
+}
+
+static void test_spec_compose_upload(void **state)
+{
+    (void)state;
+    static const struct bad b[] = {
+        {"{\"type\":\"compose\"}", "compose", "missing"},
+        {"{\"type\":\"compose\",\"compose\":\"x\"}", "compose", "must be an object"},
+        {"{\"type\":\"compose\",\"compose\":{\"output\":\"/tmp/o.mp4\"}}", "compose.timeline",
+         "missing"},
+        {"{\"type\":\"compose\",\"compose\":{\"timeline\":[],\"output\":\"/tmp/o.mp4\"}}",
+         "compose.timeline", "must be an object"},
+        {"{\"type\":\"compose\",\"compose\":{\"timeline_file\":3,\"output\":\"o.mp4\"}}",
+         "compose.timeline_file", "must be a string"},
+        {"{\"type\":\"compose\",\"compose\":{\"timeline\":{}}}", "compose.output", "missing"},
+        {"{\"type\":\"compose\",\"compose\":{\"timeline\":{},\"output\":\"\"}}", "compose.output",
+         "missing"},
+        {"{\"type\":\"compose\",\"compose\":{\"timeline\":{},\"output\":7}}", "compose.output",
+         "missing"},
+        {"{\"type\":\"upload\"}", "upload", "missing"},
+        {"{\"type\":\"upload\",\"upload\":{\"file\":\"a.mp4\"}}", "upload",
+         "needs a target, upload.vod or upload.s3"},
+        {"{\"type\":\"upload\",\"upload\":{\"s3\":{}}}", "upload.file",
+         "missing (or give a session"},
+        {"{\"type\":\"upload\",\"upload\":{\"vod\":{}}}", "upload.file", "missing"},
+        {"{\"type\":\"upload\",\"upload\":{\"s3\":{},\"file\":5}}", "upload.file",
+         "must be a string"},
+        /* the section of another type */
+        {"{" SLEEP_OK ",\"compose\":{}}", "compose", "not allowed in a job of type sleep"},
+        {"{" SLEEP_OK ",\"upload\":null}", "upload", "not allowed in a job of type sleep"},
+        {"{\"type\":\"upload\",\"upload\":{\"s3\":{},\"file\":\"a\"},\"sleep\":{\"ms\":1}}",
+         "sleep", "not allowed in a job of type upload"},
+    };
+    EXPECT_BAD(b);
+    struct vodq_job_spec s;
+    parse_ok("{\"type\":\"compose\","
+             "\"compose\":{\"timeline\":{\"tracks\":[]},\"output\":\"o.mp4\"}}",
+             &s);
+    assert_int_equal(s.type, VODQ_TASK_COMPOSE);
+    vodq_job_spec_cleanup(&s);
+    parse_ok("{\"type\":\"compose\","
+             "\"compose\":{\"timeline_file\":\"t.json\",\"output\":\"o.mp4\"}}",
+             &s);
+    vodq_job_spec_cleanup(&s);
+    parse_ok("{\"type\":\"upload\",\"upload\":{\"s3\":{},\"file\":\"a.mp4\"}}", &s);
+    assert_int_equal(s.type, VODQ_TASK_UPLOAD);
+    vodq_job_spec_cleanup(&s);
+    /* a session stands in for the file (its last export) */
+    parse_ok("{\"type\":\"upload\",\"session\":\"s1\",\"upload\":{\"vod\":{}}}", &s);
+    vodq_job_spec_cleanup(&s);
+}
+
+static void test_spec_then(void **state)
+{
+    (void)state;
+    expect_bad("{" SLEEP_OK ",\"then\":{}}", "then", "must be an array");
+    char spec[1024];
+    int n = snprintf(spec, sizeof(spec), "{" SLEEP_OK ",\"then\":[");
+    for (int i = 0; i < 17; i++)
+        n += snprintf(spec + n, sizeof(spec) - (size_t)n, "%s{" SLEEP_OK "}", i ? "," : "");
+    snprintf(spec + n, sizeof(spec) - (size_t)n, "]}");
+    expect_bad(spec, "then", "at most 16");
+    expect_bad("{" SLEEP_OK ",\"then\":[{\"id\":\"x\"," SLEEP_OK "}]}", "then[0]",
+               "id, session and then are set by the parent job");
+    expect_bad("{" SLEEP_OK ",\"then\":[{" SLEEP_OK "},"
+               "{\"type\":\"sleep\",\"sleep\":{\"ms\":-1}}]}",
+               "then[1]: sleep.ms", "must be an integer");
+    /* a compose followed by the upload of its export, without a file */
+    struct vodq_job_spec s;
+    parse_ok("{\"type\":\"compose\",\"compose\":{\"timeline\":{},\"output\":\"o.mp4\"},"
+             "\"then\":[{\"type\":\"upload\",\"upload\":{\"s3\":{}}}]}",
+             &s);
+    /* the parent's session is not written into the child */
+    cJSON *root = cJSON_Parse(s.json);
+    assert_non_null(root);
+    cJSON *child = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "then"), 0);
+    assert_non_null(child);
+    assert_null(cJSON_GetObjectItem(child, "session"));
+    assert_null(cJSON_GetObjectItem(child, "id"));
+    cJSON_Delete(root);
+    vodq_job_spec_cleanup(&s);
+}
+
+static void test_spec_too_big(void **state)
+{
+    (void)state;
+    size_t big = 10u << 20;
+    char *text = malloc(big + 1);
+    assert_non_null(text);
+    const char *head = "{\"type\":\"sleep\",\"sleep\":{\"ms\":1},\"meta\":{\"x\":\"";
+    size_t hl = strlen(head);
+    memcpy(text, head, hl);
+    memset(text + hl, 'a', big - hl - 3);
+    memcpy(text + big - 3, "\"}}", 4);
+    assert_int_equal(strlen(text), big);
+
+    struct vodq_job_spec s;
+    struct vodq_err err = {0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    enum vodq_rc rc = vodq_job_spec_parse(text, big, &defs, &s, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    assert_int_equal(rc, VODQ_ERR_INVALID);
+    assert_null(s.json);
+    if (strncmp(err.msg, "spec: ", 6) != 0 || !strstr(err.msg, "10485760 bytes") ||
+        !strstr(err.msg, "1048576"))
+        fail_msg("10 MB spec: \"%s\"", err.msg);
+    /* rejected on its size alone, before any parsing: far below a parse of 10 MB */
+    if (ms > 5.0)
+        fail_msg("10 MB spec took %.2f ms to reject", ms);
+    vodq_job_spec_cleanup(&s);
+
+    /* exactly at the limit is parsed (and valid) */
+    size_t lim = defs.max_spec_bytes;
+    memset(text + hl, 'a', lim - hl - 3);
+    memcpy(text + lim - 3, "\"}}", 4);
+    rc = vodq_job_spec_parse(text, lim, &defs, &s, &err);
+    if (rc != VODQ_OK)
+        fail_msg("spec of max_spec_bytes: %s", err.msg);
+    vodq_job_spec_cleanup(&s);
+    free(text);
+}
+
+/* len is honoured: the text need not end in NUL, trailing bytes are ignored. */
+static void test_spec_len(void **state)
+{
+    (void)state;
+    const char *text = "{" SLEEP_OK "}GARBAGE";
+    struct vodq_job_spec s;
+    struct vodq_err err = {0};
+    assert_int_equal(vodq_job_spec_parse(text, strlen(text) - 7, &defs, &s, &err), VODQ_OK);
+    assert_int_equal(s.type, VODQ_TASK_SLEEP);
+    vodq_job_spec_cleanup(&s);
+    /* trailing white space (a file's last newline) is fine */
+    const char *nl = "{" SLEEP_OK "}\n \t\r\n";
+    assert_int_equal(vodq_job_spec_parse(nl, strlen(nl), &defs, &s, &err), VODQ_OK);
+    vodq_job_spec_cleanup(&s);
+}
+
+/* Bytes after the JSON value make the spec invalid JSON, as a JSON parser
+ * in any other language says: nothing may be silently ignored. */
+static void test_spec_trailing_garbage(void **state)
+{
+    (void)state;
+    static const struct bad b[] = {
+        {"{" SLEEP_OK "}GARBAGE", "spec", "not valid JSON"},
+        {"{" SLEEP_OK "}{\"type\":\"upload\"}", "spec", "not valid JSON"},
+        {"{" SLEEP_OK "} x", "spec", "not valid JSON"},
+    };
+    EXPECT_BAD(b);
+}
+
+static void test_spec_valid_generated_id(void **state)
+{
+    (void)state;
+    struct vodq_job_spec s;
+    parse_ok("{\"type\":\"sleep\",\"sleep\":{\"ms\":5,\"fail_times\":2},\"meta\":{\"k\":\"v\"}}",
+             &s);
+    assert_false(s.id_given);
+    assert_int_equal(strlen(s.id), 26);
+    assert_true(vodq_job_id_valid(s.id));
+    assert_int_equal(s.type, VODQ_TASK_SLEEP);
+    assert_int_equal(s.max_attempts, 3);
+    /* the normalised JSON carries the id and everything given */
+    cJSON *root = cJSON_Parse(s.json);
+    assert_non_null(root);
+    cJSON *id = cJSON_GetObjectItem(root, "id");
+    assert_true(cJSON_IsString(id));
+    assert_string_equal(id->valuestring, s.id);
+    assert_string_equal(cJSON_GetObjectItem(root, "type")->valuestring, "sleep");
+    cJSON *sl = cJSON_GetObjectItem(root, "sleep");
+    assert_int_equal(cJSON_GetObjectItem(sl, "ms")->valueint, 5);
+    assert_int_equal(cJSON_GetObjectItem(sl, "fail_times")->valueint, 2);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "meta"), "k")->valuestring,
+                        "v");
+    cJSON_Delete(root);
+    char got[64];
+    assert_true(vodq_json_get_string(s.json, "id", got, sizeof(got)));
+    assert_string_equal(got, s.id);
+    /* normalised means parseable again, to the same id */
+    struct vodq_job_spec again;
+    parse_ok(s.json, &again);
+    assert_true(again.id_given);
+    assert_string_equal(again.id, s.id);
+    vodq_job_spec_cleanup(&again);
+
+    /* two submissions without id get two ids */
+    struct vodq_job_spec other;
+    parse_ok("{" SLEEP_OK "}", &other);
+    assert_string_not_equal(other.id, s.id);
+    vodq_job_spec_cleanup(&other);
+    vodq_job_spec_cleanup(&s);
+    assert_null(s.json);
+    vodq_job_spec_cleanup(NULL);
+}
+
+static void test_spec_valid_given_id(void **state)
+{
+    (void)state;
+    struct vodq_job_spec s;
+    parse_ok("{\"id\":\"order-42:a_b.c\"," SLEEP_OK "}", &s);
+    assert_true(s.id_given);
+    assert_string_equal(s.id, "order-42:a_b.c");
+    char got[64];
+    assert_true(vodq_json_get_string(s.json, "id", got, sizeof(got)));
+    assert_string_equal(got, "order-42:a_b.c");
+    vodq_job_spec_cleanup(&s);
+    /* "id": null means none given */
+    parse_ok("{\"id\":null," SLEEP_OK "}", &s);
+    assert_false(s.id_given);
+    assert_int_equal(strlen(s.id), 26);
+    vodq_job_spec_cleanup(&s);
+}
+
+/* The allowed transitions, as the table in shared/job.c and the protocol
+ * document state them. Every other pair must be refused. */
+static const struct {
+    enum vodq_job_state from, to;
+} allowed_moves[] = {
+    {VODQ_JOB_SUBMITTED, VODQ_JOB_QUEUED},      {VODQ_JOB_SUBMITTED, VODQ_JOB_REJECTED},
+    {VODQ_JOB_SUBMITTED, VODQ_JOB_CANCELLED},   {VODQ_JOB_QUEUED, VODQ_JOB_ACTIVE},
+    {VODQ_JOB_QUEUED, VODQ_JOB_PAUSED},         {VODQ_JOB_QUEUED, VODQ_JOB_CANCELLED},
+    {VODQ_JOB_ACTIVE, VODQ_JOB_PAUSED},         {VODQ_JOB_ACTIVE, VODQ_JOB_WAITING_AUTH},
+    {VODQ_JOB_ACTIVE, VODQ_JOB_SUCCEEDED},      {VODQ_JOB_ACTIVE, VODQ_JOB_DELAYED},
+    {VODQ_JOB_ACTIVE, VODQ_JOB_DEAD},           {VODQ_JOB_ACTIVE, VODQ_JOB_CANCELLED},
+    {VODQ_JOB_ACTIVE, VODQ_JOB_QUEUED},         {VODQ_JOB_PAUSED, VODQ_JOB_ACTIVE},
+    {VODQ_JOB_PAUSED, VODQ_JOB_QUEUED},         {VODQ_JOB_PAUSED, VODQ_JOB_CANCELLED},
+    {VODQ_JOB_PAUSED, VODQ_JOB_DELAYED},        {VODQ_JOB_PAUSED, VODQ_JOB_DEAD},
+    {VODQ_JOB_WAITING_AUTH, VODQ_JOB_ACTIVE},   {VODQ_JOB_WAITING_AUTH, VODQ_JOB_QUEUED},
+    {VODQ_JOB_WAITING_AUTH, VODQ_JOB_CANCELLED}, {VODQ_JOB_WAITING_AUTH, VODQ_JOB_DELAYED},
+    {VODQ_JOB_WAITING_AUTH, VODQ_JOB_DEAD},     {VODQ_JOB_WAITING_AUTH, VODQ_JOB_PAUSED},
+    {VODQ_JOB_DELAYED, VODQ_JOB_QUEUED},        {VODQ_JOB_DELAYED, VODQ_JOB_CANCELLED},
+    {VODQ_JOB_DELAYED, VODQ_JOB_PAUSED},        {VODQ_JOB_DEAD, VODQ_JOB_QUEUED},
+};
+
+static void test_state_machine(void **state)
+{
+    (void)state;
+    size_t n = sizeof(allowed_moves) / sizeof(*allowed_moves);
+    for (int f = 0; f < VODQ_JOB__COUNT; f++) {
+        for (int t = 0; t < VODQ_JOB__COUNT; t++) {
+            bool want = false;
+            for (size_t i = 0; i < n; i++)
+                want |= allowed_moves[i].from == (enum vodq_job_state)f &&
+                        allowed_moves[i].to == (enum vodq_job_state)t;
+            bool got = vodq_job_transition_ok((enum vodq_job_state)f, (enum vodq_job_state)t);
+            if (got != want)
+                fail_msg("%s -> %s: got %s, want %s", vodq_job_state_name(f),
+                         vodq_job_state_name(t), got ? "allowed" : "refused",
+                         want ? "allowed" : "refused");
+        }
+    }
+    /* terminal states go nowhere, except dead -> queued (retry) */
+    for (int t = 0; t < VODQ_JOB__COUNT; t++) {
+        assert_false(vodq_job_transition_ok(VODQ_JOB_SUCCEEDED, t));
+        assert_false(vodq_job_transition_ok(VODQ_JOB_CANCELLED, t));
+        assert_false(vodq_job_transition_ok(VODQ_JOB_REJECTED, t));
+        assert_int_equal(vodq_job_transition_ok(VODQ_JOB_DEAD, t), t == VODQ_JOB_QUEUED);
+        /* no state moves to itself, and nothing goes back to submitted */
+        assert_false(vodq_job_transition_ok(t, t));
+        assert_false(vodq_job_transition_ok(t, VODQ_JOB_SUBMITTED));
+    }
+    /* a sample of forbidden moves, named */
+    assert_false(vodq_job_transition_ok(VODQ_JOB_QUEUED, VODQ_JOB_SUCCEEDED));
+    assert_false(vodq_job_transition_ok(VODQ_JOB_SUBMITTED, VODQ_JOB_ACTIVE));
+    assert_false(vodq_job_transition_ok(VODQ_JOB_DELAYED, VODQ_JOB_ACTIVE));
+    assert_false(vodq_job_transition_ok(VODQ_JOB_QUEUED, VODQ_JOB_REJECTED));
+    assert_false(vodq_job_transition_ok(VODQ_JOB_DEAD, VODQ_JOB_ACTIVE));
+    assert_false(vodq_job_transition_ok(VODQ_JOB_SUCCEEDED, VODQ_JOB_QUEUED));
+    assert_false(vodq_job_transition_ok(VODQ_JOB_CANCELLED, VODQ_JOB_QUEUED));
+    /* out of range */
+    assert_false(vodq_job_transition_ok(VODQ_JOB__COUNT, VODQ_JOB_QUEUED));
+    assert_false(vodq_job_transition_ok(VODQ_JOB_QUEUED, VODQ_JOB__COUNT));
+    assert_false(vodq_job_transition_ok((enum vodq_job_state)-1, VODQ_JOB_QUEUED));
+}
+
+static void test_state_names(void **state)
+{
+    (void)state;
+    static const char *names[VODQ_JOB__COUNT] = {
+        "submitted", "queued",    "active", "paused",    "waiting_auth",
+        "delayed",   "succeeded", "dead",   "cancelled", "rejected",
+    };
+    for (int i = 0; i < VODQ_JOB__COUNT; i++) {
+        assert_string_equal(vodq_job_state_name(i), names[i]);
+        assert_int_equal(vodq_job_state_parse(names[i]), i);
+        bool term = i == VODQ_JOB_SUCCEEDED || i == VODQ_JOB_DEAD || i == VODQ_JOB_CANCELLED ||
+                    i == VODQ_JOB_REJECTED;
+        assert_int_equal(vodq_job_state_terminal(i), term);
+    }
+    assert_null(vodq_job_state_name(VODQ_JOB__COUNT));
+    assert_null(vodq_job_state_name((enum vodq_job_state)-1));
+    assert_int_equal(vodq_job_state_parse("Queued"), VODQ_JOB__COUNT);
+    assert_int_equal(vodq_job_state_parse("failed"), VODQ_JOB__COUNT);
+    assert_int_equal(vodq_job_state_parse(NULL), VODQ_JOB__COUNT);
+
+    assert_string_equal(vodq_task_type_name(VODQ_TASK_SLEEP), "sleep");
+    assert_string_equal(vodq_task_type_name(VODQ_TASK_COMPOSE), "compose");
+    assert_string_equal(vodq_task_type_name(VODQ_TASK_UPLOAD), "upload");
+    assert_null(vodq_task_type_name(VODQ_TASK__COUNT));
+    for (int t = 0; t < VODQ_TASK__COUNT; t++)
+        assert_int_equal(vodq_task_type_parse(vodq_task_type_name(t)), t);
+    assert_int_equal(vodq_task_type_parse("transcode"), VODQ_TASK__COUNT);
+    assert_int_equal(vodq_task_type_parse(NULL), VODQ_TASK__COUNT);
+}
+
+static void test_backoff(void **state)
+{
+    (void)state;
+    const int64_t base = 100, max = 10000;
+    /* no jitter: exactly half of base * 2^(n-1): doubles until the cap */
+    int64_t prev = 0;
+    for (int a = 1; a <= 20; a++) {
+        int64_t d = base << (a - 1);
+        if (d > max)
+            d = max;
+        int64_t lo = vodq_job_backoff_ms(a, base, max, 0.0);
+        assert_int_equal(lo, d / 2);
+        if (a > 1 && d < max)
+            assert_int_equal(lo, 2 * prev);
+        prev = lo;
+        /* the top of the jitter range stays below d */
+        int64_t hi = vodq_job_backoff_ms(a, base, max, 0.999999);
+        assert_true(hi < d);
+        assert_true(hi >= d - 1);
+        /* random jitter stays within [d/2, d) */
+        for (int k = 0; k < 200; k++) {
+            double j = (double)rand() / ((double)RAND_MAX + 1.0);
+            int64_t v = vodq_job_backoff_ms(a, base, max, j);
+            if (v < d / 2 || v >= d)
+                fail_msg("attempt %d jitter %f: %lld not in [%lld, %lld)", a, j, (long long)v,
+                         (long long)(d / 2), (long long)d);
+        }
+    }
+    /* capped: attempt 8 would be 12800 */
+    assert_int_equal(vodq_job_backoff_ms(8, base, max, 0.0), max / 2);
+    assert_int_equal(vodq_job_backoff_ms(7, base, max, 0.0), 3200);
+    /* huge attempt numbers do not overflow */
+    int64_t v = vodq_job_backoff_ms(5000, base, max, 0.5);
+    assert_true(v >= max / 2 && v < max);
+    v = vodq_job_backoff_ms(64, 1000, 7 * 86400000LL, 0.999999);
+    assert_true(v >= 7 * 86400000LL / 2 && v < 7 * 86400000LL);
+    /* attempt < 1 counts as the first; out-of-range jitter is clamped */
+    assert_int_equal(vodq_job_backoff_ms(0, base, max, 0.0), 50);
+    assert_int_equal(vodq_job_backoff_ms(-3, base, max, 0.0), 50);
+    assert_int_equal(vodq_job_backoff_ms(1, base, max, -1.0), 50);
+    v = vodq_job_backoff_ms(1, base, max, 1.0);
+    assert_true(v >= 50 && v < 100);
+    v = vodq_job_backoff_ms(1, base, max, 7.0);
+    assert_true(v >= 50 && v < 100);
+    /* base 0: retry at once */
+    assert_int_equal(vodq_job_backoff_ms(3, 0, max, 0.9), 0);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+/* Decodes the 10 time characters of an id (Crockford base32) to ms. */
+static int64_t id_time(const char *id)
+{
+    static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
+    int64_t t = 0;
+    for (int i = 0; i < 10; i++) {
+        const char *p = strchr(b32, id[i]);
+        assert_non_null(p);
+        t = t * 32 + (p - b32);
+    }
+    return t;
+}
+
+static void test_ids(void **state)
+{
+    (void)state;
+    enum { N = 10000 };
+    char(*ids)[32] = calloc(N, sizeof(*ids));
+    assert_non_null(ids);
+    int64_t t0 = vodq_now_ms();
+    for (int i = 0; i < N; i++) {
+        vodq_job_id_new(ids[i], sizeof(ids[i]));
+        assert_int_equal(strlen(ids[i]), 26);
+        assert_true(vodq_job_id_valid(ids[i]));
+        for (int k = 0; k < 26; k++)
+            if (!strchr("0123456789abcdefghjkmnpqrstvwxyz", ids[i][k]))
+                fail_msg("id %s: character '%c' not in the alphabet", ids[i], ids[i][k]);
+        /* ids drawn later never sort before earlier ones on their time part */
+        if (i > 0)
+            assert_true(strncmp(ids[i - 1], ids[i], 10) <= 0);
+    }
+    int64_t t1 = vodq_now_ms();
+    /* the time part is the creation time in ms */
+    assert_true(id_time(ids[0]) >= t0 && id_time(ids[0]) <= t1);
+    assert_true(id_time(ids[N - 1]) >= t0 && id_time(ids[N - 1]) <= t1);
+    qsort(ids, N, sizeof(*ids), cmp_str);
+    for (int i = 1; i < N; i++)
+        if (!strcmp(ids[i - 1], ids[i]))
+            fail_msg("duplicate id %s", ids[i]);
+    free(ids);
+
+    /* an id made later sorts after one made earlier */
+    char a[32], b[32];
+    vodq_job_id_new(a, sizeof(a));
+    struct timespec ts = {0, 3 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    vodq_job_id_new(b, sizeof(b));
+    assert_true(strcmp(a, b) < 0);
+    assert_true(id_time(b) - id_time(a) >= 2);
+
+    /* a small buffer gets a truncated, terminated id */
+    char small[8];
+    vodq_job_id_new(small, sizeof(small));
+    assert_int_equal(strlen(small), 7);
+}
+
+static void test_hash_json(void **state)
+{
+    (void)state;
+    const char *f[] = {"id",    "state",         "progress",   "attempts", "spec", "result",
+                       "auth",  "fence",         "created_at", "note",     "progress_data"};
+    const char *v[] = {"j1",
+                       "active",
+                       "42.5",
+                       "2",
+                       "{\"type\":\"sleep\",\"sleep\":{\"ms\":1}}",
+                       "not json {",
+                       "{\"AccessKeySecret\":\"TOPSECRET\"}",
+                       "abc",
+                       "1700000000123",
+                       NULL,
+                       ""};
+    size_t n = sizeof(f) / sizeof(*f);
+    char *out = vodq_job_hash_json(f, v, n);
+    assert_non_null(out);
+    assert_null(strstr(out, "TOPSECRET"));
+    assert_null(strstr(out, "auth"));
+    cJSON *o = cJSON_Parse(out);
+    assert_non_null(o);
+    assert_string_equal(cJSON_GetObjectItem(o, "id")->valuestring, "j1");
+    assert_string_equal(cJSON_GetObjectItem(o, "state")->valuestring, "active");
+    /* numeric fields are numbers; one that is not a number stays a string */
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(o, "progress")));
+    assert_true(cJSON_GetObjectItem(o, "progress")->valuedouble == 42.5);
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(o, "attempts")));
+    assert_int_equal(cJSON_GetObjectItem(o, "attempts")->valueint, 2);
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(o, "created_at")));
+    assert_true(cJSON_GetObjectItem(o, "created_at")->valuedouble == 1700000000123.0);
+    assert_true(cJSON_IsString(cJSON_GetObjectItem(o, "fence")));
+    assert_string_equal(cJSON_GetObjectItem(o, "fence")->valuestring, "abc");
+    /* spec is inlined as JSON; bad JSON in result stays a string */
+    cJSON *spec = cJSON_GetObjectItem(o, "spec");
+    assert_true(cJSON_IsObject(spec));
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "sleep"), "ms")->valueint, 1);
+    assert_true(cJSON_IsString(cJSON_GetObjectItem(o, "result")));
+    assert_string_equal(cJSON_GetObjectItem(o, "result")->valuestring, "not json {");
+    assert_true(cJSON_IsString(cJSON_GetObjectItem(o, "progress_data")));
+    /* NULL value becomes "" and error is always present */
+    assert_string_equal(cJSON_GetObjectItem(o, "note")->valuestring, "");
+    assert_true(cJSON_IsString(cJSON_GetObjectItem(o, "error")));
+    assert_string_equal(cJSON_GetObjectItem(o, "error")->valuestring, "");
+    cJSON_Delete(o);
+    free(out);
+
+    /* an empty hash still has the contract fields */
+    out = vodq_job_hash_json(NULL, NULL, 0);
+    assert_non_null(out);
+    o = cJSON_Parse(out);
+    assert_non_null(o);
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(o, "progress")));
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(o, "attempts")));
+    assert_true(cJSON_IsString(cJSON_GetObjectItem(o, "error")));
+    cJSON_Delete(o);
+    free(out);
+}
+
+static void test_spec_section(void **state)
+{
+    (void)state;
+    const char *spec = "{\"type\":\"upload\",\"upload\":{\"s3\":{\"bucket\":\"b\"}}}";
+    char *sec = vodq_job_spec_section(spec, "upload", NULL);
+    assert_non_null(sec);
+    cJSON *o = cJSON_Parse(sec);
+    assert_non_null(o);
+    assert_null(cJSON_GetObjectItem(o, "file"));
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "s3"), "bucket")->valuestring,
+                        "b");
+    cJSON_Delete(o);
+    free(sec);
+    /* set_file adds a file when there is none... */
+    sec = vodq_job_spec_section(spec, "upload", "/exports/a.mp4");
+    char file[64];
+    assert_true(vodq_json_get_string(sec, "file", file, sizeof(file)));
+    assert_string_equal(file, "/exports/a.mp4");
+    free(sec);
+    /* ...and keeps one that is given */
+    sec = vodq_job_spec_section("{\"upload\":{\"file\":\"mine.mp4\"}}", "upload", "other.mp4");
+    assert_true(vodq_json_get_string(sec, "file", file, sizeof(file)));
+    assert_string_equal(file, "mine.mp4");
+    free(sec);
+    assert_null(vodq_job_spec_section("not json", "upload", NULL));
+    assert_null(vodq_job_spec_section(spec, "compose", NULL));
+    assert_null(vodq_job_spec_section("{\"upload\":5}", "upload", "f"));
+    assert_null(vodq_job_spec_section("{\"upload\":[]}", "upload", NULL));
+}
+
+static void test_json_get(void **state)
+{
+    (void)state;
+    const char *j = "{\"s\":\"hello\",\"n\":12.5,\"b\":true,\"u\":\"\\u00e9t\\u00e9\"}";
+    char buf[16];
+    assert_true(vodq_json_get_string(j, "s", buf, sizeof(buf)));
+    assert_string_equal(buf, "hello");
+    assert_true(vodq_json_get_string(j, "u", buf, sizeof(buf)));
+    assert_string_equal(buf, "\xc3\xa9t\xc3\xa9");
+    /* truncated to the buffer, still terminated */
+    char small[4];
+    assert_true(vodq_json_get_string(j, "s", small, sizeof(small)));
+    assert_string_equal(small, "hel");
+    /* absent, not a string, not JSON, NULL: false and "" */
+    strcpy(buf, "stale");
+    assert_false(vodq_json_get_string(j, "missing", buf, sizeof(buf)));
+    assert_string_equal(buf, "");
+    strcpy(buf, "stale");
+    assert_false(vodq_json_get_string(j, "n", buf, sizeof(buf)));
+    assert_string_equal(buf, "");
+    strcpy(buf, "stale");
+    assert_false(vodq_json_get_string("{bad", "s", buf, sizeof(buf)));
+    assert_string_equal(buf, "");
+    assert_false(vodq_json_get_string(NULL, "s", buf, sizeof(buf)));
+    assert_string_equal(buf, "");
+    /* case-sensitive keys */
+    assert_false(vodq_json_get_string(j, "S", buf, sizeof(buf)));
+
+    assert_true(vodq_json_get_number(j, "n", -1) == 12.5);
+    assert_true(vodq_json_get_number(j, "s", -1) == -1);
+    assert_true(vodq_json_get_number(j, "b", -2) == -2);
+    assert_true(vodq_json_get_number(j, "none", 7) == 7);
+    assert_true(vodq_json_get_number("[", "n", 3) == 3);
+    assert_true(vodq_json_get_number(NULL, "n", 4) == 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spec_not_json),
+        cmocka_unit_test(test_spec_type),
+        cmocka_unit_test(test_spec_sleep),
+        cmocka_unit_test(test_spec_sleep_ms_null),
+        cmocka_unit_test(test_spec_attempts_timeout_backoff),
+        cmocka_unit_test(test_spec_id_session),
+        cmocka_unit_test(test_spec_compose_upload),
+        cmocka_unit_test(test_spec_then),
+        cmocka_unit_test(test_spec_too_big),
+        cmocka_unit_test(test_spec_len),
+        cmocka_unit_test(test_spec_trailing_garbage),
+        cmocka_unit_test(test_spec_valid_generated_id),
+        cmocka_unit_test(test_spec_valid_given_id),
+        cmocka_unit_test(test_state_machine),
+        cmocka_unit_test(test_state_names),
+        cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_hash_json),
+        cmocka_unit_test(test_spec_section),
+        cmocka_unit_test(test_json_get),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
