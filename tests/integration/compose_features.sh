@@ -20,6 +20,7 @@ OUT_SPEC='"output": { "width": 320, "height": 240, "fps": 25, "preset": "ultrafa
 gen_numbered num.mp4 4
 gen_solid red.mp4 0xFF0000 3
 gen_solid blue.mp4 0x0000FF 3
+gen_solid yellow.mp4 0xFFFF00 3
 gen_solid grey.mp4 0x808080 3
 gen_solid black.mp4 0x000000 3
 gen_solid quiet.mp4 0x808080 4 320 240 25 0 # no audio stream
@@ -30,7 +31,7 @@ gen_image cyan.png 160 120 0x00FFFF
 gen_logo logo.png 40 40 0x00FF00
 gen_music music.wav 6 660 -14
 
-RED="255 0 0" BLUE="0 0 255" GREEN="0 255 0" GREY="128 128 128" BLACK="0 0 0"
+RED="255 0 0" BLUE="0 0 255" YELLOW="255 255 0" GREEN="0 255 0" GREY="128 128 128" BLACK="0 0 0"
 
 # tl NAME JSON-BODY: writes NAME.json = {"version":1, BODY, output}
 tl() { printf '{ "version": 1, %s, %s }\n' "$2" "$OUT_SPEC" >"$1.json"; }
@@ -166,11 +167,11 @@ expect_rgb "sticker: absent before its start" "$GREY" "$(pixel_at overlay.mp4 0.
 expect_rgb "sticker: absent after its end" "$GREY" "$(pixel_at overlay.mp4 2.5 24 204 8)" 12
 
 # --- transitions ---------------------------------------------------------------
-# red 2 s -(fade 1 s)- blue 3 s -(wipeleft 1 s)- red 2 s = 7 - 2 = 5 s
+# red 2 s -(fade 1 s)- blue 3 s -(wipeleft 1 s)- yellow 2 s = 7 - 2 = 5 s
 tl xfade '"tracks": [ { "clips": [
   { "type": "video", "src": "red.mp4", "out": 2, "transition": { "type": "fade", "duration": 1 } },
   { "type": "video", "src": "blue.mp4", "out": 3, "transition": { "type": "wipeleft", "duration": 1 } },
-  { "type": "video", "src": "red.mp4", "out": 2 } ] } ]'
+  { "type": "video", "src": "yellow.mp4", "out": 2 } ] } ]'
 render xfade
 expect_eq "transitions: 125 frames (overlaps removed)" 125 "$(probe_frames xfade.mp4)"
 expect_near "transitions: audio lasts 5 s" 5 "$(probe_end xfade.mp4 a)" $FRAME
@@ -182,13 +183,14 @@ check "fade: the blend moves from red ($q1) towards blue ($q3)" \
   num_lt "$(echo "$q1" | cut -d' ' -f3)" "$(echo "$q3" | cut -d' ' -f3)"
 expect_rgb "fade: second clip after the overlap" "$BLUE" "$(pixel_at xfade.mp4 2.5 150 110)" 12
 l=$(pixel_at xfade.mp4 3.5 16 110) r=$(pixel_at xfade.mp4 3.5 300 110)
-if { rgb_near "$l" "$RED" 16 && rgb_near "$r" "$BLUE" 16; } ||
-   { rgb_near "$l" "$BLUE" 16 && rgb_near "$r" "$RED" 16; }; then
+if { rgb_near "$l" "$YELLOW" 16 && rgb_near "$r" "$BLUE" 16; } ||
+   { rgb_near "$l" "$BLUE" 16 && rgb_near "$r" "$YELLOW" 16; }; then
   ok "wipeleft: mid-transition frame shows both clips side by side ($l | $r)"
 else
   not_ok "wipeleft: mid-transition frame shows both clips side by side (left $l, right $r)"
 fi
-expect_rgb "wipeleft: third clip after the overlap" "$RED" "$(pixel_at xfade.mp4 4.5 150 110)" 12
+expect_rgb "wipeleft: third clip after the overlap" "$YELLOW" "$(pixel_at xfade.mp4 4.5 150 110)" 12
+expect_rgb "wipeleft: third clip up to the last frame" "$YELLOW" "$(frame_pixel xfade.mp4 124 150 110)" 12
 
 # --- music ---------------------------------------------------------------------
 tl music '"tracks": [ { "clips": [ { "type": "video", "src": "quiet.mp4", "out": 4 } ] } ],
