@@ -241,26 +241,33 @@ static void test_file_errors(void **state)
 {
     (void)state;
     struct args a;
-    char want[160];
-    const char *path = write_cfg("slots = 2\n# fine\ncolour = blue\n");
-    expect_invalid(load(&a, "--config", (char *)path, NULL), &a, "unknown option 'colour'");
-    snprintf(want, sizeof(want), "%s:3: ", path);
-    expect_invalid(load(&a, "--config", (char *)path, NULL), &a, want);
-    unlink(cfg_path);
-
-    path = write_cfg("\nslots 4\n");
-    snprintf(want, sizeof(want), "%s:2: expected 'name = value'", path);
-    expect_invalid(load(&a, "--config", (char *)path, NULL), &a, want);
-    unlink(cfg_path);
-
-    path = write_cfg("redis = r\nslots = lots\n");
-    snprintf(want, sizeof(want), "slots (%s:2): 'lots' is not an integer", path);
-    expect_invalid(load(&a, "--config", (char *)path, NULL), &a, want);
-    unlink(cfg_path);
-
-    path = write_cfg("slots = 0\n");
-    snprintf(want, sizeof(want), "slots (%s:1): 0 is out of range 1..64", path);
-    expect_invalid(load(&a, "--config", (char *)path, NULL), &a, want);
+    /* each error names the file and line, and what is wrong */
+    static const struct {
+        const char *text;
+        int line;
+        const char *what;
+    } cases[] = {
+        {"slots = 2\n# fine\ncolour = blue\n", 3, "unknown option 'colour'"},
+        {"\nslots 4\n", 2, "expected 'name = value'"},
+        {"redis = r\nslots = lots\n", 2, "slots (%s): 'lots' is not an integer"},
+        {"slots = 0\n", 1, "slots (%s): 0 is out of range 1..64"},
+        {"metrics = sometimes\n", 1, "metrics (%s): 'sometimes' is not a boolean"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        const char *path = write_cfg(cases[i].text);
+        char where[128], want[256];
+        snprintf(where, sizeof(where), "%s:%d", path, cases[i].line);
+        /* the option's own errors put the place in parentheses */
+        const char *pct = strstr(cases[i].what, "%s");
+        if (pct)
+            snprintf(want, sizeof(want), "%.*s%s%s", (int)(pct - cases[i].what), cases[i].what,
+                     where, pct + 2);
+        else
+            snprintf(want, sizeof(want), "%s: %s", where, cases[i].what);
+        expect_invalid(load(&a, "--config", (char *)path, NULL), &a, want);
+        unlink(cfg_path);
+        cfg_path[0] = '\0';
+    }
 
     /* a missing file is an I/O error naming it */
     enum vodq_rc rc = load(&a, "--config=/nonexistent/dir/vodq.conf", NULL);
@@ -347,6 +354,63 @@ static void test_usage(void **state)
     free(buf);
 }
 
+/* Runs vodq_config_main on "prog" + the NULL-terminated list with stdout
+ * and stderr captured into out (both, in order). Returns its result. */
+static int run_main(int max_pos, char *out, size_t cap, ...)
+{
+    char *v[32];
+    int c = 0, npos = -1;
+    v[c++] = "prog";
+    va_list ap;
+    va_start(ap, cap);
+    for (char *s; (s = va_arg(ap, char *)) != NULL;)
+        v[c++] = s;
+    va_end(ap);
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    fflush(stdout);
+    fflush(stderr);
+    int o = dup(1), e = dup(2);
+    dup2(fileno(tmp), 1);
+    dup2(fileno(tmp), 2);
+    int rc = vodq_config_main(opts, NOPTS, c, v, &npos, max_pos, "vodq-test", "[options] ID",
+                              "Tests things.");
+    fflush(stdout);
+    fflush(stderr);
+    dup2(o, 1);
+    dup2(e, 2);
+    close(o);
+    close(e);
+    rewind(tmp);
+    size_t n = fread(out, 1, cap - 1, tmp);
+    out[n] = '\0';
+    fclose(tmp);
+    return rc;
+}
+
+static void test_main(void **state)
+{
+    (void)state;
+    char out[4096];
+    /* go on */
+    assert_int_equal(run_main(1, out, sizeof(out), "--slots", "2", "id1", NULL), -1);
+    assert_string_equal(out, "");
+    assert_int_equal(slots, 2);
+    assert_int_equal(run_main(-1, out, sizeof(out), "a", "b", "c", NULL), -1);
+    /* --help: usage, exit 0 */
+    assert_int_equal(run_main(1, out, sizeof(out), "--help", NULL), 0);
+    assert_non_null(strstr(out, "Usage: vodq-test [options] ID"));
+    assert_non_null(strstr(out, "--slots N"));
+    /* a bad option: the reason, prefixed with the program, exit 2 */
+    assert_int_equal(run_main(1, out, sizeof(out), "--slots=zero", NULL), 2);
+    assert_non_null(strstr(out, "vodq-test: slots (flag): 'zero' is not an integer"));
+    /* too many positional arguments: the first extra one is named */
+    assert_int_equal(run_main(1, out, sizeof(out), "id1", "extra", NULL), 2);
+    assert_non_null(strstr(out, "vodq-test: unexpected argument 'extra'"));
+    assert_int_equal(run_main(0, out, sizeof(out), "id1", NULL), 2);
+    assert_non_null(strstr(out, "'id1'"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +423,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_positional, setup, teardown),
         cmocka_unit_test_setup_teardown(test_help, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_main, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -472,6 +473,78 @@ static void test_spec_valid_given_id(void **state)
     vodq_job_spec_cleanup(&s);
 }
 
+/* The client library's spec builders make specs that validate as they are. */
+static void test_spec_builders(void **state)
+{
+    (void)state;
+    struct vodq_job_spec s;
+    char *txt = vodq_job_spec_compose("sess-1", "{\"tracks\":[]}", "/exports/o.mp4");
+    assert_non_null(txt);
+    parse_ok(txt, &s);
+    assert_int_equal(s.type, VODQ_TASK_COMPOSE);
+    assert_string_equal(s.session, "sess-1");
+    char *sec = vodq_job_spec_section(s.json, "compose", NULL);
+    char out[64];
+    assert_true(vodq_json_get_string(sec, "output", out, sizeof(out)));
+    assert_string_equal(out, "/exports/o.mp4");
+    free(sec);
+    vodq_job_spec_cleanup(&s);
+    free(txt);
+    txt = vodq_job_spec_compose(NULL, "{}", "o.mp4");
+    parse_ok(txt, &s);
+    assert_string_equal(s.session, "");
+    vodq_job_spec_cleanup(&s);
+    free(txt);
+    /* a timeline that is not a JSON object gives no spec */
+    assert_null(vodq_job_spec_compose("s", "[1]", "o.mp4"));
+    assert_null(vodq_job_spec_compose("s", "{bad", "o.mp4"));
+    assert_null(vodq_job_spec_compose("s", NULL, "o.mp4"));
+
+    txt = vodq_job_spec_upload("sess-2", "/exports/a.mp4", "ADDR", "AUTH", false);
+    assert_non_null(txt);
+    parse_ok(txt, &s);
+    assert_int_equal(s.type, VODQ_TASK_UPLOAD);
+    assert_string_equal(s.session, "sess-2");
+    sec = vodq_job_spec_section(s.json, "upload", NULL);
+    assert_true(vodq_json_get_string(sec, "file", out, sizeof(out)));
+    assert_string_equal(out, "/exports/a.mp4");
+    assert_true(vodq_json_get_string(sec, "kind", out, sizeof(out)));
+    assert_string_equal(out, "video");
+    free(sec);
+    vodq_job_spec_cleanup(&s);
+    free(txt);
+    /* no path: the session's last export (and without a session, the error says so) */
+    txt = vodq_job_spec_upload("sess-3", NULL, "ADDR", "AUTH", true);
+    parse_ok(txt, &s);
+    sec = vodq_job_spec_section(s.json, "upload", NULL);
+    assert_false(vodq_json_get_string(sec, "file", out, sizeof(out)));
+    assert_true(vodq_json_get_string(sec, "kind", out, sizeof(out)));
+    assert_string_equal(out, "image");
+    free(sec);
+    vodq_job_spec_cleanup(&s);
+    free(txt);
+    txt = vodq_job_spec_upload(NULL, NULL, "ADDR", "AUTH", false);
+    expect_bad(txt, "upload.file", "missing");
+    free(txt);
+}
+
+static void test_instance_id(void **state)
+{
+    (void)state;
+    char a[128], b[128];
+    vodq_job_instance_id(a, sizeof(a), "worker-", "my-name");
+    assert_string_equal(a, "my-name");
+    vodq_job_instance_id(a, sizeof(a), "worker-", "");
+    vodq_job_instance_id(b, sizeof(b), "worker-", NULL);
+    assert_memory_equal(a, "worker-", 7);
+    assert_memory_equal(b, "worker-", 7);
+    /* prefix + host + pid + random: two instances in one process differ */
+    char pid[32];
+    snprintf(pid, sizeof(pid), "-%d-", (int)getpid());
+    assert_non_null(strstr(a, pid));
+    assert_string_not_equal(a, b);
+}
+
 /* The allowed transitions, as the table in shared/job.c and the protocol
  * document state them. Every other pair must be refused. */
 static const struct {
@@ -815,6 +888,8 @@ int main(void)
         cmocka_unit_test(test_spec_trailing_garbage),
         cmocka_unit_test(test_spec_valid_generated_id),
         cmocka_unit_test(test_spec_valid_given_id),
+        cmocka_unit_test(test_spec_builders),
+        cmocka_unit_test(test_instance_id),
         cmocka_unit_test(test_state_machine),
         cmocka_unit_test(test_state_names),
         cmocka_unit_test(test_backoff),
