@@ -136,8 +136,9 @@ static void build(const char *json, struct vodq_timeline *tl, struct vodq_plan *
         print_error("parse: %s\n", err.msg);
         fail();
     }
-    for (size_t i = 0; i < tl->tracks[0].n_clips; i++)
-        fake_info(tl->tracks[0].clips[i].src, &tl->tracks[0].clips[i].info);
+    for (size_t t = 0; t < tl->n_tracks; t++)
+        for (size_t i = 0; i < tl->tracks[t].n_clips; i++)
+            fake_info(tl->tracks[t].clips[i].src, &tl->tracks[t].clips[i].info);
     for (size_t i = 0; i < tl->n_overlays; i++)
         fake_info(tl->overlays[i].src, &tl->overlays[i].info);
     if (tl->music.src)
@@ -836,6 +837,42 @@ static void test_overlays(void **state)
     done(&tl, &plan, g);
 }
 
+/* Overlay tracks: picture in picture, placed in time, sound mixed in. */
+static void test_overlay_tracks(void **state)
+{
+    (void)state;
+    struct vodq_timeline tl;
+    struct vodq_plan plan;
+    struct run_result r = {.mid_frame = 15};
+
+    build("{\"version\":1,\"tracks\":[{\"clips\":[{\"src\":\"a.mp4\",\"out\":2,\"fit\":"
+          "\"stretch\"}]},{\"clips\":[{\"src\":\"b.mp4\",\"out\":0.5,\"start\":0.6,"
+          "\"scale\":0.25,\"anchor\":\"top-right\"},{\"src\":\"sd.mp4\",\"out\":0.4,"
+          "\"opacity\":0.5,\"anchor\":\"bottom-left\",\"x\":4,\"y\":4}]},{\"clips\":[{"
+          "\"type\":\"image\",\"src\":\"photo.png\",\"duration\":3,\"width\":40,"
+          "\"anchor\":\"center\"}]}]," OUT_SMALL "}",
+          &tl, &plan);
+    assert_float_equal(plan.duration_s, 2.0, 1e-9); /* the main track decides */
+    assert_int_equal(plan.n_inputs, 4);
+    assert_false(plan.inputs[1].use_audio); /* b.mp4 has no sound: nothing to mix */
+    assert_true(plan.inputs[2].use_audio);
+    assert_true(has(&plan, "scale=w=40:h=22"));
+    assert_true(has(&plan, "[p1_0]setpts=PTS+15[p1_0s]"));
+    assert_true(has(&plan, "[p1_1]setpts=PTS+28[p1_1s]")); /* after the first: 15 + 13 */
+    assert_true(has(&plan, "overlay=x=W-w-0:y=0:format=yuv420:eof_action=pass:"
+                           "enable='between(t,0.600000,1.120000)'"));
+    assert_true(has(&plan, "format=yuva420p,lut=a=val*0.5000"));
+    assert_true(has(&plan, "[pa1_1]adelay=delays=53760S:all=1[pa1_1d]"));
+    assert_true(has(&plan, "[ajoin][pa1_1d]amix=inputs=2:duration=first"));
+    AVFilterGraph *g = run_exact(&plan, &r);
+    /* before 0.6 s the top-right corner is the main picture; at frame 15 the
+     * PIP (b.mp4 frame 0) is there, the top-left is still main */
+    assert_int_equal(r.first_y[2], frame_luma(0));
+    assert_int_equal(r.mid_y[0], frame_luma(15));
+    assert_int_equal(r.mid_y[2], frame_luma(0));
+    done(&tl, &plan, g);
+}
+
 static void test_music(void **state)
 {
     (void)state;
@@ -1135,6 +1172,7 @@ int main(void)
         cmocka_unit_test(test_late_audio_keeps_sync),
         cmocka_unit_test(test_caption_text_survives),
         cmocka_unit_test(test_overlays),
+        cmocka_unit_test(test_overlay_tracks),
         cmocka_unit_test(test_music),
         cmocka_unit_test(test_ntsc_rate),
         cmocka_unit_test(test_everything_at_once),

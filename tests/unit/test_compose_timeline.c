@@ -83,8 +83,30 @@ static const struct bad_case bad_cases[] = {
     {TLO(CLIP, "\"effects\":[]"), "effects: unknown field (allowed: version, tracks,"},
     {"{\"version\":1}", "tracks: required"},
     {"{\"version\":1,\"tracks\":[]}", "tracks: must be a non-empty array"},
-    {"{\"version\":1,\"tracks\":[{\"clips\":[" CLIP "]},{\"clips\":[" CLIP "]}]}",
-     "tracks: version 1 supports one track"},
+    {"{\"version\":1,\"tracks\":[{\"clips\":[" CLIP "]},{\"clips\":[" CLIP "]},{\"clips\":["
+     CLIP "]},{\"clips\":[" CLIP "]},{\"clips\":[" CLIP "]},{\"clips\":[" CLIP "]},{\"clips\":["
+     CLIP "]},{\"clips\":[" CLIP "]},{\"clips\":[" CLIP "]},{\"clips\":[" CLIP "]}]}",
+     "tracks: at most 9 tracks"},
+    {"{\"version\":1,\"tracks\":[{\"clips\":[" CLIP "]},{\"clips\":[{\"src\":\"b.mp4\","
+     "\"out\":1,\"transition\":{\"type\":\"fade\"}}]}]}",
+     "tracks[1].clips[0].transition: only for clips of the main track (tracks[0])"},
+    {"{\"version\":1,\"tracks\":[{\"clips\":[" CLIP "]},{\"clips\":[{\"src\":\"b.mp4\","
+     "\"out\":1,\"fit\":\"cover\"}]}]}",
+     "tracks[1].clips[0].fit: only for clips of the main track (tracks[0])"},
+    {TL("{\"src\":\"a.mp4\",\"out\":2,\"anchor\":\"top\"}"),
+     "tracks[0].clips[0].anchor: only for clips of overlay tracks (tracks[1] and above)"},
+    {"{\"version\":1,\"tracks\":[{\"clips\":[" CLIP "]},{\"clips\":[{\"src\":\"b.mp4\","
+     "\"out\":1,\"opacity\":2}]}]}",
+     "tracks[1].clips[0].opacity: must be between 0 and 1"},
+    {"{\"version\":1,\"tracks\":[{\"clips\":[" CLIP "]},{\"clips\":[{\"src\":\"b.mp4\","
+     "\"out\":1,\"scale\":0.5,\"width\":100}]}]}",
+     "tracks[1].clips[0].scale: give either scale or width, not both"},
+    {"{\"version\":1,\"tracks\":[{\"clips\":[" CLIP "]},{\"clips\":[{\"src\":\"b.mp4\","
+     "\"out\":1},{\"type\":\"image\",\"src\":\"logo.png\",\"duration\":1,\"start\":5}]}]}",
+     "tracks[1].clips[1].start: 5 s is past the end of the timeline (2 s)"},
+    {"{\"version\":1,\"tracks\":[{\"clips\":[" CLIP "]},{\"clips\":[{\"src\":\"b.mp4\","
+     "\"out\":2},{\"src\":\"b.mp4\",\"out\":1.5}]}]}",
+     "tracks[1].clips[1].start: 2 s is past the end of the timeline (2 s)"},
     {"{\"version\":1,\"tracks\":[{\"clips\":[]}]}", "tracks[0].clips: must be a non-empty array"},
     {"{\"version\":1,\"tracks\":[{\"clip\":[]}]}", "tracks[0].clip: unknown field"},
     {TL(CLIP "," CLIP ",{\"type\":\"video\",\"src\":\"a.mp4\",\"out\":2,\"speed\":5}"),
@@ -111,7 +133,8 @@ static const struct bad_case bad_cases[] = {
     {TL("{\"type\":\"image\",\"src\":\"photo.png\",\"duration\":2,\"speed\":2}"),
      "tracks[0].clips[0].speed: not allowed for image clips"},
     {TL("{\"type\":\"video\",\"src\":\"a.mp4\",\"out\":2,\"volumne\":1}"),
-     "tracks[0].clips[0].volumne: unknown field (allowed: type, src, in, out, speed"},
+     "tracks[0].clips[0].volumne: unknown field (allowed: type, src, brightness, contrast, "
+     "saturation, in, out, speed, volume, mute, fit, background, transition)"},
     {TL("{\"type\":\"video\",\"src\":\"a.mp4\",\"out\":2,\"fit\":\"fill\"}"),
      "tracks[0].clips[0].fit: unknown value \"fill\" (allowed: contain, cover, blur, stretch)"},
     {TL("{\"type\":\"video\",\"src\":\"a.mp4\",\"out\":2,\"background\":\"red\"}"),
@@ -636,6 +659,37 @@ static void test_fixtures(void **state)
     assert_true(n >= 3);
 }
 
+/* Overlay tracks: picture-in-picture clips placed in time and space. */
+static void test_overlay_tracks(void **state)
+{
+    (void)state;
+    struct vodq_timeline tl;
+    struct vodq_err err = {0};
+
+    assert_int_equal(
+        parse("{\"version\":1,\"tracks\":[{\"clips\":[{\"src\":\"a.mp4\",\"out\":4}]},"
+              "{\"clips\":[{\"src\":\"b.mp4\",\"in\":1,\"out\":2,\"start\":0.5,\"anchor\":"
+              "\"bottom-left\",\"x\":8,\"y\":6,\"scale\":0.25,\"opacity\":0.5,\"volume\":0.3},"
+              "{\"type\":\"image\",\"src\":\"logo.png\",\"duration\":1,\"width\":100}]}]}",
+              &tl, &err),
+        VODQ_OK);
+    assert_int_equal(tl.n_tracks, 2);
+    const struct vodq_clip *c = &tl.tracks[1].clips[0];
+    assert_true(c->pip && !tl.tracks[0].clips[0].pip);
+    assert_int_equal(c->anchor, VODQ_ANCHOR_BOTTOM_LEFT);
+    assert_true(c->x == 8 && c->y == 6 && c->scale == 0.25 && c->opacity == 0.5);
+    assert_true(c->volume == 0.3 && c->start_s == 0.5);
+    c = &tl.tracks[1].clips[1];
+    assert_true(c->start_s < 0 && c->width_px == 100 && c->scale == 0);
+    assert_int_equal(c->anchor, VODQ_ANCHOR_TOP_RIGHT);
+    /* 0.5 s = frame 15; the image follows the 1 s video: frame 45 */
+    assert_int_equal(vodq_clip_start_frame(&tl.tracks[1], 0, &tl.output), 15);
+    assert_int_equal(vodq_clip_start_frame(&tl.tracks[1], 1, &tl.output), 45);
+    /* overlay tracks never make the timeline longer */
+    assert_float_equal(vodq_timeline_duration_s(&tl), 4.0, 1e-9);
+    vodq_timeline_cleanup(&tl);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -652,6 +706,7 @@ int main(void)
         cmocka_unit_test(test_defaults),      cmocka_unit_test(test_paths),
         cmocka_unit_test(test_durations),     cmocka_unit_test(test_frame_counts),
         cmocka_unit_test(test_probe),         cmocka_unit_test(test_fixtures),
+        cmocka_unit_test(test_overlay_tracks),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -371,6 +371,26 @@ static void sb_fit(struct sbuf *b, const struct vodq_clip *c, size_t k,
     sb_printf(b, ",setsar=1");
 }
 
+/* Picture-in-picture size of clip c: its width from scale or width_px
+ * (else its own), height from its display aspect; even, within the frame. */
+static void pip_size(const struct vodq_clip *c, const struct vodq_output_spec *o, int *w, int *h)
+{
+    double dw, dh;
+
+    display_size(&c->info, &dw, &dh);
+    if (c->scale > 0)
+        *w = even(o->width * c->scale);
+    else if (c->width_px > 0)
+        *w = even(c->width_px);
+    else
+        *w = even(dw);
+    *h = even(*w * dh / dw);
+    if (*w > o->width)
+        *w = o->width;
+    if (*h > o->height)
+        *h = o->height;
+}
+
 /* atempo accepts 0.5..2 per instance here; chain for 0.25..4. */
 static void sb_atempo(struct sbuf *b, double speed)
 {
@@ -386,9 +406,35 @@ static void sb_atempo(struct sbuf *b, double speed)
         sb_printf(b, ",atempo=%.6f", speed);
 }
 
-/* Adds clip k's inputs and its two chains, labelled [vK] and [aK]. */
+/* The picture of clip c: fitted to the canvas (main track) or scaled to its
+ * picture-in-picture size, colour-converted, adjusted; yuv420p, or yuva420p
+ * for a PIP clip drawn with opacity. */
+static void sb_picture(struct sbuf *g, const struct vodq_clip *c, size_t k,
+                       const struct vodq_output_spec *o)
+{
+    sb_rotation(g, &c->info);
+    if (!c->pip) {
+        sb_fit(g, c, k, o);
+        return;
+    }
+    int w, h;
+    pip_size(c, o, &w, &h);
+    sb_scale(g, w, h, &c->info, o);
+    if (c->brightness != 0 || c->contrast != 1 || c->saturation != 1)
+        sb_printf(g, ",eq=brightness=%.4f:contrast=%.4f:saturation=%.4f", c->brightness,
+                  c->contrast, c->saturation);
+    sb_printf(g, ",setsar=1");
+    if (c->opacity < 1)
+        sb_printf(g, ",format=yuva420p,lut=a=val*%.4f", c->opacity);
+}
+
+/* Adds clip c's input and its chains: exactly n output frames labelled
+ * [vlabel] and, when alabel is given, exactly as much sound labelled
+ * [alabel] (silence when the clip has none). A PIP clip's sound is only
+ * produced when it has some; *sound tells. */
 static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const struct vodq_clip *c,
-                    size_t k, const struct vodq_output_spec *o)
+                    size_t k, const struct vodq_output_spec *o, const char *vlabel,
+                    const char *alabel, bool *sound)
 {
     int64_t n = vodq_clip_frames(c, o);
     int64_t ns = frames_samples(o, n);
@@ -396,6 +442,7 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
     int idx = add_input(plan, cap, c->src);
     struct vodq_plan_input *in;
 
+    *sound = false;
     if (idx < 0)
         return -1;
     in = &plan->inputs[idx];
@@ -405,13 +452,15 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
         in->is_image = true;
         in->duration_s = 0.5 / F; /* exactly one frame at the output rate */
         sb_printf(g, "[%d:v]", idx);
-        sb_rotation(g, &c->info);
-        sb_fit(g, c, k, o);
+        sb_picture(g, c, k, o);
         sb_printf(g, ",loop=loop=-1:size=1:start=0,settb=expr=%d/%d,setpts=N,fps=%d/%d", o->fps_den,
                   o->fps_num, o->fps_num, o->fps_den);
-        sb_printf(g, ",trim=end_frame=%lld[v%zu];\n", (long long)n, k);
-        sb_printf(g, "anullsrc=r=%d:cl=%s,atrim=end_sample=%lld[a%zu];\n", o->sample_rate,
-                  layout_of(o), (long long)ns, k);
+        sb_printf(g, ",trim=end_frame=%lld[%s];\n", (long long)n, vlabel);
+        if (alabel && !c->pip) {
+            sb_printf(g, "anullsrc=r=%d:cl=%s,atrim=end_sample=%lld[%s];\n", o->sample_rate,
+                      layout_of(o), (long long)ns, alabel);
+            *sound = true;
+        }
         return 0;
     }
 
@@ -434,7 +483,7 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
         in->duration_s = span + 0.1;
     }
     in->seek_s = seek;
-    in->use_audio = mi->has_audio && !c->mute && c->volume > 0;
+    in->use_audio = alabel && mi->has_audio && !c->mute && c->volume > 0;
 
     /* Frames before the seek point (an engine that seeks to the keyframe
      * before seek_s may pass them with negative timestamps) are dropped by
@@ -447,9 +496,8 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
                   o->fps_num, o->fps_den);
     else
         sb_printf(g, "setpts=PTS-STARTPTS,fps=%d/%d,", o->fps_num, o->fps_den);
-    sb_rotation(g, mi);
-    sb_fit(g, c, k, o);
-    sb_printf(g, ",tpad=stop_mode=clone:stop=-1,trim=end_frame=%lld[v%zu];\n", (long long)n, k);
+    sb_picture(g, c, k, o);
+    sb_printf(g, ",tpad=stop_mode=clone:stop=-1,trim=end_frame=%lld[%s];\n", (long long)n, vlabel);
 
     if (in->use_audio) {
         /* Timestamps stay relative to the seek point (not to the first
@@ -462,11 +510,13 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
             sb_printf(g, ",volume=%.4f", c->volume);
         sb_printf(g,
                   ",aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s,"
-                  "apad,atrim=end_sample=%lld[a%zu];\n",
-                  o->sample_rate, layout_of(o), (long long)ns, k);
-    } else {
-        sb_printf(g, "anullsrc=r=%d:cl=%s,atrim=end_sample=%lld[a%zu];\n", o->sample_rate,
-                  layout_of(o), (long long)ns, k);
+                  "apad,atrim=end_sample=%lld[%s];\n",
+                  o->sample_rate, layout_of(o), (long long)ns, alabel);
+        *sound = true;
+    } else if (alabel && !c->pip) {
+        sb_printf(g, "anullsrc=r=%d:cl=%s,atrim=end_sample=%lld[%s];\n", o->sample_rate,
+                  layout_of(o), (long long)ns, alabel);
+        *sound = true;
     }
     return 0;
 }
@@ -774,7 +824,7 @@ enum vodq_rc vodq_plan_build(const struct vodq_timeline *tl, struct vodq_plan *p
     const struct vodq_track *tr;
     size_t cap, reps = 0;
     int64_t total_frames;
-    char cur[32], next[32];
+    char cur[64], next[64];
 
     memset(plan, 0, sizeof(*plan));
     if (tl->n_tracks == 0 || tl->tracks[0].n_clips == 0)
@@ -790,7 +840,9 @@ enum vodq_rc vodq_plan_build(const struct vodq_timeline *tl, struct vodq_plan *p
 
     if (tl->music.src)
         reps = MUSIC_MAX_REPEATS;
-    cap = tr->n_clips + tl->n_overlays + reps + 1;
+    cap = tl->n_overlays + reps + 1;
+    for (size_t t = 0; t < tl->n_tracks; t++)
+        cap += tl->tracks[t].n_clips;
     plan->inputs = calloc(cap, sizeof(*plan->inputs));
     if (plan->inputs == NULL)
         goto oom;
@@ -803,15 +855,55 @@ enum vodq_rc vodq_plan_build(const struct vodq_timeline *tl, struct vodq_plan *p
             goto oom;
     }
 
-    /* Clips, then join them. */
-    for (size_t k = 0; k < tr->n_clips; k++)
-        if (add_clip(plan, cap, &g, &tr->clips[k], k, o) < 0)
+    /* Clips of the main track, then join them. */
+    for (size_t k = 0; k < tr->n_clips; k++) {
+        char vl[64], al[64];
+        bool sound;
+        snprintf(vl, sizeof(vl), "v%zu", k);
+        snprintf(al, sizeof(al), "a%zu", k);
+        if (add_clip(plan, cap, &g, &tr->clips[k], k, o, vl, al, &sound) < 0)
             goto oom;
+    }
     join_video(&g, tr, o);
     snprintf(cur, sizeof(cur), "vjoin");
     join_audio(&g, tr, o);
     char acur[32];
     snprintf(acur, sizeof(acur), "ajoin");
+    size_t n_mix = 1; /* amix inputs: the main track's sound, PIP sounds, music */
+    struct sbuf mix = {0};
+    sb_printf(&mix, "[ajoin]");
+
+    /* Overlay tracks: each clip drawn over the frame from its start frame;
+     * its sound delayed as much and mixed in. */
+    for (size_t t = 1; t < tl->n_tracks; t++) {
+        for (size_t j = 0; j < tl->tracks[t].n_clips; j++) {
+            const struct vodq_clip *c = &tl->tracks[t].clips[j];
+            int64_t at = vodq_clip_start_frame(&tl->tracks[t], j, o);
+            int64_t n = vodq_clip_frames(c, o);
+            char vl[64], al[64];
+            bool sound;
+            int w, h;
+            snprintf(vl, sizeof(vl), "p%zu_%zu", t, j);
+            snprintf(al, sizeof(al), "pa%zu_%zu", t, j);
+            if (add_clip(plan, cap, &g, c, 10000 * t + j, o, vl, al, &sound) < 0)
+                goto oom;
+            pip_size(c, o, &w, &h);
+            snprintf(next, sizeof(next), "pv%zu_%zu", t, j);
+            sb_printf(&g, "[%s]setpts=PTS+%lld[%ss];\n[%s][%ss]overlay=", vl, (long long)at, vl, cur,
+                      vl);
+            sb_position(&g, c->anchor, c->x, c->y, "W", "H", "w", "h", 0);
+            sb_printf(&g, ":format=yuv420:eof_action=pass");
+            sb_enable(&g, frames_s(o, at), frames_s(o, at + n));
+            sb_printf(&g, "[%s];\n", next);
+            snprintf(cur, sizeof(cur), "%s", next);
+            if (sound) {
+                sb_printf(&g, "[%s]adelay=delays=%lldS:all=1[%sd];\n", al,
+                          (long long)frames_samples(o, at), al);
+                sb_printf(&mix, "[%sd]", al);
+                n_mix++;
+            }
+        }
+    }
 
     /* Stickers and watermark, then captions, over the joined video. */
     for (size_t i = 0; i < tl->n_overlays; i++) {
@@ -831,14 +923,24 @@ enum vodq_rc vodq_plan_build(const struct vodq_timeline *tl, struct vodq_plan *p
               cur, o->full_range ? "pc" : "tv", out_tag(o), out_tag(o), out_tag(o),
               plan->vout_label);
 
-    /* Audio: clips' sound, music under it, loudness, exact length. */
+    /* Audio: clips' sound, PIP clips' and music under it, loudness, exact
+     * length. amix sums (normalize=0): every source keeps its level. */
     if (tl->music.src) {
-        if (add_music(plan, cap, &g, &tl->music, plan->duration_s, o, err) < 0)
+        if (add_music(plan, cap, &g, &tl->music, plan->duration_s, o, err) < 0) {
+            free(mix.s);
             goto fail;
-        sb_printf(&g, "[%s][music]amix=inputs=2:duration=first:dropout_transition=0:normalize=0[mix];\n",
-                  acur);
+        }
+        sb_printf(&mix, "[music]");
+        n_mix++;
+    }
+    if (n_mix > 1) {
+        sb_printf(&g, "%samix=inputs=%zu:duration=first:dropout_transition=0:normalize=0[mix];\n",
+                  mix.s ? mix.s : "", n_mix);
         snprintf(acur, sizeof(acur), "mix");
     }
+    if (mix.oom)
+        g.oom = true;
+    free(mix.s);
     sb_printf(&g, "[%s]", acur);
     if (o->has_loudness)
         sb_printf(&g, "loudnorm=I=%.1f:TP=-1.5:LRA=11,", o->loudness_lufs);

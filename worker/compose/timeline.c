@@ -429,16 +429,59 @@ static enum vodq_rc parse_transition(const cJSON *obj, const char *path, struct 
     return VODQ_OK;
 }
 
-static enum vodq_rc parse_clip(const cJSON *obj, const char *path, const char *base_dir,
-                               struct vodq_clip *c, struct vodq_err *err)
+/* Appends n names to list (of room entries) at *len. */
+static void add_keys(const char **list, size_t *len, size_t room, const char *const *names,
+                     size_t n)
 {
-    static const char *const video_keys[] = {
-        "type",       "src",       "in",     "out",        "speed",      "fit",
-        "background", "volume",    "mute",   "brightness", "contrast",   "saturation",
-        "transition"};
-    static const char *const image_keys[] = {"type",       "src",        "duration",
-                                             "fit",        "background", "brightness",
-                                             "contrast",   "saturation", "transition"};
+    for (size_t i = 0; i < n && *len < room; i++)
+        list[(*len)++] = names[i];
+}
+
+/* Rejects a key present in obj from names[], with the reason given. */
+static enum vodq_rc reject_keys(const cJSON *obj, const char *path, const char *const *names,
+                                size_t n, const char *why, struct vodq_err *err)
+{
+    const cJSON *it;
+
+    cJSON_ArrayForEach(it, obj)
+    {
+        for (size_t i = 0; i < n; i++)
+            if (it->string && strcmp(it->string, names[i]) == 0)
+                return bad(err, path, it->string, "%s", why);
+    }
+    return VODQ_OK;
+}
+
+static enum vodq_rc parse_anchor_xy(const cJSON *obj, const char *path, enum vodq_anchor def,
+                                    enum vodq_anchor *anchor, int *x, int *y,
+                                    struct vodq_err *err);
+
+/* Size and opacity of a picture drawn over the frame (overlays, PIP clips). */
+static enum vodq_rc parse_size_opacity(const cJSON *obj, const char *path, double *scale,
+                                       int *width_px, double *opacity, struct vodq_err *err)
+{
+    if (field(obj, "scale") && field(obj, "width"))
+        return bad(err, path, "scale", "give either scale or width, not both");
+    TRY(get_pos(obj, path, "scale", *scale, 1, scale, err));
+    TRY(get_int32(obj, path, "width", 0, 2, 7680, width_px, err));
+    if (*width_px > 0)
+        *scale = 0;
+    return get_num(obj, path, "opacity", 1, 0, 1, opacity, err);
+}
+
+/* A clip of the main track (pip false) or of an overlay track (pip true). */
+static enum vodq_rc parse_clip(const cJSON *obj, const char *path, const char *base_dir,
+                               bool pip, struct vodq_clip *c, struct vodq_err *err)
+{
+    static const char *const common_keys[] = {"type", "src", "brightness", "contrast",
+                                              "saturation"};
+    static const char *const video_keys[] = {"in", "out", "speed", "volume", "mute"};
+    static const char *const image_keys[] = {"duration"};
+    static const char *const main_keys[] = {"fit", "background", "transition"};
+    static const char *const pip_keys[] = {"start", "anchor", "x", "y", "scale", "width",
+                                           "opacity"};
+    const char *keys[32];
+    size_t n_keys = 0;
     int t, fit;
     const cJSON *tr;
 
@@ -447,27 +490,38 @@ static enum vodq_rc parse_clip(const cJSON *obj, const char *path, const char *b
     c->volume = 1;
     c->contrast = 1;
     c->saturation = 1;
+    c->pip = pip;
+    c->start_s = -1;
+    c->opacity = 1;
     if (!cJSON_IsObject(obj))
         return bad(err, path, NULL, "must be an object");
     TRY(get_enum(obj, path, "type", clip_type_names, N_OF(clip_type_names), 0, &t, err));
     c->type = (enum vodq_clip_type)t;
-    if (c->type == VODQ_CLIP_VIDEO) {
-        const cJSON *it;
-        cJSON_ArrayForEach(it, obj) if (it->string && strcmp(it->string, "duration") == 0) return bad(
-            err, path, "duration",
-            "not allowed for video clips (trim with \"in\" and \"out\"; \"speed\" scales it)");
-        TRY(check_keys(obj, path, video_keys, N_OF(video_keys), err));
-    } else {
-        const cJSON *it;
-        cJSON_ArrayForEach(it, obj)
-        {
-            static const char *const video_only[] = {"in", "out", "speed", "volume", "mute"};
-            for (size_t i = 0; i < N_OF(video_only); i++)
-                if (it->string && strcmp(it->string, video_only[i]) == 0)
-                    return bad(err, path, it->string, "not allowed for image clips");
-        }
-        TRY(check_keys(obj, path, image_keys, N_OF(image_keys), err));
-    }
+    if (c->type == VODQ_CLIP_VIDEO)
+        TRY(reject_keys(obj, path, image_keys, N_OF(image_keys),
+                        "not allowed for video clips (trim with \"in\" and \"out\"; \"speed\" "
+                        "scales it)",
+                        err));
+    else
+        TRY(reject_keys(obj, path, video_keys, N_OF(video_keys), "not allowed for image clips",
+                        err));
+    if (pip)
+        TRY(reject_keys(obj, path, main_keys, N_OF(main_keys),
+                        "only for clips of the main track (tracks[0])", err));
+    else
+        TRY(reject_keys(obj, path, pip_keys, N_OF(pip_keys),
+                        "only for clips of overlay tracks (tracks[1] and above)", err));
+    add_keys(keys, &n_keys, N_OF(keys), common_keys, N_OF(common_keys));
+    if (c->type == VODQ_CLIP_VIDEO)
+        add_keys(keys, &n_keys, N_OF(keys), video_keys, N_OF(video_keys));
+    else
+        add_keys(keys, &n_keys, N_OF(keys), image_keys, N_OF(image_keys));
+    if (pip)
+        add_keys(keys, &n_keys, N_OF(keys), pip_keys, N_OF(pip_keys));
+    else
+        add_keys(keys, &n_keys, N_OF(keys), main_keys, N_OF(main_keys));
+    TRY(check_keys(obj, path, keys, n_keys, err));
+
     TRY(get_file(obj, path, "src", base_dir, true, &c->src, err));
     if (c->type == VODQ_CLIP_VIDEO) {
         TRY(get_num(obj, path, "in", 0, 0, 86400, &c->in_s, err));
@@ -484,12 +538,20 @@ static enum vodq_rc parse_clip(const cJSON *obj, const char *path, const char *b
             return bad(err, path, "duration", "required for image clips (seconds, > 0)");
         TRY(get_pos(obj, path, "duration", 0, 3600, &c->image_duration_s, err));
     }
-    TRY(get_enum(obj, path, "fit", fit_names, N_OF(fit_names), VODQ_FIT_CONTAIN, &fit, err));
-    c->fit = (enum vodq_fit)fit;
-    TRY(get_color(obj, path, "background", black, &c->background, err));
     TRY(get_num(obj, path, "brightness", 0, -1, 1, &c->brightness, err));
     TRY(get_num(obj, path, "contrast", 1, 0, 2, &c->contrast, err));
     TRY(get_num(obj, path, "saturation", 1, 0, 3, &c->saturation, err));
+    if (pip) {
+        if (field(obj, "start"))
+            TRY(get_num(obj, path, "start", 0, 0, 86400, &c->start_s, err));
+        TRY(parse_anchor_xy(obj, path, VODQ_ANCHOR_TOP_RIGHT, &c->anchor, &c->x, &c->y, err));
+        c->scale = 0.3;
+        TRY(parse_size_opacity(obj, path, &c->scale, &c->width_px, &c->opacity, err));
+        return VODQ_OK;
+    }
+    TRY(get_enum(obj, path, "fit", fit_names, N_OF(fit_names), VODQ_FIT_CONTAIN, &fit, err));
+    c->fit = (enum vodq_fit)fit;
+    TRY(get_color(obj, path, "background", black, &c->background, err));
     tr = field(obj, "transition");
     if (tr) {
         char tpath[PATH_MAX_LEN];
@@ -505,16 +567,15 @@ static enum vodq_rc parse_tracks(const cJSON *arr, const char *base_dir, struct 
     static const char *const track_keys[] = {"clips"};
 
     if (arr == NULL)
-        return bad(err, "", "tracks", "required (an array with one track of clips)");
+        return bad(err, "", "tracks", "required (an array of tracks; tracks[0] is the main one)");
     if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0)
         return bad(err, "", "tracks", "must be a non-empty array of tracks");
-    if (cJSON_GetArraySize(arr) > 1)
-        return bad(err, "", "tracks",
-                   "version 1 supports one track (use overlays for stickers and watermarks)");
-    tl->tracks = calloc(1, sizeof(*tl->tracks));
+    if (cJSON_GetArraySize(arr) > 9)
+        return bad(err, "", "tracks", "at most 9 tracks (the main one and 8 overlay tracks)");
+    tl->tracks = calloc((size_t)cJSON_GetArraySize(arr), sizeof(*tl->tracks));
     if (tl->tracks == NULL)
         return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
-    tl->n_tracks = 1;
+    tl->n_tracks = (size_t)cJSON_GetArraySize(arr);
     for (size_t ti = 0; ti < tl->n_tracks; ti++) {
         const cJSON *tobj = cJSON_GetArrayItem(arr, (int)ti), *clips, *it;
         struct vodq_track *tr = &tl->tracks[ti];
@@ -539,7 +600,7 @@ static enum vodq_rc parse_tracks(const cJSON *arr, const char *base_dir, struct 
         {
             pathf(cpath, sizeof(cpath), "%s.clips[%zu]", tpath, tr->n_clips);
             tr->n_clips++; /* count it first: cleanup frees a partly parsed clip */
-            TRY(parse_clip(it, cpath, base_dir, &tr->clips[tr->n_clips - 1], err));
+            TRY(parse_clip(it, cpath, base_dir, ti > 0, &tr->clips[tr->n_clips - 1], err));
         }
         if (tr->clips[n - 1].transition.type[0]) {
             pathf(cpath, sizeof(cpath), "%s.clips[%zu]", tpath, n - 1);
@@ -577,11 +638,8 @@ static enum vodq_rc parse_overlay(const cJSON *obj, const char *path, const char
     TRY(get_enum(obj, path, "type", types, N_OF(types), 0, &t, err));
     TRY(get_file(obj, path, "src", base_dir, true, &o->src, err));
     TRY(parse_anchor_xy(obj, path, VODQ_ANCHOR_TOP_RIGHT, &o->anchor, &o->x, &o->y, err));
-    if (field(obj, "scale") && field(obj, "width"))
-        return bad(err, path, "scale", "give either scale or width, not both");
-    TRY(get_pos(obj, path, "scale", 0, 1, &o->scale, err));
-    TRY(get_int32(obj, path, "width", 0, 2, 7680, &o->width_px, err));
-    TRY(get_num(obj, path, "opacity", 1, 0, 1, &o->opacity, err));
+    o->scale = 0; /* neither scale nor width: the image's own size */
+    TRY(parse_size_opacity(obj, path, &o->scale, &o->width_px, &o->opacity, err));
     TRY(get_num(obj, path, "start", 0, 0, 86400, &o->start_s, err));
     if (field(obj, "duration"))
         TRY(get_pos(obj, path, "duration", -1, 86400, &o->duration_s, err));
@@ -887,6 +945,26 @@ int64_t vodq_timeline_frames(const struct vodq_timeline *tl)
     return total;
 }
 
+int64_t vodq_clip_start_frame(const struct vodq_track *tr, size_t j,
+                              const struct vodq_output_spec *out)
+{
+    int64_t at = 0;
+
+    /* Walk back to the nearest clip with an explicit start. */
+    size_t i = j;
+    while (i > 0 && tr->clips[i].start_s < 0)
+        i--;
+    if (tr->clips[i].start_s >= 0)
+        at = llround(tr->clips[i].start_s * out->fps_num / out->fps_den);
+    for (; i < j; i++) {
+        int64_t n = vodq_clip_frames(&tr->clips[i], out);
+        if (n < 0)
+            return -1;
+        at += n;
+    }
+    return at;
+}
+
 double vodq_timeline_duration_s(const struct vodq_timeline *tl)
 {
     int64_t n = vodq_timeline_frames(tl);
@@ -937,6 +1015,23 @@ static enum vodq_rc check_lengths(const struct vodq_timeline *tl, struct vodq_er
                        (double)tin * o->fps_den / o->fps_num,
                        (double)tout * o->fps_den / o->fps_num,
                        (double)n * o->fps_den / o->fps_num);
+    }
+    /* Overlay tracks: every clip at least a frame long, starting inside
+     * the timeline. */
+    int64_t total_frames = vodq_timeline_frames(tl);
+    for (size_t t = 1; t < tl->n_tracks; t++) {
+        for (size_t i = 0; i < tl->tracks[t].n_clips; i++) {
+            const struct vodq_clip *c = &tl->tracks[t].clips[i];
+            int64_t n = vodq_clip_frames(c, o), at = vodq_clip_start_frame(&tl->tracks[t], i, o);
+            pathf(path, sizeof(path), "tracks[%zu].clips[%zu]", t, i);
+            if (n >= 0 && n < 1)
+                return bad(err, path, c->type == VODQ_CLIP_IMAGE ? "duration" : "out",
+                           "the clip is shorter than one output frame");
+            if (at >= 0 && total_frames >= 0 && at >= total_frames)
+                return bad(err, path, "start", "%g s is past the end of the timeline (%g s)",
+                           (double)at * o->fps_den / o->fps_num,
+                           (double)total_frames * o->fps_den / o->fps_num);
+        }
     }
     total = vodq_timeline_duration_s(tl);
     if (total < 0)

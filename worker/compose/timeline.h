@@ -84,8 +84,17 @@ struct vodq_clip {
     double brightness;         /* -1..1, 0 = unchanged */
     double contrast;           /* 0..2, 1 = unchanged */
     double saturation;         /* 0..3, 1 = unchanged */
-    struct vodq_transition transition; /* into the next clip */
+    struct vodq_transition transition; /* into the next clip (main track only) */
     struct vodq_media_info info;       /* filled by vodq_timeline_probe() */
+    /* Clips of tracks[1] and above (picture in picture) only: */
+    bool pip;                  /* drawn over the main track, not cut into it */
+    double start_s;            /* timeline time it appears; default: after the
+                                * previous clip of its track */
+    enum vodq_anchor anchor;   /* position, as for overlays */
+    int x, y;                  /* offset from the anchor, pixels */
+    double scale;              /* width as a fraction of the output width; 0 = width_px */
+    int width_px;              /* width in pixels */
+    double opacity;            /* 0..1 */
 };
 
 struct vodq_track {
@@ -160,7 +169,8 @@ struct vodq_output_spec {
 
 struct vodq_timeline {
     int version;                  /* 1 */
-    struct vodq_track *tracks;    /* owned; exactly one in version 1 */
+    struct vodq_track *tracks;    /* owned; tracks[0] is the main track, the
+                                   * others (at most 8) are drawn over it */
     size_t n_tracks;
     struct vodq_overlay *overlays; /* owned */
     size_t n_overlays;
@@ -202,7 +212,13 @@ int64_t vodq_clip_frames(const struct vodq_clip *c, const struct vodq_output_spe
 /* Number of output frames of the transition after clip c (0 = cut). */
 int64_t vodq_transition_frames(const struct vodq_clip *c, const struct vodq_output_spec *out);
 
-/* Total output frames of the timeline (clips minus transition overlaps);
+/* Output frame at which clip j of an overlay track tr appears: its "start",
+ * or the end of the previous clip of the track; -1 when unknown. */
+int64_t vodq_clip_start_frame(const struct vodq_track *tr, size_t j,
+                              const struct vodq_output_spec *out);
+
+/* Total output frames of the timeline: the main track's clips minus its
+ * transition overlaps (overlay tracks never make it longer);
  * -1 when a clip's length is unknown (open-ended video clip, not probed). */
 int64_t vodq_timeline_frames(const struct vodq_timeline *tl);
 
