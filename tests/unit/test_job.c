@@ -366,8 +366,9 @@ static void test_spec_too_big(void **state)
     if (strncmp(err.msg, "spec: ", 6) != 0 || !strstr(err.msg, "10485760 bytes") ||
         !strstr(err.msg, "1048576"))
         fail_msg("10 MB spec: \"%s\"", err.msg);
-    /* rejected on its size alone, before any parsing: far below a parse of 10 MB */
-    if (ms > 5.0)
+    /* rejected on its size alone, before any parsing: parsing these 10 MB
+     * takes about 140 ms here (-O2), the size check microseconds */
+    if (ms > 20.0)
         fail_msg("10 MB spec took %.2f ms to reject", ms);
     vodq_job_spec_cleanup(&s);
 
