@@ -309,7 +309,16 @@ enum vodq_rc vodq_job_spec_parse(const char *text, size_t len, const struct vodq
     if (len > d->max_spec_bytes)
         return vodq_err_set(err, VODQ_ERR_INVALID, 0, "spec: %zu bytes is over the limit of %zu",
                             len, d->max_spec_bytes);
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    while (root && end < text + len && strchr(" \t\r\n", *end) && *end)
+        end++;
+    if (root && end < text + len && *end != '\0') { /* bytes after the value */
+        cJSON_Delete(root);
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                            "spec: not valid JSON (text after the object at byte %ld)",
+                            (long)(end - text));
+    }
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
         long off = at && at >= text && at <= text + len ? (long)(at - text) : -1;

@@ -3,6 +3,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -112,16 +113,19 @@ enum vodq_rc vodq_redis_url_parse(const char *url, struct vodq_redis_url *out, s
     out->port = 6379;
     if (!url || !*url)
         return vodq_err_set(err, VODQ_ERR_INVALID, 0, "redis url: empty");
+    /* errors show the URL from the host on: never the user name or password */
+    const char *shown = strrchr(url, '@') ? strrchr(url, '@') + 1 : url;
     const char *p = url;
+    const char *scheme_end = strstr(p, "://");
     if (strncmp(p, "redis://", 8) == 0)
         p += 8;
-    else if (strstr(p, "://"))
+    else if (scheme_end)
         return vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                            "redis url '%s': scheme must be redis:// (TLS is not supported)", url);
+                            "redis url '%.*s://...': scheme must be redis:// (TLS is not "
+                            "supported)",
+                            (int)(scheme_end - p) > 20 ? 20 : (int)(scheme_end - p), p);
     const char *at = strrchr(p, '@');
     const char *slash = strchr(at ? at : p, '/');
-    if (at && slash && slash < at)
-        at = NULL;
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
         const char *ue = colon ? colon : at;
@@ -135,37 +139,43 @@ enum vodq_rc vodq_redis_url_parse(const char *url, struct vodq_redis_url *out, s
     const char *hend = slash ? slash : p + strlen(p);
     const char *hp = p;
     const char *pcolon = NULL;
+    size_t n;
     if (*hp == '[') { /* [::1]:port */
         const char *rb = memchr(hp, ']', (size_t)(hend - hp));
         if (!rb)
-            return vodq_err_set(err, VODQ_ERR_INVALID, 0, "redis url '%s': unclosed [", url);
-        size_t n = (size_t)(rb - hp - 1);
-        if (n == 0 || n >= sizeof(out->host))
-            return vodq_err_set(err, VODQ_ERR_INVALID, 0, "redis url '%s': bad host", url);
-        memcpy(out->host, hp + 1, n);
-        pcolon = rb + 1 < hend && rb[1] == ':' ? rb + 1 : NULL;
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0, "redis url '%.100s': unclosed [", shown);
+        if (rb + 1 < hend && rb[1] != ':')
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "redis url '%.100s': only ':port' may follow ']'", shown);
+        pcolon = rb + 1 < hend ? rb + 1 : NULL;
+        hp++;
+        n = (size_t)(rb - hp);
+        if (n == 0)
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0, "redis url '%.100s': bad host", shown);
     } else {
         pcolon = memchr(hp, ':', (size_t)(hend - hp));
-        const char *he = pcolon ? pcolon : hend;
-        size_t n = (size_t)(he - hp);
-        if (n == 0 || n >= sizeof(out->host))
-            return vodq_err_set(err, VODQ_ERR_INVALID, 0, "redis url '%s': missing host", url);
-        memcpy(out->host, hp, n);
+        n = (size_t)((pcolon ? pcolon : hend) - hp);
     }
+    if (n == 0)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "redis url '%.100s': missing host", shown);
+    if (n >= sizeof(out->host))
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "redis url: host of %zu bytes is too long",
+                            n);
+    memcpy(out->host, hp, n);
     if (pcolon) {
         char *end;
         long port = strtol(pcolon + 1, &end, 10);
-        if (end != hend || port < 1 || port > 65535)
+        if (!isdigit((unsigned char)pcolon[1]) || end != hend || port < 1 || port > 65535)
             return vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                                "redis url '%s': port must be 1-65535", url);
+                                "redis url '%.100s': port must be 1-65535", shown);
         out->port = (int)port;
     }
     if (slash && slash[1]) {
         char *end;
         long db = strtol(slash + 1, &end, 10);
-        if (*end || db < 0 || db > 100000)
+        if (!isdigit((unsigned char)slash[1]) || *end || db > 100000)
             return vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                                "redis url '%s': database must be a number", url);
+                                "redis url '%.100s': database must be a number 0-100000", shown);
         out->db = (int)db;
     }
     return VODQ_OK;
