@@ -1264,7 +1264,7 @@ static enum vodq_rc probe_file(const char *file, const char *path, bool want_vid
         info->width = par->width;
         info->height = par->height;
         if (par->width <= 0 || par->height <= 0) {
-            rc = vodq_err_set(err, VODQ_ERR_MEDIA, 0, "%s: no picture size in %s", path, file);
+            rc = vodq_err_set(err, VODQ_ERR_MEDIA, 0, "%s: no readable picture in %s (unknown size)", path, file);
             goto fail;
         }
         if (par->sample_aspect_ratio.num > 0 && par->sample_aspect_ratio.den > 0) {
