@@ -42,10 +42,10 @@ extern char **environ;
 struct fake_media {
     const char *name;
     int w, h, pix_fmt;
-    int fps;            /* 0 = a still image */
-    int sample_rate;    /* 0 = no audio */
+    int fps;         /* 0 = a still image */
+    int sample_rate; /* 0 = no audio */
     double duration_s;
-    int color_space;    /* AVCOL_SPC_* tag */
+    int color_space; /* AVCOL_SPC_* tag */
     int rotation;
     double audio_start_s; /* the sound track starts this late */
 };
@@ -154,15 +154,15 @@ static void build(const char *json, struct vodq_timeline *tl, struct vodq_plan *
 /* ---- Running a plan in process, like the engine ---- */
 
 struct run_result {
-    int64_t vframes;      /* video frames out */
-    int64_t samples;      /* audio samples out (per channel) */
-    int64_t last_pts;     /* of the last video frame, in 1/fps */
-    bool pts_continuous;  /* video frame k had pts k */
-    int w, h, fmt;        /* of the video frames */
+    int64_t vframes;     /* video frames out */
+    int64_t samples;     /* audio samples out (per channel) */
+    int64_t last_pts;    /* of the last video frame, in 1/fps */
+    bool pts_continuous; /* video frame k had pts k */
+    int w, h, fmt;       /* of the video frames */
     int channels, sample_rate;
-    int64_t first_sound;  /* index of the first audible output sample, -1 none */
-    uint8_t first_y[4];   /* first frame: luma at (2,2), (w/2,h/2), (w-3,2), (w/2, h-3) */
-    uint8_t mid_y[4];     /* the same for the frame at mid_frame */
+    int64_t first_sound; /* index of the first audible output sample, -1 none */
+    uint8_t first_y[4];  /* first frame: luma at (2,2), (w/2,h/2), (w-3,2), (w/2, h-3) */
+    uint8_t mid_y[4];    /* the same for the frame at mid_frame */
     int64_t mid_frame;
     enum AVColorSpace colorspace; /* of the last frame */
     enum AVColorRange range;
@@ -419,8 +419,8 @@ static AVFilterGraph *run_exact(const struct vodq_plan *plan, struct run_result 
 {
     AVFilterGraph *g = run_plan(plan, r);
     int64_t want_frames = llround(plan->duration_s * plan->out.fps_num / plan->out.fps_den);
-    int64_t want_samples = llround((double)want_frames * plan->out.sample_rate *
-                                   plan->out.fps_den / plan->out.fps_num);
+    int64_t want_samples = llround((double)want_frames * plan->out.sample_rate * plan->out.fps_den /
+                                   plan->out.fps_num);
 
     if (r->vframes != want_frames || r->samples != want_samples)
         print_error("frames %lld/%lld samples %lld/%lld\n%s\n", (long long)r->vframes,
@@ -453,7 +453,7 @@ static void done(struct vodq_timeline *tl, struct vodq_plan *plan, AVFilterGraph
     vodq_timeline_cleanup(tl);
 }
 
-#define OUT_SMALL "\"output\":{\"width\":160,\"height\":90,\"fps\":25,\"sample_rate\":48000}"
+#define OUT_SMALL        "\"output\":{\"width\":160,\"height\":90,\"fps\":25,\"sample_rate\":48000}"
 #define TLO(clips, rest) "{\"version\":1,\"tracks\":[{\"clips\":[" clips "]}]," rest "}"
 
 /* ---- Features ---- */
@@ -610,10 +610,10 @@ static void test_clip_inside_transitions(void **state)
 static void test_every_transition_type(void **state)
 {
     (void)state;
-    static const char *const types[] = {"fade",       "dissolve",   "wipeleft",  "wiperight",
-                                        "wipeup",     "wipedown",   "slideleft", "slideright",
-                                        "slideup",    "slidedown",  "circleopen", "circleclose",
-                                        "fadeblack",  "radial",     "pixelize",  "zoomin"};
+    static const char *const types[] = {"fade",      "dissolve",  "wipeleft",   "wiperight",
+                                        "wipeup",    "wipedown",  "slideleft",  "slideright",
+                                        "slideup",   "slidedown", "circleopen", "circleclose",
+                                        "fadeblack", "radial",    "pixelize",   "zoomin"};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         struct vodq_timeline tl;
         struct vodq_plan plan;
@@ -745,8 +745,8 @@ static void test_late_audio_keeps_sync(void **state)
     struct vodq_plan plan;
     struct run_result r = {0};
 
-    build(TLO("{\"src\":\"late.mp4\",\"out\":2},{\"src\":\"a.mp4\",\"out\":1}", OUT_SMALL),
-          &tl, &plan);
+    build(TLO("{\"src\":\"late.mp4\",\"out\":2},{\"src\":\"a.mp4\",\"out\":1}", OUT_SMALL), &tl,
+          &plan);
     AVFilterGraph *g = run_exact(&plan, &r);
     assert_true(llabs(r.first_sound - 12000) <= 2); /* 0.25 s at 48 kHz */
     done(&tl, &plan, g);
@@ -761,7 +761,10 @@ static void test_caption_text_survives(void **state)
 {
     (void)state;
     static const char *const texts[] = {
-        "你好 world", "a:b\\c'd [e] f,g;h %{pts} 100%", " lead and trail ", "第一行\n第二行",
+        "你好 world",
+        "a:b\\c'd [e] f,g;h %{pts} 100%",
+        " lead and trail ",
+        "第一行\n第二行",
     };
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         struct vodq_timeline tl;
@@ -912,8 +915,8 @@ static void test_music(void **state)
     done(&tl, &plan, g);
 
     /* a short song, not looped, ends early; the mix keeps the clips' length */
-    build(TLO("{\"src\":\"a.mp4\",\"out\":4}", "\"music\":{\"src\":\"music.m4a\"}," OUT_SMALL),
-          &tl, &plan);
+    build(TLO("{\"src\":\"a.mp4\",\"out\":4}", "\"music\":{\"src\":\"music.m4a\"}," OUT_SMALL), &tl,
+          &plan);
     assert_false(plan.inputs[1].loop);
     g = run_exact(&plan, &r);
     done(&tl, &plan, g);
@@ -1099,19 +1102,20 @@ static void test_ffmpeg_cli_renders_plan(void **state)
     if (system("ffmpeg -hide_banner -version >/dev/null 2>&1") != 0)
         skip();
     snprintf(dir, sizeof(dir), "%s/cli", tmpdir);
-    snprintf(cmd, sizeof(cmd),
-             "mkdir -p '%s' && cd '%s' && "
-             "ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=s=160x120:r=25:d=2 "
-             "-f lavfi -i sine=f=440:r=44100:d=2 -c:v libx264 -preset ultrafast -pix_fmt yuv420p "
-             "-c:a aac -shortest a.mp4 && "
-             "ffmpeg -hide_banner -loglevel error -y -f lavfi -i color=c=blue:s=80x60 -frames:v 1 "
-             "p.png && "
-             "printf '%%s' '{\"version\":1,\"tracks\":[{\"clips\":[{\"src\":\"a.mp4\",\"in\":0.4,"
-             "\"out\":1.6,\"transition\":{\"type\":\"fade\",\"duration\":0.4}},{\"type\":\"image\","
-             "\"src\":\"p.png\",\"duration\":1,\"fit\":\"blur\"}]}],\"captions\":[{\"text\":\"你好\","
-             "\"size\":20}],\"overlays\":[{\"src\":\"p.png\",\"width\":20}],\"output\":{\"width\":"
-             "192,\"height\":108,\"fps\":25,\"preset\":\"ultrafast\"}}' > t.json",
-             dir, dir);
+    snprintf(
+        cmd, sizeof(cmd),
+        "mkdir -p '%s' && cd '%s' && "
+        "ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=s=160x120:r=25:d=2 "
+        "-f lavfi -i sine=f=440:r=44100:d=2 -c:v libx264 -preset ultrafast -pix_fmt yuv420p "
+        "-c:a aac -shortest a.mp4 && "
+        "ffmpeg -hide_banner -loglevel error -y -f lavfi -i color=c=blue:s=80x60 -frames:v 1 "
+        "p.png && "
+        "printf '%%s' '{\"version\":1,\"tracks\":[{\"clips\":[{\"src\":\"a.mp4\",\"in\":0.4,"
+        "\"out\":1.6,\"transition\":{\"type\":\"fade\",\"duration\":0.4}},{\"type\":\"image\","
+        "\"src\":\"p.png\",\"duration\":1,\"fit\":\"blur\"}]}],\"captions\":[{\"text\":\"你好\","
+        "\"size\":20}],\"overlays\":[{\"src\":\"p.png\",\"width\":20}],\"output\":{\"width\":"
+        "192,\"height\":108,\"fps\":25,\"preset\":\"ultrafast\"}}' > t.json",
+        dir, dir);
     assert_int_equal(system(cmd), 0);
     snprintf(tlpath, sizeof(tlpath), "%s/t.json", dir);
     assert_int_equal(vodq_timeline_load_file(tlpath, &tl, &err), VODQ_OK);

@@ -22,8 +22,8 @@
 
 /* Media names the fixtures and the cases below use; for parsing they only
  * need to exist (nothing is decoded). */
-static const char *const dummy_names[] = {"a.mp4", "b.mp4", "photo.png", "logo.png",
-                                          "music.m4a", "font.ttf"};
+static const char *const dummy_names[] = {"a.mp4",    "b.mp4",     "photo.png",
+                                          "logo.png", "music.m4a", "font.ttf"};
 
 static char tmpdir[256];
 
@@ -65,8 +65,8 @@ static enum vodq_rc parse(const char *json, struct vodq_timeline *tl, struct vod
 
 /* ---- Bad timelines: each names its JSON path ---- */
 
-#define CLIP "{\"type\":\"video\",\"src\":\"a.mp4\",\"in\":0,\"out\":2}"
-#define TL(clips) "{\"version\":1,\"tracks\":[{\"clips\":[" clips "]}]}"
+#define CLIP             "{\"type\":\"video\",\"src\":\"a.mp4\",\"in\":0,\"out\":2}"
+#define TL(clips)        "{\"version\":1,\"tracks\":[{\"clips\":[" clips "]}]}"
 #define TLO(clips, rest) "{\"version\":1,\"tracks\":[{\"clips\":[" clips "]}]," rest "}"
 
 struct bad_case {
@@ -83,9 +83,9 @@ static const struct bad_case bad_cases[] = {
     {TLO(CLIP, "\"effects\":[]"), "effects: unknown field (allowed: version, tracks,"},
     {"{\"version\":1}", "tracks: required"},
     {"{\"version\":1,\"tracks\":[]}", "tracks: must be a non-empty array"},
-    {"{\"version\":1,\"tracks\":[{\"clips\":[" CLIP "]},{\"clips\":[" CLIP "]},{\"clips\":["
-     CLIP "]},{\"clips\":[" CLIP "]},{\"clips\":[" CLIP "]},{\"clips\":[" CLIP "]},{\"clips\":["
-     CLIP "]},{\"clips\":[" CLIP "]},{\"clips\":[" CLIP "]},{\"clips\":[" CLIP "]}]}",
+    {"{\"version\":1,\"tracks\":[{\"clips\":[" CLIP "]},{\"clips\":[" CLIP "]},{\"clips\":[" CLIP
+     "]},{\"clips\":[" CLIP "]},{\"clips\":[" CLIP "]},{\"clips\":[" CLIP "]},{\"clips\":[" CLIP
+     "]},{\"clips\":[" CLIP "]},{\"clips\":[" CLIP "]},{\"clips\":[" CLIP "]}]}",
      "tracks: at most 9 tracks"},
     {"{\"version\":1,\"tracks\":[{\"clips\":[" CLIP "]},{\"clips\":[{\"src\":\"b.mp4\","
      "\"out\":1,\"transition\":{\"type\":\"fade\"}}]}]}",
@@ -201,7 +201,8 @@ static const struct bad_case bad_cases[] = {
     {TLO(CLIP, "\"output\":{\"audio_codec\":\"mp3\"}"),
      "output.audio_codec: unknown value \"mp3\" (allowed: aac)"},
     {TLO(CLIP, "\"output\":{\"sample_rate\":12345}"), "output.sample_rate: must be one of"},
-    {TLO(CLIP, "\"output\":{\"channels\":6}"), "output.channels: must be an integer between 1 and 2"},
+    {TLO(CLIP, "\"output\":{\"channels\":6}"),
+     "output.channels: must be an integer between 1 and 2"},
     {TLO(CLIP, "\"output\":{\"color\":\"bt2020\"}"),
      "output.color: unknown value \"bt2020\" (allowed: bt709, bt601)"},
     {TLO(CLIP, "\"output\":{\"color_range\":\"studio\"}"),
@@ -270,8 +271,8 @@ static void test_bad_timelines(void **state)
         struct vodq_err err = {0};
         enum vodq_rc rc = parse(bad_cases[i].json, &tl, &err);
 
-        if (rc != VODQ_ERR_INVALID || strncmp(err.msg, bad_cases[i].msg,
-                                              strlen(bad_cases[i].msg)) != 0)
+        if (rc != VODQ_ERR_INVALID ||
+            strncmp(err.msg, bad_cases[i].msg, strlen(bad_cases[i].msg)) != 0)
             print_error("case %zu: rc=%d msg=\"%s\"\n  want \"%s\"\n", i, rc, err.msg,
                         bad_cases[i].msg);
         assert_int_equal(rc, VODQ_ERR_INVALID);
@@ -465,23 +466,21 @@ static void test_durations(void **state)
                        4.5, 1e-9);
     /* speed 2 halves a clip, 0.5 doubles one */
     assert_float_equal(duration_of(TL("{\"src\":\"a.mp4\",\"out\":4,\"speed\":2}")), 2.0, 1e-9);
-    assert_float_equal(duration_of(TL("{\"src\":\"a.mp4\",\"out\":1,\"speed\":0.5}")), 2.0,
-                       1e-9);
+    assert_float_equal(duration_of(TL("{\"src\":\"a.mp4\",\"out\":1,\"speed\":0.5}")), 2.0, 1e-9);
     /* transitions overlap: 3 + 2 - 0.5 */
     assert_float_equal(
         duration_of(TL("{\"src\":\"a.mp4\",\"out\":3,\"transition\":{\"type\":\"fade\","
                        "\"duration\":0.5}},{\"src\":\"b.mp4\",\"out\":2}")),
         4.5, 1e-9);
     /* image durations, with a transition between them: 1.5 + 2 - 1 */
-    assert_float_equal(
-        duration_of(TL("{\"type\":\"image\",\"src\":\"photo.png\",\"duration\":1.5,"
-                       "\"transition\":{\"type\":\"slideup\",\"duration\":1}},"
-                       "{\"type\":\"image\",\"src\":\"photo.png\",\"duration\":2}")),
-        2.5, 1e-9);
+    assert_float_equal(duration_of(TL("{\"type\":\"image\",\"src\":\"photo.png\",\"duration\":1.5,"
+                                      "\"transition\":{\"type\":\"slideup\",\"duration\":1}},"
+                                      "{\"type\":\"image\",\"src\":\"photo.png\",\"duration\":2}")),
+                       2.5, 1e-9);
     /* frame rounding at 30000/1001: 2 s = 59.94 -> 60 frames */
-    assert_float_equal(duration_of(TLO("{\"src\":\"a.mp4\",\"out\":2}",
-                                       "\"output\":{\"fps\":\"30000/1001\"}")),
-                       60.0 * 1001 / 30000, 1e-9);
+    assert_float_equal(
+        duration_of(TLO("{\"src\":\"a.mp4\",\"out\":2}", "\"output\":{\"fps\":\"30000/1001\"}")),
+        60.0 * 1001 / 30000, 1e-9);
     /* a clip with no "out" has no known length until probed */
     assert_true(duration_of(TL("{\"src\":\"a.mp4\"}")) < 0);
 }
@@ -579,8 +578,7 @@ static void test_probe(void **state)
                         strlen("tracks[0].clips[0].out: 5 is past the end of the source"));
     assert_non_null(strstr(err.msg, "v.mp4"));
     vodq_timeline_cleanup(&tl);
-    assert_int_equal(parse_probe(TL("{\"src\":\"v.mp4\",\"in\":3}"), &tl, &err),
-                     VODQ_ERR_INVALID);
+    assert_int_equal(parse_probe(TL("{\"src\":\"v.mp4\",\"in\":3}"), &tl, &err), VODQ_ERR_INVALID);
     assert_non_null(strstr(err.msg, "tracks[0].clips[0].in: 3 is past the end of the source"));
     vodq_timeline_cleanup(&tl);
 
@@ -594,10 +592,10 @@ static void test_probe(void **state)
     vodq_timeline_cleanup(&tl);
 
     /* Music needs sound; a clip needs pictures. */
-    assert_int_equal(parse_probe(TLO("{\"src\":\"v.mp4\",\"out\":1}",
-                                     "\"music\":{\"src\":\"v.mp4\"}"),
-                                 &tl, &err),
-                     VODQ_ERR_MEDIA);
+    assert_int_equal(
+        parse_probe(TLO("{\"src\":\"v.mp4\",\"out\":1}", "\"music\":{\"src\":\"v.mp4\"}"), &tl,
+                    &err),
+        VODQ_ERR_MEDIA);
     assert_non_null(strstr(err.msg, "music.src: no audio stream in"));
     vodq_timeline_cleanup(&tl);
     assert_int_equal(parse_probe(TL("{\"src\":\"tone.m4a\",\"out\":1}"), &tl, &err),
@@ -702,12 +700,11 @@ int main(void)
 {
     av_log_set_level(AV_LOG_QUIET); /* the corrupt-file probe is expected to complain */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_timelines), cmocka_unit_test(test_full_timeline_fields),
-        cmocka_unit_test(test_defaults),      cmocka_unit_test(test_paths),
-        cmocka_unit_test(test_durations),     cmocka_unit_test(test_frame_counts),
-        cmocka_unit_test(test_probe),         cmocka_unit_test(test_fixtures),
-        cmocka_unit_test(test_overlay_tracks),
-        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_bad_timelines),  cmocka_unit_test(test_full_timeline_fields),
+        cmocka_unit_test(test_defaults),       cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_durations),      cmocka_unit_test(test_frame_counts),
+        cmocka_unit_test(test_probe),          cmocka_unit_test(test_fixtures),
+        cmocka_unit_test(test_overlay_tracks), cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

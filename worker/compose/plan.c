@@ -89,8 +89,8 @@ static void sb_escaped(struct sbuf *b, const char *s)
 {
     for (const char *p = s; *p; p++) {
         char c = *p;
-        bool lvl1 = c == '\\' || c == '\'' || c == ':' || c == ' ' || c == '\t' || c == '\n' ||
-                    c == '\r';
+        bool lvl1 =
+            c == '\\' || c == '\'' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r';
         if (lvl1)
             sb_printf(b, "\\\\"); /* the level-1 backslash, escaped for level 2 */
         if (c == '\\' || c == '\'' || c == '[' || c == ']' || c == ',' || c == ';')
@@ -348,8 +348,8 @@ static void sb_fit(struct sbuf *b, const struct vodq_clip *c, size_t k,
         fit_size(dw, dh, W, H, false, &sw, &sh);
         sb_printf(b, "split=2[c%zubg][c%zufg];[c%zubg]", k, k, k);
         sb_scale(b, cw, ch, &c->info, o);
-        sb_printf(b, ",crop=w=%d:h=%d:x=%d:y=%d,boxblur=%d:1[c%zubb];[c%zufg]", W, H,
-                  (cw - W) / 2, (ch - H) / 2, r, k, k);
+        sb_printf(b, ",crop=w=%d:h=%d:x=%d:y=%d,boxblur=%d:1[c%zubb];[c%zufg]", W, H, (cw - W) / 2,
+                  (ch - H) / 2, r, k, k);
         sb_scale(b, sw, sh, &c->info, o);
         sb_printf(b, "[c%zufs];[c%zubb][c%zufs]overlay=x=%d:y=%d:format=yuv420,format=yuv420p", k,
                   k, k, (W - sw) / 2, (H - sh) / 2);
@@ -492,8 +492,8 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
     if (c->speed != 1)
         /* microsecond time base first: dividing coarse timestamps would round
          * neighbouring frames onto the same pts */
-        sb_printf(g, "settb=expr=AVTB,setpts=(PTS-STARTPTS)/%.6f,fps=%d/%d,", c->speed,
-                  o->fps_num, o->fps_den);
+        sb_printf(g, "settb=expr=AVTB,setpts=(PTS-STARTPTS)/%.6f,fps=%d/%d,", c->speed, o->fps_num,
+                  o->fps_den);
     else
         sb_printf(g, "setpts=PTS-STARTPTS,fps=%d/%d,", o->fps_num, o->fps_den);
     sb_picture(g, c, k, o);
@@ -627,9 +627,8 @@ static void add_caption(struct sbuf *g, const struct vodq_caption *c, const char
 
 /* Adds the music inputs and a chain ending in [music] that lasts at most
  * total_s from timeline time music.start. Returns 0, or -1 with err set. */
-static int add_music(struct vodq_plan *plan, size_t cap, struct sbuf *g,
-                     const struct vodq_music *m, double total_s,
-                     const struct vodq_output_spec *o, struct vodq_err *err)
+static int add_music(struct vodq_plan *plan, size_t cap, struct sbuf *g, const struct vodq_music *m,
+                     double total_s, const struct vodq_output_spec *o, struct vodq_err *err)
 {
     double need = total_s - m->start_s;
     double seg = (m->out_s >= 0 ? m->out_s : m->info.duration_s) - m->in_s;
@@ -662,8 +661,9 @@ static int add_music(struct vodq_plan *plan, size_t cap, struct sbuf *g,
             plan->inputs[idx].use_audio = true;
             plan->inputs[idx].seek_s = m->in_s;
             plan->inputs[idx].duration_s = seg;
-            sb_printf(g, "[%d:a]atrim=duration=%.6f,asetpts=PTS-STARTPTS,aresample=%d,"
-                         "aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s[mu%d];\n",
+            sb_printf(g,
+                      "[%d:a]atrim=duration=%.6f,asetpts=PTS-STARTPTS,aresample=%d,"
+                      "aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s[mu%d];\n",
                       idx, seg, o->sample_rate, o->sample_rate, layout_of(o), r);
         }
         for (int r = 0; r < reps; r++)
@@ -683,8 +683,9 @@ static int add_music(struct vodq_plan *plan, size_t cap, struct sbuf *g,
         }
         sb_printf(g, "[%d:a]asetpts=PTS-STARTPTS,", idx);
     }
-    sb_printf(g, "aresample=%d,aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s,"
-                 "atrim=end_sample=%lld",
+    sb_printf(g,
+              "aresample=%d,aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s,"
+              "atrim=end_sample=%lld",
               o->sample_rate, o->sample_rate, layout_of(o), (long long)len_samples);
     if (m->fade_in_s > 0)
         sb_printf(g, ",afade=t=in:st=0:d=%.6f", fmin(m->fade_in_s, len));
@@ -695,8 +696,7 @@ static int add_music(struct vodq_plan *plan, size_t cap, struct sbuf *g,
     if (m->volume != 1)
         sb_printf(g, ",volume=%.4f", m->volume);
     if (m->start_s > 0)
-        sb_printf(g, ",adelay=delays=%lldS:all=1",
-                  (long long)llround(m->start_s * o->sample_rate));
+        sb_printf(g, ",adelay=delays=%lldS:all=1", (long long)llround(m->start_s * o->sample_rate));
     sb_printf(g, "[music];\n");
     return 0;
 oom:
@@ -742,8 +742,8 @@ static void join_video(struct sbuf *g, const struct vodq_track *tr,
         if (tin > 0)
             sb_printf(g, "[hh%zu]trim=end_frame=%lld[h%zu];\n", k, (long long)tin, k);
         if (mid > 0)
-            sb_printf(g, "[mm%zu]trim=start_frame=%lld:end_frame=%lld,setpts=PTS-STARTPTS[m%zu];\n", k,
-                      (long long)tin, (long long)tin + (long long)mid, k);
+            sb_printf(g, "[mm%zu]trim=start_frame=%lld:end_frame=%lld,setpts=PTS-STARTPTS[m%zu];\n",
+                      k, (long long)tin, (long long)tin + (long long)mid, k);
         if (tout > 0)
             sb_printf(g, "[tt%zu]trim=start_frame=%lld,setpts=PTS-STARTPTS[t%zu];\n", k,
                       (long long)(n - tout), k);
@@ -751,9 +751,9 @@ static void join_video(struct sbuf *g, const struct vodq_track *tr,
     for (size_t k = 0; k < tr->n_clips; k++) {
         int64_t tout = vodq_transition_frames(&tr->clips[k], o);
         if (tout > 0)
-            sb_printf(g,
-                      "[t%zu][h%zu]xfade=transition=%s:duration=%.6f:offset=0,format=yuv420p[x%zu];\n",
-                      k, k + 1, tr->clips[k].transition.type, frames_s(o, tout), k);
+            sb_printf(
+                g, "[t%zu][h%zu]xfade=transition=%s:duration=%.6f:offset=0,format=yuv420p[x%zu];\n",
+                k, k + 1, tr->clips[k].transition.type, frames_s(o, tout), k);
     }
     for (size_t k = 0; k < tr->n_clips; k++) {
         int64_t n = vodq_clip_frames(&tr->clips[k], o);
@@ -889,8 +889,8 @@ enum vodq_rc vodq_plan_build(const struct vodq_timeline *tl, struct vodq_plan *p
                 goto oom;
             pip_size(c, o, &w, &h);
             snprintf(next, sizeof(next), "pv%zu_%zu", t, j);
-            sb_printf(&g, "[%s]setpts=PTS+%lld[%ss];\n[%s][%ss]overlay=", vl, (long long)at, vl, cur,
-                      vl);
+            sb_printf(&g, "[%s]setpts=PTS+%lld[%ss];\n[%s][%ss]overlay=", vl, (long long)at, vl,
+                      cur, vl);
             sb_position(&g, c->anchor, c->x, c->y, "W", "H", "w", "h", 0);
             sb_printf(&g, ":format=yuv420:eof_action=pass");
             sb_enable(&g, frames_s(o, at), frames_s(o, at + n));
@@ -1067,7 +1067,8 @@ char **vodq_plan_ffmpeg_args(const struct vodq_plan *plan, const char *encoder,
     if (o->preset[0])
         opt(&a, "-preset", "%s", o->preset);
     if (o->video_bitrate > 0)
-        opt(&a, "-b:v", "%lld", (long long)o->video_bitrate); else if (o->crf >= 0) {
+        opt(&a, "-b:v", "%lld", (long long)o->video_bitrate);
+    else if (o->crf >= 0) {
         if (strstr(enc, "nvenc")) {
             opt(&a, "-rc", "vbr");
             opt(&a, "-cq", "%d", o->crf);

@@ -35,14 +35,13 @@ static const char *const range_names[] = {"limited", "full"};
 
 /* The xfade transitions of FFmpeg 5.1 (ffmpeg -h filter=xfade), less "custom". */
 static const char *const transition_names[] = {
-    "fade",       "wipeleft",    "wiperight",  "wipeup",     "wipedown",   "slideleft",
-    "slideright", "slideup",     "slidedown",  "circlecrop", "rectcrop",   "distance",
-    "fadeblack",  "fadewhite",   "radial",     "smoothleft", "smoothright", "smoothup",
-    "smoothdown", "circleopen",  "circleclose", "vertopen",  "vertclose",  "horzopen",
-    "horzclose",  "dissolve",    "pixelize",   "diagtl",     "diagtr",     "diagbl",
-    "diagbr",     "hlslice",     "hrslice",    "vuslice",    "vdslice",    "hblur",
-    "fadegrays",  "wipetl",      "wipetr",     "wipebl",     "wipebr",     "squeezeh",
-    "squeezev",   "zoomin",      "fadefast",   "fadeslow"};
+    "fade",     "wipeleft",   "wiperight",   "wipeup",    "wipedown",   "slideleft",  "slideright",
+    "slideup",  "slidedown",  "circlecrop",  "rectcrop",  "distance",   "fadeblack",  "fadewhite",
+    "radial",   "smoothleft", "smoothright", "smoothup",  "smoothdown", "circleopen", "circleclose",
+    "vertopen", "vertclose",  "horzopen",    "horzclose", "dissolve",   "pixelize",   "diagtl",
+    "diagtr",   "diagbl",     "diagbr",      "hlslice",   "hrslice",    "vuslice",    "vdslice",
+    "hblur",    "fadegrays",  "wipetl",      "wipetr",    "wipebl",     "wipebr",     "squeezeh",
+    "squeezev", "zoomin",     "fadefast",    "fadeslow"};
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -200,8 +199,8 @@ static enum vodq_rc get_int(const cJSON *obj, const char *path, const char *key,
     return VODQ_OK;
 }
 
-static enum vodq_rc get_int32(const cJSON *obj, const char *path, const char *key, int def,
-                              int lo, int hi, int *out, struct vodq_err *err)
+static enum vodq_rc get_int32(const cJSON *obj, const char *path, const char *key, int def, int lo,
+                              int hi, int *out, struct vodq_err *err)
 {
     int64_t v = def;
     enum vodq_rc rc = get_int(obj, path, key, def, lo, hi, &v, err);
@@ -247,8 +246,7 @@ static enum vodq_rc get_enum(const cJSON *obj, const char *path, const char *key
                 *out = (int)i;
                 return VODQ_OK;
             }
-        return bad(err, path, key, "unknown value \"%.40s\" (allowed: %s)", it->valuestring,
-                   list);
+        return bad(err, path, key, "unknown value \"%.40s\" (allowed: %s)", it->valuestring, list);
     }
     return bad(err, path, key, "must be a string (one of: %s)", list);
 }
@@ -297,8 +295,8 @@ fail:
 }
 
 /* A string of 1..max bytes made of [A-Za-z0-9_.-] (preset, encoder). */
-static enum vodq_rc get_word(const cJSON *obj, const char *path, const char *key,
-                             const char *def, char *out, size_t size, struct vodq_err *err)
+static enum vodq_rc get_word(const cJSON *obj, const char *path, const char *key, const char *def,
+                             char *out, size_t size, struct vodq_err *err)
 {
     const cJSON *it = field(obj, key);
     const char *s = def;
@@ -390,8 +388,8 @@ static enum vodq_rc get_file(const cJSON *obj, const char *path, const char *key
 /* An optional sub-object obj[key]: *sub = NULL when absent, else checked to
  * be an object with only the allowed keys; sp receives its JSON path. */
 static enum vodq_rc get_object(const cJSON *obj, const char *path, const char *key,
-                               const char *const *keys, size_t n, const char *shape,
-                               char *sp, size_t sp_size, const cJSON **sub, struct vodq_err *err)
+                               const char *const *keys, size_t n, const char *shape, char *sp,
+                               size_t sp_size, const cJSON **sub, struct vodq_err *err)
 {
     *sub = field(obj, key);
     join(sp, sp_size, path, key);
@@ -404,11 +402,11 @@ static enum vodq_rc get_object(const cJSON *obj, const char *path, const char *k
 
 /* ---- Sections ---- */
 
-#define TRY(x)                                                                                   \
-    do {                                                                                         \
-        enum vodq_rc rc_ = (x);                                                                  \
-        if (rc_ != VODQ_OK)                                                                      \
-            return rc_;                                                                          \
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        enum vodq_rc rc_ = (x);                                                                    \
+        if (rc_ != VODQ_OK)                                                                        \
+            return rc_;                                                                            \
     } while (0)
 
 static const struct vodq_rgba black = {0, 0, 0, 255};
@@ -453,8 +451,7 @@ static enum vodq_rc reject_keys(const cJSON *obj, const char *path, const char *
 }
 
 static enum vodq_rc parse_anchor_xy(const cJSON *obj, const char *path, enum vodq_anchor def,
-                                    enum vodq_anchor *anchor, int *x, int *y,
-                                    struct vodq_err *err);
+                                    enum vodq_anchor *anchor, int *x, int *y, struct vodq_err *err);
 
 /* Size and opacity of a picture drawn over the frame (overlays, PIP clips). */
 static enum vodq_rc parse_size_opacity(const cJSON *obj, const char *path, double *scale,
@@ -470,16 +467,16 @@ static enum vodq_rc parse_size_opacity(const cJSON *obj, const char *path, doubl
 }
 
 /* A clip of the main track (pip false) or of an overlay track (pip true). */
-static enum vodq_rc parse_clip(const cJSON *obj, const char *path, const char *base_dir,
-                               bool pip, struct vodq_clip *c, struct vodq_err *err)
+static enum vodq_rc parse_clip(const cJSON *obj, const char *path, const char *base_dir, bool pip,
+                               struct vodq_clip *c, struct vodq_err *err)
 {
     static const char *const common_keys[] = {"type", "src", "brightness", "contrast",
                                               "saturation"};
     static const char *const video_keys[] = {"in", "out", "speed", "volume", "mute"};
     static const char *const image_keys[] = {"duration"};
     static const char *const main_keys[] = {"fit", "background", "transition"};
-    static const char *const pip_keys[] = {"start", "anchor", "x", "y", "scale", "width",
-                                           "opacity"};
+    static const char *const pip_keys[] = {"start", "anchor", "x",      "y",
+                                           "scale", "width",  "opacity"};
     const char *keys[32];
     size_t n_keys = 0;
     int t, fit;
@@ -626,8 +623,8 @@ static enum vodq_rc parse_anchor_xy(const cJSON *obj, const char *path, enum vod
 static enum vodq_rc parse_overlay(const cJSON *obj, const char *path, const char *base_dir,
                                   struct vodq_overlay *o, struct vodq_err *err)
 {
-    static const char *const keys[] = {"type",  "src",     "anchor", "x",        "y",
-                                       "scale", "width",   "opacity", "start",   "duration"};
+    static const char *const keys[] = {"type",  "src",   "anchor",  "x",     "y",
+                                       "scale", "width", "opacity", "start", "duration"};
     static const char *const types[] = {"image"};
     int t;
 
@@ -649,9 +646,9 @@ static enum vodq_rc parse_overlay(const cJSON *obj, const char *path, const char
 static enum vodq_rc parse_caption(const cJSON *obj, const char *path, struct vodq_caption *c,
                                   struct vodq_err *err)
 {
-    static const char *const keys[] = {"text",          "font",   "size",   "color", "outline",
-                                       "outline_color", "shadow", "box",    "anchor", "x",
-                                       "y",             "start",  "end"};
+    static const char *const keys[] = {
+        "text",   "font", "size", "color", "outline", "outline_color", "shadow", "box",
+        "anchor", "x",    "y",    "start", "end"};
     static const char *const shadow_keys[] = {"x", "y", "color"};
     static const char *const box_keys[] = {"color", "padding"};
     static const struct vodq_rgba shadow_def = {0, 0, 0, 255};
@@ -680,7 +677,7 @@ static enum vodq_rc parse_caption(const cJSON *obj, const char *path, struct vod
     } else {
         struct stat st;
         const char *f = stat(VODQ_TIMELINE_DEFAULT_FONT, &st) == 0 ? VODQ_TIMELINE_DEFAULT_FONT
-                                                                     : VODQ_TIMELINE_FALLBACK_FONT;
+                                                                   : VODQ_TIMELINE_FALLBACK_FONT;
         c->font = strdup(f);
         if (c->font == NULL)
             return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
@@ -689,8 +686,8 @@ static enum vodq_rc parse_caption(const cJSON *obj, const char *path, struct vod
     TRY(get_color(obj, path, "color", white, &c->color, err));
     TRY(get_int32(obj, path, "outline", 0, 0, 50, &c->outline, err));
     TRY(get_color(obj, path, "outline_color", black, &c->outline_color, err));
-    TRY(get_object(obj, path, "shadow", shadow_keys, N_OF(shadow_keys),
-                   "{\"x\", \"y\", \"color\"}", sp, sizeof(sp), &sub, err));
+    TRY(get_object(obj, path, "shadow", shadow_keys, N_OF(shadow_keys), "{\"x\", \"y\", \"color\"}",
+                   sp, sizeof(sp), &sub, err));
     if (sub) {
         c->has_shadow = true;
         TRY(get_int32(sub, sp, "x", 2, -100, 100, &c->shadow_x, err));
@@ -717,8 +714,8 @@ static enum vodq_rc parse_caption(const cJSON *obj, const char *path, struct vod
 static enum vodq_rc parse_music(const cJSON *obj, const char *base_dir, struct vodq_music *m,
                                 struct vodq_err *err)
 {
-    static const char *const keys[] = {"src",    "in",     "out",     "start",
-                                       "loop",   "volume", "fade_in", "fade_out"};
+    static const char *const keys[] = {"src",  "in",     "out",     "start",
+                                       "loop", "volume", "fade_in", "fade_out"};
     const char *path = "music";
 
     if (!cJSON_IsObject(obj))
@@ -783,15 +780,15 @@ static enum vodq_rc parse_fps(const cJSON *obj, const char *path, struct vodq_ou
 }
 
 /* An even integer 16..hi (picture sizes); *out keeps its default when absent. */
-static enum vodq_rc get_even(const cJSON *obj, const char *path, const char *key, int hi,
-                             int *out, struct vodq_err *err)
+static enum vodq_rc get_even(const cJSON *obj, const char *path, const char *key, int hi, int *out,
+                             struct vodq_err *err)
 {
     const cJSON *it = field(obj, key);
 
     if (it == NULL)
         return VODQ_OK;
-    if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) ||
-        it->valuedouble < 16 || it->valuedouble > hi || ((int)it->valuedouble) % 2)
+    if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) || it->valuedouble < 16 ||
+        it->valuedouble > hi || ((int)it->valuedouble) % 2)
         return bad(err, path, key, "must be an even integer between 16 and %d", hi);
     *out = (int)it->valuedouble;
     return VODQ_OK;
@@ -802,14 +799,13 @@ static enum AVCodecID idx_codec(const char *name)
     return strcmp(name, "hevc") == 0 ? AV_CODEC_ID_HEVC : AV_CODEC_ID_H264;
 }
 
-static enum vodq_rc parse_output(const cJSON *obj, const char *base_dir,
-                                 struct vodq_output_spec *o, struct vodq_err *err)
+static enum vodq_rc parse_output(const cJSON *obj, const char *base_dir, struct vodq_output_spec *o,
+                                 struct vodq_err *err)
 {
     static const char *const keys[] = {
-        "width",    "height",        "fps",         "video_codec", "crf",      "bitrate",
-        "gop",      "preset",        "encoder",     "audio_codec", "audio_bitrate",
-        "sample_rate", "channels",   "color",       "color_range", "loudness_lufs",
-        "faststart", "cover"};
+        "width",    "height", "fps",         "video_codec",   "crf",           "bitrate",
+        "gop",      "preset", "encoder",     "audio_codec",   "audio_bitrate", "sample_rate",
+        "channels", "color",  "color_range", "loudness_lufs", "faststart",     "cover"};
     static const char *const cover_keys[] = {"at", "path"};
     const char *path = "output";
     const cJSON *it;
@@ -864,8 +860,8 @@ static enum vodq_rc parse_output(const cJSON *obj, const char *base_dir,
     TRY(get_int(obj, path, "audio_bitrate", 128000, 8000, 1024000, &o->audio_bitrate, err));
     it = field(obj, "sample_rate");
     if (it) {
-        static const int rates[] = {8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 88200,
-                                    96000};
+        static const int rates[] = {8000,  11025, 16000, 22050, 24000,
+                                    32000, 44100, 48000, 88200, 96000};
         size_t i;
         for (i = 0; i < N_OF(rates); i++)
             if (cJSON_IsNumber(it) && it->valuedouble == rates[i])
@@ -998,23 +994,21 @@ static enum vodq_rc check_lengths(const struct vodq_timeline *tl, struct vodq_er
             return bad(err, path, c->type == VODQ_CLIP_IMAGE ? "duration" : "out",
                        "the clip is shorter than one output frame");
         if (tout > n)
-            return bad(err, path, "transition.duration",
-                       "%g s is longer than the clip (%g s)", c->transition.duration_s,
-                       (double)n * o->fps_den / o->fps_num);
+            return bad(err, path, "transition.duration", "%g s is longer than the clip (%g s)",
+                       c->transition.duration_s, (double)n * o->fps_den / o->fps_num);
         if (i + 1 < tr->n_clips && tout > 0) {
             int64_t next = vodq_clip_frames(&tr->clips[i + 1], o);
             if (next >= 0 && tout > next)
                 return bad(err, path, "transition.duration",
-                           "%g s is longer than the next clip (%g s)",
-                           c->transition.duration_s, (double)next * o->fps_den / o->fps_num);
+                           "%g s is longer than the next clip (%g s)", c->transition.duration_s,
+                           (double)next * o->fps_den / o->fps_num);
         }
         if (tin + tout > n)
             return bad(err, path, "transition.duration",
                        "the transitions into and out of this clip (%g s + %g s) overlap; the "
                        "clip lasts %g s",
                        (double)tin * o->fps_den / o->fps_num,
-                       (double)tout * o->fps_den / o->fps_num,
-                       (double)n * o->fps_den / o->fps_num);
+                       (double)tout * o->fps_den / o->fps_num, (double)n * o->fps_den / o->fps_num);
     }
     /* Overlay tracks: every clip at least a frame long, starting inside
      * the timeline. */
@@ -1108,8 +1102,8 @@ static enum vodq_rc parse_list(const cJSON *root, const char *key, int max, size
 static enum vodq_rc parse_root(const cJSON *root, const char *base_dir, struct vodq_timeline *tl,
                                struct vodq_err *err)
 {
-    static const char *const keys[] = {"version", "tracks", "overlays", "captions", "music",
-                                       "output"};
+    static const char *const keys[] = {"version",  "tracks", "overlays",
+                                       "captions", "music",  "output"};
     const cJSON *it;
     int64_t version = 0;
 
@@ -1213,9 +1207,8 @@ fail:
 
 /* ---- Probe: stream parameters from the container headers ---- */
 
-static enum vodq_rc probe_file(const char *file, const char *path, bool want_video,
-                               bool want_audio, struct vodq_media_info *info,
-                               struct vodq_err *err)
+static enum vodq_rc probe_file(const char *file, const char *path, bool want_video, bool want_audio,
+                               struct vodq_media_info *info, struct vodq_err *err)
 {
     AVFormatContext *fmt = NULL;
     int ret, vi, ai;
@@ -1235,8 +1228,8 @@ static enum vodq_rc probe_file(const char *file, const char *path, bool want_vid
     ret = avformat_find_stream_info(fmt, NULL);
     if (ret < 0) {
         av_strerror(ret, msg, sizeof(msg));
-        rc = vodq_err_set(err, VODQ_ERR_MEDIA, ret, "%s: cannot read streams of %s: %s", path,
-                          file, msg);
+        rc = vodq_err_set(err, VODQ_ERR_MEDIA, ret, "%s: cannot read streams of %s: %s", path, file,
+                          msg);
         goto fail;
     }
     vi = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
@@ -1264,7 +1257,8 @@ static enum vodq_rc probe_file(const char *file, const char *path, bool want_vid
         info->width = par->width;
         info->height = par->height;
         if (par->width <= 0 || par->height <= 0) {
-            rc = vodq_err_set(err, VODQ_ERR_MEDIA, 0, "%s: no readable picture in %s (unknown size)", path, file);
+            rc = vodq_err_set(err, VODQ_ERR_MEDIA, 0,
+                              "%s: no readable picture in %s (unknown size)", path, file);
             goto fail;
         }
         if (par->sample_aspect_ratio.num > 0 && par->sample_aspect_ratio.den > 0) {
@@ -1307,9 +1301,8 @@ enum vodq_rc vodq_timeline_probe(struct vodq_timeline *tl, struct vodq_err *err)
             if (c->type == VODQ_CLIP_VIDEO && c->info.duration_s > 0) {
                 double end = c->out_s >= 0 ? c->out_s : c->in_s;
                 /* One source frame of slack: container durations are rounded. */
-                double slack = c->info.fps_num > 0
-                                   ? (double)c->info.fps_den / c->info.fps_num
-                                   : 0.05;
+                double slack =
+                    c->info.fps_num > 0 ? (double)c->info.fps_den / c->info.fps_num : 0.05;
                 pathf(path, sizeof(path), "tracks[%zu].clips[%zu]", t, i);
                 if (c->in_s >= c->info.duration_s)
                     return bad(err, path, "in", "%g is past the end of the source (%.3f s): %s",
@@ -1331,8 +1324,8 @@ enum vodq_rc vodq_timeline_probe(struct vodq_timeline *tl, struct vodq_err *err)
         struct vodq_music *m = &tl->music;
         TRY(probe_file(m->src, "music.src", false, true, &m->info, err));
         if (m->info.duration_s > 0 && m->in_s >= m->info.duration_s)
-            return bad(err, "music", "in", "%g is past the end of the source (%.3f s): %s",
-                       m->in_s, m->info.duration_s, m->src);
+            return bad(err, "music", "in", "%g is past the end of the source (%.3f s): %s", m->in_s,
+                       m->info.duration_s, m->src);
         if (m->info.duration_s <= 0 && (m->loop || m->in_s > 0) && m->out_s < 0)
             return bad(err, "music", "out", "required: the duration of %s is unknown", m->src);
         if (m->out_s > 0 && m->info.duration_s > 0 && m->out_s > m->info.duration_s + 0.05)

@@ -22,7 +22,7 @@
 #define VODQ_TIMELINE_VERSION 1
 
 /* Font used by captions that name none: WenQuanYi Micro Hei (CJK + Latin). */
-#define VODQ_TIMELINE_DEFAULT_FONT "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+#define VODQ_TIMELINE_DEFAULT_FONT  "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 /* Used when the CJK font is not installed. */
 #define VODQ_TIMELINE_FALLBACK_FONT "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
@@ -72,29 +72,29 @@ struct vodq_transition {
 
 struct vodq_clip {
     enum vodq_clip_type type;
-    char *src;                 /* resolved path; owned */
-    double in_s;               /* source start (video) */
-    double out_s;              /* source end (video); < 0 = end of the source */
-    double image_duration_s;   /* image clips: time on screen */
-    double speed;              /* 0.25..4; video and audio together */
-    enum vodq_fit fit;         /* how the picture fills the output frame */
-    struct vodq_rgba background; /* contain/blur padding colour */
-    double volume;             /* clip audio gain, 0..10 (linear) */
-    bool mute;                 /* drop the clip's audio (silence instead) */
-    double brightness;         /* -1..1, 0 = unchanged */
-    double contrast;           /* 0..2, 1 = unchanged */
-    double saturation;         /* 0..3, 1 = unchanged */
+    char *src;                         /* resolved path; owned */
+    double in_s;                       /* source start (video) */
+    double out_s;                      /* source end (video); < 0 = end of the source */
+    double image_duration_s;           /* image clips: time on screen */
+    double speed;                      /* 0.25..4; video and audio together */
+    enum vodq_fit fit;                 /* how the picture fills the output frame */
+    struct vodq_rgba background;       /* contain/blur padding colour */
+    double volume;                     /* clip audio gain, 0..10 (linear) */
+    bool mute;                         /* drop the clip's audio (silence instead) */
+    double brightness;                 /* -1..1, 0 = unchanged */
+    double contrast;                   /* 0..2, 1 = unchanged */
+    double saturation;                 /* 0..3, 1 = unchanged */
     struct vodq_transition transition; /* into the next clip (main track only) */
     struct vodq_media_info info;       /* filled by vodq_timeline_probe() */
     /* Clips of tracks[1] and above (picture in picture) only: */
-    bool pip;                  /* drawn over the main track, not cut into it */
-    double start_s;            /* timeline time it appears; default: after the
-                                * previous clip of its track */
-    enum vodq_anchor anchor;   /* position, as for overlays */
-    int x, y;                  /* offset from the anchor, pixels */
-    double scale;              /* width as a fraction of the output width; 0 = width_px */
-    int width_px;              /* width in pixels */
-    double opacity;            /* 0..1 */
+    bool pip;                /* drawn over the main track, not cut into it */
+    double start_s;          /* timeline time it appears; default: after the
+                              * previous clip of its track */
+    enum vodq_anchor anchor; /* position, as for overlays */
+    int x, y;                /* offset from the anchor, pixels */
+    double scale;            /* width as a fraction of the output width; 0 = width_px */
+    int width_px;            /* width in pixels */
+    double opacity;          /* 0..1 */
 };
 
 struct vodq_track {
@@ -103,45 +103,45 @@ struct vodq_track {
 };
 
 struct vodq_overlay {
-    char *src;              /* image file; owned */
+    char *src; /* image file; owned */
     enum vodq_anchor anchor;
-    int x, y;               /* offset from the anchor, pixels */
-    double scale;           /* width as a fraction of the output width; 0 = use width_px */
-    int width_px;           /* width in pixels; 0 = use scale (or the image's own width) */
-    double opacity;         /* 0..1 */
-    double start_s;         /* first time shown */
-    double duration_s;      /* < 0 = until the end */
+    int x, y;          /* offset from the anchor, pixels */
+    double scale;      /* width as a fraction of the output width; 0 = use width_px */
+    int width_px;      /* width in pixels; 0 = use scale (or the image's own width) */
+    double opacity;    /* 0..1 */
+    double start_s;    /* first time shown */
+    double duration_s; /* < 0 = until the end */
     struct vodq_media_info info;
 };
 
 struct vodq_caption {
-    char *text;             /* UTF-8; owned */
-    char *font;             /* font file; owned (default font when not given) */
-    int size;               /* font size, pixels */
+    char *text; /* UTF-8; owned */
+    char *font; /* font file; owned (default font when not given) */
+    int size;   /* font size, pixels */
     struct vodq_rgba color;
-    int outline;            /* border width, pixels; 0 = none */
+    int outline; /* border width, pixels; 0 = none */
     struct vodq_rgba outline_color;
     bool has_shadow;
     int shadow_x, shadow_y; /* pixels */
     struct vodq_rgba shadow_color;
     bool has_box;
     struct vodq_rgba box_color;
-    int box_padding;        /* pixels */
+    int box_padding; /* pixels */
     enum vodq_anchor anchor;
-    int x, y;               /* offset from the anchor, pixels */
+    int x, y; /* offset from the anchor, pixels */
     double start_s;
-    double end_s;           /* < 0 = until the end */
+    double end_s; /* < 0 = until the end */
 };
 
 struct vodq_music {
-    char *src;           /* owned; NULL = no music */
-    double in_s;         /* source start */
-    double out_s;        /* source end; < 0 = end of the source */
-    double start_s;      /* timeline time the music starts */
-    bool loop;           /* repeat [in, out) until the timeline ends */
-    double volume;       /* 0..10 */
-    double fade_in_s;    /* >= 0 */
-    double fade_out_s;   /* >= 0, ends where the music ends */
+    char *src;         /* owned; NULL = no music */
+    double in_s;       /* source start */
+    double out_s;      /* source end; < 0 = end of the source */
+    double start_s;    /* timeline time the music starts */
+    bool loop;         /* repeat [in, out) until the timeline ends */
+    double volume;     /* 0..10 */
+    double fade_in_s;  /* >= 0 */
+    double fade_out_s; /* >= 0, ends where the music ends */
     struct vodq_media_info info;
 };
 
@@ -163,23 +163,23 @@ struct vodq_output_spec {
     bool has_loudness;     /* normalise the mix to loudness_lufs */
     double loudness_lufs;  /* -70..-5 */
     bool faststart;
-    double cover_at_s;     /* < 0 = no cover */
-    char *cover_path;      /* owned; NULL = no cover */
+    double cover_at_s; /* < 0 = no cover */
+    char *cover_path;  /* owned; NULL = no cover */
 };
 
 struct vodq_timeline {
-    int version;                  /* 1 */
-    struct vodq_track *tracks;    /* owned; tracks[0] is the main track, the
-                                   * others (at most 8) are drawn over it */
+    int version;               /* 1 */
+    struct vodq_track *tracks; /* owned; tracks[0] is the main track, the
+                                * others (at most 8) are drawn over it */
     size_t n_tracks;
     struct vodq_overlay *overlays; /* owned */
     size_t n_overlays;
     struct vodq_caption *captions; /* owned */
     size_t n_captions;
-    struct vodq_music music;       /* music.src NULL = none */
+    struct vodq_music music; /* music.src NULL = none */
     struct vodq_output_spec output;
-    char *base_dir;                /* owned; folder relative paths were resolved against */
-    bool probed;                   /* vodq_timeline_probe() succeeded */
+    char *base_dir; /* owned; folder relative paths were resolved against */
+    bool probed;    /* vodq_timeline_probe() succeeded */
 };
 
 /* Parses and validates a timeline JSON text of len bytes. Relative paths are
