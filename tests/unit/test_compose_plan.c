@@ -824,15 +824,19 @@ static void test_overlays(void **state)
     build(TLO("{\"src\":\"a.mp4\",\"out\":2,\"fit\":\"stretch\"}",
               "\"overlays\":[{\"src\":\"logo.png\",\"anchor\":\"top-right\",\"x\":0,\"y\":0,"
               "\"scale\":0.25,\"opacity\":0.5},{\"src\":\"logo.png\",\"anchor\":\"bottom-left\","
-              "\"width\":20,\"start\":0.5,\"duration\":1}]," OUT_SMALL),
+              "\"width\":20,\"start\":0.5,\"duration\":1},{\"src\":\"logo.png\",\"anchor\":"
+              "\"center\",\"x\":-5,\"y\":7,\"width\":10},{\"src\":\"logo.png\",\"anchor\":"
+              "\"bottom-right\",\"x\":-3,\"y\":2,\"width\":10}]," OUT_SMALL),
           &tl, &plan);
-    assert_int_equal(plan.n_inputs, 3);
+    assert_int_equal(plan.n_inputs, 5);
     assert_true(plan.inputs[1].is_image && plan.inputs[2].is_image);
     assert_true(has(&plan, "colorchannelmixer=aa=0.5000"));
     assert_true(has(&plan, "scale=w=40:h=-2"));
-    assert_true(has(&plan, "overlay=x=W-w-0:y=0"));
-    assert_true(has(&plan, "overlay=x=0:y=H-h-0"));
+    assert_true(has(&plan, "overlay=x=W-w:y=0"));
+    assert_true(has(&plan, "overlay=x=0:y=H-h"));
     assert_true(has(&plan, "enable='between(t,0.500000,1.500000)'"));
+    assert_true(has(&plan, "overlay=x=(W-w)/2-5:y=(H-h)/2+7"));
+    assert_true(has(&plan, "overlay=x=W-w+3:y=H-h-2"));
     AVFilterGraph *g = run_exact(&plan, &r);
     /* top-right corner carries the sticker (lighter than the frame), top-left does not */
     assert_int_equal(r.first_y[0], frame_luma(0));
@@ -862,7 +866,7 @@ static void test_overlay_tracks(void **state)
     assert_true(has(&plan, "scale=w=40:h=22"));
     assert_true(has(&plan, "[p1_0]setpts=PTS+15[p1_0s]"));
     assert_true(has(&plan, "[p1_1]setpts=PTS+28[p1_1s]")); /* after the first: 15 + 13 */
-    assert_true(has(&plan, "overlay=x=W-w-0:y=0:format=yuv420:eof_action=pass:"
+    assert_true(has(&plan, "overlay=x=W-w:y=0:format=yuv420:eof_action=pass:"
                            "enable='between(t,0.600000,1.120000)'"));
     assert_true(has(&plan, "format=yuva420p,lut=a=val*0.5000"));
     assert_true(has(&plan, "[pa1_1]adelay=delays=53760S:all=1[pa1_1d]"));

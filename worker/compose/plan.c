@@ -529,12 +529,17 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
 static void sb_axis(struct sbuf *b, const char *var, int pos, int off, const char *full,
                     const char *item, int pad)
 {
-    if (pos == 0) /* left / top */
+    if (pos == 0) { /* left / top */
         sb_printf(b, "%s=%d", var, off + pad);
-    else if (pos == 1) /* centred */
-        sb_printf(b, "%s=(%s-%s)/2+%d", var, full, item, off);
-    else /* right / bottom */
-        sb_printf(b, "%s=%s-%s-%d", var, full, item, off + pad);
+        return;
+    }
+    if (pos == 1) /* centred: the offset moves right / down */
+        sb_printf(b, "%s=(%s-%s)/2", var, full, item);
+    else /* right / bottom: the offset moves left / up */
+        sb_printf(b, "%s=%s-%s", var, full, item);
+    off = pos == 1 ? off : -(off + pad);
+    if (off != 0)
+        sb_printf(b, "%+d", off); /* never "--5", which expressions would misread */
 }
 
 static void sb_position(struct sbuf *b, enum vodq_anchor a, int x, int y, const char *WW,
