@@ -406,7 +406,7 @@ static int cmd_stats(void)
     if (json_out)
         printf("{\"queue\":\"%s\",\"types\":{", Q.name);
     else
-        printf("queue %s\n%-8s %8s %9s\n", Q.name, "type", "queued", "in_flight");
+        printf("queue %s\n%-12s %8s %9s\n", Q.name, "lane", "queued", "in_flight");
     for (int t = 0; t < VODQ_TASK__COUNT; t++) {
         vodq_queue_key(&Q, key, sizeof(key), VODQ_KEY_TASKS, vodq_task_type_name(t));
         long long len = count("XLEN %s", key);
@@ -415,7 +415,7 @@ static int cmd_stats(void)
             printf("%s\"%s\":{\"queued\":%lld,\"in_flight\":%lld}", t ? "," : "",
                    vodq_task_type_name(t), len - pend, pend);
         else
-            printf("%-8s %8lld %9lld\n", vodq_task_type_name(t), len - pend, pend);
+            printf("%-12s %8lld %9lld\n", vodq_task_type_name(t), len - pend, pend);
     }
     vodq_queue_key(&Q, key, sizeof(key), VODQ_KEY_DELAYED, NULL);
     long long delayed = count("ZCARD %s", key);

@@ -124,7 +124,7 @@ static bool handle_submit(struct vodq_sched *s, struct vodq_redis *r, const stru
     snprintf(bm, sizeof(bm), "%lld", (long long)spec.backoff_max_ms);
     /* a rejected spec is stored as given (cut at 64 KiB so a huge payload is not kept) */
     size_t keep = spec_text ? (spec_len > 65536 ? 65536 : spec_len) : 0;
-    const char *args[11] = {
+    const char *args[12] = {
         id,
         vrc == VODQ_OK ? vodq_task_type_name(spec.type) : "",
         vrc == VODQ_OK ? spec.json : (spec_text ? spec_text : ""),
@@ -133,14 +133,15 @@ static bool handle_submit(struct vodq_sched *s, struct vodq_redis *r, const stru
         maxa, tmo, bb, bm,
         vrc == VODQ_OK ? spec.session : "",
         entry,
+        vrc == VODQ_OK ? vodq_task_type_name(spec.lane) : "",
     };
-    size_t lens[11];
-    for (int i = 0; i < 11; i++)
+    size_t lens[12];
+    for (int i = 0; i < 12; i++)
         lens[i] = strlen(args[i]);
     if (vrc != VODQ_OK)
         lens[2] = keep;
     struct vodq_err err = {0};
-    struct vodq_reply *rep = vodq_proto_call(r, &s->q, VODQ_LUA_SUBMIT, 11, args, lens, &err);
+    struct vodq_reply *rep = vodq_proto_call(r, &s->q, VODQ_LUA_SUBMIT, 12, args, lens, &err);
     vodq_job_spec_cleanup(&spec);
     if (!rep) {
         vodq_warn("submit %s: %s", id, err.msg);
@@ -267,7 +268,9 @@ static void reap(struct vodq_sched *s, struct vodq_redis *r)
         return;
     for (size_t i = 0; rep->type == VODQ_REPLY_ARRAY && i < rep->elements; i++) {
         const char *wid = rep->element[i]->str;
-        const char *args[3 + VODQ_TASK__COUNT] = {wid, s->id, "3"};
+        char nt[8];
+        snprintf(nt, sizeof(nt), "%d", VODQ_TASK__COUNT);
+        const char *args[3 + VODQ_TASK__COUNT] = {wid, s->id, nt};
         for (int t = 0; t < VODQ_TASK__COUNT; t++)
             args[3 + t] = vodq_task_type_name(t);
         struct vodq_reply *n =

@@ -63,7 +63,7 @@ bool vodq_job_transition_ok(enum vodq_job_state from, enum vodq_job_state to)
     return (allowed[from] >> to) & 1u;
 }
 
-static const char *type_names[VODQ_TASK__COUNT] = {"sleep", "compose", "upload"};
+static const char *type_names[VODQ_TASK__COUNT] = {"sleep", "compose", "upload", "compose_gpu"};
 
 const char *vodq_task_type_name(enum vodq_task_type t)
 {
@@ -72,10 +72,32 @@ const char *vodq_task_type_name(enum vodq_task_type t)
 
 enum vodq_task_type vodq_task_type_parse(const char *name)
 {
-    for (int i = 0; name && i < VODQ_TASK__COUNT; i++)
+    for (int i = 0; name && i < VODQ_TASK_COMPOSE_GPU; i++)
         if (!strcmp(name, type_names[i]))
             return (enum vodq_task_type)i;
     return VODQ_TASK__COUNT;
+}
+
+const char *vodq_task_section(enum vodq_task_type t)
+{
+    return t == VODQ_TASK_COMPOSE_GPU ? type_names[VODQ_TASK_COMPOSE] : vodq_task_type_name(t);
+}
+
+/* True when a compose section asks for a GPU encoder: "gpu": true, or an
+ * encoder (in the section or the inline timeline's output) that is one. */
+static bool wants_gpu(const cJSON *sec)
+{
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sec, "gpu")))
+        return true;
+    const cJSON *enc = cJSON_GetObjectItemCaseSensitive(sec, "encoder");
+    if (!cJSON_IsString(enc)) {
+        const cJSON *tl = cJSON_GetObjectItemCaseSensitive(sec, "timeline");
+        const cJSON *out = cJSON_GetObjectItemCaseSensitive(tl, "output");
+        enc = cJSON_GetObjectItemCaseSensitive(out, "encoder");
+    }
+    return cJSON_IsString(enc) &&
+           (strstr(enc->valuestring, "nvenc") || strstr(enc->valuestring, "vaapi") ||
+            strstr(enc->valuestring, "qsv"));
 }
 
 bool vodq_job_id_valid(const char *id)
@@ -224,7 +246,10 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
                             tname, tname);
     if (!cJSON_IsObject(sec))
         return vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s: must be an object", tname);
-    for (int t = 0; t < VODQ_TASK__COUNT; t++)
+    out->lane = out->type;
+    if (out->type == VODQ_TASK_COMPOSE && wants_gpu(sec))
+        out->lane = VODQ_TASK_COMPOSE_GPU;
+    for (int t = 0; t < VODQ_TASK_COMPOSE_GPU; t++)
         if (t != (int)out->type && cJSON_GetObjectItemCaseSensitive(root, type_names[t]))
             return vodq_err_set(err, VODQ_ERR_INVALID, 0,
                                 "%s: not allowed in a job of type %s", type_names[t], tname);

@@ -35,15 +35,30 @@ bool vodq_job_state_terminal(enum vodq_job_state s);
 /* True when the state machine (docs/protocol.md) allows from -> to. */
 bool vodq_job_transition_ok(enum vodq_job_state from, enum vodq_job_state to);
 
-enum vodq_task_type { VODQ_TASK_SLEEP, VODQ_TASK_COMPOSE, VODQ_TASK_UPLOAD, VODQ_TASK__COUNT };
+/* Task types, which are also the lanes (task streams tasks:<name>). A
+ * compose job that needs a GPU encoder goes to the compose_gpu lane, which
+ * only workers whose probe found one serve. */
+enum vodq_task_type {
+    VODQ_TASK_SLEEP,
+    VODQ_TASK_COMPOSE,
+    VODQ_TASK_UPLOAD,
+    VODQ_TASK_COMPOSE_GPU, /* a lane, not a spec type */
+    VODQ_TASK__COUNT
+};
+/* Lane name: "sleep", "compose", "upload", "compose_gpu". */
 const char *vodq_task_type_name(enum vodq_task_type t);
-enum vodq_task_type vodq_task_type_parse(const char *name); /* VODQ_TASK__COUNT if unknown */
+/* Parses a spec "type" (sleep, compose, upload); VODQ_TASK__COUNT if unknown. */
+enum vodq_task_type vodq_task_type_parse(const char *name);
+/* The job type a lane runs ("compose" for compose_gpu): also the name of
+ * the spec section the engine gets. */
+const char *vodq_task_section(enum vodq_task_type t);
 
 /* A validated job spec. */
 struct vodq_job_spec {
     char id[VODQ_ID_MAX + 1];      /* given or generated */
     bool id_given;                 /* the spec carried its own id */
     enum vodq_task_type type;      /* which engine runs it */
+    enum vodq_task_type lane;      /* which task stream: type, or compose_gpu */
     char session[VODQ_ID_MAX + 1]; /* "" if none */
     int max_attempts;              /* >= 1 */
     int64_t timeout_ms;            /* 0 = no timeout */

@@ -374,7 +374,7 @@ static struct done *run_task(struct slot *s)
 {
     struct vodq_worker *w = s->w;
     struct task *t = &s->t;
-    const char *type = vodq_task_type_name(s->type);
+    const char *type = vodq_task_section(s->type);
     struct done *d = calloc(1, sizeof(*d));
     if (!d)
         abort(); /* daemon: out of memory */
@@ -425,7 +425,7 @@ static struct done *run_task(struct slot *s)
         d->a1 = res.result_json ? res.result_json : strdup("{}");
         res.result_json = NULL;
         char out[4096] = "";
-        if (s->type == VODQ_TASK_COMPOSE)
+        if (s->type == VODQ_TASK_COMPOSE || s->type == VODQ_TASK_COMPOSE_GPU)
             vodq_json_get_string(d->a1, "output", out, sizeof(out));
         d->a2 = strdup(out);
     } else if (rc == VODQ_ERR_CANCELLED) {

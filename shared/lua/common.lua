@@ -45,7 +45,7 @@ local function stalled(skey, eid, fields, why)
   redis.call('XDEL', skey, eid)
   if not job then return 0 end
   local jk = p .. 'job:' .. job
-  local h = redis.call('HMGET', jk, 'state', 'task', 'attempts', 'max_attempts', 'type', 'desired')
+  local h = redis.call('HMGET', jk, 'state', 'task', 'attempts', 'max_attempts', 'lane', 'desired')
   if h[2] ~= eid then return 0 end
   redis.call('HINCRBY', jk, 'fence', 1)
   redis.call('HINCRBY', jk, 'stalls', 1)

@@ -5,7 +5,7 @@
 -- still reads the hash on its next heartbeat.
 local job, cmd, arg = ARGV[4], ARGV[5], ARGV[6]
 local jk = p .. 'job:' .. job
-local h = redis.call('HMGET', jk, 'state', 'task', 'type', 'desired')
+local h = redis.call('HMGET', jk, 'state', 'task', 'lane', 'desired')
 local st, task, typ = h[1], h[2], h[3]
 if not st then return {'err', 'no such job: ' .. job} end
 local function ctl()

@@ -5,7 +5,7 @@ local n = 0
 for _, job in ipairs(due) do
   redis.call('ZREM', p .. 'delayed', job)
   local jk = p .. 'job:' .. job
-  local h = redis.call('HMGET', jk, 'state', 'type')
+  local h = redis.call('HMGET', jk, 'state', 'lane')
   if h[1] == 'delayed' then requeue(job, jk, h[2], 'retry') n = n + 1 end
 end
 return n

@@ -37,7 +37,7 @@ local function chain(job, jk, h, result, output)
         if sec.file == '$cover' then sec.file = cover end
       end
       local tid = redis.call('XADD', p .. 'tasks:' .. child.type, '*', 'job', cid)
-      redis.call('HSET', ck, 'id', cid, 'type', child.type, 'state', 'queued',
+      redis.call('HSET', ck, 'id', cid, 'type', child.type, 'lane', child.type, 'state', 'queued',
         'spec', cjson.encode(child), 'error', '', 'error_code', '',
         'max_attempts', tostring(child.max_attempts or redis.call('HGET', jk, 'max_attempts')),
         'timeout_ms', tostring(child.timeout_ms or 0), 'backoff_base_ms', h[7],
@@ -52,7 +52,7 @@ end
 
 local function finish(job, fence, outcome, a1, a2, a3, a4)
   local jk = p .. 'job:' .. job
-  local h = redis.call('HMGET', jk, 'fence', 'task', 'type', 'attempts', 'max_attempts',
+  local h = redis.call('HMGET', jk, 'fence', 'task', 'lane', 'attempts', 'max_attempts',
     'session', 'backoff_base_ms', 'backoff_max_ms', 'desired', 'auth_version')
   if h[1] ~= fence then return 'fenced' end
   local tk = p .. 'tasks:' .. h[3]

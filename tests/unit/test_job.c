@@ -632,10 +632,46 @@ static void test_state_names(void **state)
     assert_string_equal(vodq_task_type_name(VODQ_TASK_COMPOSE), "compose");
     assert_string_equal(vodq_task_type_name(VODQ_TASK_UPLOAD), "upload");
     assert_null(vodq_task_type_name(VODQ_TASK__COUNT));
-    for (int t = 0; t < VODQ_TASK__COUNT; t++)
+    for (int t = 0; t < VODQ_TASK_COMPOSE_GPU; t++)
         assert_int_equal(vodq_task_type_parse(vodq_task_type_name(t)), t);
+    /* compose_gpu is a lane, not a type a spec may name */
+    assert_string_equal(vodq_task_type_name(VODQ_TASK_COMPOSE_GPU), "compose_gpu");
+    assert_int_equal(vodq_task_type_parse("compose_gpu"), VODQ_TASK__COUNT);
+    assert_string_equal(vodq_task_section(VODQ_TASK_COMPOSE_GPU), "compose");
+    assert_string_equal(vodq_task_section(VODQ_TASK_UPLOAD), "upload");
     assert_int_equal(vodq_task_type_parse("transcode"), VODQ_TASK__COUNT);
     assert_int_equal(vodq_task_type_parse(NULL), VODQ_TASK__COUNT);
+}
+
+static void test_gpu_lane(void **state)
+{
+    (void)state;
+    struct vodq_job_defaults d = {3, 1000, 60000, 1 << 20};
+    struct vodq_job_spec sp;
+    struct vodq_err err = {0};
+    const char *cpu = "{\"type\":\"compose\",\"compose\":{\"timeline_file\":\"/t.json\","
+                      "\"output\":\"/o.mp4\"}}";
+    assert_int_equal(vodq_job_spec_parse(cpu, strlen(cpu), &d, &sp, &err), VODQ_OK);
+    assert_int_equal(sp.lane, VODQ_TASK_COMPOSE);
+    vodq_job_spec_cleanup(&sp);
+    const char *gpu[] = {
+        "{\"type\":\"compose\",\"compose\":{\"timeline_file\":\"/t.json\",\"output\":\"/o.mp4\","
+        "\"encoder\":\"h264_nvenc\"}}",
+        "{\"type\":\"compose\",\"compose\":{\"timeline_file\":\"/t.json\",\"output\":\"/o.mp4\","
+        "\"gpu\":true}}",
+        "{\"type\":\"compose\",\"compose\":{\"timeline\":{\"output\":{\"encoder\":\"hevc_vaapi\"}},"
+        "\"output\":\"/o.mp4\"}}",
+    };
+    for (size_t i = 0; i < sizeof(gpu) / sizeof(gpu[0]); i++) {
+        assert_int_equal(vodq_job_spec_parse(gpu[i], strlen(gpu[i]), &d, &sp, &err), VODQ_OK);
+        assert_int_equal(sp.type, VODQ_TASK_COMPOSE);
+        assert_int_equal(sp.lane, VODQ_TASK_COMPOSE_GPU);
+        vodq_job_spec_cleanup(&sp);
+    }
+    const char *up = "{\"type\":\"upload\",\"upload\":{\"file\":\"/x\",\"s3\":{}}}";
+    assert_int_equal(vodq_job_spec_parse(up, strlen(up), &d, &sp, &err), VODQ_OK);
+    assert_int_equal(sp.lane, VODQ_TASK_UPLOAD);
+    vodq_job_spec_cleanup(&sp);
 }
 
 static void test_backoff(void **state)
@@ -893,6 +929,7 @@ int main(void)
         cmocka_unit_test(test_instance_id),
         cmocka_unit_test(test_state_machine),
         cmocka_unit_test(test_state_names),
+        cmocka_unit_test(test_gpu_lane),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_hash_json),

@@ -7,6 +7,24 @@
  * outputs are labelled with vout_label / aout_label. The same plan can
  * therefore be rendered in process by engine.c or, for the reference tests
  * and the benchmark, by the ffmpeg command line (vodq_plan_ffmpeg_args). */
+/* What the engine must follow (from the plan builder):
+ *  - Call order: vodq_timeline_load_file -> vodq_timeline_probe -> vodq_plan_build;
+ *    building from an unprobed timeline fails saying so.
+ *  - seek_s is measured from the file's start time. After seeking, every
+ *    stream's timestamps are relative to the seek point (pts - seek), not reset
+ *    per stream. Frames before the seek point may be sent with negative
+ *    timestamps; the graph trims them.
+ *  - is_image: duration_s is half a frame, so send exactly ONE frame; the graph
+ *    repeats it. Stickers are also a single frame.
+ *  - loop: loop the file until duration_s has been read.
+ *  - Feed inputs on demand (av_buffersrc_get_nb_failed_requests): concat and
+ *    xfade consume inputs one after another.
+ *  - Stop at sink EOF: outputs can end before every input is used up (music or
+ *    picture-in-picture clips running past the end).
+ *  - Video comes out with time base 1/fps; audio comes out fltp at the output
+ *    rate: set the AAC frame size (1024) on the audio sink.
+ *  - HEVC: the command line adds -tag:v hvc1; the engine's muxer sets the same.
+ */
 #ifndef VODQ_COMPOSE_PLAN_H
 #define VODQ_COMPOSE_PLAN_H
 
