@@ -46,11 +46,31 @@ compose() {
   return "$rc"
 }
 
+# render NAME: renders NAME.json to NAME.mp4 and says "ok - NAME: renders";
+# a failure is reported, and the checks of NAME.mp4 that follow fail on the
+# missing file
+render() {
+  if compose "$1" "$1.json" "$1.mp4"; then ok "$1: renders"; else not_ok "$1: renders"; fi
+}
+
+# expect_rejected DESC NAME TEXT: vodq-compose NAME.json NAME.mp4 must exit
+# non-zero, say TEXT (a JSON path, a file name) on stderr, and leave no NAME.mp4
+expect_rejected() {
+  local desc=$1 name=$2 want=$3 rc=0 msg
+  "$COMPOSE" "$name.json" "$name.mp4" >"$T_DIR/$name.out" 2>"$T_DIR/$name.err" || rc=$?
+  msg=$(tr '\n' ' ' <"$T_DIR/$name.err" | cut -c1-200)
+  if [ "$rc" -ne 0 ] && grep -qF -- "$want" "$T_DIR/$name.err" && [ ! -e "$name.mp4" ]; then
+    ok "$desc: rejected naming '$want' ($msg)"
+  else
+    not_ok "$desc: exit $rc, stderr '$msg' (expected non-zero naming '$want', no output)"
+  fi
+}
+
 # ---------------------------------------------------------------------------
 # Numbers (awk, so that "-16.3" and "inf" work)
 
-# num_near A B TOL: |A - B| <= TOL
-num_near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
+# num_near A B TOL: |A - B| <= TOL (plus 1e-9 for decimal rounding)
+num_near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t + 1e-9) }'; }
 # num_ge A B: A >= B ("inf" is larger than any number)
 num_ge() {
   [ "$1" = inf ] && return 0
@@ -210,6 +230,16 @@ probe_end() {
       { e = $1 + $2; if (e > end) end = e }
       END { printf "%.6f\n", end - (first < 0 ? first : 0) }'
 }
+# pts_irregular FILE FPS: the first video frame (in presentation order) whose
+# timestamp is not i / FPS (within a quarter frame), as "frame I at T s
+# (expected E s)"; nothing when all are regular. FPS may be "num/den".
+pts_irregular() {
+  ffprobe -v error -select_streams v:0 -show_entries packet=pts_time -of csv=p=0 "$1" | sort -g |
+    awk -v r="$2" 'BEGIN { split(r, p, "/"); f = (p[2] ? p[2] : 1) / p[1] }
+      { e = (NR - 1) * f; d = $1 - e; if (d < 0) d = -d
+        if (d > f / 4) { printf "frame %d at %s s (expected %.6f s)\n", NR - 1, $1, e; exit } }'
+}
+
 # probe_fps FILE: r_frame_rate of the video stream as a decimal
 probe_fps() { probe_stream "$1" v r_frame_rate | awk -F/ '{ printf "%.4f\n", $1 / ($2 ? $2 : 1) }'; }
 

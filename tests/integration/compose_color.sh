@@ -19,11 +19,8 @@ gen_sd_bars sd.mp4 1
 # HD bars (BT.709 tagged, see gen_src)
 gen_src hd.mp4 1 "smptebars=s=1280x720:r=25"
 
-# render NAME JSON
-render() {
-  printf '%s\n' "$2" >"$1.json"
-  if compose "$1" "$1.json" "$1.mp4"; then ok "$1: renders"; else not_ok "$1: renders"; fi
-}
+# render_json NAME JSON: writes NAME.json and renders it
+render_json() { printf '%s\n' "$2" >"$1.json"; render "$1"; }
 
 # vui_tags FILE: "primaries transfer matrix range" as coded in the H.264 SPS
 vui_tags() {
@@ -57,7 +54,7 @@ EOF
 OUT='"width": 1280, "height": 720, "fps": 25, "preset": "ultrafast", "crf": 12'
 
 # --- tags: HD BT.709, SD BT.601, full range -------------------------------------------
-render hd '{ "version": 1, "tracks": [ { "clips": [ { "type": "video", "src": "hd.mp4", "out": 1 } ] } ],
+render_json hd '{ "version": 1, "tracks": [ { "clips": [ { "type": "video", "src": "hd.mp4", "out": 1 } ] } ],
   "output": { '"$OUT"' } }'
 expect_eq "hd: stream (H.264 VUI) tags: primaries transfer matrix range" \
   "bt709 bt709 bt709 tv" "$(vui_tags hd.mp4)"
@@ -65,12 +62,12 @@ expect_eq "hd: ffprobe stream tags" "bt709 bt709 bt709 tv" "$(stream_tags hd.mp4
 expect_eq "hd: container colr nclx atom (primaries 1, transfer 1, matrix 1, limited)" \
   "1 1 1 0" "$(colr_atom hd.mp4)"
 
-render sd_out '{ "version": 1, "tracks": [ { "clips": [ { "type": "video", "src": "sd.mp4", "out": 1 } ] } ],
+render_json sd_out '{ "version": 1, "tracks": [ { "clips": [ { "type": "video", "src": "sd.mp4", "out": 1 } ] } ],
   "output": { "width": 640, "height": 480, "fps": 25, "preset": "ultrafast", "crf": 12, "color": "bt601" } }'
 expect_eq "sd output: stream (H.264 VUI) tags" "smpte170m smpte170m smpte170m tv" "$(vui_tags sd_out.mp4)"
 expect_eq "sd output: container colr nclx atom (6, 6, 6, limited)" "6 6 6 0" "$(colr_atom sd_out.mp4)"
 
-render full '{ "version": 1, "tracks": [ { "clips": [ { "type": "video", "src": "hd.mp4", "out": 1 } ] } ],
+render_json full '{ "version": 1, "tracks": [ { "clips": [ { "type": "video", "src": "hd.mp4", "out": 1 } ] } ],
   "output": { '"$OUT"', "color_range": "full" } }'
 expect_eq "full range: stream (H.264 VUI) tags" "bt709 bt709 bt709 pc" "$(vui_tags full.mp4)"
 expect_eq "full range: container colr nclx atom (full range flag set)" "1 1 1 1" "$(colr_atom full.mp4)"
@@ -78,7 +75,7 @@ expect_eq "full range: container colr nclx atom (full range flag set)" "1 1 1 1"
 # --- colours survive: SD source converted into HD; mixed SD + HD sources -----------------
 # bars of smptebars (75 % colours): centres at x = 45 + 91.4 * k in a 640 wide
 # picture; stretched to 1280x720: x doubles, y * 1.5.
-render mixed '{ "version": 1, "tracks": [ { "clips": [
+render_json mixed '{ "version": 1, "tracks": [ { "clips": [
   { "type": "video", "src": "sd.mp4", "out": 1, "fit": "stretch" },
   { "type": "video", "src": "hd.mp4", "out": 1 },
   { "type": "video", "src": "sd.mp4", "out": 1, "fit": "stretch" } ] } ],
