@@ -160,6 +160,24 @@ expect_rgb "sticker: half-transparent green over grey while shown" "64 191 64" "
 expect_rgb "sticker: absent before its start" "$GREY" "$(pixel_at overlay.mp4 0.5 24 204 8)" 12
 expect_rgb "sticker: absent after its end" "$GREY" "$(pixel_at overlay.mp4 2.5 24 204 8)" 12
 
+# --- picture in picture (an overlay track) ----------------------------------------------
+# main track: silent grey, 3 s; tracks[1]: 1 s of red.mp4 (with its tone) from
+# t = 1 s, top-left, 10 px in, 100 px wide (100x76)
+tl pip '"tracks": [ { "clips": [ { "type": "video", "src": "quiet.mp4", "out": 3 } ] },
+  { "clips": [ { "type": "video", "src": "red.mp4", "out": 1, "start": 1, "anchor": "top-left",
+                 "x": 10, "y": 10, "width": 100 } ] } ]'
+render pip
+expect_near "pip: the overlay track does not lengthen the timeline (3 s)" 3 "$(probe_end pip.mp4 v)" $FRAME
+expect_rgb "pip: the inset is drawn while its clip runs" "$RED" "$(pixel_at pip.mp4 1.5 40 30 8)" 16
+expect_rgb "pip: not before its start" "$GREY" "$(pixel_at pip.mp4 0.5 40 30 8)" 12
+expect_rgb "pip: not after its end" "$GREY" "$(pixel_at pip.mp4 2.5 40 30 8)" 12
+expect_rgb "pip: not outside its rectangle (x 130)" "$GREY" "$(pixel_at pip.mp4 1.5 130 30 8)" 12
+expect_rgb "pip: not outside its rectangle (y 100)" "$GREY" "$(pixel_at pip.mp4 1.5 40 100 8)" 12
+a=$(mean_volume pip.mp4 0.2 0.6) b=$(mean_volume pip.mp4 1.2 0.6) c=$(mean_volume pip.mp4 2.3 0.6)
+check "pip: its sound is heard while it runs ($b dB)" num_between "$b" -50 -30
+check "pip: silence before it ($a dB)" num_lt "$a" -80
+check "pip: silence after it ($c dB)" num_lt "$c" -80
+
 # --- transitions ---------------------------------------------------------------
 # red 2 s -(fade 1 s)- blue 3 s -(wipeleft 1 s)- yellow 2 s = 7 - 2 = 5 s
 tl xfade '"tracks": [ { "clips": [
@@ -233,6 +251,9 @@ bad image_speed 'tracks[0].clips[0].speed' '{ "version": 1, "tracks": [ { "clips
 bad transition_type 'tracks[0].clips[0].transition.type' '{ "version": 1, "tracks": [ { "clips": [ { '"$V"', "out": 1, "transition": { "type": "spin" } }, { '"$V"', "out": 1 } ] } ] }'
 bad transition_last 'tracks[0].clips[1].transition' '{ "version": 1, "tracks": [ { "clips": [ { '"$V"', "out": 1 }, { '"$V"', "out": 1, "transition": { "type": "fade" } } ] } ] }'
 bad transition_long 'tracks[0].clips[0].transition.duration' '{ "version": 1, "tracks": [ { "clips": [ { '"$V"', "out": 1, "transition": { "type": "fade", "duration": 2 } }, { '"$V"', "out": 1 } ] } ] }'
+bad main_start 'tracks[0].clips[0].start' '{ "version": 1, "tracks": [ { "clips": [ { '"$V"', "out": 1, "start": 1 } ] } ] }'
+bad pip_fit 'tracks[1].clips[0].fit' '{ "version": 1, "tracks": [ { "clips": [ { '"$V"', "out": 1 } ] }, { "clips": [ { '"$V"', "out": 1, "fit": "cover" } ] } ] }'
+bad pip_scale 'tracks[1].clips[0].scale' '{ "version": 1, "tracks": [ { "clips": [ { '"$V"', "out": 1 } ] }, { "clips": [ { '"$V"', "out": 1, "scale": 3 } ] } ] }'
 bad overlay_opacity 'overlays[0].opacity' '{ "version": 1, '"$C"', "overlays": [ { "src": "logo.png", "opacity": 2 } ] }'
 bad overlay_anchor 'overlays[0].anchor' '{ "version": 1, '"$C"', "overlays": [ { "src": "logo.png", "anchor": "middle" } ] }'
 bad overlay_start 'overlays[0].start' '{ "version": 1, '"$C"', "overlays": [ { "src": "logo.png", "start": 5 } ] }'
