@@ -297,8 +297,9 @@ else
 fi
 
 # --- cancel ----------------------------------------------------------------------
-# A render long enough to interrupt: 720p, 12 s, preset medium. SIGINT after
-# it has started; it must stop within a few seconds, exit non-zero, and leave
+# A render long enough to interrupt: 720p, 16 s, preset medium. SIGINT 2 s after
+# it starts; it must stop within 2 s (issue 4: "within a second", plus slack for
+# a busy machine), exit non-zero, and leave
 # nothing in the output folder (no OUT.mp4, no temporary file).
 mkdir cancel
 gen_testsrc cancel/src.mp4 4 1280 720 25
@@ -317,6 +318,12 @@ sleep 2
 if kill -0 "$pid" 2>/dev/null; then
   t0=$(date +%s.%N)
   kill -INT "$pid"
+  # give it 10 s at most, then kill it (and fail)
+  for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid" 2>/dev/null || true
+    not_ok "cancel: vodq-compose still running 10 s after SIGINT (killed)"
+  fi
   rc=0
   wait "$pid" || rc=$?
   t1=$(date +%s.%N)
