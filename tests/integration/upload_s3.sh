@@ -32,7 +32,7 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 readback() {
   s3curl -f -o "$T_DIR/back" "$EP/$B/$1" && cmp -s "$T_DIR/back" "$2"
 }
-jget() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+jget() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 count_uploads() { s3curl -f "$EP/$B?uploads=" | grep -o '<UploadId>' | wc -l; }
 
 # ---- PutObject: a small video and an image, generated here
