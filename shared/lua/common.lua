@@ -9,8 +9,9 @@ local NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function emit(job, etype, state, data)
   local id = redis.call('XADD', p .. 'events', 'MAXLEN', '~', EVMAX, '*',
     'job', job, 'type', etype, 'state', state, 'data', data, 'ts', NOW)
-  redis.call('PUBLISH', p .. 'ev', '{"id":"' .. id .. '","job":' .. cjson.encode(job) ..
-    ',"type":' .. cjson.encode(etype) .. ',"state":"' .. state .. '","ts":' .. NOW ..
+  -- job ids, event types and states are [A-Za-z0-9_.:-] (validated), so no escaping
+  redis.call('PUBLISH', p .. 'ev', '{"id":"' .. id .. '","job":"' .. job ..
+    '","type":"' .. etype .. '","state":"' .. state .. '","ts":' .. NOW ..
     ',"data":' .. data .. '}')
 end
 

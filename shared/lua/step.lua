@@ -10,6 +10,7 @@
 -- Returns { {status per finished task}, {task...} } where task =
 --   {job, entry, fence, attempts, spec, timeout_ms, desired, auth_version, session, last_export}
 local consumer, typ = ARGV[4], ARGV[5]
+local WORKER_JSON = cjson.encode(consumer)
 local skey = p .. 'tasks:' .. typ
 local want = tonumber(ARGV[6])
 local k = tonumber(ARGV[7])
@@ -147,7 +148,7 @@ local function start(eid, fields)
   local att = redis.call('HINCRBY', jk, 'attempts', 1)
   redis.call('HSET', jk, 'state', 'active', 'worker', consumer, 'started_at', NOW, 'updated_at', NOW,
     'progress', 0)
-  emit(job, 'state', 'active', cjson.encode({attempt = att, worker = consumer}))
+  emit(job, 'state', 'active', '{"attempt":' .. att .. ',"worker":' .. WORKER_JSON .. '}')
   local last = ''
   if h[7] and h[7] ~= '' then
     last = redis.call('HGET', p .. 'session:' .. h[7], 'last_export') or ''

@@ -41,6 +41,8 @@ done
 kill "$spid"; wait "$spid" 2>/dev/null || true
 [ "$(r XLEN "vodq:{$Q}:tasks:sleep")" = "$N" ] || { echo "preload failed" >&2; exit 1; }
 r CONFIG RESETSTAT >/dev/null
+rcpu() { r INFO cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.3f", s}'; }
+c0=$(rcpu)
 t0=$(date +%s%3N)
 "$BIN/vodq-worker" --redis "$URL" --queue "$Q" --slots-sleep "$C" --slots-compose 0 \
   --slots-upload 0 --log-level warn --progress-ms 1000 &
@@ -49,7 +51,10 @@ for _ in $(seq 60000); do
   [ "$(r HGET "vodq:{$Q}:stats" succeeded)" = "$N" ] && break
   sleep 0.01
 done
+c1=$(rcpu)
+wcpu=$(awk '{print ($14 + $15) / 100}' "/proc/$wpid/stat")
 kill "$wpid"; wait "$wpid" 2>/dev/null || true
+echo "vodq bench: CPU per job: worker $(echo "$wcpu * 1000000 / $N" | bc) us, redis $(echo "($c1 - $c0) * 1000000 / $N" | bc) us" >&2
 python3 - "$PORT" "$N" "$C" "$t0" "$Q" <<'PY'
 import json, subprocess, sys
 port, n, c, t0, q = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
