@@ -463,10 +463,10 @@ int main(int argc, char **argv)
             const cJSON *loc = cJSON_GetObjectItemCaseSensitive(r, "location");
             const cJSON *etag = cJSON_GetObjectItemCaseSensitive(r, "etag");
             const cJSON *crc = cJSON_GetObjectItemCaseSensitive(r, "crc64");
-            printf("uploaded %s to %s (etag %s, crc64 %s)\n", file,
+            printf("uploaded %s to %s (etag %s%s%s)\n", file,
                    cJSON_IsString(loc) ? loc->valuestring : "?",
                    cJSON_IsString(etag) ? etag->valuestring : "?",
-                   cJSON_IsString(crc) ? crc->valuestring : "?");
+                   cJSON_IsString(crc) ? ", crc64 " : "", cJSON_IsString(crc) ? crc->valuestring : "");
             cJSON_Delete(r);
         }
     } else {
