@@ -6,9 +6,13 @@ local RET = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
+local SUBS -- subscribers of the ev channel, asked once per script call
 local function emit(job, etype, state, data)
   local id = redis.call('XADD', p .. 'events', 'MAXLEN', '~', EVMAX, '*',
     'job', job, 'type', etype, 'state', state, 'data', data, 'ts', NOW)
+  -- the stream is the durable copy; the pub/sub wake-up is skipped when nobody listens
+  if SUBS == nil then SUBS = redis.call('PUBSUB', 'NUMSUB', p .. 'ev')[2] end
+  if SUBS == 0 then return end
   -- job ids, event types and states are [A-Za-z0-9_.:-] (validated), so no escaping
   redis.call('PUBLISH', p .. 'ev', '{"id":"' .. id .. '","job":"' .. job ..
     '","type":"' .. etype .. '","state":"' .. state .. '","ts":' .. NOW ..

@@ -20,7 +20,7 @@ local m = tonumber(ARGV[8 + k])
 -- Child i gets id <job>.then<i>, the parent's session, and, for an upload
 -- without "file", the parent's output ("$cover" = the parent's cover image).
 local function chain(job, jk, h, result, output)
-  local text = redis.call('HGET', jk, 'spec') or ''
+  local text = h[11] or ''
   if not string.find(text, '"then"', 1, true) then return end
   local okj, spec = pcall(cjson.decode, text)
   if not okj or type(spec) ~= 'table' or type(spec['then']) ~= 'table' then return end
@@ -54,7 +54,7 @@ end
 local function finish(job, fence, outcome, a1, a2, a3, a4)
   local jk = p .. 'job:' .. job
   local h = redis.call('HMGET', jk, 'fence', 'task', 'lane', 'attempts', 'max_attempts',
-    'session', 'backoff_base_ms', 'backoff_max_ms', 'desired', 'auth_version')
+    'session', 'backoff_base_ms', 'backoff_max_ms', 'desired', 'auth_version', 'spec')
   if h[1] ~= fence then return 'fenced' end
   local tk = p .. 'tasks:' .. h[3]
   if h[2] then
@@ -127,7 +127,7 @@ local function start(eid, fields)
   if not job then drop() return end
   local jk = p .. 'job:' .. job
   local h = redis.call('HMGET', jk, 'state', 'task', 'desired', 'spec', 'timeout_ms',
-    'auth_version', 'session')
+    'auth_version', 'session', 'fence', 'attempts')
   if not h[1] or h[2] ~= eid or h[1] ~= 'queued' then drop() return end
   if h[3] == 'pause' then
     drop()
@@ -144,10 +144,10 @@ local function start(eid, fields)
     emit(job, 'state', 'cancelled', '{}')
     return
   end
-  local fence = redis.call('HINCRBY', jk, 'fence', 1)
-  local att = redis.call('HINCRBY', jk, 'attempts', 1)
+  local fence = tonumber(h[8] or '0') + 1
+  local att = tonumber(h[9] or '0') + 1
   redis.call('HSET', jk, 'state', 'active', 'worker', consumer, 'started_at', NOW, 'updated_at', NOW,
-    'progress', 0)
+    'progress', 0, 'fence', fence, 'attempts', att)
   emit(job, 'state', 'active', '{"attempt":' .. att .. ',"worker":' .. WORKER_JSON .. '}')
   local last = ''
   if h[7] and h[7] ~= '' then
