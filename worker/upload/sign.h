@@ -53,6 +53,10 @@ struct vodq_sign_input {
                                      * headers to sign, or NULL */
     const char *access_key;
     const char *secret_key;
+    const char *date;         /* presigned URLs: the signing time (V4 "YYYYMMDDTHHMMSSZ", V1
+                               * Expires seconds) when no date header is sent; NULL = header */
+    const char *payload_hash; /* V4 HashedPayload when no content-sha256 header is sent
+                               * (presigned: "UNSIGNED-PAYLOAD"); NULL = header */
 };
 
 struct vodq_sign_output {
@@ -67,10 +71,5 @@ enum vodq_rc vodq_sign_compute(const struct vodq_sign_input *in, bool want_text,
                                struct vodq_sign_output *out, struct vodq_err *err);
 
 void vodq_sign_output_cleanup(struct vodq_sign_output *out);
-
-/* RFC 3986 percent-encoding as the OSS V4 and AWS canonical forms use it:
- * A-Z a-z 0-9 - _ . ~ kept, '/' kept when keep_slash, all else %XX
- * (uppercase). New string, NULL on OOM. */
-char *vodq_sign_uri_encode(const char *s, size_t n, bool keep_slash);
 
 #endif

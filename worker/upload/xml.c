@@ -1,0 +1,266 @@
+/* xml.c: OSS/S3 XML replies and the Complete body (see xml.h). */
+#include "worker/upload/xml.h"
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Parses body without network access or entity expansion; NULL when it is
+ * not well-formed XML. */
+static xmlDoc *xml_read(const char *body, size_t len)
+{
+    if (!body || len == 0 || len > INT_MAX)
+        return NULL;
+    return xmlReadMemory(body, (int)len, NULL, NULL,
+                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+}
+
+static bool is(const xmlNode *n, const char *name)
+{
+    return n && n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
+}
+
+/* The first child element of n named name, or NULL. */
+static xmlNode *child(const xmlNode *n, const char *name)
+{
+    for (xmlNode *c = n ? n->children : NULL; c; c = c->next)
+        if (is(c, name))
+            return c;
+    return NULL;
+}
+
+/* The text of n's child element name, as a new string, or NULL when absent. */
+static char *child_text(const xmlNode *n, const char *name)
+{
+    xmlNode *c = child(n, name);
+    if (!c)
+        return NULL;
+    xmlChar *t = xmlNodeGetContent(c);
+    char *r = strdup(t ? (const char *)t : "");
+    xmlFree(t);
+    return r;
+}
+
+bool vodq_xml_error(const char *body, size_t len, char *code, size_t ccap, char *msg,
+                    size_t mcap)
+{
+    xmlDoc *d = xml_read(body, len);
+    if (!d)
+        return false;
+    xmlNode *r = xmlDocGetRootElement(d);
+    bool is_err = is(r, "Error");
+    if (is_err) {
+        char *c = child_text(r, "Code"), *m = child_text(r, "Message");
+        if (code && ccap)
+            snprintf(code, ccap, "%s", c ? c : "");
+        if (msg && mcap)
+            snprintf(msg, mcap, "%s", m ? m : "");
+        free(c);
+        free(m);
+    }
+    xmlFreeDoc(d);
+    return is_err;
+}
+
+enum vodq_rc vodq_xml_upload_id(const char *body, size_t len, char **out, struct vodq_err *err)
+{
+    *out = NULL;
+    xmlDoc *d = xml_read(body, len);
+    if (!d)
+        return vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
+                            "InitiateMultipartUpload reply: not XML (%zu bytes)", len);
+    xmlNode *r = xmlDocGetRootElement(d);
+    enum vodq_rc rc = VODQ_OK;
+    if (!is(r, "InitiateMultipartUploadResult")) {
+        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
+                          "InitiateMultipartUpload reply: root element is <%.40s>, not "
+                          "<InitiateMultipartUploadResult>",
+                          r ? (const char *)r->name : "");
+    } else {
+        *out = child_text(r, "UploadId");
+        if (!*out || !**out) {
+            free(*out);
+            *out = NULL;
+            rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
+                              "InitiateMultipartUpload reply: UploadId missing or empty");
+        }
+    }
+    xmlFreeDoc(d);
+    return rc;
+}
+
+enum vodq_rc vodq_xml_complete_result(const char *body, size_t len, char **location,
+                                      char **etag, struct vodq_err *err)
+{
+    *location = NULL;
+    *etag = NULL;
+    xmlDoc *d = xml_read(body, len);
+    if (!d)
+        return vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
+                            "CompleteMultipartUpload reply: not XML (%zu bytes)", len);
+    xmlNode *r = xmlDocGetRootElement(d);
+    enum vodq_rc rc = VODQ_OK;
+    if (is(r, "Error")) {
+        /* S3 can answer 200 and still put an <Error> in the body */
+        char *c = child_text(r, "Code"), *m = child_text(r, "Message");
+        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "CompleteMultipartUpload reply: error %.60s: %.120s",
+                          c ? c : "", m ? m : "");
+        free(c);
+        free(m);
+    } else if (!is(r, "CompleteMultipartUploadResult")) {
+        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
+                          "CompleteMultipartUpload reply: root element is <%.40s>, not "
+                          "<CompleteMultipartUploadResult>",
+                          r ? (const char *)r->name : "");
+    } else {
+        *location = child_text(r, "Location");
+        *etag = child_text(r, "ETag");
+    }
+    xmlFreeDoc(d);
+    return rc;
+}
+
+char *vodq_xml_complete_body(const char **etags, size_t n)
+{
+    xmlDoc *d = xmlNewDoc(BAD_CAST "1.0");
+    xmlNode *root = d ? xmlNewNode(NULL, BAD_CAST "CompleteMultipartUpload") : NULL;
+    char *s = NULL;
+    if (!root)
+        goto done;
+    xmlDocSetRootElement(d, root);
+    for (size_t i = 0; i < n; i++) {
+        char num[24];
+        snprintf(num, sizeof(num), "%zu", i + 1);
+        xmlNode *p = xmlNewChild(root, NULL, BAD_CAST "Part", NULL);
+        /* xmlNewTextChild escapes &, <, > and " in the text */
+        if (!p || !xmlNewTextChild(p, NULL, BAD_CAST "PartNumber", BAD_CAST num) ||
+            !xmlNewTextChild(p, NULL, BAD_CAST "ETag", BAD_CAST(etags[i] ? etags[i] : "")))
+            goto done;
+    }
+    xmlChar *out = NULL;
+    int len = 0;
+    xmlDocDumpMemoryEnc(d, &out, &len, "UTF-8");
+    if (out)
+        s = strdup((const char *)out);
+    xmlFree(out);
+done:
+    xmlFreeDoc(d);
+    return s;
+}
+
+/* Parses a non-negative decimal integer; false when s is not one. */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+void vodq_xml_parts_cleanup(struct vodq_xml_parts *p)
+{
+    if (!p)
+        return;
+    free(p->parts);
+    memset(p, 0, sizeof(*p));
+}
+
+enum vodq_rc vodq_xml_list_parts(const char *body, size_t len, struct vodq_xml_parts *out,
+                                 struct vodq_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    xmlDoc *d = xml_read(body, len);
+    if (!d)
+        return vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "ListParts reply: not XML (%zu bytes)",
+                            len);
+    xmlNode *r = xmlDocGetRootElement(d);
+    enum vodq_rc rc = VODQ_OK;
+    char *t = NULL;
+    if (!is(r, "ListPartsResult")) {
+        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
+                          "ListParts reply: root element is <%.40s>, not <ListPartsResult>",
+                          r ? (const char *)r->name : "");
+        goto done;
+    }
+    size_t cap = 0;
+    for (xmlNode *c = r->children; c; c = c->next)
+        cap += is(c, "Part");
+    out->parts = calloc(cap ? cap : 1, sizeof(*out->parts));
+    if (!out->parts) {
+        rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+        goto done;
+    }
+    t = child_text(r, "IsTruncated");
+    out->truncated = t && strcmp(t, "true") == 0;
+    free(t);
+    t = child_text(r, "NextPartNumberMarker");
+    uint64_t v;
+    if (t && *t && parse_u64(t, &v) && v <= 10000)
+        out->next_marker = (int)v;
+    free(t);
+    t = NULL;
+    for (xmlNode *c = r->children; c; c = c->next) {
+        if (!is(c, "Part"))
+            continue;
+        struct vodq_xml_part *p = &out->parts[out->n];
+        size_t idx = out->n + 1;
+        t = child_text(c, "PartNumber");
+        if (!parse_u64(t, &v) || v < 1 || v > 10000) {
+            rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
+                              "ListParts reply: Part %zu: PartNumber \"%.20s\" is not 1..10000",
+                              idx, t ? t : "(missing)");
+            goto done;
+        }
+        p->number = (int)v;
+        free(t);
+        t = child_text(c, "Size");
+        if (!parse_u64(t, &v) || v > INT64_MAX) {
+            rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
+                              "ListParts reply: Part %d: Size \"%.20s\" is not a byte count",
+                              p->number, t ? t : "(missing)");
+            goto done;
+        }
+        p->size = (int64_t)v;
+        free(t);
+        t = child_text(c, "ETag");
+        if (!t || !*t || strlen(t) >= sizeof(p->etag)) {
+            rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
+                              "ListParts reply: Part %d: ETag missing, empty or too long",
+                              p->number);
+            goto done;
+        }
+        snprintf(p->etag, sizeof(p->etag), "%s", t);
+        free(t);
+        t = child_text(c, "HashCrc64ecma");
+        if (t) {
+            if (!parse_u64(t, &p->crc64)) {
+                rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
+                                  "ListParts reply: Part %d: HashCrc64ecma \"%.24s\" is not an "
+                                  "unsigned 64-bit decimal",
+                                  p->number, t);
+                goto done;
+            }
+            p->has_crc64 = true;
+        }
+        free(t);
+        t = NULL;
+        out->n++;
+    }
+done:
+    free(t);
+    xmlFreeDoc(d);
+    if (rc != VODQ_OK)
+        vodq_xml_parts_cleanup(out);
+    return rc;
+}
