@@ -1,15 +1,15 @@
 /* target.c: upload targets, VOD and S3 (see target.h). */
 #include "worker/upload/target.h"
 
+#include "worker/upload/vodauth.h"
+
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 /* ---- Small helpers ---- */
 
@@ -178,157 +178,6 @@ static bool bucket_ok(const char *b)
         if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-' || *p == '.'))
             return false;
     return b[0] != '-' && b[0] != '.' && b[n - 1] != '-' && b[n - 1] != '.';
-}
-
-/* ---- Interim VOD address/auth decoding ----
- * To come from vodauth.h (written in parallel); until it lands, this
- * private version keeps targets whole. Remove this section then. */
-
-struct vodq_vod_address {
-    char *endpoint, *bucket, *file_name;
-};
-
-struct vodq_vod_auth {
-    char *access_key_id, *access_key_secret, *security_token, *region;
-    int64_t expires_at; /* Unix seconds from ExpireUTCTime; 0 = unknown */
-};
-
-static void vodq_vod_address_cleanup(struct vodq_vod_address *a)
-{
-    free(a->endpoint);
-    free(a->bucket);
-    free(a->file_name);
-    memset(a, 0, sizeof(*a));
-}
-
-static void vodq_vod_auth_cleanup(struct vodq_vod_auth *a)
-{
-    free(a->access_key_id);
-    vodq_target_free_secret(a->access_key_secret);
-    vodq_target_free_secret(a->security_token);
-    free(a->region);
-    memset(a, 0, sizeof(*a));
-}
-
-/* Decodes standard base64 (padding optional, whitespace ignored) and parses
- * the JSON object inside. what names the input in errors. */
-static enum vodq_rc b64_json(const char *b64, const char *what, cJSON **out, struct vodq_err *err)
-{
-    *out = NULL;
-    size_t n = strlen(b64);
-    char *clean = malloc(n + 4);
-    unsigned char *raw = malloc(n + 4);
-    enum vodq_rc rc = VODQ_OK;
-    if (!clean || !raw) {
-        rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
-        goto done;
-    }
-    size_t m = 0, pad = 0;
-    for (const char *p = b64; *p; p++) {
-        if (isspace((unsigned char)*p))
-            continue;
-        if (*p == '=') {
-            pad++;
-            continue;
-        }
-        if (pad || !(isalnum((unsigned char)*p) || *p == '+' || *p == '/')) {
-            rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s: not valid base64", what);
-            goto done;
-        }
-        clean[m++] = *p;
-    }
-    if (m % 4 == 1 || pad > 2) {
-        rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s: not valid base64 (bad length)", what);
-        goto done;
-    }
-    size_t datalen = m / 4 * 3 + (m % 4 ? m % 4 - 1 : 0);
-    while (m % 4)
-        clean[m++] = '=';
-    clean[m] = '\0';
-    if (EVP_DecodeBlock(raw, (const unsigned char *)clean, (int)m) < 0) {
-        rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s: not valid base64", what);
-        goto done;
-    }
-    raw[datalen] = '\0';
-    *out = cJSON_ParseWithLength((const char *)raw, datalen);
-    if (!*out || !cJSON_IsObject(*out)) {
-        cJSON_Delete(*out);
-        *out = NULL;
-        rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s: base64 of something that is not a JSON object",
-                          what);
-    }
-done:
-    free(clean);
-    if (raw) {
-        memset(raw, 0, n + 4); /* may hold a secret */
-        free(raw);
-    }
-    return rc;
-}
-
-/* Copies string member name of o into *out; required ones must be non-empty. */
-static enum vodq_rc json_field(const cJSON *o, const char *what, const char *name, bool required,
-                               char **out, struct vodq_err *err)
-{
-    *out = NULL;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!v || cJSON_IsNull(v) || (cJSON_IsString(v) && !v->valuestring[0])) {
-        if (required)
-            return vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s: %s missing", what, name);
-        return VODQ_OK;
-    }
-    if (!cJSON_IsString(v))
-        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s: %s must be a string", what, name);
-    *out = strdup(v->valuestring);
-    return *out ? VODQ_OK : vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
-}
-
-static enum vodq_rc vodq_vod_address_decode(const char *b64, struct vodq_vod_address *a,
-                                            struct vodq_err *err)
-{
-    const char *W = "upload address";
-    cJSON *o;
-    enum vodq_rc rc = b64_json(b64, W, &o, err);
-    if (rc == VODQ_OK &&
-        ((rc = json_field(o, W, "Endpoint", true, &a->endpoint, err)) != VODQ_OK ||
-         (rc = json_field(o, W, "Bucket", true, &a->bucket, err)) != VODQ_OK ||
-         (rc = json_field(o, W, "FileName", true, &a->file_name, err)) != VODQ_OK))
-        vodq_vod_address_cleanup(a);
-    cJSON_Delete(o);
-    return rc;
-}
-
-static enum vodq_rc vodq_vod_auth_decode(const char *b64, struct vodq_vod_auth *a,
-                                         struct vodq_err *err)
-{
-    const char *W = "upload auth";
-    cJSON *o;
-    char *exp = NULL;
-    enum vodq_rc rc = b64_json(b64, W, &o, err);
-    if (rc == VODQ_OK &&
-        ((rc = json_field(o, W, "AccessKeyId", true, &a->access_key_id, err)) != VODQ_OK ||
-         (rc = json_field(o, W, "AccessKeySecret", true, &a->access_key_secret, err)) != VODQ_OK ||
-         (rc = json_field(o, W, "SecurityToken", false, &a->security_token, err)) != VODQ_OK ||
-         (rc = json_field(o, W, "Region", false, &a->region, err)) != VODQ_OK ||
-         (rc = json_field(o, W, "ExpireUTCTime", false, &exp, err)) != VODQ_OK))
-        goto done;
-    if (rc == VODQ_OK && exp) {
-        struct tm tm;
-        memset(&tm, 0, sizeof(tm));
-        const char *end = strptime(exp, "%Y-%m-%dT%H:%M:%S", &tm);
-        if (!end || (*end != 'Z' && *end != '\0') || (*end == 'Z' && end[1])) {
-            rc = vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                              "%s: ExpireUTCTime \"%.40s\" is not an ISO-8601 UTC time", W, exp);
-            goto done;
-        }
-        a->expires_at = (int64_t)timegm(&tm);
-    }
-done:
-    if (rc != VODQ_OK && o)
-        vodq_vod_auth_cleanup(a);
-    free(exp);
-    cJSON_Delete(o);
-    return rc;
 }
 
 /* ---- VOD ---- */
