@@ -35,6 +35,7 @@ server knows no upload ids (NoSuchUpload), as after a data loss.
 Usage:
   python3 tests/oss_server.py --dir DIR [--port 0] --access-key AK --secret SK
                               [--token TOKEN] [--region R] [--verbose]
+  python3 tests/oss_server.py --selftest   # its own signer/CRC vs the spec vectors
 The port is written to DIR/port once the server listens.
 
 Control endpoints (not signed, never counted):
@@ -319,8 +320,8 @@ class Reset(Exception):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "vodq-oss-test-server"
-    sys_version = ""
+    def version_string(self):
+        return "vodq-oss-test-server"
 
     def log_message(self, fmt, *args):
         if self.server.state.verbose:
@@ -361,7 +362,6 @@ class Handler(BaseHTTPRequestHandler):
         rid = uuid.uuid4().hex[:24].upper()
         self.send_response(status)
         self.send_header("x-oss-request-id", rid)
-        self.send_header("Date", http_date(time.time()))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         if body and not any(k.lower() == "content-type" for k in (headers or {})):
@@ -858,6 +858,93 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(204)
 
 
+def selftest():
+    """Checks this file's own signature and CRC code against the vectors of
+    shared/spec/upload-protocols.md §7 (OSS V1 7.1, OSS V4 7.2/7.3, CRC 7.6,
+    derived 7.7). Exit status 0 when all match."""
+    fails = []
+
+    def check(name, got, want):
+        if got != want:
+            fails.append("%s: got %s, want %s" % (name, got, want))
+
+    check("crc 123456789", crc64(b"123456789"), 0x995DC9BBDF1939FA)
+    e = b"This is a test of the emergency broadcast system."
+    check("crc emergency", crc64(e), 0x27DB187FC15BBC72)
+    check("crc empty", crc64(b""), 0)
+    for v in (b"123456789", e):
+        h = (len(v) + 1) >> 1
+        check("combine", crc64_combine(crc64(v[:h]), crc64(v[h:]), len(v) - h), crc64(v))
+    d = "Wed, 28 Dec 2022 10:27:41 GMT"
+    h1 = {"content-md5": "eB5eJF1ptWaXm4bijSPyxw==", "content-type": "text/html", "x-oss-meta-author": "alice",
+          "x-oss-meta-magic": "abracadabra", "x-oss-date": d, "date": d}
+    check("V1-1", v1_expected("sk", "PUT", "examplebucket", "nelson", [], h1)[0], "kSHKmLxlyEAKtZPkJhG9bZb5k7M=")
+    check("V1-2", v1_expected("sk", "PUT", "examplebucket", "nelson", [("acl", "")], h1)[0],
+          "/afkugFbmWDQ967j1vr6zygBLQk=")
+    h3 = {"x-oss-date": d}
+    check("V1-3", v1_expected("sk", "GET", "examplebucket", "", [("resourceGroup", ""), ("non-resousce", "null")],
+                              h3)[0], "vkQmfuUDyi1uDi3bKt67oemssIs=")
+    check("V1-4", v1_expected("sk", "GET", "examplebucket", "", [("resourceGroup", ""), ("acl", "")], h3)[0],
+          "x3E5TgOvl/i7PN618s5mEvpJDYk=")
+    tok = {"x-oss-security-token": "token", "date": d}
+    check("D-V1-a", v1_expected("sk", "POST", "examplebucket", "video.mp4", [("uploads", "")], tok)[0],
+          "OzB+atHaV293bg8x6xsIwNi5O7o=")
+    check("D-V1-b", v1_expected("sk", "PUT", "examplebucket", "video.mp4",
+                                [("partNumber", "1"), ("uploadId", "0004B9895DBBB6EC98E36")], tok)[0],
+          "jtX5vYS3dzFf0DH030Q3ddbQj8E=")
+    check("D-V1-c", v1_expected("sk", "POST", "examplebucket", "video.mp4", [("uploadId", "0004B9895DBBB6EC98E36")],
+                                dict(tok, **{"content-type": "application/xml"}))[0], "MjZ7SiA+hWqleenB2Wp2ZZf47uM=")
+    go_q = [("param1", "value1"), ("+param1", "value3"), ("|param1", "value4"), ("+param2", ""), ("|param2", ""),
+            ("param2", "")]
+
+    def go_h(date, **extra):
+        h = {"x-oss-head1": "value", "abc": "value", "zabc": "value", "xyz": "value", "content-type": "text/plain",
+             "x-oss-content-sha256": "UNSIGNED-PAYLOAD", "x-oss-date": date}
+        h.update(extra)
+        return h
+
+    def v4(date, h, additional="", bucket="bucket", key="1234+-/123/1.txt", q=go_q, region="cn-hangzhou",
+           product="oss", method="PUT"):
+        cred = ["ak", date[:8], region, product, "aliyun_v4_request"]
+        return v4_expected("sk", method, bucket, key, q, h, additional, date, cred)[0]
+
+    check("V4-H1", v4("20231216T162057Z", go_h("20231216T162057Z")),
+          "e21d18daa82167720f9b1047ae7e7f1ce7cb77a31e8203a7d5f4624fa0284afe")
+    check("V4-H2", v4("20231217T034736Z", go_h("20231217T034736Z", **{"x-oss-security-token": "token"})),
+          "b94a3f999cf85bcdc00d332fbd3734ba03e48382c36fa4d5af5df817395bd9ea")
+    check("V4-H3", v4("20231216T172512Z", go_h("20231216T172512Z"), "ZAbc;abc"),
+          "4a4183c187c07c8947db7620deb0a6b38d9fbdd34187b6dbaccb316fa251212f")
+    check("V4-H3b", v4("20231216T172512Z", go_h("20231216T172512Z"), "x-oss-no-exist;ZAbc;x-oss-head1;abc"),
+          "4a4183c187c07c8947db7620deb0a6b38d9fbdd34187b6dbaccb316fa251212f")
+    ckey = "test-sign-V4/-!@#$%^&*()/abcdefjhijklmnoqprstuvwxyz/123456789"
+    c_q = [("param1", "value1"), ("|param1", "value4"), ("+param1", "value3"), ("+param2", ""), ("|param2", ""),
+           ("param2", "")]
+
+    def c_h(date):
+        return {"x-oss-head1": "value", "abc": "value", "zabc": "value", "xyz": "value",
+                "content-type": "application/octet-stream", "x-oss-content-sha256": "UNSIGNED-PAYLOAD",
+                "x-oss-date": date}
+    check("C-1", v4("20221016T091431Z", c_h("20221016T091431Z"), bucket="oss-bucket-test", key=ckey, q=[]),
+          "5028172a0a3806285979896982bee6e36e915cbf428ee7100a809e1f0ff43b64")
+    check("C-2", v4("20221016T040719Z", c_h("20221016T040719Z"), bucket="oss-bucket-test", key=ckey, q=c_q),
+          "16e58322c5aafb55edd82813b02d6521caab8194882c786bf0e77b7987a63979")
+    check("C-3", v4("20221016T091831Z", c_h("20221016T091831Z"), bucket="oss-bucket-test", key=ckey, q=c_q,
+                    region="cloudbox-id", product="oss-cloudbox"),
+          "939eae7d5012d444c8d1dd8c68811275928f780a859e41ddbe52cf10a100adb4")
+    dh = {"x-oss-content-sha256": "UNSIGNED-PAYLOAD", "x-oss-date": "20221228T102741Z",
+          "x-oss-security-token": "token"}
+    check("D-V4-a", v4("20221228T102741Z", dh, bucket="examplebucket", key="video.mp4", q=[("uploads", "")],
+                       region="cn-shanghai", method="POST"),
+          "f30e8732ec10ca49dd3184c027875db96c8ed7b554b8597257a4b63ffc33d992")
+    check("D-V4-b", v4("20221228T102741Z", dh, bucket="examplebucket", key="video.mp4",
+                       q=[("partNumber", "1"), ("uploadId", "0004B9895DBBB6EC98E36")], region="cn-shanghai"),
+          "a1f77705cf481d0aa6784b9c63c3f2c87be9692bde3833da0bd975e806b78355")
+    for f in fails:
+        sys.stderr.write("selftest: FAIL %s\n" % f)
+    sys.stderr.write("selftest: %s\n" % ("%d failed" % len(fails) if fails else "all vectors match"))
+    return 1 if fails else 0
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -865,6 +952,10 @@ class Server(ThreadingHTTPServer):
 
 def main():
     ap = argparse.ArgumentParser(description="OSS-protocol test server (a test server of ours, not Aliyun OSS)")
+    if "--selftest" in sys.argv[1:]:
+        sys.exit(selftest())
+    ap.add_argument("--selftest", action="store_true",
+                    help="check this server's signature and CRC code against the spec vectors, then exit")
     ap.add_argument("--dir", required=True, help="data directory; the port is written to DIR/port")
     ap.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0 = any free port)")
     ap.add_argument("--access-key", required=True)
