@@ -11,8 +11,19 @@
 #  S4. kill -9 mid-file, rerun with --checkpoint: only the parts missing from
 #      the checkpoint are sent, so at most the parts in flight go twice;
 #  S5. the file changed between attempts: a new upload, the old one aborted.
-# (The OSS/VOD fault cases against tests/oss_server.py follow in this file
-# once that server exists.)
+# OSS (VOD target) against the OSS-protocol test server tests/oss_server.py,
+# faults injected through its /__ctl API, counts from its /__ctl/stats:
+#  1. the token expires after part 3: the CLI stops, reports token_expired and
+#     waits; a refresh (new UploadAuth in --auth-file, new token at the
+#     server) resumes the SAME upload id and sends only the missing parts;
+#  2. no refresh within --wait-auth: exit 4 with the checkpoint kept; a rerun
+#     with new credentials finishes the same upload id;
+#  3. kill -9 mid-file, rerun with --checkpoint: at most the parts that were
+#     in flight are sent again;
+#  4. 5xx replies and connection resets are retried per request, one upload id;
+#  5. the file changed between runs: the upload starts over;
+#  6. the server lost the upload id (restarted empty): the upload starts over;
+#  7. bad input: malformed base64 / JSON / missing fields / unreadable file.
 . "$VODQ_TESTS/lib.sh"
 
 UP=$VODQ_BIN/vodq-upload
@@ -236,5 +247,200 @@ s3curl -f -o "$T_DIR/s5.back" "$SWEP/faults/s5.bin"
 check "S5: read back is the new content" cmp -s "$T_DIR/s5.back" "$T_DIR/s3.bin"
 count_uploads() { s3curl -f "$SWEP/faults?uploads=" | grep -o '<UploadId>' | wc -l; }
 expect_eq "S5: the old upload was aborted, none left open" 0 "$(count_uploads)"
+
+# ==== OSS (VOD target) against tests/oss_server.py ====
+OSSD=$T_DIR/oss
+mkdir -p "$OSSD"
+# oss_start [PORT]: (re)starts the test server, on PORT when given
+oss_start() {
+  rm -f "$OSSD/port"
+  /usr/bin/python3 "$VODQ_TESTS/oss_server.py" --dir "$OSSD" --port "${1:-0}" --access-key STS.faultak \
+    --secret faultsecret --token T1 --region cn-shanghai >>"$T_DIR/oss.log" 2>&1 &
+  OSSPID=$!
+  T_PIDS+=("$OSSPID")
+  wait_for 10 test -s "$OSSD/port"
+  PORT=$(cat "$OSSD/port")
+  EP=http://127.0.0.1:$PORT
+}
+oss_start
+ctl_config() { curl -sf -X POST -H 'Content-Type: application/json' -d "$1" "$EP/__ctl/config" >/dev/null; }
+stats() { curl -sf "$EP/__ctl/stats"; }
+# py EXPR: evaluates a Python expression with s = the server's stats
+pystats() { stats | /usr/bin/python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"; }
+b64() { printf '%s' "$1" | base64 -w0; }
+auth() { # auth TOKEN
+  b64 "{\"AccessKeyId\":\"STS.faultak\",\"AccessKeySecret\":\"faultsecret\",\"SecurityToken\":\"$1\",\"Region\":\"cn-shanghai\",\"ExpireUTCTime\":\"2099-01-01T00:00:00Z\"}"
+}
+addr() { # addr KEY
+  b64 "{\"Endpoint\":\"$EP\",\"Bucket\":\"outin-faults\",\"FileName\":\"$1\"}"
+}
+ckget() { /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2],""))' "$CK" "$1"; }
+ckparts() { { grep -o '"part:' "$CK" 2>/dev/null || true; } | wc -l; }
+ck_has() { [ "$(ckparts)" -ge "$1" ]; }
+# crc64 FILE: CRC-64/XZ of FILE by the test server's own Python code
+# (independent of our C code)
+crc64() {
+  /usr/bin/python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); from oss_server import crc64
+print(crc64(open(sys.argv[2], "rb").read()))' "$VODQ_TESTS" "$1"
+}
+# parts_of UPLOAD_ID: the part numbers the server accepted, in order, space-separated
+parts_of() { pystats "' '.join(str(n) for n in s['parts_by_upload'].get('$1', []))"; }
+
+NPARTS=16
+PS=262144
+head -c $((NPARTS * PS)) /dev/urandom >"$T_DIR/video.mp4"
+CK=$T_DIR/ck.json
+AF=$T_DIR/auth.txt
+# run_up KEY LOG [extra args]: vodq-upload in the background, pid in $P
+run_up() {
+  local key=$1 log=$2; shift 2
+  $VODQ_WRAP "$UP" "$T_DIR/video.mp4" --vod-address "$(addr "$key")" --auth-file "$AF" \
+    --path-style --part-size $PS --checkpoint "$CK" --retry-base-ms 50 --json "$@" \
+    >"$T_DIR/$log.out" 2>"$T_DIR/$log.log" &
+  P=$!
+}
+finish() { wait "$P" && rc=0 || rc=$?; }
+seq_str() { seq -s' ' 1 "$1"; }
+
+# ---- 1. token expires after part 3, refresh resumes the same upload id
+auth T1 >"$AF"
+ctl_config '{"expire_token_after_parts":3}'
+run_up sv/t1.mp4 t1 --parallel 1 --wait-auth 30
+check "1: token_expired reported" wait_for 20 grep -q '^event token_expired' "$T_DIR/t1.log"
+check "1: still waiting for credentials" kill -0 "$P"
+UID1=$(ckget upload_id)
+expect_eq "1: three parts accepted before expiry" "1 2 3" "$(parts_of "$UID1")"
+sleep 1
+expect_eq "1: nothing sent while waiting" "1 2 3" "$(parts_of "$UID1")"
+ctl_config '{"token":"T2"}'
+auth T2 >"$AF"
+finish
+expect_eq "1: completes after refresh (exit 0)" 0 "$rc"
+expect_eq "1: same upload id" "$UID1" "$(jget upload_id <"$T_DIR/t1.out")"
+expect_eq "1: every part sent once, none again" "$(seq_str $NPARTS)" "$(parts_of "$UID1")"
+expect_eq "1: one upload for the object" 1 "$(pystats "len(s['parts_by_upload'])")"
+check "1: retry_resume reported" grep -q '^event retry_resume' "$T_DIR/t1.log"
+expect_eq "1: CRC-64 matches an independent computation" "$(crc64 "$T_DIR/video.mp4")" \
+  "$(jget crc64 <"$T_DIR/t1.out")"
+
+# ---- 2. no refresh in time: exit 4, checkpoint kept; rerun finishes the same upload
+ctl_config '{"expire_token_after_parts":2}'
+run_up sv/t2.mp4 t2 --parallel 1 --wait-auth 2
+finish
+expect_eq "2: no refresh in time: exit 4" 4 "$rc"
+check "2: error says credentials expired" grep -q "credentials expired" "$T_DIR/t2.log"
+UID2=$(ckget upload_id)
+check "2: checkpoint kept with the upload id" test -n "$UID2"
+expect_eq "2: checkpoint holds the 2 acknowledged parts" 2 "$(ckparts)"
+ctl_config '{"token":"T3"}'
+auth T3 >"$AF"
+run_up sv/t2.mp4 t2b --parallel 2
+finish
+expect_eq "2: rerun with new credentials: exit 0" 0 "$rc"
+expect_eq "2: same upload id" "$UID2" "$(jget upload_id <"$T_DIR/t2b.out")"
+expect_eq "2: resumed 2 parts" 2 "$(jget resumed_parts <"$T_DIR/t2b.out")"
+expect_eq "2: each part sent once" "$(seq_str $NPARTS)" \
+  "$(parts_of "$UID2" | tr ' ' '\n' | sort -n | tr '\n' ' ' | sed 's/ $//')"
+
+# ---- 3. kill -9 mid-file; the rerun re-sends at most the parts in flight
+ctl_config '{"slow_ms":150}'
+run_up sv/t3.mp4 t3 --parallel 2
+wait_for 20 ck_has 5 || true
+kill -9 "$P" 2>/dev/null || true
+finish
+C=$(ckparts)
+UID3=$(ckget upload_id)
+A=$(parts_of "$UID3" | wc -w)
+echo "# killed with $C parts in the checkpoint, $A at the server"
+check "3: killed mid-file" test "$C" -lt $NPARTS
+ctl_config '{"slow_ms":0}'
+run_up sv/t3.mp4 t3b --parallel 2
+finish
+expect_eq "3: rerun completes" 0 "$rc"
+expect_eq "3: same upload id" "$UID3" "$(jget upload_id <"$T_DIR/t3b.out")"
+TOTAL=$(parts_of "$UID3" | wc -w)
+expect_eq "3: the rerun sent exactly the parts missing from the checkpoint" $((NPARTS - C)) $((TOTAL - A))
+check "3: parts sent twice <= parts in flight (2)" test $((A - C)) -le 2
+
+# ---- 4. 5xx and connection resets are retried per part, without restarting
+# faults armed once the upload is under way, so that they hit parts
+ctl_config '{"slow_ms":100}'
+run_up sv/t4.mp4 t4 --parallel 3
+wait_for 20 ck_has 1 || true
+ctl_config '{"fail_5xx":3,"reset":2,"slow_ms":0}'
+finish
+expect_eq "4: completes despite 5xx and resets" 0 "$rc"
+UID4=$(jget upload_id <"$T_DIR/t4.out")
+# (libcurl itself resends once when a reused connection dies before any
+# reply, so a reset can be absorbed below us: count at least 4 of the 5)
+check "4: part retries reported" test "$(grep -c '^event retry {"part":[1-9]' "$T_DIR/t4.log")" -ge 4
+check "4: a 503 retried on a part" grep -q '^event retry {"part":[1-9].*HTTP 503' "$T_DIR/t4.log"
+check "4: a reset retried on a part" grep -q '^event retry {"part":[1-9].*reset' "$T_DIR/t4.log"
+check "4: retry_resume reported" grep -q '^event retry_resume' "$T_DIR/t4.log"
+expect_eq "4: one upload id for the object" 1 \
+  "$(pystats "sum(1 for u in s['parts_by_upload'] if u != '$UID1' and u != '$UID2' and u != '$UID3')")"
+expect_eq "4: all parts present" "$(seq_str $NPARTS)" \
+  "$(parts_of "$UID4" | tr ' ' '\n' | sort -nu | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "4: CRC-64 verified" "$(crc64 "$T_DIR/video.mp4")" "$(jget crc64 <"$T_DIR/t4.out")"
+
+# ---- 5. the file changed between attempts: start over
+ctl_config '{"slow_ms":100}'
+run_up sv/t5.mp4 t5 --parallel 1
+wait_for 20 ck_has 2 || true
+kill -INT "$P" 2>/dev/null || true
+finish
+expect_eq "5: paused (exit 3)" 3 "$rc"
+UID5=$(ckget upload_id)
+ctl_config '{"slow_ms":0}'
+printf 'x' | dd of="$T_DIR/video.mp4" bs=1 seek=5 conv=notrunc status=none
+run_up sv/t5.mp4 t5b --parallel 2
+finish
+expect_eq "5: changed file uploaded" 0 "$rc"
+check "5: change detected" grep -q "file changed" "$T_DIR/t5b.log"
+check "5: a new upload id" test "$(jget upload_id <"$T_DIR/t5b.out")" != "$UID5"
+expect_eq "5: resumed nothing" 0 "$(jget resumed_parts <"$T_DIR/t5b.out")"
+expect_eq "5: CRC-64 of the new content" "$(crc64 "$T_DIR/video.mp4")" "$(jget crc64 <"$T_DIR/t5b.out")"
+
+# ---- 6. the server lost the upload id (restarted empty on the same port)
+ctl_config '{"slow_ms":100}'
+run_up sv/t6.mp4 t6 --parallel 1
+wait_for 20 ck_has 2 || true
+kill -INT "$P" 2>/dev/null || true
+finish
+expect_eq "6: paused (exit 3)" 3 "$rc"
+UID6=$(ckget upload_id)
+kill "$OSSPID"; wait "$OSSPID" 2>/dev/null || true
+rm -rf "$OSSD"; mkdir -p "$OSSD"
+oss_start "$PORT"
+ctl_config '{"token":"T3"}'
+run_up sv/t6.mp4 t6b --parallel 2
+finish
+expect_eq "6: upload completes on a fresh upload id" 0 "$rc"
+check "6: lost upload reported" grep -q "no longer knows" "$T_DIR/t6b.log"
+check "6: new upload id" test "$(jget upload_id <"$T_DIR/t6b.out")" != "$UID6"
+
+# ---- 7. bad input: each a clear error naming what is wrong (exit 1, nothing sent)
+bad() { # bad DESCRIPTION EXPECTED_TEXT ARGS...
+  local d=$1 want=$2; shift 2
+  local out
+  out=$($VODQ_WRAP "$UP" "$@" --path-style --quiet 2>&1 >/dev/null) && rc=0 || rc=$?
+  if [ "$rc" = 1 ] && grep -qi -- "$want" <<<"$out" && ! grep -q faultsecret <<<"$out"; then
+    ok "7: $d"
+  else
+    not_ok "7: $d (exit $rc: $out)"
+  fi
+}
+A_OK=$(addr sv/bad.mp4)
+bad "malformed base64 address" "address" "$T_DIR/video.mp4" --vod-address '%%%not-base64' --vod-auth "$(auth T3)"
+bad "address not JSON" "address" "$T_DIR/video.mp4" --vod-address "$(b64 'not json')" --vod-auth "$(auth T3)"
+bad "address without Bucket" "Bucket" "$T_DIR/video.mp4" \
+  --vod-address "$(b64 "{\"Endpoint\":\"$EP\",\"FileName\":\"a.mp4\"}")" --vod-auth "$(auth T3)"
+bad "malformed base64 auth" "auth" "$T_DIR/video.mp4" --vod-address "$A_OK" --vod-auth '!!'
+bad "auth without AccessKeySecret" "AccessKeySecret" "$T_DIR/video.mp4" --vod-address "$A_OK" \
+  --vod-auth "$(b64 '{"AccessKeyId":"STS.x","SecurityToken":"t","Region":"cn-shanghai"}')"
+bad "auth JSON broken" "auth" "$T_DIR/video.mp4" --vod-address "$A_OK" --vod-auth "$(b64 '{"AccessKeyId":')"
+bad "missing file" "$T_DIR/nope.mp4" "$T_DIR/nope.mp4" --vod-address "$A_OK" --vod-auth "$(auth T3)"
+bad "a directory" "not a regular file" "$T_DIR" --vod-address "$A_OK" --vod-auth "$(auth T3)"
+
 
 t_done

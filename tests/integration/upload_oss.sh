@@ -28,21 +28,11 @@ addr() { b64 "{\"Endpoint\":\"${2:-$EP}\",\"Bucket\":\"outin-oss\",\"FileName\":
 auth() { # auth [SECRET] [EXPIRE_UTC] [REGION]
   b64 "{\"AccessKeyId\":\"STS.ossak\",\"AccessKeySecret\":\"${1:-osssecret}\",\"SecurityToken\":\"TOK1\",\"Region\":\"${3:-cn-shanghai}\",\"ExpireUTCTime\":\"${2:-2099-01-01T00:00:00Z}\",\"Expiration\":\"3600\"}"
 }
-# crc64 FILE: CRC-64/XZ computed in Python, independent of our C code
+# crc64 FILE: CRC-64/XZ of FILE by the test server's own Python code
+# (independent of our C code)
 crc64() {
-  $PY - "$1" <<'PY'
-import sys
-T = []
-for i in range(256):
-    c = i
-    for _ in range(8):
-        c = (c >> 1) ^ 0xC96C5795D7870F42 if c & 1 else c >> 1
-    T.append(c)
-crc = 0xFFFFFFFFFFFFFFFF
-for b in open(sys.argv[1], 'rb').read():
-    crc = T[(crc ^ b) & 0xFF] ^ (crc >> 8)
-print(crc ^ 0xFFFFFFFFFFFFFFFF)
-PY
+  /usr/bin/python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); from oss_server import crc64
+print(crc64(open(sys.argv[2], "rb").read()))' "$VODQ_TESTS" "$1"
 }
 # stored KEY FILE: the server's stored object equals FILE
 stored() { [ -f "$OSSD/objects/outin-oss/$1" ] && cmp -s "$OSSD/objects/outin-oss/$1" "$2"; }
