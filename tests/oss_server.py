@@ -148,22 +148,15 @@ def crc64_combine(crc1, crc2, len2):
     """CRC of A||B from crc(A), crc(B), len(B) (zlib's method)."""
     if len2 == 0:
         return crc1
-    odd = [POLY] + [1 << n for n in range(63)]
-    even = _gf2_square(odd)
-    odd = _gf2_square(even)
-    while True:
-        even = _gf2_square(odd)
+    op = [POLY] + [1 << n for n in range(63)]  # one zero bit into the register
+    for _ in range(3):
+        op = _gf2_square(op)  # 2, 4, then 8 zero bits: one zero byte
+    while len2:
         if len2 & 1:
-            crc1 = _gf2_times(even, crc1)
+            crc1 = _gf2_times(op, crc1)
         len2 >>= 1
-        if not len2:
-            break
-        odd = _gf2_square(even)
-        if len2 & 1:
-            crc1 = _gf2_times(odd, crc1)
-        len2 >>= 1
-        if not len2:
-            break
+        if len2:
+            op = _gf2_square(op)
     return crc1 ^ crc2
 
 

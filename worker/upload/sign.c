@@ -66,17 +66,6 @@ static void sb_free(struct sbuf *b)
 
 /* ---- Encoding helpers ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..n) into a new string ('+' stays '+'). */
 static char *pct_decode(const char *s, size_t n)
 {
@@ -84,10 +73,10 @@ static char *pct_decode(const char *s, size_t n)
     if (!out)
         return NULL;
     for (size_t i = 0; i < n; i++) {
-        int h, l;
-        if (s[i] == '%' && i + 2 < n && (h = hexval(s[i + 1])) >= 0 &&
-            (l = hexval(s[i + 2])) >= 0) {
-            *o++ = (char)(h * 16 + l);
+        unsigned v;
+        if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+            isxdigit((unsigned char)s[i + 2]) && sscanf(s + i + 1, "%2x", &v) == 1) {
+            *o++ = (char)v;
             i += 2;
         } else {
             *o++ = s[i];
@@ -97,7 +86,7 @@ static char *pct_decode(const char *s, size_t n)
     return out;
 }
 
-static void hex_lower(const unsigned char *b, size_t n, char *out)
+void vodq_sign_hex(const unsigned char *b, size_t n, char *out)
 {
     static const char d[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
@@ -512,7 +501,7 @@ static enum vodq_rc sign_v4(const struct vodq_sign_input *in, bool oss, const st
         goto done;
     }
     EVP_Digest(c.p, c.len, hash, &hl, EVP_sha256(), NULL);
-    hex_lower(hash, 32, hx);
+    vodq_sign_hex(hash, 32, hx);
     sb_puts(&sts, oss ? "OSS4-HMAC-SHA256\n" : "AWS4-HMAC-SHA256\n");
     sb_puts(&sts, date);
     sb_putc(&sts, '\n');
@@ -537,7 +526,7 @@ static enum vodq_rc sign_v4(const struct vodq_sign_input *in, bool oss, const st
     hmac256(k, 32, term, k);
     hmac256(k, 32, sts.p, sig);
     OPENSSL_cleanse(k, sizeof(k));
-    hex_lower(sig, 32, sighex);
+    vodq_sign_hex(sig, 32, sighex);
     int n;
     if (oss)
         n = snprintf(out->authorization, sizeof(out->authorization),
@@ -695,28 +684,23 @@ enum vodq_rc vodq_sign_request(const struct vodq_target *t, struct vodq_http_req
     in.bucket = bucket;
     in.key = key;
 
-    switch (t->sig) {
-    case VODQ_SIG_OSS_V1:
+    if (t->sig == VODQ_SIG_OSS_V1) {
         if (!has_header(req, "Date"))
             rc = vodq_http_req_add_header(req, "Date", gmt, err);
         if (rc == VODQ_OK && t->token)
             rc = vodq_http_req_add_header(req, "x-oss-security-token", t->token, err);
-        break;
-    case VODQ_SIG_OSS_V4:
-        rc = vodq_http_req_add_header(req, "x-oss-date", iso, err);
-        if (rc == VODQ_OK && !has_header(req, "x-oss-content-sha256"))
-            rc = vodq_http_req_add_header(req, "x-oss-content-sha256", "UNSIGNED-PAYLOAD", err);
+    } else if (t->sig == VODQ_SIG_OSS_V4 || t->sig == VODQ_SIG_AWS_V4) {
+        const char *pfx = t->sig == VODQ_SIG_OSS_V4 ? "x-oss" : "x-amz";
+        char name[32];
+        snprintf(name, sizeof(name), "%s-date", pfx);
+        rc = vodq_http_req_add_header(req, name, iso, err);
+        snprintf(name, sizeof(name), "%s-content-sha256", pfx);
+        if (rc == VODQ_OK && !has_header(req, name))
+            rc = vodq_http_req_add_header(req, name, "UNSIGNED-PAYLOAD", err);
+        snprintf(name, sizeof(name), "%s-security-token", pfx);
         if (rc == VODQ_OK && t->token)
-            rc = vodq_http_req_add_header(req, "x-oss-security-token", t->token, err);
-        break;
-    case VODQ_SIG_AWS_V4:
-        rc = vodq_http_req_add_header(req, "x-amz-date", iso, err);
-        if (rc == VODQ_OK && !has_header(req, "x-amz-content-sha256"))
-            rc = vodq_http_req_add_header(req, "x-amz-content-sha256", "UNSIGNED-PAYLOAD", err);
-        if (rc == VODQ_OK && t->token)
-            rc = vodq_http_req_add_header(req, "x-amz-security-token", t->token, err);
-        break;
-    default:
+            rc = vodq_http_req_add_header(req, name, t->token, err);
+    } else {
         rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "signing: unknown signature kind %d",
                           (int)t->sig);
     }

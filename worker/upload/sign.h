@@ -72,4 +72,8 @@ enum vodq_rc vodq_sign_compute(const struct vodq_sign_input *in, bool want_text,
 
 void vodq_sign_output_cleanup(struct vodq_sign_output *out);
 
+/* Writes the n bytes at b as 2n lower-case hex digits and a NUL to out
+ * (2n + 1 bytes). */
+void vodq_sign_hex(const unsigned char *b, size_t n, char *out);
+
 #endif

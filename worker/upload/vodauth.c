@@ -1,6 +1,8 @@
 /* vodauth.c: decoding VOD UploadAddress / UploadAuth (see vodauth.h). */
 #include "worker/upload/vodauth.h"
 
+#include "worker/upload/target.h"
+
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
@@ -10,13 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static void free_secret(char *s)
-{
-    if (s)
-        OPENSSL_cleanse(s, strlen(s));
-    free(s);
-}
 
 /* Input errors are permanent: retrying the same strings cannot help. */
 static enum vodq_rc permanent(struct vodq_err *err, enum vodq_rc rc)
@@ -181,9 +176,9 @@ void vodq_vod_auth_cleanup(struct vodq_vod_auth *a)
 {
     if (!a)
         return;
-    free_secret(a->access_key_id);
-    free_secret(a->access_key_secret);
-    free_secret(a->security_token);
+    vodq_target_free_secret(a->access_key_id);
+    vodq_target_free_secret(a->access_key_secret);
+    vodq_target_free_secret(a->security_token);
     free(a->region);
     memset(a, 0, sizeof(*a));
 }

@@ -47,6 +47,35 @@ static char *child_text(const xmlNode *n, const char *name)
     return r;
 }
 
+/* Parses a reply that must be a <root_name> document. On error fills err
+ * naming what ("ListParts reply: ..."), with the Code and Message of an
+ * <Error> document (S3 can send one with status 200). */
+static enum vodq_rc read_reply(const char *body, size_t len, const char *what,
+                               const char *root_name, xmlDoc **doc, xmlNode **root,
+                               struct vodq_err *err)
+{
+    *doc = xml_read(body, len);
+    if (!*doc)
+        return vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "%s reply: not XML (%zu bytes)", what, len);
+    *root = xmlDocGetRootElement(*doc);
+    if (is(*root, root_name))
+        return VODQ_OK;
+    enum vodq_rc rc;
+    if (is(*root, "Error")) {
+        char *c = child_text(*root, "Code"), *m = child_text(*root, "Message");
+        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "%s reply: <Error> %.60s: %.120s", what,
+                          c ? c : "", m ? m : "");
+        free(c);
+        free(m);
+    } else {
+        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "%s reply: root element is <%.40s>, not <%s>",
+                          what, *root ? (const char *)(*root)->name : "", root_name);
+    }
+    xmlFreeDoc(*doc);
+    *doc = NULL;
+    return rc;
+}
+
 bool vodq_xml_error(const char *body, size_t len, char *code, size_t ccap, char *msg,
                     size_t mcap)
 {
@@ -70,26 +99,19 @@ bool vodq_xml_error(const char *body, size_t len, char *code, size_t ccap, char 
 
 enum vodq_rc vodq_xml_upload_id(const char *body, size_t len, char **out, struct vodq_err *err)
 {
+    xmlDoc *d;
+    xmlNode *r;
     *out = NULL;
-    xmlDoc *d = xml_read(body, len);
-    if (!d)
-        return vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
-                            "InitiateMultipartUpload reply: not XML (%zu bytes)", len);
-    xmlNode *r = xmlDocGetRootElement(d);
-    enum vodq_rc rc = VODQ_OK;
-    if (!is(r, "InitiateMultipartUploadResult")) {
+    enum vodq_rc rc = read_reply(body, len, "InitiateMultipartUpload",
+                                 "InitiateMultipartUploadResult", &d, &r, err);
+    if (rc != VODQ_OK)
+        return rc;
+    *out = child_text(r, "UploadId");
+    if (!*out || !**out) {
+        free(*out);
+        *out = NULL;
         rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
-                          "InitiateMultipartUpload reply: root element is <%.40s>, not "
-                          "<InitiateMultipartUploadResult>",
-                          r ? (const char *)r->name : "");
-    } else {
-        *out = child_text(r, "UploadId");
-        if (!*out || !**out) {
-            free(*out);
-            *out = NULL;
-            rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
-                              "InitiateMultipartUpload reply: UploadId missing or empty");
-        }
+                          "InitiateMultipartUpload reply: UploadId missing or empty");
     }
     xmlFreeDoc(d);
     return rc;
@@ -98,32 +120,18 @@ enum vodq_rc vodq_xml_upload_id(const char *body, size_t len, char **out, struct
 enum vodq_rc vodq_xml_complete_result(const char *body, size_t len, char **location,
                                       char **etag, struct vodq_err *err)
 {
+    xmlDoc *d;
+    xmlNode *r;
     *location = NULL;
     *etag = NULL;
-    xmlDoc *d = xml_read(body, len);
-    if (!d)
-        return vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
-                            "CompleteMultipartUpload reply: not XML (%zu bytes)", len);
-    xmlNode *r = xmlDocGetRootElement(d);
-    enum vodq_rc rc = VODQ_OK;
-    if (is(r, "Error")) {
-        /* S3 can answer 200 and still put an <Error> in the body */
-        char *c = child_text(r, "Code"), *m = child_text(r, "Message");
-        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "CompleteMultipartUpload reply: error %.60s: %.120s",
-                          c ? c : "", m ? m : "");
-        free(c);
-        free(m);
-    } else if (!is(r, "CompleteMultipartUploadResult")) {
-        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
-                          "CompleteMultipartUpload reply: root element is <%.40s>, not "
-                          "<CompleteMultipartUploadResult>",
-                          r ? (const char *)r->name : "");
-    } else {
-        *location = child_text(r, "Location");
-        *etag = child_text(r, "ETag");
-    }
+    enum vodq_rc rc = read_reply(body, len, "CompleteMultipartUpload",
+                                 "CompleteMultipartUploadResult", &d, &r, err);
+    if (rc != VODQ_OK)
+        return rc;
+    *location = child_text(r, "Location");
+    *etag = child_text(r, "ETag");
     xmlFreeDoc(d);
-    return rc;
+    return VODQ_OK;
 }
 
 char *vodq_xml_complete_body(const char **etags, size_t n)
@@ -180,19 +188,12 @@ enum vodq_rc vodq_xml_list_parts(const char *body, size_t len, struct vodq_xml_p
                                  struct vodq_err *err)
 {
     memset(out, 0, sizeof(*out));
-    xmlDoc *d = xml_read(body, len);
-    if (!d)
-        return vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "ListParts reply: not XML (%zu bytes)",
-                            len);
-    xmlNode *r = xmlDocGetRootElement(d);
-    enum vodq_rc rc = VODQ_OK;
+    xmlDoc *d;
+    xmlNode *r;
     char *t = NULL;
-    if (!is(r, "ListPartsResult")) {
-        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
-                          "ListParts reply: root element is <%.40s>, not <ListPartsResult>",
-                          r ? (const char *)r->name : "");
-        goto done;
-    }
+    enum vodq_rc rc = read_reply(body, len, "ListParts", "ListPartsResult", &d, &r, err);
+    if (rc != VODQ_OK)
+        return rc;
     size_t cap = 0;
     for (xmlNode *c = r->children; c; c = c->next)
         cap += is(c, "Part");
