@@ -1,8 +1,13 @@
 /* main.c: vodq-worker, claims compose, upload and sleep tasks and runs them. */
 #include "shared/config.h"
 #include "shared/log.h"
+#if __has_include("worker/compose/compose.h")
+#include "worker/compose/compose.h"
+#define HAVE_COMPOSE 1
+#endif
 #include "worker/loop.h"
 #include "worker/sleep.h"
+#include "worker/upload/upload.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -24,7 +29,7 @@ int main(int argc, char **argv)
     char *redis_url = NULL, *queue = NULL, *id = NULL, *log_level = NULL;
     long long slots_sleep = 0, slots_compose = 0, slots_upload = 0, heartbeat_ms = 0,
               progress_ms = 0, grace_ms = 0, block_ms = 0, events_maxlen = 0, retention_s = 0;
-    bool log_json = false;
+    bool log_json = false, no_gpu_lane = false;
     const struct vodq_opt opts[] = {
         {"redis", "VODQ_REDIS_URL", VODQ_OPT_STR, "redis://127.0.0.1:6379",
          "Redis URL redis://[user:pass@]host:port/db", &redis_url, 0, 0},
@@ -51,6 +56,8 @@ int main(int argc, char **argv)
         {"log-level", "VODQ_LOG_LEVEL", VODQ_OPT_STR, "info", "debug, info, warn or error",
          &log_level, 0, 0},
         {"log-json", "VODQ_LOG_JSON", VODQ_OPT_BOOL, "", "log JSON lines", &log_json, 0, 0},
+        {"no-gpu-lane", "VODQ_NO_GPU_LANE", VODQ_OPT_BOOL, "",
+         "do not serve GPU compose jobs even when a GPU encoder opens", &no_gpu_lane, 0, 0},
     };
     int n = (int)(sizeof(opts) / sizeof(opts[0]));
     int npos = 0;
@@ -82,12 +89,45 @@ int main(int argc, char **argv)
     };
     cfg.slots[VODQ_TASK_SLEEP] = (int)slots_sleep;
     cfg.exec[VODQ_TASK_SLEEP] = vodq_sleep_run;
-    (void)slots_compose;
-    (void)slots_upload;
+    cfg.slots[VODQ_TASK_UPLOAD] = (int)slots_upload;
+    cfg.exec[VODQ_TASK_UPLOAD] = vodq_upload_run;
+#ifdef HAVE_COMPOSE
+    cfg.slots[VODQ_TASK_COMPOSE] = (int)slots_compose;
+    cfg.exec[VODQ_TASK_COMPOSE] = vodq_compose_run;
+#else
+    if (slots_compose > 0)
+        vodq_warn("this build has no compose engine; not serving compose");
+#endif
+    /* The encoder probe (opening each encoder for real) goes into the
+     * capability record; a worker serves the compose_gpu lane only when it
+     * found a GPU encoder. */
+    char *caps = NULL;
+#ifdef HAVE_COMPOSE
+    if (slots_compose > 0) {
+        char *probe = vodq_compose_capabilities_json();
+        if (probe) {
+            size_t n2 = strlen(probe) + 32;
+            caps = malloc(n2);
+            if (caps)
+                snprintf(caps, n2, "{\"compose\":%s}", probe);
+            bool gpu = strstr(probe, "nvenc") || strstr(probe, "vaapi");
+            if (gpu && !no_gpu_lane) {
+                cfg.slots[VODQ_TASK_COMPOSE_GPU] = (int)slots_compose;
+                cfg.exec[VODQ_TASK_COMPOSE_GPU] = vodq_compose_run;
+            }
+            vodq_info("encoders: %s%s", probe, cfg.slots[VODQ_TASK_COMPOSE_GPU] ? "; serving compose_gpu" : "");
+            free(probe);
+        }
+    }
+#else
+    (void)no_gpu_lane;
+#endif
+    cfg.capabilities_json = caps;
     struct vodq_worker *w = vodq_worker_new(&cfg, &err);
     if (!w) {
         fprintf(stderr, "vodq-worker: %s\n", err.msg);
         vodq_config_free(opts, n);
+        free(caps);
         return 2;
     }
     the_worker = w;
@@ -101,6 +141,7 @@ int main(int argc, char **argv)
         vodq_error("%s", err.msg);
     the_worker = NULL;
     vodq_worker_free(w);
+    free(caps);
     vodq_config_free(opts, n);
     return rc == VODQ_OK ? 0 : 1;
 }
