@@ -2,9 +2,8 @@
  * OSS V1 (7.1), OSS V4 Go v2 SDK (7.2) and C SDK (7.3), AWS SigV4 S3
  * examples (7.5) and the derived multipart vectors (7.7), the last through
  * vodq_sign_request() on a real request for each target kind. */
-#include "worker/upload/sign.h"
-
 #include "worker/upload/http.h"
+#include "worker/upload/sign.h"
 #include "worker/upload/target.h"
 
 #include <setjmp.h>
@@ -55,17 +54,26 @@ static const char *hash_line(const struct vodq_sign_output *o)
 static void test_oss_v1(void **state)
 {
     (void)state;
-    const char *h1[] = {"Content-MD5: eB5eJF1ptWaXm4bijSPyxw==", "Content-Type: text/html",
-                        "x-oss-meta-author: alice", "x-oss-meta-magic: abracadabra",
-                        "x-oss-date: " V1DATE, "Date: " V1DATE};
-    struct vodq_sign_input in = {.sig = VODQ_SIG_OSS_V1, .method = "PUT",
-                                 .bucket = "examplebucket", .key = "nelson", .headers = h1,
-                                 .n_headers = 6, .access_key = "ak", .secret_key = "sk"};
+    const char *h1[] = {"Content-MD5: eB5eJF1ptWaXm4bijSPyxw==",
+                        "Content-Type: text/html",
+                        "x-oss-meta-author: alice",
+                        "x-oss-meta-magic: abracadabra",
+                        "x-oss-date: " V1DATE,
+                        "Date: " V1DATE};
+    struct vodq_sign_input in = {.sig = VODQ_SIG_OSS_V1,
+                                 .method = "PUT",
+                                 .bucket = "examplebucket",
+                                 .key = "nelson",
+                                 .headers = h1,
+                                 .n_headers = 6,
+                                 .access_key = "ak",
+                                 .secret_key = "sk"};
     /* V1-1 */
     struct vodq_sign_output o = sign_ok(&in, "OSS ak:kSHKmLxlyEAKtZPkJhG9bZb5k7M=");
-    assert_string_equal(o.string_to_sign,
-                        "PUT\neB5eJF1ptWaXm4bijSPyxw==\ntext/html\n" V1DATE "\nx-oss-date:" V1DATE
-                        "\nx-oss-meta-author:alice\nx-oss-meta-magic:abracadabra\n/examplebucket/nelson");
+    assert_string_equal(
+        o.string_to_sign,
+        "PUT\neB5eJF1ptWaXm4bijSPyxw==\ntext/html\n" V1DATE "\nx-oss-date:" V1DATE
+        "\nx-oss-meta-author:alice\nx-oss-meta-magic:abracadabra\n/examplebucket/nelson");
     vodq_sign_output_cleanup(&o);
     /* V1-2 */
     in.query = "acl";
@@ -74,10 +82,15 @@ static void test_oss_v1(void **state)
 
     /* V1-3: bucket level; non-resousce is not a sub-resource */
     const char *h3[] = {"x-oss-date: " V1DATE};
-    struct vodq_sign_input b = {.sig = VODQ_SIG_OSS_V1, .method = "GET",
-                                .bucket = "examplebucket", .key = "",
-                                .query = "resourceGroup&non-resousce=null", .headers = h3,
-                                .n_headers = 1, .access_key = "ak", .secret_key = "sk"};
+    struct vodq_sign_input b = {.sig = VODQ_SIG_OSS_V1,
+                                .method = "GET",
+                                .bucket = "examplebucket",
+                                .key = "",
+                                .query = "resourceGroup&non-resousce=null",
+                                .headers = h3,
+                                .n_headers = 1,
+                                .access_key = "ak",
+                                .secret_key = "sk"};
     o = sign_ok(&b, "OSS ak:vkQmfuUDyi1uDi3bKt67oemssIs=");
     assert_string_equal(o.string_to_sign, "GET\n\n\n" V1DATE "\nx-oss-date:" V1DATE
                                           "\n/examplebucket/?resourceGroup");
@@ -88,9 +101,14 @@ static void test_oss_v1(void **state)
     vodq_sign_output_cleanup(&o);
 
     /* V1-Q1, V1-Q2 (presigned: the date line is Expires) */
-    struct vodq_sign_input q = {.sig = VODQ_SIG_OSS_V1, .method = "GET", .bucket = "bucket",
-                                .key = "key", .query = "versionId=versionId",
-                                .access_key = "ak", .secret_key = "sk", .date = "1699807420"};
+    struct vodq_sign_input q = {.sig = VODQ_SIG_OSS_V1,
+                                .method = "GET",
+                                .bucket = "bucket",
+                                .key = "key",
+                                .query = "versionId=versionId",
+                                .access_key = "ak",
+                                .secret_key = "sk",
+                                .date = "1699807420"};
     o = sign_ok(&q, "OSS ak:dcLTea+Yh9ApirQ8o8dOPqtvJXQ=");
     assert_string_equal(o.string_to_sign, "GET\n\n\n1699807420\n/bucket/key?versionId=versionId");
     vodq_sign_output_cleanup(&o);
@@ -98,8 +116,9 @@ static void test_oss_v1(void **state)
     q.query = "security-token=token&versionId=versionId";
     q.date = "1699808204";
     o = sign_ok(&q, "OSS ak:jzKYRrM5y6Br0dRFPaTGOsbrDhY=");
-    assert_string_equal(o.string_to_sign,
-                        "GET\n\n\n1699808204\n/bucket/key+123?security-token=token&versionId=versionId");
+    assert_string_equal(
+        o.string_to_sign,
+        "GET\n\n\n1699808204\n/bucket/key+123?security-token=token&versionId=versionId");
     vodq_sign_output_cleanup(&o);
 
     /* a changed header changes the signature (the control for the above) */
@@ -112,31 +131,42 @@ static void test_oss_v1(void **state)
 
 /* ---- 7.2 OSS V4, Go v2 SDK ---- */
 
-#define GO_QUERY "param1=value1&%2Bparam1=value3&%7Cparam1=value4&%2Bparam2=&%7Cparam2=&param2="
+#define GO_QUERY  "param1=value1&%2Bparam1=value3&%7Cparam1=value4&%2Bparam2=&%7Cparam2=&param2="
 #define GO_CQUERY "%2Bparam1=value3&%2Bparam2&%7Cparam1=value4&%7Cparam2&param1=value1&param2"
 
 static void test_oss_v4_go(void **state)
 {
     (void)state;
-    const char *h[8] = {"x-oss-head1: value", "abc: value", "ZAbc: value", "XYZ: value",
-                        "content-type: text/plain", "x-oss-content-sha256: UNSIGNED-PAYLOAD",
+    const char *h[8] = {"x-oss-head1: value",
+                        "abc: value",
+                        "ZAbc: value",
+                        "XYZ: value",
+                        "content-type: text/plain",
+                        "x-oss-content-sha256: UNSIGNED-PAYLOAD",
                         "x-oss-date: 20231216T162057Z"};
-    struct vodq_sign_input in = {.sig = VODQ_SIG_OSS_V4, .method = "PUT", .bucket = "bucket",
-                                 .key = "1234+-/123/1.txt", .query = GO_QUERY, .headers = h,
-                                 .n_headers = 7, .region = "cn-hangzhou", .access_key = "ak",
+    struct vodq_sign_input in = {.sig = VODQ_SIG_OSS_V4,
+                                 .method = "PUT",
+                                 .bucket = "bucket",
+                                 .key = "1234+-/123/1.txt",
+                                 .query = GO_QUERY,
+                                 .headers = h,
+                                 .n_headers = 7,
+                                 .region = "cn-hangzhou",
+                                 .access_key = "ak",
                                  .secret_key = "sk"};
     /* V4-H1 */
     struct vodq_sign_output o =
         sign_ok(&in, "OSS4-HMAC-SHA256 Credential=ak/20231216/cn-hangzhou/oss/aliyun_v4_request,"
                      "Signature=e21d18daa82167720f9b1047ae7e7f1ce7cb77a31e8203a7d5f4624fa0284afe");
-    assert_string_equal(o.canonical, "PUT\n/bucket/1234%2B-/123/1.txt\n" GO_CQUERY
-                                     "\ncontent-type:text/plain\n"
-                                     "x-oss-content-sha256:UNSIGNED-PAYLOAD\n"
-                                     "x-oss-date:20231216T162057Z\nx-oss-head1:value\n\n\n"
-                                     "UNSIGNED-PAYLOAD");
-    assert_string_equal(o.string_to_sign,
-                        "OSS4-HMAC-SHA256\n20231216T162057Z\n20231216/cn-hangzhou/oss/"
-                        "aliyun_v4_request\nf4613657f1b108998e8dbd10a1aa5da621dc2c6e02c9ddec0f163664848704c4");
+    assert_string_equal(o.canonical,
+                        "PUT\n/bucket/1234%2B-/123/1.txt\n" GO_CQUERY "\ncontent-type:text/plain\n"
+                        "x-oss-content-sha256:UNSIGNED-PAYLOAD\n"
+                        "x-oss-date:20231216T162057Z\nx-oss-head1:value\n\n\n"
+                        "UNSIGNED-PAYLOAD");
+    assert_string_equal(
+        o.string_to_sign,
+        "OSS4-HMAC-SHA256\n20231216T162057Z\n20231216/cn-hangzhou/oss/"
+        "aliyun_v4_request\nf4613657f1b108998e8dbd10a1aa5da621dc2c6e02c9ddec0f163664848704c4");
     vodq_sign_output_cleanup(&o);
 
     /* V4-H2: STS token, signed as x-oss-security-token */
@@ -167,16 +197,23 @@ static void test_oss_v4_go(void **state)
     /* V4-Q1..Q3 (presigned: date and credential in the query) */
     const char *hq[] = {"x-oss-head1: value", "abc: value", "ZAbc: value", "XYZ: value",
                         "content-type: application/octet-stream"};
-    struct vodq_sign_input q = {.sig = VODQ_SIG_OSS_V4, .method = "PUT", .bucket = "bucket",
-                                .key = "1234+-/123/1.txt", .headers = hq, .n_headers = 5,
-                                .region = "cn-hangzhou", .access_key = "ak", .secret_key = "sk",
+    struct vodq_sign_input q = {.sig = VODQ_SIG_OSS_V4,
+                                .method = "PUT",
+                                .bucket = "bucket",
+                                .key = "1234+-/123/1.txt",
+                                .headers = hq,
+                                .n_headers = 5,
+                                .region = "cn-hangzhou",
+                                .access_key = "ak",
+                                .secret_key = "sk",
                                 .payload_hash = "UNSIGNED-PAYLOAD"};
     q.date = "20231217T025437Z";
     q.query = GO_QUERY "&x-oss-credential=ak%2F20231217%2Fcn-hangzhou%2Foss%2Faliyun_v4_request"
                        "&x-oss-date=20231217T025437Z&x-oss-expires=599"
                        "&x-oss-signature-version=OSS4-HMAC-SHA256";
     o = sign_ok(&q, NULL);
-    assert_string_equal(sig_of(&o), "a39966c61718be0d5b14e668088b3fa07601033f6518ac7b523100014269c0fe");
+    assert_string_equal(sig_of(&o),
+                        "a39966c61718be0d5b14e668088b3fa07601033f6518ac7b523100014269c0fe");
     assert_non_null(strstr(o.canonical, "\n" GO_CQUERY "&x-oss-credential=ak%2F20231217%2F"
                                         "cn-hangzhou%2Foss%2Faliyun_v4_request&x-oss-date="
                                         "20231217T025437Z&x-oss-expires=599&x-oss-signature-"
@@ -187,7 +224,8 @@ static void test_oss_v4_go(void **state)
                        "&x-oss-date=20231217T035628Z&x-oss-expires=599"
                        "&x-oss-security-token=token&x-oss-signature-version=OSS4-HMAC-SHA256";
     o = sign_ok(&q, NULL);
-    assert_string_equal(sig_of(&o), "3817ac9d206cd6dfc90f1c09c00be45005602e55898f26f5ddb06d7892e1f8b5");
+    assert_string_equal(sig_of(&o),
+                        "3817ac9d206cd6dfc90f1c09c00be45005602e55898f26f5ddb06d7892e1f8b5");
     vodq_sign_output_cleanup(&o);
     q.date = "20231217T033009Z";
     q.additional_headers = "abc;zabc";
@@ -196,24 +234,34 @@ static void test_oss_v4_go(void **state)
                        "&x-oss-date=20231217T033009Z&x-oss-expires=599"
                        "&x-oss-signature-version=OSS4-HMAC-SHA256";
     o = sign_ok(&q, NULL);
-    assert_string_equal(sig_of(&o), "6bd984bfe531afb6db1f7550983a741b103a8c58e5e14f83ea474c2322dfa2b7");
+    assert_string_equal(sig_of(&o),
+                        "6bd984bfe531afb6db1f7550983a741b103a8c58e5e14f83ea474c2322dfa2b7");
     vodq_sign_output_cleanup(&o);
 }
 
 /* ---- 7.3 OSS V4, C SDK ---- */
 
-#define C_KEY "test-sign-V4/-!@#$%^&*()/abcdefjhijklmnoqprstuvwxyz/123456789"
+#define C_KEY   "test-sign-V4/-!@#$%^&*()/abcdefjhijklmnoqprstuvwxyz/123456789"
 #define C_QUERY "param1=value1&%7Cparam1=value4&%2Bparam1=value3&%2Bparam2=&%7Cparam2=&param2="
 
 static void test_oss_v4_c(void **state)
 {
     (void)state;
-    const char *h[] = {"x-oss-head1: value", "abc: value", "ZAbc: value", "XYZ: value",
+    const char *h[] = {"x-oss-head1: value",
+                       "abc: value",
+                       "ZAbc: value",
+                       "XYZ: value",
                        "Content-Type: application/octet-stream",
-                       "x-oss-content-sha256: UNSIGNED-PAYLOAD", "x-oss-date: 20221016T091431Z"};
-    struct vodq_sign_input in = {.sig = VODQ_SIG_OSS_V4, .method = "PUT",
-                                 .bucket = "oss-bucket-test", .key = C_KEY, .headers = h,
-                                 .n_headers = 7, .region = "cn-hangzhou", .access_key = "ak",
+                       "x-oss-content-sha256: UNSIGNED-PAYLOAD",
+                       "x-oss-date: 20221016T091431Z"};
+    struct vodq_sign_input in = {.sig = VODQ_SIG_OSS_V4,
+                                 .method = "PUT",
+                                 .bucket = "oss-bucket-test",
+                                 .key = C_KEY,
+                                 .headers = h,
+                                 .n_headers = 7,
+                                 .region = "cn-hangzhou",
+                                 .access_key = "ak",
                                  .secret_key = "sk"};
     /* C-1 */
     struct vodq_sign_output o =
@@ -238,7 +286,8 @@ static void test_oss_v4_c(void **state)
     in.region = "cloudbox-id";
     in.product = "oss-cloudbox";
     o = sign_ok(&in, "OSS4-HMAC-SHA256 Credential=ak/20221016/cloudbox-id/oss-cloudbox/"
-                     "aliyun_v4_request,Signature=939eae7d5012d444c8d1dd8c68811275928f780a859e41ddbe52cf10a100adb4");
+                     "aliyun_v4_request,Signature="
+                     "939eae7d5012d444c8d1dd8c68811275928f780a859e41ddbe52cf10a100adb4");
     vodq_sign_output_cleanup(&o);
     /* C-4: a GMT x-oss-date is refused before sending */
     h[6] = "x-oss-date: Thu, 19 Mar 2015 18:00:00 GMT";
@@ -254,8 +303,8 @@ static void test_oss_v4_c(void **state)
 
 /* ---- 7.5 AWS SigV4 ---- */
 
-#define AWS_AK "AKIAIOSFODNN7EXAMPLE"
-#define AWS_SK "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+#define AWS_AK    "AKIAIOSFODNN7EXAMPLE"
+#define AWS_SK    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 #define EMPTY_SHA "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 static void test_aws_v4(void **state)
@@ -264,10 +313,15 @@ static void test_aws_v4(void **state)
     /* S3-1 GET Object with a Range header */
     const char *h1[] = {"Range: bytes=0-9", "x-amz-content-sha256: " EMPTY_SHA,
                         "x-amz-date: 20130524T000000Z"};
-    struct vodq_sign_input in = {.sig = VODQ_SIG_AWS_V4, .method = "GET",
-                                 .host = "examplebucket.s3.amazonaws.com", .path = "/test.txt",
-                                 .headers = h1, .n_headers = 3, .region = "us-east-1",
-                                 .access_key = AWS_AK, .secret_key = AWS_SK};
+    struct vodq_sign_input in = {.sig = VODQ_SIG_AWS_V4,
+                                 .method = "GET",
+                                 .host = "examplebucket.s3.amazonaws.com",
+                                 .path = "/test.txt",
+                                 .headers = h1,
+                                 .n_headers = 3,
+                                 .region = "us-east-1",
+                                 .access_key = AWS_AK,
+                                 .secret_key = AWS_SK};
     struct vodq_sign_output o = sign_ok(
         &in, "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,"
              "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,"
@@ -313,28 +367,37 @@ static void test_aws_v4(void **state)
     o = sign_ok(&in, NULL);
     assert_string_equal(hash_line(&o),
                         "9766c798316ff2757b517bc739a67f6213b4ab36dd5da2f94eaebf79c77395ca");
-    assert_string_equal(sig_of(&o), "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
+    assert_string_equal(sig_of(&o),
+                        "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
     assert_non_null(strstr(o.canonical, "\nlifecycle=\n"));
     vodq_sign_output_cleanup(&o);
     in.query = "max-keys=2&prefix=J";
     o = sign_ok(&in, NULL);
     assert_string_equal(hash_line(&o),
                         "df57d21db20da04d7fa30298dd4488ba3a2b47ca3a489c74750e0f1e7df1b9b7");
-    assert_string_equal(sig_of(&o), "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
+    assert_string_equal(sig_of(&o),
+                        "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
     vodq_sign_output_cleanup(&o);
 
     /* S3-5 presigned GET: only host signed, UNSIGNED-PAYLOAD */
     struct vodq_sign_input p = {
-        .sig = VODQ_SIG_AWS_V4, .method = "GET", .host = "examplebucket.s3.amazonaws.com",
-        .path = "/test.txt", .region = "us-east-1", .access_key = AWS_AK, .secret_key = AWS_SK,
-        .date = "20130524T000000Z", .payload_hash = "UNSIGNED-PAYLOAD",
+        .sig = VODQ_SIG_AWS_V4,
+        .method = "GET",
+        .host = "examplebucket.s3.amazonaws.com",
+        .path = "/test.txt",
+        .region = "us-east-1",
+        .access_key = AWS_AK,
+        .secret_key = AWS_SK,
+        .date = "20130524T000000Z",
+        .payload_hash = "UNSIGNED-PAYLOAD",
         .query = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F"
                  "20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&"
                  "X-Amz-Expires=86400&X-Amz-SignedHeaders=host"};
     o = sign_ok(&p, NULL);
     assert_string_equal(hash_line(&o),
                         "3bfa292879f6447bbcda7001decf97f4a54dc650c8942174ae0a9121cf58ad04");
-    assert_string_equal(sig_of(&o), "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+    assert_string_equal(sig_of(&o),
+                        "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
     vodq_sign_output_cleanup(&o);
 }
 
@@ -383,18 +446,22 @@ static bool has_line(char **all, size_t n, const char *line)
 
 static time_t d2022(void)
 {
-    struct tm tm = {.tm_year = 122, .tm_mon = 11, .tm_mday = 28, .tm_hour = 10, .tm_min = 27,
-                    .tm_sec = 41};
+    struct tm tm = {
+        .tm_year = 122, .tm_mon = 11, .tm_mday = 28, .tm_hour = 10, .tm_min = 27, .tm_sec = 41};
     return timegm(&tm);
 }
 
 static void test_derived_oss(void **state)
 {
     (void)state;
-    struct vodq_target t = {.kind = VODQ_TARGET_OSS, .sig = VODQ_SIG_OSS_V1,
+    struct vodq_target t = {.kind = VODQ_TARGET_OSS,
+                            .sig = VODQ_SIG_OSS_V1,
                             .host = "examplebucket.oss-cn-shanghai.aliyuncs.com",
-                            .bucket = "examplebucket", .key = "video.mp4",
-                            .region = "cn-shanghai", .access_key = "ak", .secret_key = "sk",
+                            .bucket = "examplebucket",
+                            .key = "video.mp4",
+                            .region = "cn-shanghai",
+                            .access_key = "ak",
+                            .secret_key = "sk",
                             .token = "token"};
     const char *vh = "https://examplebucket.oss-cn-shanghai.aliyuncs.com/video.mp4";
     const char *ps = "http://127.0.0.1:9000/examplebucket/video.mp4";
@@ -432,7 +499,8 @@ static void test_derived_oss(void **state)
         snprintf(url, sizeof(url), "%s?uploads", base);
         a = signed_header(&t, "POST", url, "uploads", NULL, d2022(), "Authorization", &all, &n);
         assert_string_equal(a, "OSS4-HMAC-SHA256 Credential=ak/20221228/cn-shanghai/oss/"
-                               "aliyun_v4_request,Signature=f30e8732ec10ca49dd3184c027875db96c8ed7b554b8597257a4b63ffc33d992");
+                               "aliyun_v4_request,Signature="
+                               "f30e8732ec10ca49dd3184c027875db96c8ed7b554b8597257a4b63ffc33d992");
         assert_true(has_line(all, n, "x-oss-security-token: token"));
         free(a);
         /* D-V4-b UploadPart */
@@ -440,14 +508,16 @@ static void test_derived_oss(void **state)
         a = signed_header(&t, "PUT", url, "partNumber=1&uploadId=0004B9895DBBB6EC98E36", NULL,
                           d2022(), "Authorization", &all, &n);
         assert_string_equal(a, "OSS4-HMAC-SHA256 Credential=ak/20221228/cn-shanghai/oss/"
-                               "aliyun_v4_request,Signature=a1f77705cf481d0aa6784b9c63c3f2c87be9692bde3833da0bd975e806b78355");
+                               "aliyun_v4_request,Signature="
+                               "a1f77705cf481d0aa6784b9c63c3f2c87be9692bde3833da0bd975e806b78355");
         assert_true(has_line(all, n, "x-oss-date: 20221228T102741Z"));
         free(a);
     }
     /* without a token no token header goes out, and the signature differs */
     t.token = NULL;
     t.path_style = false;
-    char *a = signed_header(&t, "POST", "https://examplebucket.oss-cn-shanghai.aliyuncs.com/video.mp4?uploads",
+    char *a = signed_header(&t, "POST",
+                            "https://examplebucket.oss-cn-shanghai.aliyuncs.com/video.mp4?uploads",
                             "uploads", NULL, d2022(), "Authorization", &all, &n);
     assert_false(has_line(all, n, "x-oss-security-token: token"));
     assert_null(strstr(a, "f30e8732ec10ca49dd3184c027875db96c8ed7b554b8597257a4b63ffc33d992"));
@@ -462,29 +532,41 @@ static void test_derived_s3(void **state)
     char **all;
     size_t n;
     /* D-S3-a UploadPart with a session token, virtual host */
-    struct vodq_target t = {.kind = VODQ_TARGET_S3, .sig = VODQ_SIG_AWS_V4,
-                            .host = "examplebucket.s3.amazonaws.com", .bucket = "examplebucket",
-                            .key = "video.mp4", .region = "us-east-1", .access_key = AWS_AK,
-                            .secret_key = AWS_SK, .token = "EXAMPLESESSIONTOKEN"};
-    char *a = signed_header(&t, "PUT",
-                            "https://examplebucket.s3.amazonaws.com/video.mp4?partNumber=1&uploadId=EXAMPLEUPLOADID",
-                            "partNumber=1&uploadId=EXAMPLEUPLOADID", NULL, now, "Authorization",
-                            &all, &n);
+    struct vodq_target t = {.kind = VODQ_TARGET_S3,
+                            .sig = VODQ_SIG_AWS_V4,
+                            .host = "examplebucket.s3.amazonaws.com",
+                            .bucket = "examplebucket",
+                            .key = "video.mp4",
+                            .region = "us-east-1",
+                            .access_key = AWS_AK,
+                            .secret_key = AWS_SK,
+                            .token = "EXAMPLESESSIONTOKEN"};
+    char *a = signed_header(
+        &t, "PUT",
+        "https://examplebucket.s3.amazonaws.com/video.mp4?partNumber=1&uploadId=EXAMPLEUPLOADID",
+        "partNumber=1&uploadId=EXAMPLEUPLOADID", NULL, now, "Authorization", &all, &n);
     assert_string_equal(a, "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/"
                            "aws4_request,SignedHeaders=host;x-amz-content-sha256;x-amz-date;"
-                           "x-amz-security-token,Signature=f08594a28ba2e270f34992565723e0a786bf2bb3df43bf8fa22c559287dc80f6");
+                           "x-amz-security-token,Signature="
+                           "f08594a28ba2e270f34992565723e0a786bf2bb3df43bf8fa22c559287dc80f6");
     assert_true(has_line(all, n, "x-amz-security-token: EXAMPLESESSIONTOKEN"));
     free(a);
     /* D-S3-b path style against a local server */
-    struct vodq_target l = {.kind = VODQ_TARGET_S3, .sig = VODQ_SIG_AWS_V4,
-                            .host = "127.0.0.1:9000", .bucket = "testbucket", .key = "video.mp4",
-                            .region = "us-east-1", .path_style = true, .access_key = AWS_AK,
+    struct vodq_target l = {.kind = VODQ_TARGET_S3,
+                            .sig = VODQ_SIG_AWS_V4,
+                            .host = "127.0.0.1:9000",
+                            .bucket = "testbucket",
+                            .key = "video.mp4",
+                            .region = "us-east-1",
+                            .path_style = true,
+                            .access_key = AWS_AK,
                             .secret_key = AWS_SK};
     a = signed_header(&l, "POST", "http://127.0.0.1:9000/testbucket/video.mp4?uploads", "uploads",
                       NULL, now, "Authorization", NULL, NULL);
-    assert_string_equal(a, "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/"
-                           "aws4_request,SignedHeaders=host;x-amz-content-sha256;x-amz-date,"
-                           "Signature=445cd66c906222644cb4f901ad91e0515e11eb6b7c0200c34155daca55b055b8");
+    assert_string_equal(
+        a, "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/"
+           "aws4_request,SignedHeaders=host;x-amz-content-sha256;x-amz-date,"
+           "Signature=445cd66c906222644cb4f901ad91e0515e11eb6b7c0200c34155daca55b055b8");
     free(a);
 }
 
@@ -493,8 +575,12 @@ static void test_derived_s3(void **state)
 static void test_errors(void **state)
 {
     (void)state;
-    struct vodq_sign_input in = {.sig = VODQ_SIG_OSS_V4, .method = "PUT", .bucket = "b",
-                                 .key = "k", .access_key = "ak", .secret_key = "TOPSECRET",
+    struct vodq_sign_input in = {.sig = VODQ_SIG_OSS_V4,
+                                 .method = "PUT",
+                                 .bucket = "b",
+                                 .key = "k",
+                                 .access_key = "ak",
+                                 .secret_key = "TOPSECRET",
                                  .region = "cn-hangzhou"};
     struct vodq_sign_output o;
     struct vodq_err err = {0};

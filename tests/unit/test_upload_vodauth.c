@@ -62,11 +62,12 @@ static void test_address_fixture(void **state)
     vodq_vod_address_cleanup(&a);
     free(e);
     /* base64 split over lines and without padding still decodes */
-    assert_int_equal(vodq_vod_address_decode("eyJFbmRwb2ludCI6Imh0dHBzOi8vb3NzLWNuLXNoYW5naGFpLmFs\n"
-                                             "aXl1bmNzLmNvbSIsIkJ1Y2tldCI6Im91dGluLWV4YW1wbGUiLCJG\r\n"
-                                             "aWxlTmFtZSI6InN2L2V4YW1wbGUvZXhhbXBsZS5tcDQifQ",
-                                             &a, &err),
-                     VODQ_OK);
+    assert_int_equal(
+        vodq_vod_address_decode("eyJFbmRwb2ludCI6Imh0dHBzOi8vb3NzLWNuLXNoYW5naGFpLmFs\n"
+                                "aXl1bmNzLmNvbSIsIkJ1Y2tldCI6Im91dGluLWV4YW1wbGUiLCJG\r\n"
+                                "aWxlTmFtZSI6InN2L2V4YW1wbGUvZXhhbXBsZS5tcDQifQ",
+                                &a, &err),
+        VODQ_OK);
     assert_string_equal(a.bucket, "outin-example");
     vodq_vod_address_cleanup(&a);
 }
@@ -90,7 +91,8 @@ static void test_auth(void **state)
     free(e);
 
     /* no ExpireUTCTime: an ISO Expiration is used, "3600" means unknown (0) */
-    e = b64("{\"AccessKeyId\":\"a\",\"AccessKeySecret\":\"s\",\"Expiration\":\"2030-01-02T03:04:05Z\"}");
+    e = b64("{\"AccessKeyId\":\"a\",\"AccessKeySecret\":\"s\",\"Expiration\":\"2030-01-02T03:04:"
+            "05Z\"}");
     assert_int_equal(vodq_vod_auth_decode(e, &a, &err), VODQ_OK);
     assert_int_equal(a.expires_at, 1893553445);
     assert_null(a.security_token);
@@ -167,13 +169,14 @@ static void test_errors(void **state)
 
     expect_bad(true, "@@@", true, "UploadAuth: not base64");
     expect_bad(true, "hello world", false, "UploadAuth: not JSON");
-    expect_bad(true, "{\"AccessKeySecret\":\"SECRETVALUE\",\"SecurityToken\":\"CAIStoken\"}",
-               false, "UploadAuth.AccessKeyId: missing");
+    expect_bad(true, "{\"AccessKeySecret\":\"SECRETVALUE\",\"SecurityToken\":\"CAIStoken\"}", false,
+               "UploadAuth.AccessKeyId: missing");
     expect_bad(true, "{\"AccessKeyId\":\"a\",\"SecurityToken\":\"CAIStoken\"}", false,
                "UploadAuth.AccessKeySecret: missing");
     expect_bad(true, "{\"AccessKeyId\":\"a\",\"AccessKeySecret\":5}", false,
                "UploadAuth.AccessKeySecret: must be a string");
-    expect_bad(true, "{\"AccessKeyId\":\"a\",\"AccessKeySecret\":\"SECRETVALUE\",\"SecurityToken\":[]}",
+    expect_bad(true,
+               "{\"AccessKeyId\":\"a\",\"AccessKeySecret\":\"SECRETVALUE\",\"SecurityToken\":[]}",
                false, "UploadAuth.SecurityToken: must be a string");
     expect_bad(true, "{\"AccessKeyId\":\"a\",\"AccessKeySecret\":\"SECRETVALUE\",\"Region\":1}",
                false, "UploadAuth.Region: must be a string");
@@ -181,7 +184,8 @@ static void test_errors(void **state)
                "{\"AccessKeyId\":\"a\",\"AccessKeySecret\":\"SECRETVALUE\",\"SecurityToken\":"
                "\"CAIStoken\",\"ExpireUTCTime\":\"tomorrow\"}",
                false, "UploadAuth.ExpireUTCTime: \"tomorrow\" is not an ISO-8601");
-    expect_bad(true, "{\"AccessKeyId\":\"a\",\"AccessKeySecret\":\"SECRETVALUE\",\"Expiration\":{}}",
+    expect_bad(true,
+               "{\"AccessKeyId\":\"a\",\"AccessKeySecret\":\"SECRETVALUE\",\"Expiration\":{}}",
                false, "UploadAuth.Expiration: must be a string");
     /* a JSON text with a NUL inside the decoded bytes is not JSON */
     expect_bad(true, "eyJBIjoiYiJ9AA==", true, "UploadAuth: not JSON");

@@ -62,12 +62,14 @@ static void test_upload_id(void **state)
     (void)state;
     char *id = NULL;
     struct vodq_err err = {0};
-    assert_int_equal(vodq_xml_upload_id(S("<?xml version=\"1.0\"?><InitiateMultipartUploadResult "
-                                          "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-                                          "<Bucket>b</Bucket><Key>k</Key><UploadId>0004B9894A22E5B1888A1E29F823****"
-                                          "</UploadId></InitiateMultipartUploadResult>"),
-                                        &id, &err),
-                     VODQ_OK);
+    assert_int_equal(
+        vodq_xml_upload_id(
+            S("<?xml version=\"1.0\"?><InitiateMultipartUploadResult "
+              "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+              "<Bucket>b</Bucket><Key>k</Key><UploadId>0004B9894A22E5B1888A1E29F823****"
+              "</UploadId></InitiateMultipartUploadResult>"),
+            &id, &err),
+        VODQ_OK);
     assert_string_equal(id, "0004B9894A22E5B1888A1E29F823****");
     free(id);
     assert_int_equal(vodq_xml_upload_id(S("<InitiateMultipartUploadResult><UploadId></UploadId>"
@@ -81,9 +83,9 @@ static void test_upload_id(void **state)
                                         &id, &err),
                      VODQ_ERR_PROTOCOL);
     assert_non_null(strstr(err.msg, "UploadId missing"));
-    assert_int_equal(vodq_xml_upload_id(S("<Error><Code>x</Code><UploadId>u</UploadId></Error>"),
-                                        &id, &err),
-                     VODQ_ERR_PROTOCOL);
+    assert_int_equal(
+        vodq_xml_upload_id(S("<Error><Code>x</Code><UploadId>u</UploadId></Error>"), &id, &err),
+        VODQ_ERR_PROTOCOL);
     assert_non_null(strstr(err.msg, "<Error>"));
     assert_int_equal(vodq_xml_upload_id(S("{\"UploadId\":1}"), &id, &err), VODQ_ERR_PROTOCOL);
     assert_non_null(strstr(err.msg, "not XML"));
@@ -239,7 +241,7 @@ static void test_list_parts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_error),         cmocka_unit_test(test_upload_id),
+        cmocka_unit_test(test_error),           cmocka_unit_test(test_upload_id),
         cmocka_unit_test(test_complete_result), cmocka_unit_test(test_complete_body),
         cmocka_unit_test(test_list_parts),
     };

@@ -37,8 +37,8 @@ uint64_t vodq_crc64_update(uint64_t crc, const void *buf, size_t n)
     while (n >= 8) { /* slicing by 8 */
         crc ^= load_le64(p);
         crc = tab[7][crc & 0xff] ^ tab[6][(crc >> 8) & 0xff] ^ tab[5][(crc >> 16) & 0xff] ^
-              tab[4][(crc >> 24) & 0xff] ^ tab[3][(crc >> 32) & 0xff] ^
-              tab[2][(crc >> 40) & 0xff] ^ tab[1][(crc >> 48) & 0xff] ^ tab[0][crc >> 56];
+              tab[4][(crc >> 24) & 0xff] ^ tab[3][(crc >> 32) & 0xff] ^ tab[2][(crc >> 40) & 0xff] ^
+              tab[1][(crc >> 48) & 0xff] ^ tab[0][crc >> 56];
         p += 8;
         n -= 8;
     }

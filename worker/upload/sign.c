@@ -3,12 +3,11 @@
 
 #include "worker/upload/http.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/crypto.h>
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +46,8 @@ static void sb_putn(struct sbuf *b, const char *s, size_t n)
 
 static void sb_puts(struct sbuf *b, const char *s)
 {
-    sb_putn(b, s, strlen(s));
+    if (s)
+        sb_putn(b, s, strlen(s));
 }
 
 static void sb_putc(struct sbuf *b, char c)
@@ -73,10 +73,10 @@ static char *pct_decode(const char *s, size_t n)
     if (!out)
         return NULL;
     for (size_t i = 0; i < n; i++) {
-        unsigned v;
         if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
-            isxdigit((unsigned char)s[i + 2]) && sscanf(s + i + 1, "%2x", &v) == 1) {
-            *o++ = (char)v;
+            isxdigit((unsigned char)s[i + 2])) {
+            char hx[3] = {s[i + 1], s[i + 2], '\0'};
+            *o++ = (char)strtoul(hx, NULL, 16);
             i += 2;
         } else {
             *o++ = s[i];
@@ -125,74 +125,86 @@ static void hdrs_free(struct hdr *h, size_t n)
     free(h);
 }
 
-/* Parses "Name: value" / "Name;" (curl's empty value) lines into sorted
- * lower-case pairs; "Name:" (curl's "do not send") lines are skipped.
- * Repeated names are joined with ','. */
-static enum vodq_rc hdrs_parse(const char *const *lines, size_t n, struct hdr **out,
-                               size_t *nout, struct vodq_err *err)
+/* Splits one "Name: value" / "Name;" (curl's empty value) line: the name
+ * length and the trimmed value. False for lines curl does not send
+ * ("Name:" with nothing after the colon) and malformed ones. */
+static bool hdr_split(const char *l, size_t *nl, const char **v, size_t *vl)
+{
+    *nl = strcspn(l, ":;");
+    if (*nl == 0)
+        return false;
+    if (l[*nl] == ';' && l[*nl + 1] == '\0') {
+        *v = "";
+        *vl = 0;
+        return true;
+    }
+    if (l[*nl] != ':')
+        return false;
+    *v = l + *nl + 1;
+    while (**v == ' ' || **v == '\t')
+        (*v)++;
+    *vl = strlen(*v);
+    while (*vl && strchr(" \t\r\n", (*v)[*vl - 1]))
+        (*vl)--;
+    return *vl > 0;
+}
+
+/* Appends ",value" to h's value (a repeated header). */
+static bool hdr_join(struct hdr *h, const char *v, size_t vl)
+{
+    size_t ol = strlen(h->value);
+    char *nv = malloc(ol + 1 + vl + 1);
+    if (!nv)
+        return false;
+    snprintf(nv, ol + 1 + vl + 1, "%s,%.*s", h->value, (int)vl, v);
+    OPENSSL_cleanse(h->value, ol);
+    free(h->value);
+    h->value = nv;
+    return true;
+}
+
+/* Adds one request header line to h[0..*k) (room for it is there). */
+static bool hdrs_add(struct hdr *h, size_t *k, const char *line)
+{
+    size_t nl, vl;
+    const char *v;
+    if (!hdr_split(line, &nl, &v, &vl))
+        return true;
+    char *name = strndup(line, nl);
+    if (!name)
+        return false;
+    for (char *p = name; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    for (size_t j = 0; j < *k; j++) {
+        if (strcmp(h[j].name, name) == 0) {
+            free(name);
+            return hdr_join(&h[j], v, vl);
+        }
+    }
+    h[*k].name = name;
+    h[*k].value = strndup(v, vl);
+    return h[(*k)++].value != NULL;
+}
+
+/* Parses request header lines into sorted lower-case pairs; lines curl
+ * does not send are skipped, repeated names are joined with ','. */
+static enum vodq_rc hdrs_parse(const char *const *lines, size_t n, struct hdr **out, size_t *nout,
+                               struct vodq_err *err)
 {
     struct hdr *h = calloc(n ? n : 1, sizeof(*h));
     size_t k = 0;
     if (!h)
         return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        const char *l = lines[i];
-        size_t nl = strcspn(l, ":;");
-        if (nl == 0)
-            continue;
-        const char *v;
-        if (l[nl] == ';' && l[nl + 1] == '\0') {
-            v = "";
-        } else if (l[nl] == ':') {
-            v = l + nl + 1;
-            while (*v == ' ' || *v == '\t')
-                v++;
-            if (!*v)
-                continue; /* curl: a header with nothing after ':' is not sent */
-        } else {
-            continue;
+        if (!hdrs_add(h, &k, lines[i])) {
+            hdrs_free(h, k + 1); /* a half-added entry is freed too */
+            return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
         }
-        size_t vl = strlen(v);
-        while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t' || v[vl - 1] == '\r' ||
-                      v[vl - 1] == '\n'))
-            vl--;
-        char *name = strndup(l, nl);
-        if (!name)
-            goto oom;
-        for (char *p = name; *p; p++)
-            *p = (char)tolower((unsigned char)*p);
-        struct hdr *same = NULL;
-        for (size_t j = 0; j < k; j++)
-            if (strcmp(h[j].name, name) == 0)
-                same = &h[j];
-        if (same) {
-            size_t ol = strlen(same->value);
-            char *nv = malloc(ol + 1 + vl + 1);
-            free(name);
-            if (!nv)
-                goto oom;
-            memcpy(nv, same->value, ol);
-            nv[ol] = ',';
-            memcpy(nv + ol + 1, v, vl);
-            nv[ol + 1 + vl] = '\0';
-            OPENSSL_cleanse(same->value, ol);
-            free(same->value);
-            same->value = nv;
-            continue;
-        }
-        h[k].name = name;
-        h[k].value = strndup(v, vl);
-        k++;
-        if (!h[k - 1].value)
-            goto oom;
     }
     qsort(h, k, sizeof(*h), hdr_cmp);
     *out = h;
     *nout = k;
     return VODQ_OK;
-oom:
-    hdrs_free(h, k);
-    return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
 }
 
 static const char *hdr_get(const struct hdr *h, size_t n, const char *lname)
@@ -206,8 +218,8 @@ static const char *hdr_get(const struct hdr *h, size_t n, const char *lname)
 /* ---- Query ---- */
 
 struct qitem {
-    char *key;   /* decoded */
-    char *value; /* decoded; NULL when the item had no '=' */
+    char *key;           /* decoded */
+    char *value;         /* decoded; NULL when the item had no '=' */
     char *ekey, *evalue; /* RFC 3986 encoded ('/' encoded too) */
 };
 
@@ -275,15 +287,51 @@ oom:
 /* ---- OSS V1 ---- */
 
 /* Sub-resources signed by V1 (Go v2 and C SDK lists, plus resourceGroup). */
-static const char *const v1_subres[] = {
-    "acl", "append", "bucketInfo", "callback", "callback-var", "cloudboxes", "comp",
-    "continuation-token", "cors", "delete", "endTime", "lifecycle", "live", "location",
-    "logging", "objectMeta", "partNumber", "position", "qos", "referer", "regionList",
-    "resourceGroup", "response-cache-control", "response-content-disposition",
-    "response-content-encoding", "response-content-language", "response-content-type",
-    "response-expires", "restore", "security-token", "sequential", "startTime", "stat",
-    "status", "symlink", "tagging", "uploadId", "uploads", "versionId", "versioning", "versions",
-    "vod", "website", "x-oss-process", NULL};
+static const char *const v1_subres[] = {"acl",
+                                        "append",
+                                        "bucketInfo",
+                                        "callback",
+                                        "callback-var",
+                                        "cloudboxes",
+                                        "comp",
+                                        "continuation-token",
+                                        "cors",
+                                        "delete",
+                                        "endTime",
+                                        "lifecycle",
+                                        "live",
+                                        "location",
+                                        "logging",
+                                        "objectMeta",
+                                        "partNumber",
+                                        "position",
+                                        "qos",
+                                        "referer",
+                                        "regionList",
+                                        "resourceGroup",
+                                        "response-cache-control",
+                                        "response-content-disposition",
+                                        "response-content-encoding",
+                                        "response-content-language",
+                                        "response-content-type",
+                                        "response-expires",
+                                        "restore",
+                                        "security-token",
+                                        "sequential",
+                                        "startTime",
+                                        "stat",
+                                        "status",
+                                        "symlink",
+                                        "tagging",
+                                        "uploadId",
+                                        "uploads",
+                                        "versionId",
+                                        "versioning",
+                                        "versions",
+                                        "vod",
+                                        "website",
+                                        "x-oss-process",
+                                        NULL};
 
 static bool v1_signed_param(const char *k)
 {
@@ -295,8 +343,9 @@ static bool v1_signed_param(const char *k)
     return false;
 }
 
-static enum vodq_rc sign_v1(const struct vodq_sign_input *in, const struct hdr *h, size_t nh,
-                            struct qitem *q, size_t nq, struct sbuf *sts, struct vodq_err *err)
+static enum vodq_rc v1_string_to_sign(const struct vodq_sign_input *in, const struct hdr *h,
+                                      size_t nh, struct qitem *q, size_t nq, struct sbuf *sts,
+                                      struct vodq_err *err)
 {
     const char *date = in->date;
     if (!date)
@@ -346,6 +395,33 @@ static enum vodq_rc sign_v1(const struct vodq_sign_input *in, const struct hdr *
     return VODQ_OK;
 }
 
+static enum vodq_rc sign_v1(const struct vodq_sign_input *in, const struct hdr *h, size_t nh,
+                            struct qitem *q, size_t nq, bool want_text,
+                            struct vodq_sign_output *out, struct vodq_err *err)
+{
+    struct sbuf sts = {0};
+    unsigned char mac[20];
+    unsigned int l = 20;
+    char b64[32];
+    enum vodq_rc rc = v1_string_to_sign(in, h, nh, q, nq, &sts, err);
+    if (rc == VODQ_OK && sts.oom)
+        rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+    if (rc != VODQ_OK)
+        goto done;
+    HMAC(EVP_sha1(), in->secret_key, (int)strlen(in->secret_key), (const unsigned char *)sts.p,
+         sts.len, mac, &l);
+    EVP_EncodeBlock((unsigned char *)b64, mac, 20);
+    int n =
+        snprintf(out->authorization, sizeof(out->authorization), "OSS %s:%s", in->access_key, b64);
+    if (n < 0 || (size_t)n >= sizeof(out->authorization))
+        rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "signing: Authorization header too long");
+    else if (want_text && !(out->string_to_sign = strdup(sts.p ? sts.p : "")))
+        rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+done:
+    sb_free(&sts);
+    return rc;
+}
+
 /* ---- V4 (OSS and AWS) ---- */
 
 static bool in_list(const char *list, const char *name)
@@ -368,50 +444,39 @@ static bool oss_default_signed(const char *n)
            strncmp(n, "x-oss-", 6) == 0;
 }
 
-/* Canonical request and AdditionalHeaders/SignedHeaders list. */
-static enum vodq_rc canon_v4(const struct vodq_sign_input *in, bool oss, const struct hdr *h,
-                             size_t nh, const struct qitem *q, size_t nq, struct sbuf *c,
-                             struct sbuf *names, const char **hashed, struct vodq_err *err)
+/* The V4 credential scope. */
+struct scope {
+    bool oss;
+    const char *date; /* YYYYMMDDTHHMMSSZ */
+    char day[9];      /* YYYYMMDD */
+    const char *region, *product, *term;
+};
+
+/* CanonicalURI: OSS "/bucket/key" encoded, AWS the path re-encoded once. */
+static char *canon_uri(const struct vodq_sign_input *in, bool oss)
 {
-    const char *date_h = oss ? "x-oss-date" : "x-amz-date";
-    const char *sha_h = oss ? "x-oss-content-sha256" : "x-amz-content-sha256";
-    if (!in->date && !hdr_get(h, nh, date_h))
-        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s signing: no %s header",
-                            oss ? "OSS V4" : "AWS SigV4", date_h);
-    *hashed = in->payload_hash ? in->payload_hash : hdr_get(h, nh, sha_h);
-    if (!*hashed) {
-        if (!oss)
-            return vodq_err_set(err, VODQ_ERR_INVALID, 0, "AWS SigV4 signing: no %s header",
-                                sha_h);
-        *hashed = "UNSIGNED-PAYLOAD";
-    }
-    sb_puts(c, in->method);
-    sb_putc(c, '\n');
-    /* CanonicalURI */
-    char *uri;
-    if (oss) {
-        struct sbuf raw = {0};
-        sb_putc(&raw, '/');
-        if (in->bucket && *in->bucket) {
-            sb_puts(&raw, in->bucket);
-            sb_putc(&raw, '/');
-            if (in->key)
-                sb_puts(&raw, in->key);
-        }
-        uri = raw.oom ? NULL : vodq_target_encode(raw.p, true);
-        sb_free(&raw);
-    } else {
+    if (!oss) {
         const char *path = in->path && *in->path ? in->path : "/";
         char *dec = pct_decode(path, strlen(path));
-        uri = dec ? vodq_target_encode(dec, true) : NULL;
+        char *uri = dec ? vodq_target_encode(dec, true) : NULL;
         free(dec);
+        return uri;
     }
-    if (!uri)
-        return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
-    sb_puts(c, uri);
-    free(uri);
-    sb_putc(c, '\n');
-    /* CanonicalQueryString */
+    struct sbuf raw = {0};
+    sb_putc(&raw, '/');
+    if (in->bucket && *in->bucket) {
+        sb_puts(&raw, in->bucket);
+        sb_putc(&raw, '/');
+        sb_puts(&raw, in->key ? in->key : "");
+    }
+    char *uri = raw.oom ? NULL : vodq_target_encode(raw.p, true);
+    sb_free(&raw);
+    return uri;
+}
+
+/* CanonicalQueryString: sorted; OSS writes "key" for an empty value, AWS "key=". */
+static void canon_query(struct sbuf *c, const struct qitem *q, size_t nq, bool oss)
+{
     for (size_t i = 0; i < nq; i++) {
         if (i)
             sb_putc(c, '&');
@@ -422,137 +487,180 @@ static enum vodq_rc canon_v4(const struct vodq_sign_input *in, bool oss, const s
         }
     }
     sb_putc(c, '\n');
-    /* CanonicalHeaders; names = AdditionalHeaders (OSS) or SignedHeaders (AWS) */
-    bool host_done = false;
-    for (size_t i = 0; i <= nh; i++) {
-        /* AWS: "host" from in->host slots in at its sorted place unless given as a header */
-        if (!oss && !host_done && (i == nh || strcmp(h[i].name, "host") >= 0)) {
-            host_done = true;
-            if (i == nh || strcmp(h[i].name, "host") != 0) {
-                if (!in->host || !*in->host)
-                    return vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                                        "AWS SigV4 signing: no host");
-                sb_puts(c, "host:");
-                sb_puts(c, in->host);
-                sb_putc(c, '\n');
-                if (names->len)
-                    sb_putc(names, ';');
-                sb_puts(names, "host");
-            }
+}
+
+/* Writes "name:value\n" to c and, when listed, the name to names. */
+static void canon_header(struct sbuf *c, struct sbuf *names, const char *name, const char *value,
+                         bool listed)
+{
+    sb_puts(c, name);
+    sb_putc(c, ':');
+    sb_puts(c, value);
+    sb_putc(c, '\n');
+    if (!listed)
+        return;
+    if (names->len)
+        sb_putc(names, ';');
+    sb_puts(names, name);
+}
+
+/* CanonicalHeaders, and in names the AdditionalHeaders (OSS: extra headers
+ * the caller asked to sign) or SignedHeaders (AWS: host and every header). */
+static enum vodq_rc canon_headers(const struct vodq_sign_input *in, bool oss, const struct hdr *h,
+                                  size_t nh, struct sbuf *c, struct sbuf *names,
+                                  struct vodq_err *err)
+{
+    bool need_host = !oss && !hdr_get(h, nh, "host");
+    if (need_host && (!in->host || !*in->host))
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "AWS SigV4 signing: no host");
+    for (size_t i = 0; i < nh; i++) {
+        if (need_host && strcmp(h[i].name, "host") > 0) {
+            canon_header(c, names, "host", in->host, true);
+            need_host = false;
         }
-        if (i == nh)
-            break;
-        bool sign;
-        if (oss)
-            sign = oss_default_signed(h[i].name) || in_list(in->additional_headers, h[i].name);
-        else
-            sign = strcmp(h[i].name, "authorization") != 0;
-        if (!sign)
-            continue;
-        sb_puts(c, h[i].name);
-        sb_putc(c, ':');
-        sb_puts(c, h[i].value);
-        sb_putc(c, '\n');
         if (oss && oss_default_signed(h[i].name))
-            continue;
-        if (names->len)
-            sb_putc(names, ';');
-        sb_puts(names, h[i].name);
+            canon_header(c, names, h[i].name, h[i].value, false);
+        else if (oss ? in_list(in->additional_headers, h[i].name)
+                     : strcmp(h[i].name, "authorization") != 0)
+            canon_header(c, names, h[i].name, h[i].value, true);
     }
+    if (need_host)
+        canon_header(c, names, "host", in->host, true);
+    return VODQ_OK;
+}
+
+/* The whole canonical request into c, the header list into names. */
+static enum vodq_rc canon_v4(const struct vodq_sign_input *in, bool oss, const struct hdr *h,
+                             size_t nh, const struct qitem *q, size_t nq, struct sbuf *c,
+                             struct sbuf *names, struct vodq_err *err)
+{
+    const char *sha_h = oss ? "x-oss-content-sha256" : "x-amz-content-sha256";
+    const char *hashed = in->payload_hash ? in->payload_hash : hdr_get(h, nh, sha_h);
+    if (!hashed && !oss)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "AWS SigV4 signing: no %s header", sha_h);
+    char *uri = canon_uri(in, oss);
+    if (!uri)
+        return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+    sb_puts(c, in->method);
+    sb_putc(c, '\n');
+    sb_puts(c, uri);
+    sb_putc(c, '\n');
+    free(uri);
+    canon_query(c, q, nq, oss);
+    enum vodq_rc rc = canon_headers(in, oss, h, nh, c, names, err);
     sb_putc(c, '\n');
     sb_puts(c, names->p ? names->p : "");
     sb_putc(c, '\n');
-    sb_puts(c, *hashed);
+    sb_puts(c, hashed ? hashed : "UNSIGNED-PAYLOAD");
+    return rc;
+}
+
+/* Fills sc from the input and the date header; VODQ_ERR_INVALID naming
+ * what is missing or malformed. */
+static enum vodq_rc v4_scope(const struct vodq_sign_input *in, bool oss, const struct hdr *h,
+                             size_t nh, struct scope *sc, struct vodq_err *err)
+{
+    const char *what = oss ? "OSS V4" : "AWS SigV4";
+    const char *date_h = oss ? "x-oss-date" : "x-amz-date";
+    sc->oss = oss;
+    sc->date = in->date ? in->date : hdr_get(h, nh, date_h);
+    if (!sc->date)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s signing: no %s header", what, date_h);
+    if (strlen(sc->date) != 16 || sc->date[8] != 'T' || sc->date[15] != 'Z')
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                            "%s signing: date \"%.40s\" is not YYYYMMDDTHHMMSSZ", what, sc->date);
+    snprintf(sc->day, sizeof(sc->day), "%.8s", sc->date);
+    sc->region = in->region ? in->region : "";
+    if (!*sc->region)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s signing: no region", what);
+    sc->product = in->product ? in->product : oss ? "oss" : "s3";
+    sc->term = oss ? "aliyun_v4_request" : "aws4_request";
     return VODQ_OK;
+}
+
+/* StringToSign over the canonical request c. */
+static void v4_string_to_sign(struct sbuf *sts, const struct scope *sc, const struct sbuf *c)
+{
+    unsigned char hash[32];
+    unsigned int hl = 32;
+    char hx[65];
+    EVP_Digest(c->p, c->len, hash, &hl, EVP_sha256(), NULL);
+    vodq_sign_hex(hash, 32, hx);
+    sb_puts(sts, sc->oss ? "OSS4-HMAC-SHA256\n" : "AWS4-HMAC-SHA256\n");
+    sb_puts(sts, sc->date);
+    sb_putc(sts, '\n');
+    sb_puts(sts, sc->day);
+    sb_putc(sts, '/');
+    sb_puts(sts, sc->region);
+    sb_putc(sts, '/');
+    sb_puts(sts, sc->product);
+    sb_putc(sts, '/');
+    sb_puts(sts, sc->term);
+    sb_putc(sts, '\n');
+    sb_puts(sts, hx);
+}
+
+/* The hex signature of sts with the key derived from secret and the scope. */
+static bool v4_signature(const char *secret, const struct scope *sc, const char *sts,
+                         char sighex[65])
+{
+    struct sbuf k0 = {0};
+    unsigned char k[32], sig[32];
+    sb_puts(&k0, sc->oss ? "aliyun_v4" : "AWS4");
+    sb_puts(&k0, secret ? secret : "");
+    if (k0.oom) {
+        sb_free(&k0);
+        return false;
+    }
+    hmac256(k0.p, k0.len, sc->day, k);
+    sb_free(&k0);
+    hmac256(k, 32, sc->region, k);
+    hmac256(k, 32, sc->product, k);
+    hmac256(k, 32, sc->term, k);
+    hmac256(k, 32, sts, sig);
+    OPENSSL_cleanse(k, sizeof(k));
+    vodq_sign_hex(sig, 32, sighex);
+    return true;
 }
 
 static enum vodq_rc sign_v4(const struct vodq_sign_input *in, bool oss, const struct hdr *h,
                             size_t nh, const struct qitem *q, size_t nq, bool want_text,
                             struct vodq_sign_output *out, struct vodq_err *err)
 {
-    struct sbuf c = {0}, names = {0}, sts = {0}, k0 = {0};
-    const char *hashed;
-    enum vodq_rc rc = canon_v4(in, oss, h, nh, q, nq, &c, &names, &hashed, err);
+    struct sbuf c = {0}, names = {0}, sts = {0};
+    struct scope sc = {0};
+    char sighex[65];
+    int n = 0;
+    enum vodq_rc rc = v4_scope(in, oss, h, nh, &sc, err);
+    if (rc == VODQ_OK)
+        rc = canon_v4(in, oss, h, nh, q, nq, &c, &names, err);
     if (rc != VODQ_OK)
         goto done;
-    const char *date = in->date ? in->date : hdr_get(h, nh, oss ? "x-oss-date" : "x-amz-date");
-    if (strlen(date) != 16 || date[8] != 'T' || date[15] != 'Z') {
-        rc = vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                          "%s signing: date \"%.40s\" is not YYYYMMDDTHHMMSSZ",
-                          oss ? "OSS V4" : "AWS SigV4", date);
-        goto done;
-    }
-    char day[9];
-    memcpy(day, date, 8);
-    day[8] = '\0';
-    const char *product = in->product ? in->product : oss ? "oss" : "s3";
-    const char *term = oss ? "aliyun_v4_request" : "aws4_request";
-    const char *region = in->region ? in->region : "";
-    if (!*region) {
-        rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s signing: no region",
-                          oss ? "OSS V4" : "AWS SigV4");
-        goto done;
-    }
-    unsigned char hash[32], k[32], sig[32];
-    char hx[65], sighex[65];
-    unsigned int hl = 32;
-    if (c.oom || names.oom) {
+    if (!c.oom && !names.oom)
+        v4_string_to_sign(&sts, &sc, &c);
+    if (c.oom || names.oom || sts.oom || !v4_signature(in->secret_key, &sc, sts.p, sighex)) {
         rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
         goto done;
     }
-    EVP_Digest(c.p, c.len, hash, &hl, EVP_sha256(), NULL);
-    vodq_sign_hex(hash, 32, hx);
-    sb_puts(&sts, oss ? "OSS4-HMAC-SHA256\n" : "AWS4-HMAC-SHA256\n");
-    sb_puts(&sts, date);
-    sb_putc(&sts, '\n');
-    sb_puts(&sts, day);
-    sb_putc(&sts, '/');
-    sb_puts(&sts, region);
-    sb_putc(&sts, '/');
-    sb_puts(&sts, product);
-    sb_putc(&sts, '/');
-    sb_puts(&sts, term);
-    sb_putc(&sts, '\n');
-    sb_puts(&sts, hx);
-    sb_puts(&k0, oss ? "aliyun_v4" : "AWS4");
-    sb_puts(&k0, in->secret_key ? in->secret_key : "");
-    if (sts.oom || k0.oom) {
-        rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
-        goto done;
-    }
-    hmac256(k0.p, k0.len, day, k);
-    hmac256(k, 32, region, k);
-    hmac256(k, 32, product, k);
-    hmac256(k, 32, term, k);
-    hmac256(k, 32, sts.p, sig);
-    OPENSSL_cleanse(k, sizeof(k));
-    vodq_sign_hex(sig, 32, sighex);
-    int n;
     if (oss)
         n = snprintf(out->authorization, sizeof(out->authorization),
-                     "OSS4-HMAC-SHA256 Credential=%s/%s/%s/%s/%s%s%s,Signature=%s",
-                     in->access_key, day, region, product, term,
-                     names.len ? ",AdditionalHeaders=" : "", names.len ? names.p : "", sighex);
+                     "OSS4-HMAC-SHA256 Credential=%s/%s/%s/%s/%s%s%s,Signature=%s", in->access_key,
+                     sc.day, sc.region, sc.product, sc.term, names.len ? ",AdditionalHeaders=" : "",
+                     names.len ? names.p : "", sighex);
     else
         n = snprintf(out->authorization, sizeof(out->authorization),
                      "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/%s,SignedHeaders=%s,Signature=%s",
-                     in->access_key, day, region, product, term, names.p ? names.p : "",
+                     in->access_key, sc.day, sc.region, sc.product, sc.term, names.p ? names.p : "",
                      sighex);
-    if (n < 0 || (size_t)n >= sizeof(out->authorization)) {
+    if (n < 0 || (size_t)n >= sizeof(out->authorization))
         rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "signing: Authorization header too long");
-        goto done;
-    }
-    if (want_text) {
-        out->canonical = strdup(c.p);
-        out->string_to_sign = strdup(sts.p);
-        if (!out->canonical || !out->string_to_sign)
-            rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
-    }
+    else if (want_text &&
+             (!(out->canonical = strdup(c.p)) || !(out->string_to_sign = strdup(sts.p))))
+        rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
 done:
     sb_free(&c);
     sb_free(&names);
     sb_free(&sts);
-    sb_free(&k0);
     return rc;
 }
 
@@ -584,26 +692,7 @@ enum vodq_rc vodq_sign_compute(const struct vodq_sign_input *in, bool want_text,
     if (rc != VODQ_OK)
         goto done;
     if (in->sig == VODQ_SIG_OSS_V1) {
-        struct sbuf sts = {0};
-        rc = sign_v1(in, h, nh, q, nq, &sts, err);
-        if (rc == VODQ_OK && sts.oom)
-            rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
-        if (rc == VODQ_OK) {
-            unsigned char mac[20];
-            unsigned int l = 20;
-            char b64[32];
-            HMAC(EVP_sha1(), in->secret_key, (int)strlen(in->secret_key),
-                 (const unsigned char *)sts.p, sts.len, mac, &l);
-            EVP_EncodeBlock((unsigned char *)b64, mac, 20);
-            int n = snprintf(out->authorization, sizeof(out->authorization), "OSS %s:%s",
-                             in->access_key, b64);
-            if (n < 0 || (size_t)n >= sizeof(out->authorization))
-                rc = vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                                  "signing: Authorization header too long");
-            if (rc == VODQ_OK && want_text && !(out->string_to_sign = strdup(sts.p)))
-                rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
-        }
-        sb_free(&sts);
+        rc = sign_v1(in, h, nh, q, nq, want_text, out, err);
     } else if (in->sig == VODQ_SIG_OSS_V4 || in->sig == VODQ_SIG_AWS_V4) {
         rc = sign_v4(in, in->sig == VODQ_SIG_OSS_V4, h, nh, q, nq, want_text, out, err);
     } else {
@@ -628,94 +717,95 @@ static bool has_header(const struct vodq_http_req *req, const char *name)
     return false;
 }
 
-enum vodq_rc vodq_sign_request(const struct vodq_target *t, struct vodq_http_req *req,
-                               const char *query, time_t now, struct vodq_err *err)
+/* Where the request goes, as the signers want it: AWS the path as sent;
+ * OSS the bucket and the raw (decoded) key, from the URL path ("/bucket/key"
+ * in path style) or t->bucket (virtual host). *buf owns the strings. */
+static bool request_resource(const struct vodq_target *t, const char *url,
+                             struct vodq_sign_input *in, char **buf)
+{
+    const char *sep = url ? strstr(url, "://") : NULL;
+    const char *path = sep ? strchr(sep + 3, '/') : NULL;
+    size_t plen = path ? strcspn(path, "?#") : 1;
+    if (!path)
+        path = "/";
+    if (t->sig == VODQ_SIG_AWS_V4) {
+        in->path = *buf = strndup(path, plen);
+        return *buf != NULL;
+    }
+    char *d = *buf = pct_decode(path, plen); /* "/key" or "/bucket/key" */
+    if (!d)
+        return false;
+    if (!t->path_style) {
+        in->bucket = t->bucket;
+        in->key = d + 1;
+        return true;
+    }
+    char *slash = strchr(d + 1, '/');
+    if (slash)
+        *slash = '\0';
+    in->bucket = d + 1;
+    in->key = slash ? slash + 1 : "";
+    return true;
+}
+
+/* Adds the date, content-sha256 (V4) and security token headers. */
+static enum vodq_rc add_auth_headers(const struct vodq_target *t, struct vodq_http_req *req,
+                                     time_t now, struct vodq_err *err)
 {
     struct tm tm;
-    char iso[32], gmt[64];
+    char date[64], name[32];
     enum vodq_rc rc = VODQ_OK;
     if (!gmtime_r(&now, &tm))
         return vodq_err_set(err, VODQ_ERR_INVALID, 0, "signing: bad time");
-    strftime(iso, sizeof(iso), "%Y%m%dT%H%M%SZ", &tm);
-    strftime(gmt, sizeof(gmt), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-
-    /* The path of the URL, without the query; decoded for the OSS resource. */
-    const char *sep = req->url ? strstr(req->url, "://") : NULL;
-    const char *path = sep ? strchr(sep + 3, '/') : NULL;
-    size_t plen = path ? strcspn(path, "?#") : 0;
-    char *dpath = path ? pct_decode(path, plen) : strdup("/");
-    if (!dpath)
-        return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
-
-    struct vodq_sign_input in;
-    memset(&in, 0, sizeof(in));
-    in.sig = t->sig;
-    in.method = req->method;
-    in.host = t->host;
-    in.query = query;
-    in.region = t->region;
-    in.access_key = t->access_key;
-    in.secret_key = t->secret_key;
-    in.path = path ? NULL : "/";
-    char *pathcopy = NULL;
-    char *bucket = NULL;
-    const char *key = NULL;
-    if (t->kind == VODQ_TARGET_S3 || t->sig == VODQ_SIG_AWS_V4) {
-        pathcopy = path ? strndup(path, plen) : strdup("/");
-        if (!pathcopy) {
-            rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
-            goto done;
-        }
-        in.path = pathcopy;
-    } else if (t->path_style) {
-        /* "/bucket/key..." */
-        const char *b = dpath[0] == '/' ? dpath + 1 : dpath;
-        size_t bl = strcspn(b, "/");
-        bucket = strndup(b, bl);
-        key = b[bl] == '/' ? b + bl + 1 : "";
-    } else {
-        bucket = strdup(t->bucket ? t->bucket : "");
-        key = dpath[0] == '/' ? dpath + 1 : dpath;
-    }
-    if (!pathcopy && !bucket) {
-        rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
-        goto done;
-    }
-    in.bucket = bucket;
-    in.key = key;
-
     if (t->sig == VODQ_SIG_OSS_V1) {
+        strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
         if (!has_header(req, "Date"))
-            rc = vodq_http_req_add_header(req, "Date", gmt, err);
+            rc = vodq_http_req_add_header(req, "Date", date, err);
         if (rc == VODQ_OK && t->token)
             rc = vodq_http_req_add_header(req, "x-oss-security-token", t->token, err);
-    } else if (t->sig == VODQ_SIG_OSS_V4 || t->sig == VODQ_SIG_AWS_V4) {
-        const char *pfx = t->sig == VODQ_SIG_OSS_V4 ? "x-oss" : "x-amz";
-        char name[32];
-        snprintf(name, sizeof(name), "%s-date", pfx);
-        rc = vodq_http_req_add_header(req, name, iso, err);
-        snprintf(name, sizeof(name), "%s-content-sha256", pfx);
-        if (rc == VODQ_OK && !has_header(req, name))
-            rc = vodq_http_req_add_header(req, name, "UNSIGNED-PAYLOAD", err);
-        snprintf(name, sizeof(name), "%s-security-token", pfx);
-        if (rc == VODQ_OK && t->token)
-            rc = vodq_http_req_add_header(req, name, t->token, err);
-    } else {
-        rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "signing: unknown signature kind %d",
-                          (int)t->sig);
+        return rc;
     }
+    if (t->sig != VODQ_SIG_OSS_V4 && t->sig != VODQ_SIG_AWS_V4)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "signing: unknown signature kind %d",
+                            (int)t->sig);
+    const char *pfx = t->sig == VODQ_SIG_OSS_V4 ? "x-oss" : "x-amz";
+    strftime(date, sizeof(date), "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(name, sizeof(name), "%s-date", pfx);
+    rc = vodq_http_req_add_header(req, name, date, err);
+    snprintf(name, sizeof(name), "%s-content-sha256", pfx);
+    if (rc == VODQ_OK && !has_header(req, name))
+        rc = vodq_http_req_add_header(req, name, "UNSIGNED-PAYLOAD", err);
+    snprintf(name, sizeof(name), "%s-security-token", pfx);
+    if (rc == VODQ_OK && t->token)
+        rc = vodq_http_req_add_header(req, name, t->token, err);
+    return rc;
+}
+
+enum vodq_rc vodq_sign_request(const struct vodq_target *t, struct vodq_http_req *req,
+                               const char *query, time_t now, struct vodq_err *err)
+{
+    struct vodq_sign_input in = {.sig = t->sig,
+                                 .method = req->method,
+                                 .host = t->host,
+                                 .query = query,
+                                 .region = t->region,
+                                 .access_key = t->access_key,
+                                 .secret_key = t->secret_key};
+    struct vodq_sign_output out;
+    char *buf = NULL;
+    enum vodq_rc rc = add_auth_headers(t, req, now, err);
     if (rc != VODQ_OK)
-        goto done;
+        return rc;
+    if (!request_resource(t, req->url, &in, &buf)) {
+        free(buf);
+        return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+    }
     in.headers = (const char *const *)req->headers;
     in.n_headers = req->n_headers;
-    struct vodq_sign_output out;
     rc = vodq_sign_compute(&in, false, &out, err);
     if (rc == VODQ_OK)
         rc = vodq_http_req_add_header(req, "Authorization", out.authorization, err);
     OPENSSL_cleanse(&out, sizeof(out));
-done:
-    free(dpath);
-    free(pathcopy);
-    free(bucket);
+    free(buf);
     return rc;
 }

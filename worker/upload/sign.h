@@ -37,18 +37,18 @@ enum vodq_rc vodq_sign_request(const struct vodq_target *t, struct vodq_http_req
 
 struct vodq_sign_input {
     enum vodq_target_sig sig;
-    const char *method;      /* "PUT" */
-    const char *host;        /* Host header value (AWS signs it; unused by OSS) */
-    const char *bucket;      /* OSS: bucket of the resource ("" or NULL: none) */
-    const char *key;         /* OSS: raw object key ("" or NULL: bucket level) */
-    const char *path;        /* AWS: the request path as sent (already encoded), e.g. "/b/k" */
-    const char *query;       /* encoded query, no '?', or NULL */
+    const char *method;         /* "PUT" */
+    const char *host;           /* Host header value (AWS signs it; unused by OSS) */
+    const char *bucket;         /* OSS: bucket of the resource ("" or NULL: none) */
+    const char *key;            /* OSS: raw object key ("" or NULL: bucket level) */
+    const char *path;           /* AWS: the request path as sent (already encoded), e.g. "/b/k" */
+    const char *query;          /* encoded query, no '?', or NULL */
     const char *const *headers; /* "Name: value" lines; must include the date header
                                  * (Date for V1, x-oss-date / x-amz-date for V4) and, for V4,
                                  * the content-sha256 header and any security token header */
     size_t n_headers;
-    const char *region;      /* V4 scope region */
-    const char *product;     /* V4 scope service: NULL = "oss" / "s3" */
+    const char *region;             /* V4 scope region */
+    const char *product;            /* V4 scope service: NULL = "oss" / "s3" */
     const char *additional_headers; /* OSS V4: ";"-separated lower-case names of other
                                      * headers to sign, or NULL */
     const char *access_key;

@@ -82,13 +82,27 @@ bad:
     return vodq_err_set(err, VODQ_ERR_INVALID, 0, "not base64");
 }
 
+/* The value of the n decimal digits at s, or -1 when they are not all digits. */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
 int vodq_vod_parse_utc(const char *s, int64_t *out)
 {
-    int y, mo, d, h, mi, sec, n = 0;
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
-        n != 19)
+    /* YYYY-MM-DDTHH:MM:SS */
+    if (!s || strlen(s) < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+        s[16] != ':')
         return -1;
-    const char *p = s + n;
+    int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2), h = digits(s + 11, 2),
+        mi = digits(s + 14, 2), sec = digits(s + 17, 2);
+    const char *p = s + 19;
     if (*p == '.') {
         p++;
         if (!isdigit((unsigned char)*p))
@@ -98,18 +112,15 @@ int vodq_vod_parse_utc(const char *s, int64_t *out)
     }
     if (*p == 'Z')
         p++;
-    if (*p)
+    if (*p || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 ||
+        mi > 59 || sec < 0 || sec > 60)
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1970)
-        return -1;
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
     time_t t = timegm(&tm);
     if (t == (time_t)-1)
         return -1;
@@ -129,7 +140,7 @@ static enum vodq_rc decode_json(const char *b64, const char *what, cJSON **out,
     enum vodq_rc rc = vodq_vod_b64_decode(b64, &raw, &len, err);
     if (rc == VODQ_ERR_OOM)
         return rc;
-    if (rc != VODQ_OK)
+    if (rc != VODQ_OK || !raw)
         return BAD(err, "%s: not base64", what);
     const char *end = NULL;
     cJSON *o = strlen((char *)raw) == len ? cJSON_ParseWithOpts((char *)raw, &end, 1) : NULL;
@@ -227,7 +238,7 @@ enum vodq_rc vodq_vod_auth_decode(const char *b64, struct vodq_vod_auth *a, stru
         rc = BAD(err, "%s.%s: must be a string", W, "Expiration");
         goto fail;
     }
-    if (cJSON_IsString(e) && !(exp = strdup(e->valuestring))) {
+    if (e && cJSON_IsString(e) && !(exp = strdup(e->valuestring))) {
         rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
         goto fail;
     }
@@ -238,8 +249,9 @@ enum vodq_rc vodq_vod_auth_decode(const char *b64, struct vodq_vod_auth *a, stru
     if (exp_utc && *exp_utc) {
         if (vodq_vod_parse_utc(exp_utc, &a->expires_at) != 0) {
             /* not a secret: a timestamp */
-            rc = BAD(err, "%s.ExpireUTCTime: \"%.40s\" is not an ISO-8601 UTC time "
-                          "(YYYY-MM-DDTHH:MM:SSZ)",
+            rc = BAD(err,
+                     "%s.ExpireUTCTime: \"%.40s\" is not an ISO-8601 UTC time "
+                     "(YYYY-MM-DDTHH:MM:SSZ)",
                      W, exp_utc);
             goto fail;
         }

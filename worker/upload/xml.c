@@ -55,29 +55,30 @@ static enum vodq_rc read_reply(const char *body, size_t len, const char *what,
                                struct vodq_err *err)
 {
     *doc = xml_read(body, len);
-    if (!*doc)
-        return vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "%s reply: not XML (%zu bytes)", what, len);
+    if (!*doc) {
+        vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "%s reply: not XML (%zu bytes)", what, len);
+        return VODQ_ERR_PROTOCOL;
+    }
     *root = xmlDocGetRootElement(*doc);
     if (is(*root, root_name))
         return VODQ_OK;
-    enum vodq_rc rc;
     if (is(*root, "Error")) {
         char *c = child_text(*root, "Code"), *m = child_text(*root, "Message");
-        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "%s reply: <Error> %.60s: %.120s", what,
-                          c ? c : "", m ? m : "");
+        vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "%s reply: <Error> %.60s: %.120s", what, c ? c : "",
+                     m ? m : "");
         free(c);
         free(m);
     } else {
-        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "%s reply: root element is <%.40s>, not <%s>",
-                          what, *root ? (const char *)(*root)->name : "", root_name);
+        vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "%s reply: root element is <%.40s>, not <%s>", what,
+                     *root ? (const char *)(*root)->name : "", root_name);
     }
     xmlFreeDoc(*doc);
     *doc = NULL;
-    return rc;
+    *root = NULL;
+    return VODQ_ERR_PROTOCOL;
 }
 
-bool vodq_xml_error(const char *body, size_t len, char *code, size_t ccap, char *msg,
-                    size_t mcap)
+bool vodq_xml_error(const char *body, size_t len, char *code, size_t ccap, char *msg, size_t mcap)
 {
     xmlDoc *d = xml_read(body, len);
     if (!d)
@@ -99,8 +100,8 @@ bool vodq_xml_error(const char *body, size_t len, char *code, size_t ccap, char 
 
 enum vodq_rc vodq_xml_upload_id(const char *body, size_t len, char **out, struct vodq_err *err)
 {
-    xmlDoc *d;
-    xmlNode *r;
+    xmlDoc *d = NULL;
+    xmlNode *r = NULL;
     *out = NULL;
     enum vodq_rc rc = read_reply(body, len, "InitiateMultipartUpload",
                                  "InitiateMultipartUploadResult", &d, &r, err);
@@ -117,11 +118,11 @@ enum vodq_rc vodq_xml_upload_id(const char *body, size_t len, char **out, struct
     return rc;
 }
 
-enum vodq_rc vodq_xml_complete_result(const char *body, size_t len, char **location,
-                                      char **etag, struct vodq_err *err)
+enum vodq_rc vodq_xml_complete_result(const char *body, size_t len, char **location, char **etag,
+                                      struct vodq_err *err)
 {
-    xmlDoc *d;
-    xmlNode *r;
+    xmlDoc *d = NULL;
+    xmlNode *r = NULL;
     *location = NULL;
     *etag = NULL;
     enum vodq_rc rc = read_reply(body, len, "CompleteMultipartUpload",
@@ -176,6 +177,49 @@ static bool parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
+/* One <Part> of a ListParts reply; idx (1-based) names it until its
+ * PartNumber is known. */
+static enum vodq_rc parse_part(const xmlNode *c, struct vodq_xml_part *p, size_t idx,
+                               struct vodq_err *err)
+{
+    enum vodq_rc rc = VODQ_OK;
+    uint64_t v;
+    char *num = child_text(c, "PartNumber"), *size = child_text(c, "Size");
+    char *etag = child_text(c, "ETag"), *crc = child_text(c, "HashCrc64ecma");
+    if (!parse_u64(num, &v) || v < 1 || v > 10000) {
+        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
+                          "ListParts reply: Part %zu: PartNumber \"%.20s\" is not 1..10000", idx,
+                          num ? num : "(missing)");
+        goto done;
+    }
+    p->number = (int)v;
+    if (!parse_u64(size, &v) || v > INT64_MAX) {
+        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
+                          "ListParts reply: Part %d: Size \"%.20s\" is not a byte count", p->number,
+                          size ? size : "(missing)");
+        goto done;
+    }
+    p->size = (int64_t)v;
+    if (!etag || !*etag || strlen(etag) >= sizeof(p->etag)) {
+        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
+                          "ListParts reply: Part %d: ETag missing, empty or too long", p->number);
+        goto done;
+    }
+    snprintf(p->etag, sizeof(p->etag), "%s", etag);
+    p->has_crc64 = crc != NULL;
+    if (crc && !parse_u64(crc, &p->crc64))
+        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
+                          "ListParts reply: Part %d: HashCrc64ecma \"%.24s\" is not an unsigned "
+                          "64-bit decimal",
+                          p->number, crc);
+done:
+    free(num);
+    free(size);
+    free(etag);
+    free(crc);
+    return rc;
+}
+
 void vodq_xml_parts_cleanup(struct vodq_xml_parts *p)
 {
     if (!p)
@@ -188,8 +232,8 @@ enum vodq_rc vodq_xml_list_parts(const char *body, size_t len, struct vodq_xml_p
                                  struct vodq_err *err)
 {
     memset(out, 0, sizeof(*out));
-    xmlDoc *d;
-    xmlNode *r;
+    xmlDoc *d = NULL;
+    xmlNode *r = NULL;
     char *t = NULL;
     enum vodq_rc rc = read_reply(body, len, "ListParts", "ListPartsResult", &d, &r, err);
     if (rc != VODQ_OK)
@@ -211,52 +255,12 @@ enum vodq_rc vodq_xml_list_parts(const char *body, size_t len, struct vodq_xml_p
         out->next_marker = (int)v;
     free(t);
     t = NULL;
-    for (xmlNode *c = r->children; c; c = c->next) {
+    for (xmlNode *c = r->children; c && rc == VODQ_OK; c = c->next) {
         if (!is(c, "Part"))
             continue;
-        struct vodq_xml_part *p = &out->parts[out->n];
-        size_t idx = out->n + 1;
-        t = child_text(c, "PartNumber");
-        if (!parse_u64(t, &v) || v < 1 || v > 10000) {
-            rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
-                              "ListParts reply: Part %zu: PartNumber \"%.20s\" is not 1..10000",
-                              idx, t ? t : "(missing)");
-            goto done;
-        }
-        p->number = (int)v;
-        free(t);
-        t = child_text(c, "Size");
-        if (!parse_u64(t, &v) || v > INT64_MAX) {
-            rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
-                              "ListParts reply: Part %d: Size \"%.20s\" is not a byte count",
-                              p->number, t ? t : "(missing)");
-            goto done;
-        }
-        p->size = (int64_t)v;
-        free(t);
-        t = child_text(c, "ETag");
-        if (!t || !*t || strlen(t) >= sizeof(p->etag)) {
-            rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
-                              "ListParts reply: Part %d: ETag missing, empty or too long",
-                              p->number);
-            goto done;
-        }
-        snprintf(p->etag, sizeof(p->etag), "%s", t);
-        free(t);
-        t = child_text(c, "HashCrc64ecma");
-        if (t) {
-            if (!parse_u64(t, &p->crc64)) {
-                rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
-                                  "ListParts reply: Part %d: HashCrc64ecma \"%.24s\" is not an "
-                                  "unsigned 64-bit decimal",
-                                  p->number, t);
-                goto done;
-            }
-            p->has_crc64 = true;
-        }
-        free(t);
-        t = NULL;
-        out->n++;
+        rc = parse_part(c, &out->parts[out->n], out->n + 1, err);
+        if (rc == VODQ_OK)
+            out->n++;
     }
 done:
     free(t);

@@ -16,8 +16,7 @@
  * <Code>) and msg (its <Message>), each truncated to its cap and
  * NUL-terminated ("" when absent). False for anything else (not XML,
  * empty, another root), code/msg untouched. */
-bool vodq_xml_error(const char *body, size_t len, char *code, size_t ccap, char *msg,
-                    size_t mcap);
+bool vodq_xml_error(const char *body, size_t len, char *code, size_t ccap, char *msg, size_t mcap);
 
 /* The <UploadId> of an InitiateMultipartUploadResult, in a new string
  * (*out, caller frees). VODQ_ERR_PROTOCOL when not XML or when the
@@ -27,8 +26,8 @@ enum vodq_rc vodq_xml_upload_id(const char *body, size_t len, char **out, struct
 /* The <Location> and <ETag> of a CompleteMultipartUploadResult, each a new
  * string or NULL when absent (caller frees). VODQ_ERR_PROTOCOL when body is
  * not XML, or is an <Error> document (message names its Code). */
-enum vodq_rc vodq_xml_complete_result(const char *body, size_t len, char **location,
-                                      char **etag, struct vodq_err *err);
+enum vodq_rc vodq_xml_complete_result(const char *body, size_t len, char **location, char **etag,
+                                      struct vodq_err *err);
 
 /* A new <CompleteMultipartUpload> body (UTF-8, with an XML declaration)
  * listing parts 1..n with etags[i] as part i+1's ETag, text escaped
@@ -37,9 +36,9 @@ char *vodq_xml_complete_body(const char **etags, size_t n);
 
 /* One part of a ListParts reply. */
 struct vodq_xml_part {
-    int number;    /* PartNumber */
-    int64_t size;  /* Size in bytes */
-    char etag[80]; /* ETag as sent, quotes included */
+    int number;     /* PartNumber */
+    int64_t size;   /* Size in bytes */
+    char etag[80];  /* ETag as sent, quotes included */
     uint64_t crc64; /* HashCrc64ecma; 0 when absent */
     bool has_crc64;
 };
@@ -48,8 +47,8 @@ struct vodq_xml_part {
 struct vodq_xml_parts {
     struct vodq_xml_part *parts; /* in document order */
     size_t n;
-    bool truncated;         /* IsTruncated */
-    int next_marker;        /* NextPartNumberMarker; 0 when absent */
+    bool truncated;  /* IsTruncated */
+    int next_marker; /* NextPartNumberMarker; 0 when absent */
 };
 
 /* Parses a ListPartsResult into *out (zeroed first). VODQ_ERR_PROTOCOL
