@@ -217,10 +217,6 @@ probe_frames() {
   ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames \
     -of default=noprint_wrappers=1:nokey=1 "$1"
 }
-# probe_duration FILE: container duration (seconds)
-probe_duration() {
-  ffprobe -v error -show_entries format=duration -of default=noprint_wrappers=1:nokey=1 "$1"
-}
 # probe_end FILE v|a: where the stream's last frame/packet ends, from the
 # packets (pts + duration of the last one, minus the first pts), seconds
 probe_end() {
@@ -240,8 +236,6 @@ pts_irregular() {
         if (d > f / 4) { printf "frame %d at %s s (expected %.6f s)\n", NR - 1, $1, e; exit } }'
 }
 
-# probe_fps FILE: r_frame_rate of the video stream as a decimal
-probe_fps() { probe_stream "$1" v r_frame_rate | awk -F/ '{ printf "%.4f\n", $1 / ($2 ? $2 : 1) }'; }
 
 # ---------------------------------------------------------------------------
 # Measurements of a rendered file
@@ -349,6 +343,3 @@ ssim_psnr() {
            if ($2 != "inf" && (mp == "inf" || $2 + 0 < mp + 0)) mp = $2 }
          END { printf "frames %d min_ssim %.5f min_psnr %s\n", n, ms, mp }'
 }
-
-# json_escape_path PATH: PATH as a JSON string body (paths here are simple)
-json_str() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
