@@ -31,7 +31,7 @@ UP=$VODQ_BIN/vodq-upload
 jget() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 # ==== S3: Swift behind a fault-injecting proxy ====
-/usr/bin/python3 -c 'import swift' 2>/dev/null || { echo "# swift not installed"; exit 77; }
+if /usr/bin/python3 -c 'import swift' 2>/dev/null; then
 SW=$T_DIR/swift
 SWPID=$(bash "$VODQ_TESTS/s3-swift.sh" start 0 "$SW")
 T_PIDS+=("$SWPID")
@@ -247,6 +247,10 @@ s3curl -f -o "$T_DIR/s5.back" "$SWEP/faults/s5.bin"
 check "S5: read back is the new content" cmp -s "$T_DIR/s5.back" "$T_DIR/s3.bin"
 count_uploads() { s3curl -f "$SWEP/faults?uploads=" | grep -o '<UploadId>' | wc -l; }
 expect_eq "S5: the old upload was aborted, none left open" 0 "$(count_uploads)"
+
+else
+  echo "# swift not installed: the S3 cases are not run"
+fi
 
 # ==== OSS (VOD target) against tests/oss_server.py ====
 OSSD=$T_DIR/oss
