@@ -530,3 +530,36 @@ void vodq_job_instance_id(char *buf, size_t cap, const char *prefix, const char 
     vodq_job_id_new(rnd, sizeof(rnd));
     snprintf(buf, cap, "%s%s-%d-%s", prefix, host, (int)getpid(), rnd + 18);
 }
+
+char *vodq_job_section_with_auth(const char *section, const char *auth)
+{
+    cJSON *sec = cJSON_Parse(section);
+    if (!cJSON_IsObject(sec)) {
+        cJSON_Delete(sec);
+        return NULL;
+    }
+    cJSON *vod = cJSON_GetObjectItemCaseSensitive(sec, "vod");
+    cJSON *s3 = cJSON_GetObjectItemCaseSensitive(sec, "s3");
+    bool ok = false;
+    if (cJSON_IsObject(vod)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(vod, "upload_auth");
+        ok = cJSON_AddStringToObject(vod, "upload_auth", auth) != NULL;
+    } else if (cJSON_IsObject(s3)) {
+        cJSON *a = cJSON_Parse(auth);
+        static const char *keys[] = {"access_key", "secret_key", "session_token"};
+        for (int i = 0; cJSON_IsObject(a) && i < 3; i++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, keys[i]);
+            if (!cJSON_IsString(v))
+                continue;
+            cJSON_DeleteItemFromObjectCaseSensitive(s3, keys[i]);
+            cJSON_AddStringToObject(s3, keys[i], v->valuestring);
+            ok = true;
+        }
+        cJSON_Delete(a);
+    }
+    if (!ok) {
+        cJSON_Delete(sec);
+        return NULL;
+    }
+    return print_free(sec);
+}

@@ -128,4 +128,11 @@ char *vodq_job_spec_upload(const char *session, const char *path, const char *up
  * prefix + "host-pid-random" (consumer names of workers and schedulers). */
 void vodq_job_instance_id(char *buf, size_t cap, const char *prefix, const char *given);
 
+/* Returns a new upload section (free with free()) with the newest
+ * credentials from refresh-auth applied: for "vod", auth is the base64
+ * UploadAuth and replaces vod.upload_auth; for "s3", auth is a JSON object
+ * whose access_key / secret_key / session_token replace those of s3.
+ * NULL if section is not JSON or auth does not fit the target. */
+char *vodq_job_section_with_auth(const char *section, const char *auth);
+
 #endif

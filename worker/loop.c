@@ -400,6 +400,21 @@ static struct done *run_task(struct slot *s)
     const char *set_file =
         s->type == VODQ_TASK_UPLOAD && t->last_export && t->last_export[0] ? t->last_export : NULL;
     char *section = vodq_job_spec_section(t->spec, type, set_file);
+    if (section && s->type == VODQ_TASK_UPLOAD && t->auth_seen > 0) {
+        /* credentials from refresh-auth replace those of the spec: a task
+         * parked in waiting_auth resumes with the new ones */
+        long long seen = t->auth_seen;
+        t->auth_seen = 0;
+        char *auth = io_take_auth(s);
+        char *patched = auth ? vodq_job_section_with_auth(section, auth) : NULL;
+        if (patched) {
+            free(section);
+            section = patched;
+        } else {
+            t->auth_seen = seen;
+        }
+        free(auth);
+    }
     if (!section) {
         rc = vodq_err_set(&err, VODQ_ERR_INVALID, 0, "%s: missing from the job spec", type);
         err.permanent = true;
