@@ -674,6 +674,31 @@ static void test_gpu_lane(void **state)
     vodq_job_spec_cleanup(&sp);
 }
 
+static void test_section_with_auth(void **state)
+{
+    (void)state;
+    char *v = vodq_job_section_with_auth(
+        "{\"file\":\"/f\",\"vod\":{\"upload_address\":\"A\",\"upload_auth\":\"OLD\"}}", "NEW");
+    assert_non_null(v);
+    assert_non_null(strstr(v, "\"upload_auth\":\"NEW\""));
+    assert_null(strstr(v, "OLD"));
+    assert_non_null(strstr(v, "\"upload_address\":\"A\""));
+    free(v);
+    char *s3 = vodq_job_section_with_auth(
+        "{\"s3\":{\"url\":\"s3://b/k\",\"access_key\":\"a1\",\"secret_key\":\"s1\"}}",
+        "{\"access_key\":\"a2\",\"secret_key\":\"s2\",\"session_token\":\"t2\"}");
+    assert_non_null(s3);
+    assert_non_null(strstr(s3, "\"access_key\":\"a2\""));
+    assert_non_null(strstr(s3, "\"secret_key\":\"s2\""));
+    assert_non_null(strstr(s3, "\"session_token\":\"t2\""));
+    assert_null(strstr(s3, "s1"));
+    free(s3);
+    /* S3 credentials must be a JSON object; a target-less section is refused */
+    assert_null(vodq_job_section_with_auth("{\"s3\":{\"url\":\"s3://b/k\"}}", "not json"));
+    assert_null(vodq_job_section_with_auth("{\"file\":\"/f\"}", "X"));
+    assert_null(vodq_job_section_with_auth("nope", "X"));
+}
+
 static void test_backoff(void **state)
 {
     (void)state;
@@ -930,6 +955,7 @@ int main(void)
         cmocka_unit_test(test_state_machine),
         cmocka_unit_test(test_state_names),
         cmocka_unit_test(test_gpu_lane),
+        cmocka_unit_test(test_section_with_auth),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_hash_json),
