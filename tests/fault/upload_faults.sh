@@ -144,9 +144,9 @@ S3CK=$T_DIR/s3ck.json
 # S1: ExpiredToken after one part; refresh through the auth file
 s3auth OLD >"$T_DIR/s3auth.json"
 px_config '{"expire_after_parts":1,"token":"NEW"}'
+# (the first credentials come from the auth file too)
 $VODQ_WRAP "$UP" "$T_DIR/s3.bin" --s3 s3://faults/s1.bin --endpoint "$PX" --path-style \
-  --access-key test:tester --secret-key testing --session-token OLD --part-size 5M --parallel 1 \
-  --auth-file "$T_DIR/s3auth.json" --checkpoint "$S3CK" --json --quiet \
+  --part-size 5M --parallel 1 --auth-file "$T_DIR/s3auth.json" --checkpoint "$S3CK" --json --quiet \
   >"$T_DIR/s1.out" 2>"$T_DIR/s1.log" &
 P=$!
 check "S1: token_expired reported" wait_for 20 grep -q '^event token_expired' "$T_DIR/s1.log"

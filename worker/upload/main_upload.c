@@ -95,7 +95,8 @@ static void usage(FILE *fp)
             "  --content-type T       default from the file extension\n"
             "  --checkpoint FILE      keep the part list here; running again resumes\n"
             "  --cancel               abort the upload recorded in --checkpoint and delete it\n"
-            "  --auth-file FILE       polled for new credentials when the current ones expire\n"
+            "  --auth-file FILE       polled for new credentials when the current ones expire; also\n"
+            "                         the first credentials when none are given otherwise\n"
             "                         (VOD: base64 UploadAuth; S3: JSON {\"access_key\",\"secret_key\",\"session_token\"})\n"
             "  --wait-auth S          seconds to wait for new credentials (default %d)\n"
             "  --max-attempts N       per request (default 6)   --retry-base-ms N (default 250)\n"
@@ -368,10 +369,22 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     /* The auth file's current content counts as seen: only a change is a refresh. */
+    cJSON *fauth = NULL; /* S3 credentials from the auth file, when not given otherwise */
     if (c.auth_file) {
         c.auth_seen = read_small(c.auth_file);
         if (is_vod && !vod_auth)
             vod_auth = c.auth_seen;
+        if (!is_vod && c.auth_seen && (!ak || !sk) && (fauth = cJSON_Parse(c.auth_seen))) {
+            const cJSON *a = cJSON_GetObjectItemCaseSensitive(fauth, "access_key");
+            const cJSON *k = cJSON_GetObjectItemCaseSensitive(fauth, "secret_key");
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(fauth, "session_token");
+            if (!ak && cJSON_IsString(a))
+                ak = a->valuestring;
+            if (!sk && cJSON_IsString(k))
+                sk = k->valuestring;
+            if (!tok && cJSON_IsString(t))
+                tok = t->valuestring;
+        }
     }
 
     cJSON *spec = cJSON_CreateObject();
@@ -418,6 +431,7 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(spec, "max_send_bps", (double)rate);
     char *spec_json = cJSON_PrintUnformatted(spec);
     cJSON_Delete(spec);
+    cJSON_Delete(fauth);
 
     struct vodq_err err = {0};
     if (ckpt_path && vodq_ckpt_file_open(ckpt_path, &c.ck, &err) != VODQ_OK) {
