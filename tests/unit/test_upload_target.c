@@ -1,6 +1,9 @@
 /* test_upload_target.c: upload target parsing (VOD address/auth and S3),
  * addressing, credential refresh, and the errors for bad specs: each must
- * name the bad field and never echo a secret. */
+ * name the bad field and never echo a secret. Also the pieces a target is
+ * used with: the JSON-file checkpoint and the retry backoff. */
+#include "worker/upload/ckpt_file.h"
+#include "worker/upload/http.h"
 #include "worker/upload/target.h"
 
 #include <setjmp.h>
@@ -10,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -256,12 +260,83 @@ static void test_encode(void **state)
     free(e);
 }
 
+static void collect(void *arg, const char *field, const char *value)
+{
+    char *buf = arg;
+    size_t n = strlen(buf);
+    snprintf(buf + n, 512 - n, "%s=%s;", field, value);
+}
+
+static void test_ckpt_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/vodq-ckpt-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], tmp[300];
+    snprintf(path, sizeof(path), "%s/ck.json", dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    struct vodq_err err = {0};
+    struct vodq_ckpt_file *f = NULL;
+
+    /* missing file: empty checkpoint */
+    assert_int_equal(vodq_ckpt_file_open(path, &f, &err), VODQ_OK);
+    assert_int_equal(vodq_ckpt_file_count(f), 0);
+    struct vodq_ckpt *ck = vodq_ckpt_file_ckpt(f);
+    const char *fs[] = {"upload_id", "part:1"};
+    const char *vs[] = {"U1", "\"etag\" 42"};
+    assert_int_equal(ck->save(ck->opaque, fs, vs, 2, &err), VODQ_OK);
+    const char *fs2[] = {"part:1"};
+    const char *vs2[] = {"\"etag2\" 43"};
+    assert_int_equal(ck->save(ck->opaque, fs2, vs2, 1, &err), VODQ_OK); /* replaces */
+    assert_int_equal(access(tmp, F_OK), -1); /* renamed into place, no temp left */
+    vodq_ckpt_file_free(f);
+
+    /* reopened: the fields survive */
+    assert_int_equal(vodq_ckpt_file_open(path, &f, &err), VODQ_OK);
+    ck = vodq_ckpt_file_ckpt(f);
+    char seen[512] = "";
+    assert_int_equal(ck->load(ck->opaque, collect, seen, &err), VODQ_OK);
+    assert_string_equal(seen, "upload_id=U1;part:1=\"etag2\" 43;");
+    assert_int_equal(ck->clear(ck->opaque, &err), VODQ_OK);
+    assert_int_equal(access(path, F_OK), -1);
+    vodq_ckpt_file_free(f);
+
+    /* a damaged file is an error naming it */
+    FILE *fp = fopen(path, "w");
+    fputs("{\"upload_id\": 7", fp);
+    fclose(fp);
+    assert_int_equal(vodq_ckpt_file_open(path, &f, &err), VODQ_ERR_PROTOCOL);
+    assert_null(f);
+    assert_non_null(strstr(err.msg, path));
+    fp = fopen(path, "w");
+    fputs("{\"upload_id\": 7}", fp);
+    fclose(fp);
+    assert_int_equal(vodq_ckpt_file_open(path, &f, &err), VODQ_ERR_PROTOCOL);
+    assert_non_null(strstr(err.msg, "\"upload_id\" is not a string"));
+    unlink(path);
+    rmdir(dir);
+}
+
+static void test_backoff(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 200; i++) {
+        long d1 = vodq_http_backoff_ms(250, 15000, 1);
+        long d3 = vodq_http_backoff_ms(250, 15000, 3);
+        long d9 = vodq_http_backoff_ms(250, 15000, 9);
+        assert_in_range(d1, 125, 250);   /* jitter in [d/2, d] */
+        assert_in_range(d3, 500, 1000);  /* doubles per attempt */
+        assert_in_range(d9, 7500, 15000); /* capped */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_specs), cmocka_unit_test(test_bad_vod),
         cmocka_unit_test(test_vod_ok),    cmocka_unit_test(test_s3_ok),
-        cmocka_unit_test(test_encode),
+        cmocka_unit_test(test_encode),    cmocka_unit_test(test_ckpt_file),
+        cmocka_unit_test(test_backoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
