@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -31,7 +32,6 @@ struct vodq_http {
     size_t in_flight;
     struct vodq_http_req *done;    /* finished requests, LIFO is fine */
     struct vodq_http_req *waiting; /* requests waiting for their retry time */
-    unsigned rnd;                  /* jitter state */
 };
 
 static int64_t now_ms(void)
@@ -327,7 +327,7 @@ static enum vodq_rc add(struct vodq_http *h, struct vodq_http_req *req, struct v
 
 long vodq_http_backoff_ms(long base_ms, long max_ms, int attempt)
 {
-    static unsigned seed;
+    static _Thread_local unsigned seed; /* engines run on several worker threads */
     if (!seed)
         seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)&seed;
     long d = base_ms;
@@ -383,16 +383,21 @@ static bool classify(struct vodq_http_req *req, CURLcode cc)
 
 /* ---- The multi handle ---- */
 
+static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
+static CURLcode g_curl_init_rc;
+
+static void curl_init_once(void)
+{
+    g_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 struct vodq_http *vodq_http_new(const struct vodq_http_opts *opts, struct vodq_err *err)
 {
-    static bool global_done;
-    if (!global_done) {
-        /* Thread-safety of curl_global_init is the caller's (single-threaded start) */
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            vodq_err_set(err, VODQ_ERR_IO, 0, "curl_global_init failed");
-            return NULL;
-        }
-        global_done = true;
+    /* Upload slots start on several threads: initialise libcurl once. */
+    pthread_once(&g_curl_once, curl_init_once);
+    if (g_curl_init_rc != CURLE_OK) {
+        vodq_err_set(err, VODQ_ERR_IO, (int)g_curl_init_rc, "curl_global_init failed");
+        return NULL;
     }
     struct vodq_http *h = calloc(1, sizeof(*h));
     if (!h) {
