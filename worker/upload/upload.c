@@ -111,16 +111,6 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void hex(const unsigned char *b, size_t n, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[b[i] >> 4];
-        out[2 * i + 1] = d[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* ---- Events and progress ---- */
 
 static void emit(struct up *u, const char *name, cJSON *obj)
@@ -552,7 +542,7 @@ static enum vodq_rc sha256_range(struct up *u, int64_t off, int64_t len, char ou
     unsigned int dl = 0;
     EVP_DigestFinal_ex(md, d, &dl);
     EVP_MD_CTX_free(md);
-    hex(d, 32, out);
+    vodq_sign_hex(d, 32, out);
     return rc;
 }
 
@@ -1107,7 +1097,7 @@ static enum vodq_rc verify_object(struct up *u, const struct vodq_http_req *r, c
     }
     char want[64], got[96];
     if (single_md5) {
-        hex(single_md5, 16, want);
+        vodq_sign_hex(single_md5, 16, want);
     } else {
         EVP_MD_CTX *md = EVP_MD_CTX_new();
         if (!md)
@@ -1119,7 +1109,7 @@ static enum vodq_rc verify_object(struct up *u, const struct vodq_http_req *r, c
         unsigned int dl = 0;
         EVP_DigestFinal_ex(md, d, &dl);
         EVP_MD_CTX_free(md);
-        hex(d, 16, want);
+        vodq_sign_hex(d, 16, want);
         snprintf(want + 32, sizeof(want) - 32, "-%d", u->nparts);
     }
     strip_quotes(etag, got, sizeof(got));
