@@ -174,17 +174,24 @@ expect_eq "S2: all parts on one upload id" "1 2 3 4" \
 s3curl -f -o "$T_DIR/s2.back" "$SWEP/faults/s2.bin"
 check "S2: read back equal" cmp -s "$T_DIR/s2.back" "$T_DIR/s3.bin"
 
+# s3_pause KEY NAME: a rate-limited upload straight to Swift, SIGINT once
+# part 1 is checkpointed; checks the pause and leaves the upload id in $S3PAUSED
+s3_pause() {
+  $VODQ_WRAP "$UP" "$T_DIR/s3.bin" --s3 "s3://faults/$1" --endpoint "$SWEP" --path-style \
+    --access-key test:tester --secret-key testing --part-size 5M --parallel 1 --limit-rate 10M \
+    --checkpoint "$S3CK" --quiet >"$T_DIR/$2-pause.log" 2>&1 &
+  P=$!
+  wait_for 20 grep -qs '"part:1"' "$S3CK" || true
+  kill -INT $P 2>/dev/null || true
+  wait $P && rc=0 || rc=$?
+  expect_eq "$2: paused" 3 "$rc"
+  S3PAUSED=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["upload_id"])' "$S3CK")
+}
+
 # S3: the server lost the upload id (aborted behind our back): start over
 px_config '{"fail_5xx":0,"reset":0}'
-$VODQ_WRAP "$UP" "$T_DIR/s3.bin" --s3 s3://faults/s3.bin --endpoint "$SWEP" --path-style \
-  --access-key test:tester --secret-key testing --part-size 5M --parallel 1 --limit-rate 10M \
-  --checkpoint "$S3CK" --quiet >"$T_DIR/s3a.log" 2>&1 &
-P=$!
-wait_for 20 grep -qs '"part:1"' "$S3CK" || true
-kill -INT $P 2>/dev/null || true
-wait $P && rc=0 || rc=$?
-expect_eq "S3: paused" 3 "$rc"
-S3ID=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["upload_id"])' "$S3CK")
+s3_pause s3.bin S3
+S3ID=$S3PAUSED
 s3curl -f -X DELETE "$SWEP/faults/s3.bin?uploadId=$S3ID" >/dev/null
 $VODQ_WRAP "$UP" "$T_DIR/s3.bin" --s3 s3://faults/s3.bin --endpoint "$SWEP" --path-style \
   --access-key test:tester --secret-key testing --part-size 5M --checkpoint "$S3CK" --json --quiet \
@@ -226,15 +233,8 @@ s3curl -f -o "$T_DIR/s4.back" "$SWEP/faults/s4.bin"
 check "S4: read back equal" cmp -s "$T_DIR/s4.back" "$T_DIR/s3.bin"
 
 # S5: the file changed between attempts: start over on a new upload id
-$VODQ_WRAP "$UP" "$T_DIR/s3.bin" --s3 s3://faults/s5.bin --endpoint "$SWEP" --path-style \
-  --access-key test:tester --secret-key testing --part-size 5M --parallel 1 --limit-rate 10M \
-  --checkpoint "$S3CK" --quiet >"$T_DIR/s5a.log" 2>&1 &
-P=$!
-wait_for 20 grep -qs '"part:1"' "$S3CK" || true
-kill -INT $P 2>/dev/null || true
-wait $P && rc=0 || rc=$?
-expect_eq "S5: paused" 3 "$rc"
-S5ID=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["upload_id"])' "$S3CK")
+s3_pause s5.bin S5
+S5ID=$S3PAUSED
 printf 'changed' | dd of="$T_DIR/s3.bin" bs=1 seek=100 conv=notrunc status=none
 $VODQ_WRAP "$UP" "$T_DIR/s3.bin" --s3 s3://faults/s5.bin --endpoint "$SWEP" --path-style \
   --access-key test:tester --secret-key testing --part-size 5M --checkpoint "$S3CK" --json --quiet \
