@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +14,16 @@
 
 /* Parses body without network access or entity expansion; NULL when it is
  * not well-formed XML. */
+static pthread_once_t parser_once = PTHREAD_ONCE_INIT;
+
+static void parser_init(void)
+{
+    xmlInitParser(); /* once per process, before threads parse (libxml2 2.9) */
+}
+
 static xmlDoc *xml_read(const char *body, size_t len)
 {
+    pthread_once(&parser_once, parser_init);
     if (!body || len == 0 || len > INT_MAX)
         return NULL;
     return xmlReadMemory(body, (int)len, NULL, NULL,
