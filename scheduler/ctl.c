@@ -239,6 +239,17 @@ static int cmd_watch(int argc, char **argv, const char *url)
     return rc;
 }
 
+struct listed {
+    double created_at; /* ms */
+    char *json;        /* owned */
+};
+
+static int newest_first(const void *a, const void *b)
+{
+    double x = ((const struct listed *)a)->created_at, y = ((const struct listed *)b)->created_at;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
 static int cmd_list(int argc, char **argv, const char *state, long long limit)
 {
     (void)argc;
@@ -267,27 +278,37 @@ static int cmd_list(int argc, char **argv, const char *state, long long limit)
         }
         vodq_reply_free(r);
     } while (strcmp(cursor, "0") != 0);
-    if (json_out)
-        putchar('[');
-    long long shown = 0;
+    /* newest first: read every job (state filter), then sort on created_at */
+    struct listed *rows = calloc(n + 1, sizeof(*rows));
+    size_t nr = 0;
     for (size_t i = 0; i < n; i++) {
-        if (shown < limit) {
-            char *j = vodq_proto_job_json(R, &Q, ids[i], &err);
-            char st[32] = "";
-            if (j)
-                field(j, "state", st, sizeof(st));
-            if (j && (!state || !*state || !strcmp(st, state))) {
-                if (json_out)
-                    printf("%s%s", shown ? "," : "", j);
-                else
-                    print_human(j);
-                shown++;
-            }
+        char *j = rows ? vodq_proto_job_json(R, &Q, ids[i], &err) : NULL;
+        char st[32] = "";
+        if (j)
+            field(j, "state", st, sizeof(st));
+        if (j && (!state || !*state || !strcmp(st, state))) {
+            rows[nr].created_at = vodq_json_get_number(j, "created_at", 0);
+            rows[nr++].json = j;
+        } else {
             free(j);
         }
         free(ids[i]);
     }
     free(ids);
+    if (nr)
+        qsort(rows, nr, sizeof(*rows), newest_first);
+    if (json_out)
+        putchar('[');
+    for (size_t i = 0; i < nr; i++) {
+        if ((long long)i < limit) {
+            if (json_out)
+                printf("%s%s", i ? "," : "", rows[i].json);
+            else
+                print_human(rows[i].json);
+        }
+        free(rows[i].json);
+    }
+    free(rows);
     if (json_out)
         puts("]");
     return 0;
@@ -452,7 +473,7 @@ static int cmd_stats(void)
 int main(int argc, char **argv)
 {
     char *redis_url = NULL, *queue = NULL, *state = NULL;
-    long long limit = 0;
+    long long limit = 0, events_maxlen = 0, retention_s = 0;
     const struct vodq_opt opts[] = {
         {"redis", "VODQ_REDIS_URL", VODQ_OPT_STR, "redis://127.0.0.1:6379",
          "Redis URL redis://[user:pass@]host:port/db", &redis_url, 0, 0},
@@ -461,6 +482,11 @@ int main(int argc, char **argv)
         {"state", NULL, VODQ_OPT_STR, "", "list: only jobs in this state", &state, 0, 0},
         {"limit", NULL, VODQ_OPT_INT, "1000", "list: at most this many jobs", &limit, 1,
          100000000},
+        {"events-maxlen", "VODQ_EVENTS_MAXLEN", VODQ_OPT_INT, "100000",
+         "approximate length cap of the events stream (as the scheduler's)", &events_maxlen, 100,
+         100000000},
+        {"retention-s", "VODQ_RETENTION_S", VODQ_OPT_INT, "604800",
+         "seconds a finished job hash is kept (as the scheduler's)", &retention_s, 1, 315360000},
     };
     int n = (int)(sizeof(opts) / sizeof(opts[0]));
     int npos = 0;
@@ -477,7 +503,7 @@ int main(int argc, char **argv)
         return fail("--state '%s': unknown state (submitted, queued, active, paused, "
                     "waiting_auth, delayed, succeeded, dead, cancelled, rejected)",
                     state);
-    if (vodq_queue_init(&Q, queue, 0, 0, &err) != VODQ_OK)
+    if (vodq_queue_init(&Q, queue, events_maxlen, retention_s, &err) != VODQ_OK)
         return fail("%s", err.msg);
     struct vodq_redis_opts o = {.url = redis_url, .command_timeout_ms = 5000};
     R = vodq_redis_new(&o, &err);

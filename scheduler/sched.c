@@ -41,6 +41,11 @@ struct vodq_sched *vodq_sched_new(const struct vodq_sched_config *cfg, struct vo
         free(s);
         return NULL;
     }
+    if (cfg->id && *cfg->id && !vodq_job_id_valid(cfg->id)) {
+        vodq_err_set(err, VODQ_ERR_INVALID, 0, "id '%s': only 1-128 of [A-Za-z0-9_.:-]", cfg->id);
+        free(s);
+        return NULL;
+    }
     vodq_job_instance_id(s->id, sizeof(s->id), "sched-", cfg->id);
     return s;
 }

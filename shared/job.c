@@ -96,8 +96,7 @@ static bool wants_gpu(const cJSON *sec)
         enc = cJSON_GetObjectItemCaseSensitive(out, "encoder");
     }
     return cJSON_IsString(enc) &&
-           (strstr(enc->valuestring, "nvenc") || strstr(enc->valuestring, "vaapi") ||
-            strstr(enc->valuestring, "qsv"));
+           (strstr(enc->valuestring, "nvenc") || strstr(enc->valuestring, "vaapi"));
 }
 
 bool vodq_job_id_valid(const char *id)

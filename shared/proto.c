@@ -64,6 +64,7 @@ enum vodq_rc vodq_queue_init(struct vodq_queue *q, const char *name, long long e
     snprintf(q->prefix, sizeof(q->prefix), VODQ_KEY_PREFIX_FMT, name);
     snprintf(q->evmax, sizeof(q->evmax), "%lld", events_maxlen > 0 ? events_maxlen : 100000);
     snprintf(q->retention, sizeof(q->retention), "%lld", retention_s > 0 ? retention_s : 604800);
+    snprintf(q->route_key, sizeof(q->route_key), "%s%s", q->prefix, VODQ_KEY_STATS);
     return VODQ_OK;
 }
 
@@ -73,28 +74,29 @@ void vodq_queue_key(const struct vodq_queue *q, char *buf, size_t cap, const cha
     snprintf(buf, cap, "%s%s%s", q->prefix, suffix, id ? id : "");
 }
 
-#define MAX_ARGS 512
+#define MAX_ARGS 1024
 
 static int build_args(const struct vodq_queue *q, int n, const char **args, const size_t *lens,
                       const char **all, size_t *all_lens)
 {
-    all[0] = q->prefix;
-    all[1] = q->evmax;
-    all[2] = q->retention;
-    for (int i = 0; i < 3; i++)
+    all[0] = q->route_key; /* KEYS[1] */
+    all[1] = q->prefix;    /* ARGV[1] */
+    all[2] = q->evmax;
+    all[3] = q->retention;
+    for (int i = 0; i < 4; i++)
         all_lens[i] = strlen(all[i]);
     for (int i = 0; i < n; i++) {
-        all[3 + i] = args[i] ? args[i] : "";
-        all_lens[3 + i] = lens ? lens[i] : strlen(all[3 + i]);
+        all[4 + i] = args[i] ? args[i] : "";
+        all_lens[4 + i] = lens ? lens[i] : strlen(all[4 + i]);
     }
-    return n + 3;
+    return n + 4;
 }
 
 struct vodq_reply *vodq_proto_call(struct vodq_redis *r, const struct vodq_queue *q,
                                    enum vodq_script_id id, int n, const char **args,
                                    const size_t *lens, struct vodq_err *err)
 {
-    if (n + 3 > MAX_ARGS) {
+    if (n + 4 > MAX_ARGS) {
         vodq_err_set(err, VODQ_ERR_INVALID, 0, "too many script arguments");
         return NULL;
     }
@@ -102,7 +104,7 @@ struct vodq_reply *vodq_proto_call(struct vodq_redis *r, const struct vodq_queue
     size_t all_lens[MAX_ARGS];
     int total = build_args(q, n, args, lens, all, all_lens);
     struct vodq_script *s = vodq_proto_script(id);
-    struct vodq_reply *rep = vodq_redis_eval(r, s, 0, total, all, all_lens, err);
+    struct vodq_reply *rep = vodq_redis_eval(r, s, 1, total, all, all_lens, err);
     if (rep && rep->type == VODQ_REPLY_ERROR) {
         vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "script %s: %s", s->name, rep->str);
         vodq_reply_free(rep);
@@ -115,12 +117,12 @@ enum vodq_rc vodq_proto_append(struct vodq_redis *r, const struct vodq_queue *q,
                                enum vodq_script_id id, int n, const char **args,
                                const size_t *lens, struct vodq_err *err)
 {
-    if (n + 3 > MAX_ARGS)
+    if (n + 4 > MAX_ARGS)
         return vodq_err_set(err, VODQ_ERR_INVALID, 0, "too many script arguments");
     const char *all[MAX_ARGS];
     size_t all_lens[MAX_ARGS];
     int total = build_args(q, n, args, lens, all, all_lens);
-    return vodq_redis_eval_append(r, vodq_proto_script(id), 0, total, all, all_lens, err);
+    return vodq_redis_eval_append(r, vodq_proto_script(id), 1, total, all, all_lens, err);
 }
 
 static enum vodq_rc create_group(struct vodq_redis *r, const char *key, const char *group,

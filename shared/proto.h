@@ -31,6 +31,8 @@ struct vodq_queue {
     char prefix[80];     /* "vodq:{Q}:" */
     char evmax[24];      /* events stream MAXLEN ~ */
     char retention[24];  /* seconds a finished job hash is kept */
+    char route_key[96];  /* "vodq:{Q}:stats", declared as KEYS[1] of every script so that
+                          * a Redis Cluster client routes the call to the queue's slot */
 };
 
 /* Fills *q for queue name (1-60 chars [A-Za-z0-9_.-]). */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define MAX_SCRIPTS 32
@@ -205,6 +206,13 @@ void vodq_redis_disconnect(struct vodq_redis *r)
         redisFree(r->ctx);
         r->ctx = NULL;
     }
+}
+
+void vodq_redis_interrupt(struct vodq_redis *r)
+{
+    redisContext *c = r ? r->ctx : NULL;
+    if (c && c->fd >= 0)
+        shutdown(c->fd, SHUT_RDWR);
 }
 
 void vodq_redis_free(struct vodq_redis *r)
@@ -423,7 +431,7 @@ static enum vodq_rc register_script(struct vodq_redis *r, struct vodq_script *s,
     return load_script(r, s, err);
 }
 
-#define EVAL_MAX_ARGS 512
+#define EVAL_MAX_ARGS 1024
 
 static int eval_argv(struct vodq_script *s, int nkeys, int nargs, const char **args,
                      const size_t *arglens, const char **argv, size_t *lens, char *nk)

@@ -103,6 +103,11 @@ enum vodq_rc vodq_redis_eval_append(struct vodq_redis *r, struct vodq_script *s,
 /* Sets the read timeout for the following commands (-1 = block forever). */
 void vodq_redis_set_timeout(struct vodq_redis *r, int timeout_ms);
 
+/* Wakes a thread blocked reading on r (pub/sub) from another thread by
+ * shutting its socket down; that read then fails. Safe to race with the
+ * owner only in that the owner must not be reconnecting at the time. */
+void vodq_redis_interrupt(struct vodq_redis *r);
+
 /* Drops the connection (the next command reconnects). */
 void vodq_redis_disconnect(struct vodq_redis *r);
 

@@ -84,6 +84,7 @@ struct vodq_worker {
     int free_slots[VODQ_TASK__COUNT]; /* idle and not reserved by a claim */
     atomic_bool stopping;         /* stop claiming */
     atomic_bool finished;         /* all threads should exit */
+    struct vodq_redis *_Atomic sub_r; /* the subscriber's connection (to interrupt it) */
     char caps[1024];              /* capability JSON */
 };
 
@@ -873,9 +874,12 @@ static void on_ctl(struct vodq_worker *w, const char *msg)
 static void *subscriber_main(void *arg)
 {
     struct vodq_worker *w = arg;
-    struct vodq_redis *r = connect_redis(w, 1000);
+    /* A long read timeout: an idle worker keeps one subscription instead of
+     * reconnecting each second; shutdown wakes it with vodq_redis_interrupt. */
+    struct vodq_redis *r = connect_redis(w, 30000);
     if (!r)
         return NULL;
+    atomic_store(&w->sub_r, r);
     char chan[VODQ_KEY_MAX];
     vodq_queue_key(&w->q, chan, sizeof(chan), VODQ_KEY_CTL_CHANNEL, NULL);
     bool subscribed = false;
@@ -892,10 +896,9 @@ static void *subscriber_main(void *arg)
         }
         struct vodq_reply *m = vodq_redis_read(r, &err);
         if (!m) {
-            if (err.code != VODQ_ERR_TIMEOUT)
-                subscribed = false; /* reconnect and resubscribe; the heartbeat covers the gap */
-            else
-                subscribed = false; /* a timed-out read drops the connection */
+            /* a failed or timed-out read drops the connection: resubscribe
+             * (the heartbeat reads the desired state meanwhile) */
+            subscribed = false;
             continue;
         }
         if (m->type == VODQ_REPLY_ARRAY && m->elements == 3 && vodq_reply_str(m, 0) &&
@@ -903,6 +906,7 @@ static void *subscriber_main(void *arg)
             on_ctl(w, vodq_reply_str(m, 2));
         vodq_reply_free(m);
     }
+    atomic_store(&w->sub_r, NULL);
     vodq_redis_free(r);
     return NULL;
 }
@@ -919,6 +923,10 @@ struct vodq_worker *vodq_worker_new(const struct vodq_worker_config *cfg, struct
     w->cfg = *cfg;
     if (vodq_queue_init(&w->q, cfg->queue, cfg->events_maxlen, cfg->retention_s, err) != VODQ_OK)
         goto fail;
+    if (cfg->id && *cfg->id && !vodq_job_id_valid(cfg->id)) {
+        vodq_err_set(err, VODQ_ERR_INVALID, 0, "id '%s': only 1-128 of [A-Za-z0-9_.:-]", cfg->id);
+        goto fail;
+    }
     vodq_job_instance_id(w->id, sizeof(w->id), "", cfg->id);
     for (int t = 0; t < VODQ_TASK__COUNT; t++)
         w->n_slots += cfg->slots[t];
@@ -1077,6 +1085,7 @@ enum vodq_rc vodq_worker_run(struct vodq_worker *w, struct vodq_err *err)
     pthread_mutex_unlock(&w->mu);
     pthread_join(comp, NULL);
     pthread_join(hb, NULL);
+    vodq_redis_interrupt(atomic_load(&w->sub_r));
     pthread_join(sub, NULL);
     vodq_reply_free(vodq_redis_cmd(r, &e2, "ZREM %s %s", key, w->id));
     vodq_reply_free(vodq_redis_cmd(r, &e2, "DEL %s", wkey));

@@ -1,4 +1,6 @@
 -- common.lua: prepended to every vodq script (see shared/scripts.c).
+-- KEYS[1] = "vodq:{Q}:stats" (declared so that a cluster client routes the call to
+-- the queue's hash slot; every key a script touches shares the {Q} tag),
 -- ARGV[1] = key prefix "vodq:{Q}:", ARGV[2] = events MAXLEN, ARGV[3] = retention (s).
 local p = ARGV[1]
 local EVMAX = ARGV[2]
@@ -26,7 +28,7 @@ end
 
 local function requeue(job, jk, typ, why)
   local tid = redis.call('XADD', p .. 'tasks:' .. typ, '*', 'job', job)
-  redis.call('HSET', jk, 'task', tid, 'state', 'queued', 'updated_at', NOW)
+  redis.call('HSET', jk, 'task', tid, 'state', 'queued', 'updated_at', NOW, 'progress', 0)
   emit(job, 'state', 'queued', cjson.encode({reason = why}))
 end
 

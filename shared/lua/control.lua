@@ -60,7 +60,7 @@ elseif cmd == 'cancel' then
     requeue(job, jk, typ, 'cancel')
     return {'ok', 'cancelling'}
   end
-  redis.call('HSET', jk, 'state', 'cancelled', 'finished_at', NOW)
+  redis.call('HSET', jk, 'state', 'cancelled', 'finished_at', NOW, 'updated_at', NOW)
   terminal(jk, 'cancelled')
   emit(job, 'state', 'cancelled', '{}')
   return {'ok', 'cancelled'}
@@ -80,7 +80,8 @@ elseif cmd == 'refresh_auth' then
 elseif cmd == 'retry' then
   if st ~= 'dead' then return {'err', 'only dead jobs can be retried; this one is ' .. st} end
   redis.call('PERSIST', jk)
-  redis.call('HSET', jk, 'attempts', 0, 'desired', 'run', 'finished_at', '')
+  redis.call('HSET', jk, 'attempts', 0, 'desired', 'run')
+  redis.call('HDEL', jk, 'finished_at')
   redis.call('HINCRBY', p .. 'stats', 'retried', 1)
   requeue(job, jk, typ, 'retry')
   return {'ok', 'queued'}

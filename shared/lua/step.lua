@@ -41,8 +41,9 @@ local function chain(job, jk, h, result, output)
       redis.call('HSET', ck, 'id', cid, 'type', child.type, 'lane', child.type, 'state', 'queued',
         'spec', cjson.encode(child), 'error', '', 'error_code', '',
         'max_attempts', tostring(child.max_attempts or redis.call('HGET', jk, 'max_attempts')),
-        'timeout_ms', tostring(child.timeout_ms or 0), 'backoff_base_ms', h[7],
-        'backoff_max_ms', h[8], 'session', h[6] or '', 'attempts', 0, 'fence', 0,
+        'timeout_ms', tostring(child.timeout_ms or 0),
+        'backoff_base_ms', tostring(type(child.backoff) == 'table' and child.backoff.base_ms or h[7]),
+        'backoff_max_ms', tostring(type(child.backoff) == 'table' and child.backoff.max_ms or h[8]), 'session', h[6] or '', 'attempts', 0, 'fence', 0,
         'desired', 'run', 'progress', 0, 'auth_version', 0, 'parent', job, 'task', tid,
         'created_at', NOW, 'updated_at', NOW)
       redis.call('HINCRBY', p .. 'stats', 'submitted', 1)
