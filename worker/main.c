@@ -1,10 +1,7 @@
 /* main.c: vodq-worker, claims compose, upload and sleep tasks and runs them. */
 #include "shared/config.h"
 #include "shared/log.h"
-#if __has_include("worker/compose/compose.h")
 #include "worker/compose/compose.h"
-#define HAVE_COMPOSE 1
-#endif
 #include "worker/loop.h"
 #include "worker/sleep.h"
 #include "worker/upload/upload.h"
@@ -16,6 +13,21 @@
 #include <time.h>
 
 static struct vodq_worker *the_worker;
+
+/* True when the probe's "encoders" lists (not its "details") name a GPU
+ * encoder that opened: {"encoders":{"h264":["h264_nvenc","libx264"],...}}. */
+static bool gpu_encoder_found(const char *probe)
+{
+    const char *e = strstr(probe, "\"encoders\":{");
+    const char *end = e ? strchr(e, '}') : NULL;
+    if (!end)
+        return false;
+    size_t n = (size_t)(end - e);
+    char *list = strndup(e, n);
+    bool found = list && (strstr(list, "nvenc") || strstr(list, "vaapi"));
+    free(list);
+    return found;
+}
 
 static void on_signal(int sig)
 {
@@ -91,18 +103,12 @@ int main(int argc, char **argv)
     cfg.exec[VODQ_TASK_SLEEP] = vodq_sleep_run;
     cfg.slots[VODQ_TASK_UPLOAD] = (int)slots_upload;
     cfg.exec[VODQ_TASK_UPLOAD] = vodq_upload_run;
-#ifdef HAVE_COMPOSE
     cfg.slots[VODQ_TASK_COMPOSE] = (int)slots_compose;
     cfg.exec[VODQ_TASK_COMPOSE] = vodq_compose_run;
-#else
-    if (slots_compose > 0)
-        vodq_warn("this build has no compose engine; not serving compose");
-#endif
     /* The encoder probe (opening each encoder for real) goes into the
      * capability record; a worker serves the compose_gpu lane only when it
      * found a GPU encoder. */
     char *caps = NULL;
-#ifdef HAVE_COMPOSE
     if (slots_compose > 0) {
         char *probe = vodq_compose_capabilities_json();
         if (probe) {
@@ -110,7 +116,7 @@ int main(int argc, char **argv)
             caps = malloc(n2);
             if (caps)
                 snprintf(caps, n2, "{\"compose\":%s}", probe);
-            bool gpu = strstr(probe, "nvenc") || strstr(probe, "vaapi");
+            bool gpu = gpu_encoder_found(probe);
             if (gpu && !no_gpu_lane) {
                 cfg.slots[VODQ_TASK_COMPOSE_GPU] = (int)slots_compose;
                 cfg.exec[VODQ_TASK_COMPOSE_GPU] = vodq_compose_run;
@@ -119,9 +125,6 @@ int main(int argc, char **argv)
             free(probe);
         }
     }
-#else
-    (void)no_gpu_lane;
-#endif
     cfg.capabilities_json = caps;
     struct vodq_worker *w = vodq_worker_new(&cfg, &err);
     if (!w) {
