@@ -728,15 +728,15 @@ static enum vodq_rc eng_write(struct eng *e, AVCodecContext *enc, AVStream *st, 
     }
 }
 
+/* The graph promises a constant frame rate in 1/fps; frames are numbered
+ * as they come (a concat of a one-frame clip can repeat a timestamp). */
 static enum vodq_rc eng_video_frame(struct eng *e, AVFrame *f, struct vodq_err *err)
 {
-    AVRational tb = av_buffersink_get_time_base(e->vsink);
-    int64_t pts = av_rescale_q(f->pts, tb, e->venc->time_base);
+    int64_t pts = e->frames;
     enum vodq_rc rc;
 
-    if (pts >= e->max_frames || pts < 0 || e->vend) {
-        if (pts >= e->max_frames)
-            e->vend = true;
+    if (pts >= e->max_frames || e->vend) {
+        e->vend = true;
         return VODQ_OK;
     }
     f->pts = pts;
@@ -774,8 +774,7 @@ static enum vodq_rc eng_video_frame(struct eng *e, AVFrame *f, struct vodq_err *
 
 static enum vodq_rc eng_audio_frame(struct eng *e, AVFrame *f, struct vodq_err *err)
 {
-    AVRational tb = av_buffersink_get_time_base(e->asink);
-    int64_t pts = av_rescale_q(f->pts, tb, e->aenc->time_base);
+    int64_t pts = e->samples; /* gapless, like the video */
 
     if (e->aend || pts >= e->max_samples) {
         e->aend = true;
