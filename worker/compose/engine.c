@@ -45,6 +45,7 @@ struct eng_queue {
 struct eng_input {
     const struct vodq_plan_input *pin;
     double out_fps;
+    AVRational out_rate; /* the output frame rate (images come at it) */
     AVFormatContext *fmt;
     int vidx, aidx;
     AVCodecContext *vdec, *adec;
@@ -396,13 +397,19 @@ static bool codec_has_cuda(const AVCodec *c)
     }
 }
 
-static enum vodq_rc in_open_dec(struct eng_input *in, int idx, AVCodecContext **out,
-                                struct vodq_err *err)
+/* Finds the file's best stream of type and opens its decoder. */
+static enum vodq_rc in_open_stream(struct eng_input *in, enum AVMediaType type, int *idx,
+                                   AVCodecContext **out, struct vodq_err *err)
 {
-    AVStream *st = in->fmt->streams[idx];
+    int ret;
+
+    *idx = av_find_best_stream(in->fmt, type, -1, -1, NULL, 0);
+    if (*idx < 0)
+        return vodq_err_set(err, VODQ_ERR_MEDIA, *idx, "%s: no %s stream", in->pin->path,
+                            av_get_media_type_string(type));
+    AVStream *st = in->fmt->streams[*idx];
     const AVCodec *c = avcodec_find_decoder(st->codecpar->codec_id);
     AVCodecContext *ctx;
-    int ret;
 
     if (c == NULL)
         return vodq_err_set(err, VODQ_ERR_MEDIA, AVERROR_DECODER_NOT_FOUND,
@@ -439,24 +446,13 @@ static enum vodq_rc in_open(struct eng_input *in, struct vodq_err *err)
                             ret, "%s: %s", p->path, av_err2str(ret));
     if ((ret = avformat_find_stream_info(in->fmt, NULL)) < 0)
         return vodq_err_set(err, VODQ_ERR_MEDIA, ret, "%s: %s", p->path, av_err2str(ret));
-    if (p->use_video) {
-        in->vidx = av_find_best_stream(in->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
-        if (in->vidx < 0)
-            return vodq_err_set(err, VODQ_ERR_MEDIA, in->vidx, "%s: no video stream", p->path);
-        enum vodq_rc rc = in_open_dec(in, in->vidx, &in->vdec, err);
-        if (rc != VODQ_OK)
-            return rc;
-        in->vtb = p->is_image ? av_d2q(1.0 / in->out_fps, 1 << 30)
-                              : in->fmt->streams[in->vidx]->time_base;
-    }
-    if (p->use_audio) {
-        in->aidx = av_find_best_stream(in->fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
-        if (in->aidx < 0)
-            return vodq_err_set(err, VODQ_ERR_MEDIA, in->aidx, "%s: no audio stream", p->path);
-        enum vodq_rc rc = in_open_dec(in, in->aidx, &in->adec, err);
-        if (rc != VODQ_OK)
-            return rc;
-    }
+    enum vodq_rc rc;
+    if (p->use_video && (rc = in_open_stream(in, AVMEDIA_TYPE_VIDEO, &in->vidx, &in->vdec, err)) != VODQ_OK)
+        return rc;
+    if (p->use_audio && (rc = in_open_stream(in, AVMEDIA_TYPE_AUDIO, &in->aidx, &in->adec, err)) != VODQ_OK)
+        return rc;
+    if (in->vidx >= 0)
+        in->vtb = p->is_image ? av_inv_q(in->out_rate) : in->fmt->streams[in->vidx]->time_base;
     for (unsigned i = 0; i < in->fmt->nb_streams; i++)
         if ((int)i != in->vidx && (int)i != in->aidx)
             in->fmt->streams[i]->discard = AVDISCARD_ALL;
@@ -789,34 +785,35 @@ static enum vodq_rc eng_audio_frame(struct eng *e, AVFrame *f, struct vodq_err *
     return eng_write(e, e->aenc, e->ast, f, err);
 }
 
-/* Takes what the sinks have; updates vend/aend on sink EOF. */
-static enum vodq_rc eng_drain(struct eng *e, struct vodq_err *err)
+/* Takes what one sink has; sets vend/aend at the sink's EOF. */
+static enum vodq_rc eng_drain_sink(struct eng *e, bool video, struct vodq_err *err)
 {
+    AVFilterContext *sink = video ? e->vsink : e->asink;
     enum vodq_rc rc = VODQ_OK;
     int ret;
 
-    while (rc == VODQ_OK && (ret = av_buffersink_get_frame_flags(e->vsink, e->frame, 0)) >= 0) {
-        rc = eng_video_frame(e, e->frame, err);
+    while ((ret = av_buffersink_get_frame_flags(sink, e->frame, 0)) >= 0) {
+        rc = video ? eng_video_frame(e, e->frame, err) : eng_audio_frame(e, e->frame, err);
         av_frame_unref(e->frame);
+        if (rc != VODQ_OK)
+            return rc;
     }
-    if (rc == VODQ_OK && ret == AVERROR_EOF)
-        e->vend = true;
-    else if (rc == VODQ_OK && ret != AVERROR(EAGAIN))
-        return vodq_err_set(err, VODQ_ERR_MEDIA, ret, "filter graph (video): %s", av_err2str(ret));
-    while (rc == VODQ_OK && (ret = av_buffersink_get_frame_flags(e->asink, e->frame, 0)) >= 0) {
-        rc = eng_audio_frame(e, e->frame, err);
-        av_frame_unref(e->frame);
-    }
-    if (rc == VODQ_OK && ret == AVERROR_EOF)
-        e->aend = true;
-    else if (rc == VODQ_OK && ret != AVERROR(EAGAIN))
-        return vodq_err_set(err, VODQ_ERR_MEDIA, ret, "filter graph (audio): %s", av_err2str(ret));
-    return rc;
+    if (ret == AVERROR_EOF)
+        *(video ? &e->vend : &e->aend) = true;
+    else if (ret != AVERROR(EAGAIN))
+        return vodq_err_set(err, VODQ_ERR_MEDIA, ret, "filter graph (%s): %s",
+                            video ? "video" : "audio", av_err2str(ret));
+    return VODQ_OK;
+}
+
+static enum vodq_rc eng_drain(struct eng *e, struct vodq_err *err)
+{
+    enum vodq_rc rc = eng_drain_sink(e, true, err);
+    return rc != VODQ_OK ? rc : eng_drain_sink(e, false, err);
 }
 
 /* Pushes whatever is queued for one stream of in into its filter source. */
-static enum vodq_rc eng_push_other(struct eng *e, struct eng_input *in, bool video,
-                                   struct vodq_err *err)
+static enum vodq_rc eng_push_other(struct eng_input *in, bool video, struct vodq_err *err)
 {
     AVFilterContext *src = video ? in->vsrc : in->asrc;
     struct eng_queue *q = video ? &in->vq : &in->aq;
@@ -824,7 +821,6 @@ static enum vodq_rc eng_push_other(struct eng *e, struct eng_input *in, bool vid
     AVFrame *f = NULL;
     int r, ret = 0;
 
-    (void)e;
     if (src == NULL || *eof)
         return VODQ_OK;
     while ((r = q_pop(in, q, &f, 0, false)) == 1) {
@@ -850,23 +846,17 @@ static enum vodq_rc eng_feed(struct eng *e, struct vodq_err *err)
     bool video = false;
     unsigned most = 0;
 
-    for (size_t i = 0; i < e->n_in; i++) {
-        struct eng_input *in = &e->in[i];
-        if (in->vsrc && !in->vsrc_eof) {
-            unsigned n = av_buffersrc_get_nb_failed_requests(in->vsrc);
-            if (best == NULL || n > most) {
-                best = in;
-                video = true;
-                most = n;
-            }
-        }
-        if (in->asrc && !in->asrc_eof) {
-            unsigned n = av_buffersrc_get_nb_failed_requests(in->asrc);
-            if (best == NULL || n > most) {
-                best = in;
-                video = false;
-                most = n;
-            }
+    for (size_t k = 0; k < 2 * e->n_in; k++) {
+        struct eng_input *in = &e->in[k / 2];
+        bool v = k % 2 == 0;
+        AVFilterContext *src = v ? in->vsrc : in->asrc;
+        if (src == NULL || (v ? in->vsrc_eof : in->asrc_eof))
+            continue;
+        unsigned n = av_buffersrc_get_nb_failed_requests(src);
+        if (best == NULL || n > most) {
+            best = in;
+            video = v;
+            most = n;
         }
     }
     if (best == NULL)
@@ -877,7 +867,7 @@ static enum vodq_rc eng_feed(struct eng *e, struct vodq_err *err)
         /* The producer may be held by the other stream of the same file
          * being full: hand that one's frames to its source (buffered there,
          * as the ffmpeg command line does) so that this one can come. */
-        enum vodq_rc rc = eng_push_other(e, best, !video, err);
+        enum vodq_rc rc = eng_push_other(best, !video, err);
         if (rc != VODQ_OK)
             return rc;
         r = q_pop(best, video ? &best->vq : &best->aq, &f, ENG_POLL_MS, false);
@@ -1197,6 +1187,7 @@ static enum vodq_rc eng_setup(struct eng *e, const char *out_path, struct vodq_e
         struct eng_input *in = &e->in[i];
         in->pin = &plan->inputs[i];
         in->out_fps = fps;
+        in->out_rate = (AVRational){out->fps_num, out->fps_den};
         pthread_mutex_init(&in->mu, NULL);
         pthread_cond_init(&in->cv, NULL);
     }
