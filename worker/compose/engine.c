@@ -186,6 +186,17 @@ static void in_fail(struct eng_input *in, int ret, const char *what)
     pthread_mutex_unlock(&in->mu);
 }
 
+/* Marks one stream of the input finished: its queue reaches EOF now, not
+ * when the whole file is read (the other stream may still be running). */
+static void in_stream_done(struct eng_input *in, struct eng_queue *q, bool *done)
+{
+    *done = true;
+    pthread_mutex_lock(&in->mu);
+    q->eof = true;
+    pthread_cond_broadcast(&in->cv);
+    pthread_mutex_unlock(&in->mu);
+}
+
 /* Output time (s) of a decoded frame's timestamp ts in the stream's base. */
 static double in_time(struct eng_input *in, int64_t ts, AVRational tb)
 {
@@ -205,7 +216,7 @@ static bool in_video(struct eng_input *in, AVFrame *fr)
     if (in->vdone || t < -1e-6) /* before the seek point: -ss drops it */
         return true;
     if (!in->pin->is_image && in->pin->duration_s > 0 && t >= in->pin->duration_s - 1e-9) {
-        in->vdone = true;
+        in_stream_done(in, &in->vq, &in->vdone);
         return true;
     }
     if (t + fdur - in->offset_s > in->pass_end_s)
@@ -227,9 +238,11 @@ static bool in_video(struct eng_input *in, AVFrame *fr)
     }
     q->pts = llrint(t / av_q2d(in->vtb));
     q->pict_type = AV_PICTURE_TYPE_NONE;
+    if (!q_push(in, &in->vq, &in->aq, q))
+        return false;
     if (in->pin->is_image)
-        in->vdone = true; /* one frame; the graph repeats it */
-    return q_push(in, &in->vq, &in->aq, q);
+        in_stream_done(in, &in->vq, &in->vdone); /* one frame; the graph repeats it */
+    return true;
 }
 
 static bool in_audio(struct eng_input *in, AVFrame *fr)
@@ -251,7 +264,7 @@ static bool in_audio(struct eng_input *in, AVFrame *fr)
         skip = (int)lrint(-t * sr);
     if (in->pin->duration_s > 0) {
         if (t >= in->pin->duration_s - 1e-9) {
-            in->adone = true;
+            in_stream_done(in, &in->aq, &in->adone);
             return true;
         }
         int keep = (int)ceil((in->pin->duration_s - t) * sr - 1e-6);
@@ -970,6 +983,8 @@ static enum vodq_rc eng_open_video(struct eng *e, struct vodq_err *err)
     }
     if (out->preset[0])
         av_dict_set(&d, "preset", out->preset, 0);
+    if (strcmp(e->encoder, "libx265") == 0)
+        av_dict_set(&d, "x265-params", "log-level=error", 0);
     if (e->mux->oformat->flags & AVFMT_GLOBALHEADER)
         ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     if (vodq_hw_is_vaapi(e->encoder)) {

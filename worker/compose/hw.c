@@ -45,6 +45,7 @@ static int hw_try(const char *name, char *msg, size_t size)
     AVBufferRef *dev = NULL, *frames = NULL;
     AVFrame *f = NULL, *hwf = NULL;
     AVPacket *pkt = NULL;
+    AVDictionary *opts = NULL;
     int ret;
 
     if (c == NULL) {
@@ -96,7 +97,6 @@ static int hw_try(const char *name, char *msg, size_t size)
     } else if (dev != NULL) {
         ctx->hw_device_ctx = av_buffer_ref(dev);
     }
-    AVDictionary *opts = NULL;
     if (strcmp(name, "libx265") == 0)
         av_dict_set(&opts, "x265-params", "log-level=none", 0);
     ret = avcodec_open2(ctx, c, &opts);
