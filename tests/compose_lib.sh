@@ -33,14 +33,24 @@ compose_require() {
   fi
 }
 
+# COMPOSE_TIMEOUT: seconds one vodq-compose run may take before it is
+# stopped (SIGTERM, then SIGKILL 5 s later) and counted as failed (exit 124)
+COMPOSE_TIMEOUT=${COMPOSE_TIMEOUT:-120}
+
+# run_compose ARGS...: vodq-compose ARGS under the timeout (and $VODQ_WRAP)
+run_compose() {
+  # shellcheck disable=SC2086
+  timeout -k 5 "$COMPOSE_TIMEOUT" $VODQ_WRAP "$COMPOSE" "$@"
+}
+
 # compose NAME TIMELINE OUT [args...]: runs vodq-compose; stdout and stderr go
 # to $T_DIR/NAME.out and $T_DIR/NAME.err; returns its exit status.
 compose() {
   local name=$1 tl=$2 out=$3; shift 3
   local rc=0
-  $VODQ_WRAP "$COMPOSE" "$tl" "$out" "$@" >"$T_DIR/$name.out" 2>"$T_DIR/$name.err" || rc=$?
+  run_compose "$tl" "$out" "$@" >"$T_DIR/$name.out" 2>"$T_DIR/$name.err" || rc=$?
   if [ "$rc" -ne 0 ]; then
-    echo "# vodq-compose $tl exited $rc:" >&2
+    echo "# vodq-compose $tl exited $rc$( [ "$rc" = 124 ] && echo " (timed out after $COMPOSE_TIMEOUT s)"):" >&2
     tail -n 5 "$T_DIR/$name.err" | sed 's/^/#   /' >&2
   fi
   return "$rc"
@@ -53,11 +63,34 @@ render() {
   if compose "$1" "$1.json" "$1.mp4"; then ok "$1: renders"; else not_ok "$1: renders"; fi
 }
 
+# plan_argv TIMELINE OUT [ENCODER]: the ffmpeg command line that renders the
+# timeline's own render plan (vodq-compose --print-ffmpeg-args), NUL-separated
+# on stdout. The flag prints one argument a line; only the -filter_complex
+# graph spans lines (up to the first "-map"), so its lines are joined again.
+plan_argv() {
+  run_compose --print-ffmpeg-args "$1" "$2" ${3:+--encoder "$3"} | python3 -c '
+import sys
+lines = sys.stdin.read().split("\n")
+if lines and lines[-1] == "":
+    lines.pop()
+out, i = [], 0
+while i < len(lines):
+    out.append(lines[i])
+    if lines[i] == "-filter_complex":
+        j = lines.index("-map", i + 1)
+        out.append("\n".join(lines[i + 1:j]))
+        i = j
+        continue
+    i += 1
+sys.stdout.write("".join(a + "\0" for a in out))
+'
+}
+
 # expect_rejected DESC NAME TEXT: vodq-compose NAME.json NAME.mp4 must exit
 # non-zero, say TEXT (a JSON path, a file name) on stderr, and leave no NAME.mp4
 expect_rejected() {
   local desc=$1 name=$2 want=$3 rc=0 msg
-  "$COMPOSE" "$name.json" "$name.mp4" >"$T_DIR/$name.out" 2>"$T_DIR/$name.err" || rc=$?
+  run_compose "$name.json" "$name.mp4" >"$T_DIR/$name.out" 2>"$T_DIR/$name.err" || rc=$?
   msg=$(tr '\n' ' ' <"$T_DIR/$name.err" | cut -c1-200)
   if [ "$rc" -ne 0 ] && grep -qF -- "$want" "$T_DIR/$name.err" && [ ! -e "$name.mp4" ]; then
     ok "$desc: rejected naming '$want' ($msg)"
@@ -69,21 +102,35 @@ expect_rejected() {
 # ---------------------------------------------------------------------------
 # Numbers (awk, so that "-16.3" and "inf" work)
 
+# The checks below FAIL when an argument is not a number (an empty string
+# from a measurement of a missing or broken file never passes).
+_isnum() { [[ $1 =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]]; }
+
 # num_near A B TOL: |A - B| <= TOL (plus 1e-9 for decimal rounding)
-num_near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t + 1e-9) }'; }
+num_near() {
+  _isnum "$1" && _isnum "$2" && _isnum "$3" &&
+    awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t + 1e-9) }'
+}
 # num_ge A B: A >= B ("inf" is larger than any number)
 num_ge() {
+  { _isnum "$1" || [ "$1" = inf ]; } && { _isnum "$2" || [ "$2" = inf ]; } || return 1
   [ "$1" = inf ] && return 0
   [ "$2" = inf ] && return 1
   awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'
 }
 # num_lt A B: A < B
-num_lt() { ! num_ge "$1" "$2"; }
+num_lt() {
+  { _isnum "$1" || [ "$1" = inf ]; } && { _isnum "$2" || [ "$2" = inf ]; } && ! num_ge "$1" "$2"
+}
 # num_between X LO HI: LO <= X <= HI
 num_between() { num_ge "$1" "$2" && num_ge "$3" "$1"; }
 
+# _isrgb "R G B": three numbers
+_isrgb() { [[ $1 =~ ^[0-9]+\ [0-9]+\ [0-9]+$ ]]; }
+
 # rgb_near "R G B" "R G B" TOL: every channel within TOL
 rgb_near() {
+  _isrgb "$1" && _isrgb "$2" && _isnum "$3" &&
   awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN {
     split(a, x, " "); split(b, y, " ");
     for (i = 1; i <= 3; i++) { d = x[i] - y[i]; if (d < 0) d = -d; if (d > t) exit 1 }
@@ -94,6 +141,7 @@ rgb_near() {
 # lies strictly between the two others' (by at least MARGIN from both ends)
 # on every channel where those differ by more than 2*MARGIN.
 rgb_between() {
+  _isrgb "$1" && _isrgb "$2" && _isrgb "$3" && _isnum "$4" &&
   awk -v c="$1" -v a="$2" -v b="$3" -v m="$4" 'BEGIN {
     split(c, x, " "); split(a, p, " "); split(b, q, " "); n = 0
     for (i = 1; i <= 3; i++) {
@@ -277,14 +325,14 @@ region_luma() {
   "${FF[@]}" -ss "$t" -i "$f" -vf "crop=$w:$h:$x:$y,format=yuv420p" -frames:v 1 \
     -f rawvideo -pix_fmt yuv420p - | head -c $((w * h)) | od -An -tu1 -v |
     awk '{ for (i = 1; i <= NF; i++) { s += $i; n++; if ($i > m) m = $i } }
-         END { if (n == 0) exit 1; printf "%.1f %d\n", s / n, m }'
+         END { if (n > 0) printf "%.1f %d\n", s / n, m }'
 }
 
 # mean_volume FILE START DUR: mean volume (dBFS) of the audio in
 # [START, START + DUR); -91 or lower means silence
 mean_volume() {
   ffmpeg -hide_banner -nostdin -nostats -ss "$2" -t "$3" -i "$1" -vn -af volumedetect \
-    -f null - 2>&1 | awk '/mean_volume:/ { v = $(NF - 1) } END { if (v == "") exit 1; print v }'
+    -f null - 2>&1 | awk '/mean_volume:/ { v = $(NF - 1) } END { if (v != "") print v }'
 }
 
 # audio_bursts FILE [THRESHOLD_DB]: the energy centroid (seconds) of every
@@ -323,7 +371,7 @@ for a, b in runs:
 # loudness_i FILE: EBU R128 integrated loudness (LUFS) of the audio
 loudness_i() {
   ffmpeg -hide_banner -nostdin -nostats -i "$1" -vn -af ebur128=framelog=verbose -f null - 2>&1 |
-    awk '/Integrated loudness:/ { s = 1 } s && /I:/ { v = $2; s = 0 } END { if (v == "") exit 1; print v }'
+    awk '/Integrated loudness:/ { s = 1 } s && /I:/ { v = $2; s = 0 } END { if (v != "") print v }'
 }
 
 # ssim_psnr FILE REF: compares every video frame of FILE with the same frame
@@ -334,7 +382,7 @@ ssim_psnr() {
   s=$(mktemp "$T_DIR/ssim.XXXXXX") p=$(mktemp "$T_DIR/psnr.XXXXXX")
   "${FF[@]}" -i "$f" -i "$ref" -filter_complex \
     "[0:v]split[a1][a2];[1:v]split[b1][b2];[a1][b1]ssim=stats_file=$s;[a2][b2]psnr=stats_file=$p" \
-    -f null - 2>>"$T_DIR/gen.log" || return 1
+    -f null - 2>>"$T_DIR/gen.log" || { echo "frames 0 min_ssim none min_psnr none"; return 0; }
   paste -d' ' \
     <(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^All:/) { sub("All:", "", $i); print $i } }' "$s") \
     <(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^psnr_avg:/) { sub("psnr_avg:", "", $i); print $i } }' "$p") |
@@ -343,3 +391,13 @@ ssim_psnr() {
            if ($2 != "inf" && (mp == "inf" || $2 + 0 < mp + 0)) mp = $2 }
          END { printf "frames %d min_ssim %.5f min_psnr %s\n", n, ms, mp }'
 }
+
+# Probes and measurements never fail (so that `x=$(pixel_at ...)` cannot stop
+# a `set -e` script): they print nothing, or "none", when the file is missing
+# or unreadable, and the check using the value then fails on it.
+for _f in probe_stream probe_count probe_frames probe_end pts_irregular pixel_at frame_pixel \
+  frame_lumas region_luma mean_volume audio_bursts loudness_i ssim_psnr; do
+  eval "_raw_$_f() $(declare -f "$_f" | tail -n +2)"
+  eval "$_f() { _raw_$_f \"\$@\" || true; }"
+done
+unset _f

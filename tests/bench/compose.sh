@@ -7,9 +7,7 @@
 #   vodq     vodq-compose TIMELINE OUT.mp4
 #   cli      the ffmpeg command line with the SAME filter graph, inputs and
 #            encoder settings: the argv of vodq_plan_ffmpeg_args() for the
-#            timeline's render plan (printed by a small helper compiled here
-#            against the build's libvodq_compose, or by
-#            `vodq-compose --print-ffmpeg-args` when the CLI has that flag)
+#            timeline's render plan, printed by vodq-compose --print-ffmpeg-args
 #   floor    the encode-only floor: the same encoder, preset, CRF and GOP on
 #            the same number of frames of the same size, read as raw yuv420p
 #            from /dev/shm (the vodq output decoded once beforehand, so the
@@ -19,7 +17,7 @@
 # vodq <= 1.1 x floor.
 #
 # Usage: tests/bench/compose.sh [RUNS]      (default 3)
-# Env:   VODQ_BIN (build/bin), VODQ_BUILD (build; for the plan helper),
+# Env:   VODQ_BIN (build/bin),
 #        BENCH_ENCODER (libx264), BENCH_PRESET (veryfast), BENCH_SECONDS
 #        (length of each source clip, default 3.5),
 #        BENCH_KEEP=1 keeps the folder (media, outputs, argv).
@@ -75,52 +73,10 @@ EOF
 
 # --- the ffmpeg argv of the same plan -------------------------------------------------
 argv_file=$T_DIR/cli.argv # NUL-separated, output path last
-if "$COMPOSE" --help 2>&1 | grep -q -- --print-ffmpeg-args; then
-  "$COMPOSE" bench.json "$SHM/cli.mp4" --print-ffmpeg-args --encoder "$ENCODER" | tr '\n' '\0' >"$argv_file"
-  how="vodq-compose --print-ffmpeg-args"
-else
-  lib=$VODQ_BUILD/worker/compose/libvodq_compose.a shared=$VODQ_BUILD/shared/libvodq_shared.a
-  [ -f "$lib" ] && [ -f "$shared" ] || { echo "no $lib or $shared: build the vodq_compose target" >&2; exit 1; }
-  cat >plan_args.c <<'EOF'
-/* Prints the NUL-separated ffmpeg argv of a timeline's render plan. */
-#include "worker/compose/plan.h"
-#include "worker/compose/timeline.h"
-
-#include <stdio.h>
-#include <string.h>
-
-int main(int argc, char **argv)
-{
-    struct vodq_timeline tl = {0};
-    struct vodq_plan plan = {0};
-    struct vodq_err err = {0};
-    char **a;
-
-    if (argc != 4)
-        return 2;
-    if (vodq_timeline_load_file(argv[1], &tl, &err) != VODQ_OK ||
-        vodq_timeline_probe(&tl, &err) != VODQ_OK || vodq_plan_build(&tl, &plan, &err) != VODQ_OK) {
-        fprintf(stderr, "plan_args: %s\n", err.msg);
-        return 1;
-    }
-    a = vodq_plan_ffmpeg_args(&plan, argv[3], argv[2]);
-    if (a == NULL)
-        return 1;
-    for (size_t i = 0; a[i]; i++)
-        fwrite(a[i], 1, strlen(a[i]) + 1, stdout);
-    return 0;
-}
-EOF
-  # shellcheck disable=SC2046
-  cc -std=c11 -D_GNU_SOURCE -I"$VODQ_SRC" -I"$VODQ_SRC/shared" plan_args.c "$lib" "$shared" \
-    $(pkg-config --libs libavformat libavcodec libavfilter libswscale libswresample libavutil libcjson) \
-    -lm -lpthread -o plan_args
-  ./plan_args bench.json "$SHM/cli.mp4" "$ENCODER" >"$argv_file"
-  how="vodq_plan_ffmpeg_args() via a helper linked with $lib"
-fi
+plan_argv bench.json "$SHM/cli.mp4" "$ENCODER" >"$argv_file"
 mapfile -d '' CLI <"$argv_file"
 CLI=("${CLI[0]}" -loglevel error -nostats "${CLI[@]:1}")
-echo "# ffmpeg command line from $how:"
+echo "# ffmpeg command line (vodq-compose --print-ffmpeg-args):"
 printf '%q ' "${CLI[@]}" | cut -c1-500
 echo "..."
 

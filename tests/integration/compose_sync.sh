@@ -100,7 +100,7 @@ t_v = start + (i + (want - n) / speed) / fps
 t_a = min(bursts, key=lambda t: abs(t - nominal)) if bursts else float("nan")
 print("%.4f %.4f %.4f" % (t_a, t_v, abs(t_a - t_v)))
 EOF
-)
+) || res="none none none"
   read -r t_a t_v diff <<<"$res"
   check "speed $speed: beep of source ${s_time}s heard at $t_a s, its frame shown at $t_v s (nominal $nominal s): within one frame" \
     num_lt "$diff" 0.04
