@@ -191,12 +191,30 @@ static void test_errors(void **state)
     expect_bad(true, "eyJBIjoiYiJ9AA==", true, "UploadAuth: not JSON");
 }
 
+/* the proactive-refresh test: within N seconds of ExpireUTCTime, or past it */
+static void test_expires_within(void **state)
+{
+    (void)state;
+    int64_t exp;
+    assert_int_equal(vodq_vod_parse_utc("2020-07-29T15:20:31Z", &exp), 0);
+    assert_int_equal(exp, 1596036031);
+    assert_false(vodq_vod_expires_within(exp, exp - 601, 600));
+    assert_true(vodq_vod_expires_within(exp, exp - 600, 600));
+    assert_true(vodq_vod_expires_within(exp, exp - 1, 600));
+    assert_true(vodq_vod_expires_within(exp, exp + 100, 0));
+    assert_false(vodq_vod_expires_within(exp, exp - 1, 0));
+    assert_true(vodq_vod_expires_within(exp, exp, -5)); /* negative margin = 0 */
+    /* unknown expiry (0) never counts as expiring */
+    assert_false(vodq_vod_expires_within(0, 1596036031, 3000));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_address_fixture),
         cmocka_unit_test(test_auth),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_expires_within),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -238,12 +238,71 @@ static void test_list_parts(void **state)
     }
 }
 
+/* ListMultipartUploadsResult as OSS documents it (namespace-free) and as S3
+ * sends it (with xmlns): entries in order, markers, truncation; bad ones named */
+static void test_list_uploads(void **state)
+{
+    (void)state;
+    static const char oss[] =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListMultipartUploadsResult>"
+        "<Bucket>outin-x</Bucket><KeyMarker></KeyMarker><NextKeyMarker>sv/b.mp4</NextKeyMarker>"
+        "<NextUploadIdMarker>U2</NextUploadIdMarker><IsTruncated>true</IsTruncated>"
+        "<Upload><Key>sv/a &amp; b.mp4</Key><UploadId>U1</UploadId>"
+        "<Initiated>2022-12-28T10:27:41.000Z</Initiated></Upload>"
+        "<Upload><Key>sv/b.mp4</Key><UploadId>U2</UploadId></Upload>"
+        "</ListMultipartUploadsResult>";
+    struct vodq_xml_uploads u;
+    struct vodq_err err = {0};
+    assert_int_equal(vodq_xml_list_uploads(oss, sizeof(oss) - 1, &u, &err), VODQ_OK);
+    assert_int_equal(u.n, 2);
+    assert_true(u.truncated);
+    assert_string_equal(u.uploads[0].key, "sv/a & b.mp4");
+    assert_string_equal(u.uploads[0].upload_id, "U1");
+    assert_string_equal(u.uploads[0].initiated, "2022-12-28T10:27:41.000Z");
+    assert_string_equal(u.uploads[1].key, "sv/b.mp4");
+    assert_null(u.uploads[1].initiated);
+    assert_string_equal(u.next_key_marker, "sv/b.mp4");
+    assert_string_equal(u.next_upload_id_marker, "U2");
+    vodq_xml_uploads_cleanup(&u);
+    assert_null(u.uploads);
+    assert_int_equal(u.n, 0);
+
+    static const char s3[] =
+        "<ListMultipartUploadsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        "<IsTruncated>false</IsTruncated></ListMultipartUploadsResult>";
+    assert_int_equal(vodq_xml_list_uploads(s3, sizeof(s3) - 1, &u, &err), VODQ_OK);
+    assert_int_equal(u.n, 0);
+    assert_false(u.truncated);
+    assert_null(u.next_key_marker);
+    vodq_xml_uploads_cleanup(&u);
+
+    static const char bad[] = "<ListMultipartUploadsResult><Upload><Key>k</Key></Upload>"
+                              "<Upload><UploadId>U</UploadId></Upload>"
+                              "</ListMultipartUploadsResult>";
+    assert_int_equal(vodq_xml_list_uploads(bad, sizeof(bad) - 1, &u, &err), VODQ_ERR_PROTOCOL);
+    assert_non_null(strstr(err.msg, "ListMultipartUploads reply: Upload 1: UploadId missing"));
+    assert_null(u.uploads);
+    static const char bad2[] = "<ListMultipartUploadsResult><Upload><UploadId>U</UploadId>"
+                               "</Upload></ListMultipartUploadsResult>";
+    assert_int_equal(vodq_xml_list_uploads(bad2, sizeof(bad2) - 1, &u, &err), VODQ_ERR_PROTOCOL);
+    assert_non_null(strstr(err.msg, "Upload 1: Key missing"));
+    static const char other[] = "<ListPartsResult/>";
+    assert_int_equal(vodq_xml_list_uploads(other, sizeof(other) - 1, &u, &err),
+                     VODQ_ERR_PROTOCOL);
+    assert_non_null(strstr(err.msg, "root element is <ListPartsResult>"));
+    static const char e[] = "<Error><Code>AccessDenied</Code><Message>no</Message></Error>";
+    assert_int_equal(vodq_xml_list_uploads(e, sizeof(e) - 1, &u, &err), VODQ_ERR_PROTOCOL);
+    assert_non_null(strstr(err.msg, "<Error> AccessDenied: no"));
+    assert_int_equal(vodq_xml_list_uploads("nope", 4, &u, &err), VODQ_ERR_PROTOCOL);
+    assert_non_null(strstr(err.msg, "not XML"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error),           cmocka_unit_test(test_upload_id),
         cmocka_unit_test(test_complete_result), cmocka_unit_test(test_complete_body),
-        cmocka_unit_test(test_list_parts),
+        cmocka_unit_test(test_list_parts),      cmocka_unit_test(test_list_uploads),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     xmlCleanupParser();

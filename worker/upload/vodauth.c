@@ -269,3 +269,12 @@ fail:
     cJSON_Delete(o);
     return rc;
 }
+
+bool vodq_vod_expires_within(int64_t expires_at, int64_t now, int64_t secs)
+{
+    if (expires_at <= 0)
+        return false;
+    if (secs < 0)
+        secs = 0;
+    return expires_at - now <= secs;
+}

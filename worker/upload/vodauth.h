@@ -14,6 +14,7 @@
 
 #include "shared/err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,5 +56,11 @@ enum vodq_rc vodq_vod_b64_decode(const char *b64, unsigned char **out, size_t *o
 /* Parses "YYYY-MM-DDTHH:MM:SSZ" (the 'Z' optional, fraction ".sss" allowed)
  * as UTC. Returns 0 and sets *out on success, -1 otherwise. */
 int vodq_vod_parse_utc(const char *s, int64_t *out);
+
+/* True when credentials expiring at expires_at (Unix seconds, as in
+ * vodq_vod_auth.expires_at / vodq_target.expires_at) are expired at now or
+ * expire within secs seconds of it. False when expires_at is 0 (unknown):
+ * then only the server's SecurityTokenExpired tells. */
+bool vodq_vod_expires_within(int64_t expires_at, int64_t now, int64_t secs);
 
 #endif

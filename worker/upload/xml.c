@@ -186,6 +186,16 @@ static bool parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
+/* A zeroed array with room for one entry per child element of r named
+ * name (at least one), or NULL on OOM. */
+static void *alloc_children(const xmlNode *r, const char *name, size_t each)
+{
+    size_t n = 0;
+    for (const xmlNode *c = r->children; c; c = c->next)
+        n += is(c, name);
+    return calloc(n ? n : 1, each);
+}
+
 /* One <Part> of a ListParts reply; idx (1-based) names it until its
  * PartNumber is known. */
 static enum vodq_rc parse_part(const xmlNode *c, struct vodq_xml_part *p, size_t idx,
@@ -247,10 +257,7 @@ enum vodq_rc vodq_xml_list_parts(const char *body, size_t len, struct vodq_xml_p
     enum vodq_rc rc = read_reply(body, len, "ListParts", "ListPartsResult", &d, &r, err);
     if (rc != VODQ_OK)
         return rc;
-    size_t cap = 0;
-    for (xmlNode *c = r->children; c; c = c->next)
-        cap += is(c, "Part");
-    out->parts = calloc(cap ? cap : 1, sizeof(*out->parts));
+    out->parts = alloc_children(r, "Part", sizeof(*out->parts));
     if (!out->parts) {
         rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
         goto done;
@@ -276,5 +283,68 @@ done:
     xmlFreeDoc(d);
     if (rc != VODQ_OK)
         vodq_xml_parts_cleanup(out);
+    return rc;
+}
+
+void vodq_xml_uploads_cleanup(struct vodq_xml_uploads *u)
+{
+    if (!u)
+        return;
+    for (size_t i = 0; i < u->n; i++) {
+        free(u->uploads[i].key);
+        free(u->uploads[i].upload_id);
+        free(u->uploads[i].initiated);
+    }
+    free(u->uploads);
+    free(u->next_key_marker);
+    free(u->next_upload_id_marker);
+    memset(u, 0, sizeof(*u));
+}
+
+/* One <Upload> of a ListMultipartUploads reply; idx is 1-based. */
+static enum vodq_rc parse_upload(const xmlNode *c, struct vodq_xml_upload *u, size_t idx,
+                                 struct vodq_err *err)
+{
+    u->key = child_text(c, "Key");
+    u->upload_id = child_text(c, "UploadId");
+    u->initiated = child_text(c, "Initiated");
+    if (u->key && *u->key && u->upload_id && *u->upload_id)
+        return VODQ_OK;
+    return vodq_err_set(err, VODQ_ERR_PROTOCOL, 0,
+                        "ListMultipartUploads reply: Upload %zu: %s missing or empty", idx,
+                        u->key && *u->key ? "UploadId" : "Key");
+}
+
+enum vodq_rc vodq_xml_list_uploads(const char *body, size_t len, struct vodq_xml_uploads *out,
+                                   struct vodq_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    xmlDoc *d = NULL;
+    xmlNode *r = NULL;
+    enum vodq_rc rc = read_reply(body, len, "ListMultipartUploads", "ListMultipartUploadsResult",
+                                 &d, &r, err);
+    if (rc != VODQ_OK)
+        return rc;
+    out->uploads = alloc_children(r, "Upload", sizeof(*out->uploads));
+    if (!out->uploads) {
+        rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+        goto done;
+    }
+    char *t = child_text(r, "IsTruncated");
+    out->truncated = t && strcmp(t, "true") == 0;
+    free(t);
+    out->next_key_marker = child_text(r, "NextKeyMarker");
+    out->next_upload_id_marker = child_text(r, "NextUploadIdMarker");
+    for (xmlNode *c = r->children; c && rc == VODQ_OK; c = c->next) {
+        if (!is(c, "Upload"))
+            continue;
+        /* counted before parsing so a half-filled entry is freed on error */
+        size_t i = out->n++;
+        rc = parse_upload(c, &out->uploads[i], i + 1, err);
+    }
+done:
+    xmlFreeDoc(d);
+    if (rc != VODQ_OK)
+        vodq_xml_uploads_cleanup(out);
     return rc;
 }

@@ -60,4 +60,30 @@ enum vodq_rc vodq_xml_list_parts(const char *body, size_t len, struct vodq_xml_p
 /* Frees what p owns and zeroes it. NULL is fine. */
 void vodq_xml_parts_cleanup(struct vodq_xml_parts *p);
 
+/* One <Upload> of a ListMultipartUploads reply. */
+struct vodq_xml_upload {
+    char *key;       /* Key (raw object key) */
+    char *upload_id; /* UploadId */
+    char *initiated; /* Initiated as sent (ISO-8601), or NULL when absent */
+};
+
+/* A parsed ListMultipartUploadsResult page. */
+struct vodq_xml_uploads {
+    struct vodq_xml_upload *uploads; /* in document order */
+    size_t n;
+    bool truncated;              /* IsTruncated */
+    char *next_key_marker;       /* NextKeyMarker, or NULL */
+    char *next_upload_id_marker; /* NextUploadIdMarker, or NULL */
+};
+
+/* Parses a ListMultipartUploadsResult into *out (zeroed first), e.g. to
+ * find an upload of our key left open by an earlier run. VODQ_ERR_PROTOCOL
+ * naming the element when not XML, not that root, or an Upload without Key
+ * or UploadId. Free with vodq_xml_uploads_cleanup(). */
+enum vodq_rc vodq_xml_list_uploads(const char *body, size_t len, struct vodq_xml_uploads *out,
+                                   struct vodq_err *err);
+
+/* Frees what u owns and zeroes it. NULL is fine. */
+void vodq_xml_uploads_cleanup(struct vodq_xml_uploads *u);
+
 #endif
