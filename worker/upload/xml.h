@@ -72,8 +72,8 @@ struct vodq_xml_uploads {
     struct vodq_xml_upload *uploads; /* in document order */
     size_t n;
     bool truncated;              /* IsTruncated */
-    char *next_key_marker;       /* NextKeyMarker, or NULL */
-    char *next_upload_id_marker; /* NextUploadIdMarker, or NULL */
+    char *next_key_marker;       /* NextKeyMarker ("" when empty), or NULL when absent */
+    char *next_upload_id_marker; /* NextUploadIdMarker, likewise */
 };
 
 /* Parses a ListMultipartUploadsResult into *out (zeroed first), e.g. to
