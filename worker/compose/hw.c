@@ -19,6 +19,7 @@ static const char *const hw_names[HW_N] = {"h264_nvenc", "h264_vaapi", "libx264"
 struct hw_probe {
     bool cuda, vaapi;
     char cuda_msg[160], vaapi_msg[160];
+    bool tried[HW_N]; /* opened once (hw_enc_ok) */
     bool ok[HW_N];
     char msg[HW_N][200];
 };
@@ -136,7 +137,8 @@ fail:
     return ret;
 }
 
-static void hw_run_probe(void)
+/* The devices, probed once. */
+static void hw_probe_devices(void)
 {
     AVBufferRef *dev = NULL;
     int ret;
@@ -151,19 +153,42 @@ static void hw_run_probe(void)
     if (ret < 0)
         snprintf(probe.vaapi_msg, sizeof(probe.vaapi_msg), "%s", av_err2str(ret));
     av_buffer_unref(&dev);
-    for (int i = 0; i < HW_N; i++)
-        probe.ok[i] = hw_try(hw_names[i], probe.msg[i], sizeof(probe.msg[i])) >= 0;
+}
+
+static pthread_mutex_t probe_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Opens encoder i once (a render that picks libx264 never pays for
+ * opening libx265); returns whether it works. */
+static bool hw_enc_ok(int i)
+{
+    pthread_once(&probe_once, hw_probe_devices);
+    pthread_mutex_lock(&probe_mu);
+    if (!probe.tried[i]) {
+        /* no device, no need to try: FFmpeg's answer is the device's */
+        bool nv = is_nvenc(hw_names[i]), va = vodq_hw_is_vaapi(hw_names[i]);
+        if ((nv && !probe.cuda) || (va && !probe.vaapi))
+            snprintf(probe.msg[i], sizeof(probe.msg[i]), "no %s device: %s", nv ? "CUDA" : "VAAPI",
+                     nv ? probe.cuda_msg : probe.vaapi_msg);
+        else
+            probe.ok[i] = hw_try(hw_names[i], probe.msg[i], sizeof(probe.msg[i])) >= 0;
+        probe.tried[i] = true;
+    }
+    bool ok = probe.ok[i];
+    pthread_mutex_unlock(&probe_mu);
+    return ok;
 }
 
 static const struct hw_probe *hw_get(void)
 {
-    pthread_once(&probe_once, hw_run_probe);
+    for (int i = 0; i < HW_N; i++)
+        hw_enc_ok(i);
     return &probe;
 }
 
 bool vodq_hw_cuda_available(void)
 {
-    return hw_get()->cuda;
+    pthread_once(&probe_once, hw_probe_devices);
+    return probe.cuda;
 }
 
 char *vodq_hw_probe_json(void)
@@ -202,7 +227,7 @@ out:
 enum vodq_rc vodq_hw_pick(const char *codec, const char *requested, char *name, size_t size,
                           struct vodq_err *err)
 {
-    const struct hw_probe *p = hw_get();
+    const struct hw_probe *p = &probe;
     int base;
 
     if (codec == NULL || (strcmp(codec, "h264") != 0 && strcmp(codec, "hevc") != 0))
@@ -211,7 +236,7 @@ enum vodq_rc vodq_hw_pick(const char *codec, const char *requested, char *name, 
     base = strcmp(codec, "h264") == 0 ? 0 : 3;
     if (requested == NULL || requested[0] == '\0' || strcmp(requested, "auto") == 0) {
         for (int i = base; i < base + 3; i++)
-            if (p->ok[i]) {
+            if (hw_enc_ok(i)) {
                 snprintf(name, size, "%s", hw_names[i]);
                 return VODQ_OK;
             }
@@ -220,7 +245,7 @@ enum vodq_rc vodq_hw_pick(const char *codec, const char *requested, char *name, 
     }
     for (int i = 0; i < HW_N; i++)
         if (strcmp(requested, hw_names[i]) == 0) {
-            if (!p->ok[i])
+            if (!hw_enc_ok(i))
                 return vodq_err_set(err, VODQ_ERR_MEDIA, 0, "encoder %s cannot be used: %s",
                                     requested, p->msg[i]);
             snprintf(name, size, "%s", requested);
