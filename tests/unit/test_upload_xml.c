@@ -30,6 +30,17 @@ static void test_error(void **state)
     assert_true(vodq_xml_error(S(e), code, sizeof(code), msg, sizeof(msg)));
     assert_string_equal(code, "SecurityTokenExpired");
     assert_string_equal(msg, "The security token you provided has expired.");
+    char rid[32] = "untouched";
+    assert_true(vodq_xml_error_rid(S(e), code, sizeof(code), msg, sizeof(msg), rid, sizeof(rid)));
+    assert_string_equal(rid, "5C3D9175B6FC201293AD****");
+    assert_string_equal(code, "SecurityTokenExpired");
+    assert_true(vodq_xml_error_rid(S("<Error><Code>X</Code></Error>"), NULL, 0, NULL, 0, rid,
+                                   sizeof(rid)));
+    assert_string_equal(rid, ""); /* absent */
+    strcpy(rid, "keep");
+    assert_false(vodq_xml_error_rid(S("<ListPartsResult/>"), code, sizeof(code), msg,
+                                    sizeof(msg), rid, sizeof(rid)));
+    assert_string_equal(rid, "keep");
     /* truncated to the caps */
     char c4[5], m4[4];
     assert_true(vodq_xml_error(S(e), c4, sizeof(c4), m4, sizeof(m4)));

@@ -87,7 +87,18 @@ static enum vodq_rc read_reply(const char *body, size_t len, const char *what,
     return VODQ_ERR_PROTOCOL;
 }
 
-bool vodq_xml_error(const char *body, size_t len, char *code, size_t ccap, char *msg, size_t mcap)
+/* Copies n's child element name's text (or "") into out[0..cap). */
+static void copy_child(const xmlNode *n, const char *name, char *out, size_t cap)
+{
+    if (!out || !cap)
+        return;
+    char *t = child_text(n, name);
+    snprintf(out, cap, "%s", t ? t : "");
+    free(t);
+}
+
+bool vodq_xml_error_rid(const char *body, size_t len, char *code, size_t ccap, char *msg,
+                        size_t mcap, char *rid, size_t rcap)
 {
     xmlDoc *d = xml_read(body, len);
     if (!d)
@@ -95,16 +106,17 @@ bool vodq_xml_error(const char *body, size_t len, char *code, size_t ccap, char 
     xmlNode *r = xmlDocGetRootElement(d);
     bool is_err = is(r, "Error");
     if (is_err) {
-        char *c = child_text(r, "Code"), *m = child_text(r, "Message");
-        if (code && ccap)
-            snprintf(code, ccap, "%s", c ? c : "");
-        if (msg && mcap)
-            snprintf(msg, mcap, "%s", m ? m : "");
-        free(c);
-        free(m);
+        copy_child(r, "Code", code, ccap);
+        copy_child(r, "Message", msg, mcap);
+        copy_child(r, "RequestId", rid, rcap);
     }
     xmlFreeDoc(d);
     return is_err;
+}
+
+bool vodq_xml_error(const char *body, size_t len, char *code, size_t ccap, char *msg, size_t mcap)
+{
+    return vodq_xml_error_rid(body, len, code, ccap, msg, mcap, NULL, 0);
 }
 
 enum vodq_rc vodq_xml_upload_id(const char *body, size_t len, char **out, struct vodq_err *err)

@@ -18,6 +18,11 @@
  * empty, another root), code/msg untouched. */
 bool vodq_xml_error(const char *body, size_t len, char *code, size_t ccap, char *msg, size_t mcap);
 
+/* As vodq_xml_error, and also fills rid with the <RequestId> ("" when
+ * absent; not a secret: OSS support asks for it). */
+bool vodq_xml_error_rid(const char *body, size_t len, char *code, size_t ccap, char *msg,
+                        size_t mcap, char *rid, size_t rcap);
+
 /* The <UploadId> of an InitiateMultipartUploadResult, in a new string
  * (*out, caller frees). VODQ_ERR_PROTOCOL when not XML or when the
  * element is missing or empty (*out = NULL then). */
