@@ -41,7 +41,7 @@ cd "$T_DIR"
 
 echo "# generating 1080p30 sources ($SECS s each) in $T_DIR"
 for s in "testsrc2=s=1920x1080:r=30" "testsrc=s=1920x1080:r=30" \
-         "smptehdbars=s=1920x1080:r=30,noise=alls=12:allf=t" "mandelbrot=s=1440x1080:r=30"; do
+         "gradients=s=1920x1080:r=30:speed=0.05:n=4" "mandelbrot=s=1440x1080:r=30"; do
   n=$((${n:-0} + 1))
   "${FF[@]}" -f lavfi -i "$s" -f lavfi -i "sine=f=$((300 + 110 * n)):r=48000" -t "$SECS" \
     -vf format=yuv420p -c:v libx264 -preset veryfast -crf 23 -g 60 \
