@@ -107,10 +107,9 @@ tl fit '"tracks": [ { "clips": [
   { "type": "video", "src": "stripes.mp4", "out": 1, "fit": "stretch" } ] } ]'
 render fit
 # contain: picture 320x120 centred, bars of 60 px in the background colour.
-# Known plan bug (FFmpeg 5.1): the pad filter turns its colour into YUV with
-# the BT.601 matrix whatever the output matrix is, so "#00FF00" comes out as
-# (0, 215, 0) in a BT.709 output. The check stays: the bars must be the colour
-# the timeline asks for.
+# (FFmpeg 5.1's pad filter turns its colour into YUV with the BT.601 matrix
+# whatever the output matrix; the plan pads non-grey colours in RGB, so the
+# bars are the colour the timeline asks for.)
 expect_rgb "contain: top bar has the background colour" "$GREEN" "$(pixel_at fit.mp4 0.5 150 20)" 12
 expect_rgb "contain: bottom bar has the background colour" "$GREEN" "$(pixel_at fit.mp4 0.5 150 216)" 12
 expect_rgb "contain: picture centre (blue)" "$BLUE" "$(pixel_at fit.mp4 0.5 150 116)" 12

@@ -360,8 +360,19 @@ static void sb_fit(struct sbuf *b, const struct vodq_clip *c, size_t k,
         fit_size(dw, dh, W, H, false, &sw, &sh);
         sb_scale(b, sw, sh, &c->info, o);
         if (sw != W || sh != H) {
+            /* FFmpeg 5.1's pad turns its colour into YUV with BT.601
+             * coefficients whatever the frame's matrix; a grey is the same in
+             * every matrix, any other colour is padded in RGB (gbrp) and the
+             * frame converted back with the output matrix. */
+            bool grey = c->background.r == c->background.g && c->background.g == c->background.b;
+            if (!grey)
+                sb_printf(b, ",scale=in_color_matrix=%s:in_range=%s,format=gbrp", out_matrix(o),
+                          range_name(o->full_range));
             sb_printf(b, ",pad=w=%d:h=%d:x=%d:y=%d:color=", W, H, (W - sw) / 2, (H - sh) / 2);
             sb_color(b, c->background);
+            if (!grey)
+                sb_printf(b, ",scale=out_color_matrix=%s:out_range=%s,format=yuv420p",
+                          out_matrix(o), range_name(o->full_range));
         }
         break;
     }
