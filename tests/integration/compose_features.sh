@@ -128,7 +128,9 @@ expect_rgb "stretch: blue at the bottom right" "$BLUE" "$(pixel_at fit.mp4 3.5 3
 # --- captions ------------------------------------------------------------------
 tl caption '"tracks": [ { "clips": [ { "type": "video", "src": "black.mp4", "out": 3 } ] } ],
   "captions": [ { "text": "HELLO 你好", "size": 40, "color": "#ffffff", "anchor": "bottom",
-                  "y": 20, "start": 1, "end": 2 } ]'
+                  "y": 20, "start": 1, "end": 2 },
+                { "text": "BOX", "size": 20, "color": "#ffffff", "anchor": "top-left", "x": 10, "y": 10,
+                  "box": { "color": "#ff0000", "padding": 10 }, "start": 2.2, "end": 2.8 } ]'
 render caption
 # the caption sits in the band y = 240 - 20 - ~45 .. 220, centred
 band_at() { region_luma caption.mp4 "$1" 40 160 240 64 | cut -d' ' -f2; }
@@ -140,6 +142,11 @@ m=$(band_at 2.5)
 check "caption: nothing in the band after its end (max luma $m)" num_lt "${m:-999}" 40
 m=$(region_luma caption.mp4 1.5 0 0 320 150 | cut -d' ' -f2)
 check "caption: nothing outside its band (max luma $m)" num_lt "${m:-999}" 40
+# the box of the second caption (padding 10 px around its text, from (10, 10))
+# has the colour asked for. Same FFmpeg 5.1 matter as the contain bars above:
+# drawtext turns colours into YUV with BT.601 whatever the output matrix.
+expect_rgb "caption box: the colour asked for (#ff0000)" "$RED" "$(pixel_at caption.mp4 2.5 12 12 4)" 12
+expect_rgb "caption box: not shown before its start" "$BLACK" "$(pixel_at caption.mp4 1.5 12 12 4)" 12
 
 # --- watermark and a timed sticker -----------------------------------------------
 tl overlay '"tracks": [ { "clips": [ { "type": "video", "src": "grey.mp4", "out": 3 } ] } ],
