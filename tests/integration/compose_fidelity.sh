@@ -104,6 +104,10 @@ check "control: a picture one frame late is caught (PSNR under 40 dB: $r)" \
 # cover 576x240 cropped at x 128; blur = contain over the cover copy blurred
 # with boxblur radius 240/40 = 6; stretch 320x240. tall 180x320: contain
 # 136x240 (even(135)) at x 92.
+# A coloured letterbox is padded in RGB and converted back with the BT.709
+# matrix: FFmpeg 5.1's pad converts its colour with BT.601 only (docs/timeline.md).
+RGBPAD="scale=in_color_matrix=bt709:in_range=tv,format=gbrp,pad"
+YUV="scale=out_color_matrix=bt709:out_range=tv,format=yuv420p"
 fidelity fit '"tracks": [ { "clips": [
   { "type": "video", "src": "wide.mp4", "out": 1, "fit": "contain", "background": "#202040" },
   { "type": "video", "src": "wide.mp4", "out": 1, "fit": "cover" },
@@ -111,13 +115,13 @@ fidelity fit '"tracks": [ { "clips": [
   { "type": "video", "src": "wide.mp4", "out": 1, "fit": "stretch" },
   { "type": "video", "src": "tall.mp4", "out": 1, "fit": "contain", "background": "#402020" } ] } ]' \
   -i wide.mp4 -i wide.mp4 -i wide.mp4 -i wide.mp4 -i tall.mp4 -filter_complex "
-  [0:v]trim=end_frame=25,scale=320:134,pad=320:240:0:53:color=0x202040,setsar=1[v0];
+  [0:v]trim=end_frame=25,scale=320:134,$RGBPAD=320:240:0:53:color=0x202040,$YUV,setsar=1[v0];
   [1:v]trim=end_frame=25,scale=576:240,crop=320:240:128:0,setsar=1[v1];
   [2:v]trim=end_frame=25,split[bg][fg];
   [bg]scale=576:240,crop=320:240:128:0,boxblur=6:1[bb];[fg]scale=320:134[fs];
   [bb][fs]overlay=0:53:format=yuv420,format=yuv420p,setsar=1[v2];
   [3:v]trim=end_frame=25,scale=320:240,setsar=1[v3];
-  [4:v]trim=end_frame=25,scale=136:240,pad=320:240:92:0:color=0x402020,setsar=1[v4];
+  [4:v]trim=end_frame=25,scale=136:240,$RGBPAD=320:240:92:0:color=0x402020,$YUV,setsar=1[v4];
   [0:a]atrim=0:1,$AF[a0];[1:a]atrim=0:1,$AF[a1];[2:a]atrim=0:1,$AF[a2];
   [3:a]atrim=0:1,$AF[a3];[4:a]atrim=0:1,$AF[a4];
   [v0][a0][v1][a1][v2][a2][v3][a3][v4][a4]concat=n=5:v=1:a=1[v][a]"
