@@ -161,7 +161,9 @@ fidelity caption '"tracks": [ { "clips": [ { "type": "video", "src": "a.mp4", "o
   -i a.mp4 -filter_complex "
   [0:v]trim=end_frame=75,setpts=PTS-STARTPTS,
   drawtext=fontfile=$FONT:expansion=none:textfile=cap1.txt:fontsize=30:fontcolor=0xFFFFFFFF:borderw=2:bordercolor=0x000000FF:x=(w-text_w)/2+0:y=h-text_h-20:enable='between(t,0.5,2.5)',
-  drawtext=fontfile=$FONT:expansion=none:textfile=cap2.txt:fontsize=20:fontcolor=0xFFFF00FF:box=1:boxborderw=4:boxcolor=0x000000FF:x=w-text_w-12:y=12[v];
+  scale=in_color_matrix=bt709:in_range=tv,format=gbrp,
+  drawtext=fontfile=$FONT:expansion=none:textfile=cap2.txt:fontsize=20:fontcolor=0xFFFF00FF:box=1:boxborderw=4:boxcolor=0x000000FF:x=w-text_w-12:y=12,
+  scale=out_color_matrix=bt709:out_range=tv,format=yuv420p[v];
   [0:a]atrim=0:3,$AF[a]"
 
 # --- watermark and a timed sticker ---------------------------------------------------------

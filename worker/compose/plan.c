@@ -608,12 +608,27 @@ static int add_overlay(struct vodq_plan *plan, size_t cap, struct sbuf *g,
     return 0;
 }
 
+static bool is_grey(struct vodq_rgba c)
+{
+    return c.r == c.g && c.g == c.b;
+}
+
 static void add_caption(struct sbuf *g, const struct vodq_caption *c, const char *main_in,
-                        const char *main_out)
+                        const char *main_out, const struct vodq_output_spec *o)
 {
     int pad = c->has_box ? c->box_padding : 0;
+    /* FFmpeg 5.1's drawtext converts its colours with BT.601 coefficients
+     * whatever the frame's matrix: non-grey colours are drawn in RGB (gbrp)
+     * and the frame converted back with the output matrix. */
+    bool rgb = !is_grey(c->color) || (c->outline > 0 && !is_grey(c->outline_color)) ||
+               (c->has_shadow && !is_grey(c->shadow_color)) ||
+               (c->has_box && !is_grey(c->box_color));
 
-    sb_printf(g, "[%s]drawtext=fontfile=", main_in);
+    sb_printf(g, "[%s]", main_in);
+    if (rgb)
+        sb_printf(g, "scale=in_color_matrix=%s:in_range=%s,format=gbrp,", out_matrix(o),
+                  range_name(o->full_range));
+    sb_printf(g, "drawtext=fontfile=");
     sb_escaped(g, c->font);
     sb_printf(g, ":expansion=none:text=");
     sb_escaped(g, c->text);
@@ -634,6 +649,9 @@ static void add_caption(struct sbuf *g, const struct vodq_caption *c, const char
     sb_printf(g, ":");
     sb_position(g, c->anchor, c->x, c->y, "w", "h", "text_w", "text_h", pad);
     sb_enable(g, c->start_s, c->end_s);
+    if (rgb)
+        sb_printf(g, ",scale=out_color_matrix=%s:out_range=%s,format=yuv420p", out_matrix(o),
+                  range_name(o->full_range));
     sb_printf(g, "[%s];\n", main_out);
 }
 
@@ -930,7 +948,7 @@ enum vodq_rc vodq_plan_build(const struct vodq_timeline *tl, struct vodq_plan *p
     }
     for (size_t i = 0; i < tl->n_captions; i++) {
         snprintf(next, sizeof(next), "t%zu", i);
-        add_caption(&g, &tl->captions[i], cur, next);
+        add_caption(&g, &tl->captions[i], cur, next, o);
         snprintf(cur, sizeof(cur), "%s", next);
     }
     sb_printf(&g,
