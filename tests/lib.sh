@@ -6,8 +6,10 @@ set -euo pipefail
 VODQ_SRC=${VODQ_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 VODQ_TESTS=${VODQ_TESTS:-$VODQ_SRC/tests}
 VODQ_BIN=${VODQ_BIN:-$VODQ_SRC/build/bin}
-# VODQ_WRAP: a prefix for our programs, e.g. "valgrind --error-exitcode=99 -q"
+# VODQ_WRAP: a prefix for our programs, e.g. "valgrind --error-exitcode=99 -q";
+# VODQ_WRAP_WORKER: the same for vodq-worker (default: VODQ_WRAP)
 VODQ_WRAP=${VODQ_WRAP:-}
+VODQ_WRAP_WORKER=${VODQ_WRAP_WORKER-$VODQ_WRAP}
 
 T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/vodq-test.XXXXXX")
 T_PIDS=()
@@ -79,7 +81,7 @@ start_scheduler() {
 # start_worker NAME [args...]: background worker with id NAME, pid in PID_<NAME>
 start_worker() {
   local name=$1; shift
-  $VODQ_WRAP "$VODQ_BIN/vodq-worker" --redis "$REDIS_URL" --id "$name" "$@" \
+  $VODQ_WRAP_WORKER "$VODQ_BIN/vodq-worker" --redis "$REDIS_URL" --id "$name" "$@" \
     >"$T_DIR/$name.log" 2>&1 &
   local pid=$!
   T_PIDS+=("$pid")

@@ -11,14 +11,18 @@ cd "$src"
 VODQ_SETUP_ASAN=1 bash deploy/setup.sh
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$src/tests/lsan.supp}
 rc=0
 echo "== ctest (all tests, build/)"
 (cd build && ctest --output-on-failure -j2 --timeout 600) || rc=1
 echo "== ctest (unit + queue integration, ASan+UBSan build-asan/)"
 (cd build-asan && ctest --output-on-failure -j2 -L unit) || rc=1
 (cd build-asan && ctest --output-on-failure -j1 -R 'integration\.queue_(basic|control|failures)') || rc=1
-echo "== valgrind (queue_basic with every program under memcheck)"
-VODQ_BIN="$src/build/bin" VODQ_TESTS="$src/tests" VODQ_SRC="$src" \
+echo "== valgrind (queue_basic with vodq-scheduler and vodqctl under memcheck)"
+# vodq-worker links FFmpeg, whose libjxl -> libhwy runs RDTSCP in a library
+# constructor; valgrind 3.19 stops on it (SIGILL) before main(). The worker
+# is checked by the ASan+UBSan run above instead.
+VODQ_BIN="$src/build/bin" VODQ_TESTS="$src/tests" VODQ_SRC="$src" VODQ_WRAP_WORKER= \
   VODQ_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$src/tests/valgrind.supp" \
   bash tests/integration/queue_basic.sh || rc=1
 exit $rc

@@ -3,7 +3,7 @@
 . "$VODQ_TESTS/lib.sh"
 redis_start
 start_scheduler s1
-start_worker w1 --slots-sleep 2
+start_worker w1 --slots-sleep 2 --slots-compose 0 --slots-upload 0
 
 id=$(submit_sleep 200)
 check "submit prints the job id alone" bash -c "[[ '$id' =~ ^[0-9a-z]{26}$ ]]"
@@ -14,7 +14,7 @@ import json,sys; j=json.loads(sys.argv[1])
 assert j['id']=='$id' and j['type']=='sleep' and j['state']=='succeeded'
 assert j['progress']==100 and j['attempts']==1 and j['error']==''
 " "$st"
-check "watch of a finished job exits 0" ctl watch "$id"
+check "watch of a finished job exits 0" timeout 30 "$VODQ_BIN/vodqctl" --redis "$REDIS_URL" watch "$id"
 
 # a spec carrying its own id: submitting it twice creates one job
 own='{"id":"dup-1","type":"sleep","sleep":{"ms":10}}'
