@@ -118,3 +118,20 @@ submit_sleep() { # submit_sleep MS [extra top-level JSON fields]
   local extra=${2:-}
   echo "{\"type\":\"sleep\",\"sleep\":{\"ms\":$1}${extra:+,$extra}}" | ctl submit -
 }
+
+# s3_start BUCKET: starts the local S3 server (Swift + s3api, tests/s3-swift.sh)
+# on a free port and creates BUCKET; sets EP (endpoint URL) and B (bucket).
+# s3curl ARGS...: curl signed with SigV4 as test:tester (independent of our code).
+s3curl() {
+  curl -sS --netrc-file "$T_DIR/netrc" --aws-sigv4 aws:amz:us-east-1:s3 \
+    -H x-amz-content-sha256:UNSIGNED-PAYLOAD "$@"
+}
+s3_start() {
+  local pid
+  pid=$(bash "$VODQ_TESTS/s3-swift.sh" start 0 "$T_DIR/swift")
+  T_PIDS+=("$pid")
+  EP=http://127.0.0.1:$(cat "$T_DIR/swift/port")
+  B=$1
+  printf 'machine 127.0.0.1 login test:tester password testing\n' >"$T_DIR/netrc"
+  s3curl -f -X PUT "$EP/$B" >/dev/null
+}

@@ -14,17 +14,7 @@
 UP=$VODQ_BIN/vodq-upload
 [ -x "$UP" ] || { echo "no $UP"; exit 1; }
 
-SW=$T_DIR/swift
-SWPID=$(bash "$VODQ_TESTS/s3-swift.sh" start 0 "$SW")
-T_PIDS+=("$SWPID")
-EP=http://127.0.0.1:$(cat "$SW/port")
-B=vodq-test
-printf 'machine 127.0.0.1 login test:tester password testing\n' >"$T_DIR/netrc"
-s3curl() {
-  curl -sS --netrc-file "$T_DIR/netrc" --aws-sigv4 aws:amz:us-east-1:s3 \
-    -H x-amz-content-sha256:UNSIGNED-PAYLOAD "$@"
-}
-s3curl -f -X PUT "$EP/$B" >/dev/null
+s3_start vodq-test
 export VODQ_S3_ACCESS_KEY=test:tester VODQ_S3_SECRET_KEY=testing
 up() { $VODQ_WRAP "$UP" "$@"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }

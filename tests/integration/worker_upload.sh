@@ -6,14 +6,7 @@
 . "$VODQ_TESTS/lib.sh"
 /usr/bin/python3 -c 'import swift' 2>/dev/null || { echo "# swift not installed"; exit 77; }
 redis_start
-SW=$T_DIR/swift
-SWPID=$(bash "$VODQ_TESTS/s3-swift.sh" start 0 "$SW")
-T_PIDS+=("$SWPID")
-EP=http://127.0.0.1:$(cat "$SW/port")
-B=vodq-queue
-printf 'machine 127.0.0.1 login test:tester password testing\n' >"$T_DIR/netrc"
-s3curl() { curl -sS --netrc-file "$T_DIR/netrc" --aws-sigv4 aws:amz:us-east-1:s3 -H x-amz-content-sha256:UNSIGNED-PAYLOAD "$@"; }
-s3curl -f -X PUT "$EP/$B" >/dev/null
+s3_start vodq-queue
 open_uploads() { { s3curl -f "$EP/$B?uploads=" | grep -o '<UploadId>' || true; } | wc -l; }
 head -c $((40 << 20)) /dev/urandom >"$T_DIR/big.bin"
 job() { # job ID KEY [extra upload fields]
