@@ -465,6 +465,14 @@ bool vodq_json_get_string(const char *json, const char *key, char *buf, size_t c
     return ok;
 }
 
+bool vodq_json_get_true(const char *json, const char *key)
+{
+    cJSON *root = json ? cJSON_Parse(json) : NULL;
+    bool t = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, key));
+    cJSON_Delete(root);
+    return t;
+}
+
 double vodq_json_get_number(const char *json, const char *key, double def)
 {
     cJSON *root = json ? cJSON_Parse(json) : NULL;

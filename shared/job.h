@@ -117,6 +117,9 @@ bool vodq_json_get_string(const char *json, const char *key, char *buf, size_t c
 /* Returns the numeric member `key` of the JSON object text, or def. */
 double vodq_json_get_number(const char *json, const char *key, double def);
 
+/* Returns true when the member `key` of the JSON object text is true. */
+bool vodq_json_get_true(const char *json, const char *key);
+
 /* Builds job spec texts for the client library (free with free()); NULL on
  * OOM or when timeline_json is not a JSON object. session may be NULL;
  * path NULL = the session's last export. */

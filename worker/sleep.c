@@ -19,7 +19,7 @@ enum vodq_rc vodq_sleep_run(const char *spec_json, struct vodq_task_io *io,
 {
     int64_t ms = (int64_t)vodq_json_get_number(spec_json, "ms", -1);
     int fail_times = (int)vodq_json_get_number(spec_json, "fail_times", 0);
-    bool permanent = strstr(spec_json, "\"permanent\":true") != NULL;
+    bool permanent = vodq_json_get_true(spec_json, "permanent");
     if (ms < 0)
         return vodq_err_set(err, VODQ_ERR_INVALID, 0, "sleep.ms: missing");
     int64_t slept = 0;

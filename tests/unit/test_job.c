@@ -905,6 +905,10 @@ static void test_json_get(void **state)
     char buf[16];
     assert_true(vodq_json_get_string(j, "s", buf, sizeof(buf)));
     assert_string_equal(buf, "hello");
+    assert_true(vodq_json_get_true(j, "b"));
+    assert_false(vodq_json_get_true(j, "s"));
+    assert_false(vodq_json_get_true(j, "missing"));
+    assert_false(vodq_json_get_true("not json", "b"));
     assert_true(vodq_json_get_string(j, "u", buf, sizeof(buf)));
     assert_string_equal(buf, "\xc3\xa9t\xc3\xa9");
     /* truncated to the buffer, still terminated */
