@@ -68,25 +68,18 @@ redis_start() {
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 
-# start_scheduler NAME [args...]: background scheduler, pid in PID_<NAME>
-start_scheduler() {
-  local name=$1; shift
-  $VODQ_WRAP "$VODQ_BIN/vodq-scheduler" --redis "$REDIS_URL" --id "$name" "$@" \
-    >"$T_DIR/$name.log" 2>&1 &
+# start_proc NAME WRAP PROGRAM [args...]: PROGRAM from VODQ_BIN in the
+# background with --redis and --id NAME, log in NAME.log, pid in PID_<NAME>
+start_proc() {
+  local name=$1 wrap=$2 prog=$3; shift 3
+  $wrap "$VODQ_BIN/$prog" --redis "$REDIS_URL" --id "$name" "$@" >"$T_DIR/$name.log" 2>&1 &
   local pid=$!
   T_PIDS+=("$pid")
   printf -v "PID_$name" '%s' "$pid"
 }
-
-# start_worker NAME [args...]: background worker with id NAME, pid in PID_<NAME>
-start_worker() {
-  local name=$1; shift
-  $VODQ_WRAP_WORKER "$VODQ_BIN/vodq-worker" --redis "$REDIS_URL" --id "$name" "$@" \
-    >"$T_DIR/$name.log" 2>&1 &
-  local pid=$!
-  T_PIDS+=("$pid")
-  printf -v "PID_$name" '%s' "$pid"
-}
+# start_scheduler NAME [args...] / start_worker NAME [args...]
+start_scheduler() { local name=$1; shift; start_proc "$name" "$VODQ_WRAP" vodq-scheduler "$@"; }
+start_worker() { local name=$1; shift; start_proc "$name" "$VODQ_WRAP_WORKER" vodq-worker "$@"; }
 
 ctl() { $VODQ_WRAP "$VODQ_BIN/vodqctl" --redis "$REDIS_URL" "$@"; }
 
