@@ -1,253 +1,446 @@
-/* http.c: /healthz, /metrics, /jobs over libmicrohttpd (one polling thread). */
+/* http.c: the scheduler's endpoints (routes below) on shared/httpd.
+ *
+ * Every request finishes within about 2 s whatever Redis does:
+ * - a background poller thread pings Redis and refreshes a cached scrape
+ *   once a second; /metrics serves the last good scrape with vodq_up 0
+ *   while Redis does not answer, and /readyz answers from the poller;
+ * - requests that need Redis (POST /jobs, GET /jobs/<id>) answer 503 at
+ *   once while the poller says Redis is down, and otherwise use a pooled
+ *   connection with short connect and read timeouts. */
 #include "scheduler/http.h"
 
+#include "shared/httpd.h"
 #include "shared/keys.h"
 #include "shared/proto.h"
 #include "shared/redis.h"
 
-#include <microhttpd.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#define MAX_BODY (1024 * 1024)
+#define POLL_MS 1000          /* poller period */
+#define DOWN_AFTER_MS 3000    /* no good ping for this long: Redis is down */
+#define REQ_CONNECT_MS 400    /* request connections: connect timeout */
+#define REQ_COMMAND_MS 800    /* request connections: read timeout */
+#define POOL_KEEP 8           /* idle request connections kept */
 
 struct vodq_http {
-    struct MHD_Daemon *d;
-    struct vodq_redis *r; /* used only from MHD's single thread */
+    struct vodq_httpd *srv;
+    char *redis_url;
     struct vodq_queue q;
     struct vodq_sched *sched;
     const struct vodq_job_defaults *defaults;
+
+    /* request connection pool */
+    pthread_mutex_t pool_mu;
+    struct vodq_redis *pool[POOL_KEEP];
+    int pool_n;
+
+    /* poller */
+    pthread_t poller;
+    bool poller_started;
+    pthread_mutex_t mu;        /* guards scrape, stop */
+    pthread_cond_t cv;
+    bool stop;
+    char *scrape;              /* last good Redis part of /metrics, or NULL */
+    int64_t scrape_at_ms;      /* when it was taken */
+    _Atomic int64_t last_ok_ms; /* last good ping */
+    atomic_bool down;           /* the poller's last ping failed */
 };
 
-struct body {
-    char *buf;
-    size_t len;
-    bool too_big;
-};
-
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
-                             char *text)
+static int64_t mono_ms(void)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, "Content-Type", type);
-    enum MHD_Result ret = MHD_queue_response(c, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static char *json_error(const char *msg)
+/* Ready: the poller had a good ping within DOWN_AFTER_MS. */
+static bool redis_up(struct vodq_http *h)
 {
-    size_t n = strlen(msg) * 2 + 32;
-    char *out = malloc(n);
-    if (!out)
-        return NULL;
-    size_t o = (size_t)snprintf(out, n, "{\"error\":\"");
-    for (const char *p = msg; *p && o + 8 < n; p++) {
-        if (*p == '"' || *p == '\\')
-            out[o++] = '\\';
-        out[o++] = (unsigned char)*p < 0x20 ? ' ' : *p;
+    int64_t ok = atomic_load(&h->last_ok_ms);
+    return ok > 0 && mono_ms() - ok < DOWN_AFTER_MS;
+}
+
+/* Worth trying: the poller's last ping did not fail (or none ran yet). */
+static bool redis_maybe_up(struct vodq_http *h)
+{
+    return !atomic_load(&h->down);
+}
+
+/* ---- request connections ------------------------------------------- */
+
+static struct vodq_redis *pool_get(struct vodq_http *h, struct vodq_err *err)
+{
+    pthread_mutex_lock(&h->pool_mu);
+    struct vodq_redis *r = h->pool_n > 0 ? h->pool[--h->pool_n] : NULL;
+    pthread_mutex_unlock(&h->pool_mu);
+    if (r)
+        return r;
+    struct vodq_redis_opts o = {.url = h->redis_url,
+                                .connect_timeout_ms = REQ_CONNECT_MS,
+                                .command_timeout_ms = REQ_COMMAND_MS,
+                                .reconnect_max_ms = 100};
+    return vodq_redis_new(&o, err);
+}
+
+/* Gives r back; a connection that failed is dropped rather than kept. */
+static void pool_put(struct vodq_http *h, struct vodq_redis *r, bool failed)
+{
+    if (!r)
+        return;
+    if (!failed) {
+        pthread_mutex_lock(&h->pool_mu);
+        if (h->pool_n < POOL_KEEP) {
+            h->pool[h->pool_n++] = r;
+            r = NULL;
+        }
+        pthread_mutex_unlock(&h->pool_mu);
     }
-    snprintf(out + o, n - o, "\"}");
-    return out;
+    vodq_redis_free(r);
 }
 
-static long long get_int(struct vodq_http *h, const char *fmt, const char *key)
+/* ---- poller and metrics -------------------------------------------- */
+
+/* Appends to a growing text; returns false on OOM. */
+struct text {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void tprintf(struct text *t, const char *fmt, ...) VODQ_PRINTF(2, 3);
+static void tprintf(struct text *t, const char *fmt, ...)
+{
+    if (t->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->oom = true;
+            return;
+        }
+        if (t->p && t->len + (size_t)n < t->cap) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = (t->cap ? t->cap * 2 : 4096) + (size_t)n;
+        char *np = realloc(t->p, cap);
+        if (!np) {
+            t->oom = true;
+            return;
+        }
+        t->p = np;
+        t->cap = cap;
+    }
+}
+
+/* One integer reply of a command, or false when Redis did not give one. */
+static bool get_int(struct vodq_redis *r, long long *out, const char *fmt, const char *key)
 {
     struct vodq_err err = {0};
-    struct vodq_reply *rep = vodq_redis_cmd(h->r, &err, fmt, key);
-    long long v = -1;
-    if (rep && rep->type == VODQ_REPLY_INTEGER)
-        v = rep->integer;
-    else if (rep && rep->type == VODQ_REPLY_ARRAY && rep->elements > 0)
-        v = vodq_reply_int(rep->element[0], -1);
+    struct vodq_reply *rep = vodq_redis_cmd(r, &err, fmt, key);
+    bool ok = false;
+    if (rep && rep->type == VODQ_REPLY_INTEGER) {
+        *out = rep->integer;
+        ok = true;
+    } else if (rep && rep->type == VODQ_REPLY_ARRAY && rep->elements > 0) {
+        *out = vodq_reply_int(rep->element[0], -1);
+        ok = *out >= 0;
+    }
     vodq_reply_free(rep);
-    return v;
+    return ok;
 }
 
-static char *metrics(struct vodq_http *h)
+/* The Redis part of /metrics, or NULL when any read failed (the caller
+ * keeps the previous scrape: a gauge never reads -1). */
+static char *scrape(struct vodq_http *h, struct vodq_redis *r)
 {
-    size_t cap = 8192, len = 0;
-    char *out = malloc(cap);
-    if (!out)
-        return NULL;
-#define P(...) len += (size_t)snprintf(out + len, cap > len ? cap - len : 0, __VA_ARGS__)
-    char key[VODQ_KEY_MAX];
-    P("# HELP vodq_up 1 when Redis answers\n# TYPE vodq_up gauge\n");
-    struct vodq_err err = {0};
-    P("vodq_up{queue=\"%s\"} %d\n", h->q.name, vodq_redis_ping(h->r, &err) == VODQ_OK);
-    P("# HELP vodq_stream_length entries in each task stream\n# TYPE vodq_stream_length gauge\n");
-    for (int t = 0; t < VODQ_TASK__COUNT; t++) {
-        vodq_queue_key(&h->q, key, sizeof(key), VODQ_KEY_TASKS, vodq_task_type_name(t));
-        P("vodq_stream_length{queue=\"%s\",type=\"%s\"} %lld\n", h->q.name,
-          vodq_task_type_name(t), get_int(h, "XLEN %s", key));
-    }
-    P("# HELP vodq_in_flight tasks claimed by workers\n# TYPE vodq_in_flight gauge\n");
-    for (int t = 0; t < VODQ_TASK__COUNT; t++) {
-        vodq_queue_key(&h->q, key, sizeof(key), VODQ_KEY_TASKS, vodq_task_type_name(t));
-        char fmt[64];
+    struct text t = {0};
+    char key[VODQ_KEY_MAX], fmt[64];
+    const char *qn = h->q.name;
+    long long v[VODQ_TASK__COUNT][2];
+    for (int i = 0; i < VODQ_TASK__COUNT; i++) {
+        vodq_queue_key(&h->q, key, sizeof(key), VODQ_KEY_TASKS, vodq_task_type_name(i));
         snprintf(fmt, sizeof(fmt), "XPENDING %%s %s", VODQ_GROUP_WORKERS);
-        P("vodq_in_flight{queue=\"%s\",type=\"%s\"} %lld\n", h->q.name, vodq_task_type_name(t),
-          get_int(h, fmt, key));
+        if (!get_int(r, &v[i][0], "XLEN %s", key) || !get_int(r, &v[i][1], fmt, key))
+            return NULL;
     }
+    long long delayed, workers;
     vodq_queue_key(&h->q, key, sizeof(key), VODQ_KEY_DELAYED, NULL);
-    P("# TYPE vodq_delayed gauge\nvodq_delayed{queue=\"%s\"} %lld\n", h->q.name,
-      get_int(h, "ZCARD %s", key));
+    if (!get_int(r, &delayed, "ZCARD %s", key))
+        return NULL;
     vodq_queue_key(&h->q, key, sizeof(key), VODQ_KEY_WORKERS, NULL);
-    P("# TYPE vodq_workers gauge\nvodq_workers{queue=\"%s\"} %lld\n", h->q.name,
-      get_int(h, "ZCARD %s", key));
+    if (!get_int(r, &workers, "ZCARD %s", key))
+        return NULL;
     vodq_queue_key(&h->q, key, sizeof(key), VODQ_KEY_STATS, NULL);
-    struct vodq_reply *st = vodq_redis_cmd(h->r, &err, "HGETALL %s", key);
-    P("# HELP vodq_jobs_total jobs that reached each state\n# TYPE vodq_jobs_total counter\n");
-    for (size_t i = 0; st && st->type == VODQ_REPLY_ARRAY && i + 1 < st->elements; i += 2)
-        P("vodq_jobs_total{queue=\"%s\",state=\"%s\"} %s\n", h->q.name, st->element[i]->str,
-          st->element[i + 1]->str);
+    struct vodq_err err = {0};
+    struct vodq_reply *st = vodq_redis_cmd(r, &err, "HGETALL %s", key);
+    if (!st || st->type != VODQ_REPLY_ARRAY) {
+        vodq_reply_free(st);
+        return NULL;
+    }
+    tprintf(&t, "# HELP vodq_stream_length entries in each task stream\n"
+                "# TYPE vodq_stream_length gauge\n");
+    for (int i = 0; i < VODQ_TASK__COUNT; i++)
+        tprintf(&t, "vodq_stream_length{queue=\"%s\",type=\"%s\"} %lld\n", qn,
+                vodq_task_type_name(i), v[i][0]);
+    tprintf(&t, "# HELP vodq_in_flight tasks claimed by workers\n# TYPE vodq_in_flight gauge\n");
+    for (int i = 0; i < VODQ_TASK__COUNT; i++)
+        tprintf(&t, "vodq_in_flight{queue=\"%s\",type=\"%s\"} %lld\n", qn,
+                vodq_task_type_name(i), v[i][1]);
+    tprintf(&t, "# TYPE vodq_delayed gauge\nvodq_delayed{queue=\"%s\"} %lld\n", qn, delayed);
+    tprintf(&t, "# TYPE vodq_workers gauge\nvodq_workers{queue=\"%s\"} %lld\n", qn, workers);
+    tprintf(&t, "# HELP vodq_jobs_total jobs that reached each state\n"
+                "# TYPE vodq_jobs_total counter\n");
+    for (size_t i = 0; i + 1 < st->elements; i += 2)
+        if (st->element[i]->str && st->element[i + 1]->str)
+            tprintf(&t, "vodq_jobs_total{queue=\"%s\",state=\"%s\"} %s\n", qn,
+                    st->element[i]->str, st->element[i + 1]->str);
     vodq_reply_free(st);
+    if (t.oom) {
+        free(t.p);
+        return NULL;
+    }
+    return t.p;
+}
+
+static void *poller_main(void *arg)
+{
+    struct vodq_http *h = arg;
+    struct vodq_redis_opts o = {.url = h->redis_url,
+                                .connect_timeout_ms = 500,
+                                .command_timeout_ms = 1000,
+                                .reconnect_max_ms = 500};
+    struct vodq_err err = {0};
+    struct vodq_redis *r = vodq_redis_new(&o, &err);
+    pthread_mutex_lock(&h->mu);
+    while (!h->stop) {
+        pthread_mutex_unlock(&h->mu);
+        char *s = NULL;
+        bool ok = r && vodq_redis_ping(r, &err) == VODQ_OK;
+        atomic_store(&h->down, !ok);
+        if (ok) {
+            atomic_store(&h->last_ok_ms, mono_ms());
+            s = scrape(h, r);
+        }
+        pthread_mutex_lock(&h->mu);
+        if (s) {
+            free(h->scrape);
+            h->scrape = s;
+            h->scrape_at_ms = mono_ms();
+        }
+        if (h->stop)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += POLL_MS / 1000;
+        ts.tv_nsec += (long)(POLL_MS % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&h->cv, &h->mu, &ts);
+    }
+    pthread_mutex_unlock(&h->mu);
+    vodq_redis_free(r);
+    return NULL;
+}
+
+static void h_metrics(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
+{
+    (void)req;
+    struct vodq_http *h = ctx;
+    struct text t = {0};
+    bool up = redis_up(h);
+    tprintf(&t, "# HELP vodq_up 1 when Redis answered within the last %d ms\n"
+                "# TYPE vodq_up gauge\nvodq_up{queue=\"%s\"} %d\n",
+            DOWN_AFTER_MS, h->q.name, up);
+    pthread_mutex_lock(&h->mu);
+    if (h->scrape) {
+        tprintf(&t, "# HELP vodq_scrape_age_seconds age of the Redis figures below\n"
+                    "# TYPE vodq_scrape_age_seconds gauge\nvodq_scrape_age_seconds{queue=\"%s\"} "
+                    "%.3f\n",
+                h->q.name, (double)(mono_ms() - h->scrape_at_ms) / 1000.0);
+        tprintf(&t, "%s", h->scrape);
+    }
+    pthread_mutex_unlock(&h->mu);
     struct vodq_sched_counters c = {0};
     if (h->sched)
         vodq_sched_counters(h->sched, &c);
-    P("# TYPE vodq_scheduler_reclaimed_total counter\nvodq_scheduler_reclaimed_total %lld\n",
-      c.reclaimed);
-    P("# TYPE vodq_scheduler_reaped_total counter\nvodq_scheduler_reaped_total %lld\n", c.reaped);
-    P("# TYPE vodq_scheduler_promoted_total counter\nvodq_scheduler_promoted_total %lld\n",
-      c.promoted);
-#undef P
-    if (len >= cap)
-        out[cap - 1] = '\0';
-    return out;
+    tprintf(&t, "# TYPE vodq_scheduler_reclaimed_total counter\n"
+                "vodq_scheduler_reclaimed_total %lld\n",
+            c.reclaimed);
+    tprintf(&t, "# TYPE vodq_scheduler_reaped_total counter\nvodq_scheduler_reaped_total %lld\n",
+            c.reaped);
+    tprintf(&t, "# TYPE vodq_scheduler_promoted_total counter\n"
+                "vodq_scheduler_promoted_total %lld\n",
+            c.promoted);
+    if (t.oom) {
+        free(t.p);
+        vodq_httpd_error(resp, 500, "out of memory");
+        return;
+    }
+    resp->status = 200;
+    resp->type = "text/plain; version=0.0.4";
+    resp->body = t.p;
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
-                              const char *method, const char *version, const char *data,
-                              size_t *data_size, void **state)
+/* ---- handlers -------------------------------------------------------- */
+
+static void h_livez(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
 {
-    (void)version;
-    struct vodq_http *h = cls;
-    if (!strcmp(method, "POST")) {
-        struct body *b = *state;
-        if (!b) {
-            b = calloc(1, sizeof(*b));
-            *state = b;
-            return b ? MHD_YES : MHD_NO;
-        }
-        if (*data_size) {
-            if (b->len + *data_size > MAX_BODY) {
-                b->too_big = true;
-            } else {
-                char *nb = realloc(b->buf, b->len + *data_size + 1);
-                if (!nb)
-                    return MHD_NO;
-                b->buf = nb;
-                memcpy(b->buf + b->len, data, *data_size);
-                b->len += *data_size;
-                b->buf[b->len] = '\0';
-            }
-            *data_size = 0;
-            return MHD_YES;
-        }
-        enum MHD_Result ret;
-        if (strcmp(url, "/jobs") != 0) {
-            ret = reply(c, MHD_HTTP_NOT_FOUND, "application/json", json_error("no such endpoint"));
-        } else if (b->too_big || !b->buf) {
-            ret = reply(c, MHD_HTTP_BAD_REQUEST, "application/json",
-                        json_error(b->too_big ? "body over 1 MiB" : "empty body"));
-        } else {
-            char id[VODQ_ID_MAX + 1] = "";
-            struct vodq_err err = {0};
-            enum vodq_rc rc =
-                vodq_proto_submit(h->r, &h->q, b->buf, b->len, h->defaults, id, sizeof(id), &err);
-            if (rc == VODQ_OK) {
-                char *txt = malloc(VODQ_ID_MAX + 16);
-                snprintf(txt, VODQ_ID_MAX + 16, "{\"id\":\"%s\"}", id);
-                ret = reply(c, MHD_HTTP_ACCEPTED, "application/json", txt);
-            } else {
-                ret = reply(c, rc == VODQ_ERR_INVALID ? MHD_HTTP_BAD_REQUEST
-                                                      : MHD_HTTP_SERVICE_UNAVAILABLE,
-                            "application/json", json_error(err.msg));
-            }
-        }
-        free(b->buf);
-        free(b);
-        *state = NULL;
-        return ret;
-    }
-    if (strcmp(method, "GET") != 0)
-        return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
-                     json_error("GET or POST only"));
-    if (!strcmp(url, "/healthz")) {
-        struct vodq_err err = {0};
-        bool ok = vodq_redis_ping(h->r, &err) == VODQ_OK;
-        return reply(c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain",
-                     strdup(ok ? "ok\n" : "redis unavailable\n"));
-    }
-    if (!strcmp(url, "/metrics"))
-        return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4", metrics(h));
-    if (!strncmp(url, "/jobs/", 6)) {
-        const char *id = url + 6;
-        if (!vodq_job_id_valid(id))
-            return reply(c, MHD_HTTP_BAD_REQUEST, "application/json", json_error("bad job id"));
-        struct vodq_err err = {0};
-        char *j = vodq_proto_job_json(h->r, &h->q, id, &err);
-        if (!j)
-            return reply(c, err.code == VODQ_ERR_NOTFOUND ? MHD_HTTP_NOT_FOUND
-                                                          : MHD_HTTP_SERVICE_UNAVAILABLE,
-                         "application/json", json_error(err.msg));
-        return reply(c, MHD_HTTP_OK, "application/json", j);
-    }
-    return reply(c, MHD_HTTP_NOT_FOUND, "application/json", json_error("no such endpoint"));
+    (void)ctx;
+    (void)req;
+    resp->status = 200;
+    resp->type = "text/plain";
+    resp->body = strdup("ok\n");
 }
 
-struct vodq_http *vodq_http_start(const char *addr, const char *redis_url, const char *queue,
-                                  struct vodq_sched *sched,
-                                  const struct vodq_job_defaults *defaults, struct vodq_err *err)
+static void h_readyz(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
 {
-    char host[64] = "127.0.0.1";
-    int port = 0;
-    const char *colon = strrchr(addr, ':');
-    if (colon) {
-        snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
-        port = atoi(colon + 1);
-    } else {
-        port = atoi(addr);
-    }
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (port < 1 || port > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-        vodq_err_set(err, VODQ_ERR_INVALID, 0, "http: '%s' must be IPv4-ADDRESS:PORT", addr);
-        return NULL;
-    }
+    (void)req;
+    bool up = redis_up(ctx);
+    resp->status = up ? 200 : 503;
+    resp->type = "text/plain";
+    resp->body = strdup(up ? "ok\n" : "redis unavailable\n");
+}
+
+static void h_submit(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
+{
+    struct vodq_http *h = ctx;
+    if (req->body_len == 0)
+        return vodq_httpd_error(resp, 400, "empty body: POST a JSON job spec");
+    /* validate first, the same way the scheduler validates the submit
+     * stream: a bad spec is answered 400 and never reaches Redis */
+    struct vodq_job_spec spec;
+    struct vodq_err err = {0};
+    enum vodq_rc rc = vodq_job_spec_parse(req->body, req->body_len, h->defaults, &spec, &err);
+    vodq_job_spec_cleanup(&spec);
+    if (rc != VODQ_OK)
+        return vodq_httpd_error(resp, 400, err.msg);
+    if (!redis_maybe_up(h))
+        return vodq_httpd_error(resp, 503, "redis unavailable");
+    struct vodq_redis *r = pool_get(h, &err);
+    if (!r)
+        return vodq_httpd_error(resp, 503, "redis unavailable");
+    char id[VODQ_ID_MAX + 1] = "";
+    rc = vodq_proto_submit(r, &h->q, req->body, req->body_len, h->defaults, id, sizeof(id), &err);
+    pool_put(h, r, rc != VODQ_OK);
+    if (rc != VODQ_OK)
+        return vodq_httpd_error(resp, rc == VODQ_ERR_INVALID ? 400 : 503, err.msg);
+    /* a valid id is [A-Za-z0-9_.:-]: nothing to escape */
+    size_t cap = strlen(id) + 16;
+    resp->status = 202;
+    resp->body = malloc(cap);
+    if (resp->body)
+        snprintf(resp->body, cap, "{\"id\":\"%s\"}", id);
+}
+
+static void h_job(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
+{
+    struct vodq_http *h = ctx;
+    const char *id = req->rest;
+    if (!vodq_job_id_valid(id))
+        return vodq_httpd_error(resp, 400, "bad job id");
+    if (!redis_maybe_up(h))
+        return vodq_httpd_error(resp, 503, "redis unavailable");
+    struct vodq_err err = {0};
+    struct vodq_redis *r = pool_get(h, &err);
+    char *j = r ? vodq_proto_job_json(r, &h->q, id, &err) : NULL;
+    pool_put(h, r, !j && err.code != VODQ_ERR_NOTFOUND);
+    if (!j)
+        return vodq_httpd_error(resp, err.code == VODQ_ERR_NOTFOUND ? 404 : 503,
+                               err.code == VODQ_ERR_NOTFOUND ? err.msg : "redis unavailable");
+    resp->status = 200;
+    resp->body = j;
+}
+
+/* The routing table: add a row for a new endpoint. */
+static const struct vodq_httpd_route routes[] = {
+    {"GET", "/livez", false, VODQ_HTTPD_NONE, h_livez},
+    {"GET", "/readyz", false, VODQ_HTTPD_NONE, h_readyz},
+    {"GET", "/healthz", false, VODQ_HTTPD_NONE, h_readyz},
+    {"GET", "/metrics", false, VODQ_HTTPD_READ, h_metrics},
+    {"GET", "/jobs/", true, VODQ_HTTPD_READ, h_job},
+    {"POST", "/jobs", false, VODQ_HTTPD_ADMIN, h_submit},
+};
+
+/* ---- lifecycle ------------------------------------------------------- */
+
+struct vodq_http *vodq_http_start(const struct vodq_http_config *cfg, struct vodq_err *err)
+{
     struct vodq_http *h = calloc(1, sizeof(*h));
     if (!h) {
         vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
         return NULL;
     }
-    struct vodq_redis_opts o = {.url = redis_url, .command_timeout_ms = 2000};
-    h->r = vodq_redis_new(&o, err);
-    if (!h->r || vodq_queue_init(&h->q, queue, 0, 0, err) != VODQ_OK)
-        goto fail;
-    h->sched = sched;
-    h->defaults = defaults;
-    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
-                            NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
-    if (!h->d) {
-        vodq_err_set(err, VODQ_ERR_IO, 0, "http: cannot listen on %s", addr);
+    pthread_mutex_init(&h->pool_mu, NULL);
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->cv, NULL);
+    h->sched = cfg->sched;
+    h->defaults = cfg->defaults;
+    h->redis_url = strdup(cfg->redis_url);
+    if (!h->redis_url) {
+        vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
         goto fail;
     }
+    if (vodq_queue_init(&h->q, cfg->queue, 0, 0, err) != VODQ_OK)
+        goto fail;
+    struct vodq_httpd_opts o = {
+        .listen = cfg->listen,
+        .token_file = cfg->token_file,
+        .insecure = cfg->insecure,
+        .max_body_bytes = cfg->defaults->max_spec_bytes,
+        .threads = cfg->threads,
+        .routes = routes,
+        .n_routes = sizeof(routes) / sizeof(routes[0]),
+        .ctx = h,
+    };
+    if (pthread_create(&h->poller, NULL, poller_main, h) != 0) {
+        vodq_err_set(err, VODQ_ERR_OOM, 0, "http: cannot start the poller thread");
+        goto fail;
+    }
+    h->poller_started = true;
+    h->srv = vodq_httpd_start(&o, err);
+    if (!h->srv)
+        goto fail;
     return h;
 fail:
-    vodq_redis_free(h->r);
-    free(h);
+    vodq_http_stop(h);
     return NULL;
+}
+
+const char *vodq_http_warning(const struct vodq_http *h)
+{
+    return h ? vodq_httpd_warning(h->srv) : "";
 }
 
 void vodq_http_stop(struct vodq_http *h)
 {
     if (!h)
         return;
-    MHD_stop_daemon(h->d);
-    vodq_redis_free(h->r);
+    vodq_httpd_stop(h->srv);
+    if (h->poller_started) {
+        pthread_mutex_lock(&h->mu);
+        h->stop = true;
+        pthread_cond_signal(&h->cv);
+        pthread_mutex_unlock(&h->mu);
+        pthread_join(h->poller, NULL);
+    }
+    for (int i = 0; i < h->pool_n; i++)
+        vodq_redis_free(h->pool[i]);
+    free(h->scrape);
+    free(h->redis_url);
+    pthread_cond_destroy(&h->cv);
+    pthread_mutex_destroy(&h->mu);
+    pthread_mutex_destroy(&h->pool_mu);
     free(h);
 }

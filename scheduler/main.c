@@ -21,11 +21,12 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-    char *redis_url = NULL, *queue = NULL, *id = NULL, *http = NULL, *log_level = NULL;
+    char *redis_url = NULL, *queue = NULL, *id = NULL, *http = NULL, *log_level = NULL,
+         *http_token_file = NULL;
     long long lease_ms = 0, worker_timeout_ms = 0, tick_ms = 0, block_ms = 0, max_attempts = 0,
               backoff_base_ms = 0, backoff_max_ms = 0, max_spec_bytes = 0, events_maxlen = 0,
-              retention_s = 0;
-    bool log_json = false;
+              retention_s = 0, http_threads = 0;
+    bool log_json = false, http_insecure = false;
     const struct vodq_opt opts[] = {
         {"redis", "VODQ_REDIS_URL", VODQ_OPT_STR, "redis://127.0.0.1:6379",
          "Redis URL redis://[user:pass@]host:port/db", &redis_url, 0, 0},
@@ -54,7 +55,17 @@ int main(int argc, char **argv)
         {"retention-s", "VODQ_RETENTION_S", VODQ_OPT_INT, "604800",
          "seconds a finished job hash is kept", &retention_s, 1, 315360000},
         {"http", "VODQ_HTTP", VODQ_OPT_STR, "",
-         "serve /healthz, /metrics and /jobs on ADDR:PORT (off when empty)", &http, 0, 0},
+         "serve /livez, /readyz, /metrics and /jobs on HOST:PORT, [V6]:PORT or NAME:PORT "
+         "(off when empty)",
+         &http, 0, 0},
+        {"http-token-file", "VODQ_HTTP_TOKEN_FILE", VODQ_OPT_STR, "",
+         "bearer tokens for --http, lines 'admin TOKEN' or 'read TOKEN' (chmod 600)",
+         &http_token_file, 0, 0},
+        {"http-insecure", "VODQ_HTTP_INSECURE", VODQ_OPT_BOOL, "",
+         "allow --http on a non-loopback address without --http-token-file", &http_insecure, 0,
+         0},
+        {"http-threads", "VODQ_HTTP_THREADS", VODQ_OPT_INT, "4", "HTTP server threads",
+         &http_threads, 1, 64},
         {"log-level", "VODQ_LOG_LEVEL", VODQ_OPT_STR, "info", "debug, info, warn or error",
          &log_level, 0, 0},
         {"log-json", "VODQ_LOG_JSON", VODQ_OPT_BOOL, "", "log JSON lines", &log_json, 0, 0},
@@ -99,14 +110,25 @@ int main(int argc, char **argv)
     }
     struct vodq_http *h = NULL;
     if (http && *http) {
-        h = vodq_http_start(http, redis_url, queue, s, &cfg.defaults, &err);
+        struct vodq_http_config hc = {.listen = http,
+                                      .token_file = http_token_file,
+                                      .insecure = http_insecure,
+                                      .threads = (int)http_threads,
+                                      .redis_url = redis_url,
+                                      .queue = queue,
+                                      .sched = s,
+                                      .defaults = &cfg.defaults};
+        h = vodq_http_start(&hc, &err);
         if (!h) {
             fprintf(stderr, "vodq-scheduler: %s\n", err.msg);
             vodq_sched_free(s);
             vodq_config_free(opts, n);
             return 2;
         }
-        vodq_info("http: serving on %s", http);
+        if (*vodq_http_warning(h))
+            vodq_warn("%s", vodq_http_warning(h));
+        vodq_info("http: serving on %s%s", http,
+                  http_token_file && *http_token_file ? " (bearer tokens)" : "");
     }
     the_sched = s;
     struct sigaction sa = {0};
