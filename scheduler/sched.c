@@ -127,12 +127,20 @@ static bool handle_submit(struct vodq_sched *s, struct vodq_redis *r, const stru
     snprintf(tmo, sizeof(tmo), "%lld", (long long)(vrc == VODQ_OK ? spec.timeout_ms : 0));
     snprintf(bb, sizeof(bb), "%lld", (long long)spec.backoff_base_ms);
     snprintf(bm, sizeof(bm), "%lld", (long long)spec.backoff_max_ms);
-    /* a rejected spec is stored as given (cut at 64 KiB so a huge payload is not kept) */
-    size_t keep = spec_text ? (spec_len > 65536 ? 65536 : spec_len) : 0;
+    /* a rejected spec is stored with its secrets masked (cut at 64 KiB so a
+     * huge payload is not kept): it may not even be JSON */
+    char *shown = NULL;
+    if (vrc != VODQ_OK && spec_text) {
+        shown = vodq_job_spec_shown(spec_text, spec_len > 65536 ? 65536 : spec_len);
+        if (!shown) {
+            vodq_job_spec_cleanup(&spec);
+            return false; /* out of memory: read the entry again later */
+        }
+    }
     const char *args[12] = {
         id,
         vrc == VODQ_OK ? vodq_task_type_name(spec.type) : "",
-        vrc == VODQ_OK ? spec.json : (spec_text ? spec_text : ""),
+        vrc == VODQ_OK ? spec.json : (shown ? shown : ""),
         vrc == VODQ_OK ? "queued" : "rejected",
         vrc == VODQ_OK ? "" : verr.msg,
         maxa, tmo, bb, bm,
@@ -143,11 +151,10 @@ static bool handle_submit(struct vodq_sched *s, struct vodq_redis *r, const stru
     size_t lens[12];
     for (int i = 0; i < 12; i++)
         lens[i] = strlen(args[i]);
-    if (vrc != VODQ_OK)
-        lens[2] = keep;
     struct vodq_err err = {0};
     struct vodq_reply *rep = vodq_proto_call(r, &s->q, VODQ_LUA_SUBMIT, 12, args, lens, &err);
     vodq_job_spec_cleanup(&spec);
+    free(shown);
     if (!rep) {
         vodq_warn("submit %s: %s", id, err.msg);
         return false;

@@ -375,20 +375,112 @@ static const char *numeric_fields[] = {"progress", "attempts", "max_attempts", "
                                        "finished_at", "retry_at", "stalls", "auth_version",
                                        "backoff_base_ms", "backoff_max_ms", NULL};
 
+static char *print_free(cJSON *root);
+
+bool vodq_job_key_secret(const char *name, size_t len)
+{
+    /* a key names a secret when it contains one of these words */
+    static const char *words[] = {"secret", "token", "password", "passwd", "auth",
+                                  "credential", "private", NULL};
+    for (int i = 0; words[i]; i++) {
+        size_t wl = strlen(words[i]);
+        for (size_t k = 0; k + wl <= len; k++)
+            if (!strncasecmp(name + k, words[i], wl))
+                return true;
+    }
+    return false;
+}
+
 /* Replaces credential values inside a spec with "***" (status output,
- * HTTP /jobs): secret keys, session tokens and VOD UploadAuth. */
+ * HTTP /jobs): every value under a key that names a secret. */
 static void redact(cJSON *item)
 {
-    static const char *secret[] = {"secret_key", "session_token", "upload_auth", "password", NULL};
     for (cJSON *it = item ? item->child : NULL; it; it = it->next) {
-        bool hide = false;
-        for (int i = 0; it->string && secret[i]; i++)
-            hide |= !strcmp(it->string, secret[i]);
-        if (hide && cJSON_IsString(it))
+        bool hide = it->string && vodq_job_key_secret(it->string, strlen(it->string));
+        if (hide && cJSON_IsString(it)) {
             cJSON_SetValuestring(it, "***");
-        else if (cJSON_IsObject(it) || cJSON_IsArray(it))
+        } else if (hide) { /* a number, object or array under a secret's name */
+            cJSON *star = cJSON_CreateString("***");
+            if (star) {
+                cJSON_ReplaceItemViaPointer(item, it, star);
+                it = star;
+            }
+        } else if (cJSON_IsObject(it) || cJSON_IsArray(it)) {
             redact(it);
+        }
     }
+}
+
+/* End of the JSON value starting at p (a string with its escapes, or a
+ * bare word up to , } ] or whitespace); never past end. */
+static const char *value_end(const char *p, const char *end)
+{
+    if (p < end && *p == '"') {
+        for (p++; p < end; p++) {
+            if (*p == '\\' && p + 1 < end)
+                p++;
+            else if (*p == '"')
+                return p + 1;
+        }
+        return end;
+    }
+    int depth = 0;
+    for (; p < end; p++) {
+        if (*p == '{' || *p == '[')
+            depth++;
+        else if ((*p == '}' || *p == ']') && depth-- == 0)
+            return p;
+        else if (*p == ',' && depth == 0)
+            return p;
+    }
+    return end;
+}
+
+char *vodq_job_mask_text(const char *text, size_t len)
+{
+    const char *end = text + len;
+    /* the output is never longer than the input plus 5 bytes a masked value */
+    size_t cap = len * 2 + 16, o = 0;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    const char *p = text;
+    while (p < end) {
+        if (*p != '"') {
+            out[o++] = *p++;
+            continue;
+        }
+        const char *q = value_end(p, end); /* a whole string token */
+        memcpy(out + o, p, (size_t)(q - p));
+        o += (size_t)(q - p);
+        const char *name = p + 1;
+        size_t nlen = q > name && q[-1] == '"' ? (size_t)(q - 1 - name) : (size_t)(q - name);
+        p = q;
+        const char *c = p;
+        while (c < end && (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\r'))
+            c++;
+        if (c < end && *c == ':' && vodq_job_key_secret(name, nlen)) {
+            c++;
+            while (c < end && (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\r'))
+                c++;
+            memcpy(out + o, ":\"***\"", 6);
+            o += 6;
+            p = value_end(c, end);
+        }
+        if (o + 16 > cap) /* cannot happen with cap = 2 len + 16; kept as a guard */
+            break;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+char *vodq_job_spec_shown(const char *text, size_t len)
+{
+    cJSON *item = cJSON_ParseWithLength(text, len);
+    if (!item)
+        return vodq_job_mask_text(text, len);
+    redact(item);
+    return print_free(item);
 }
 
 char *vodq_job_hash_json(const char *const *fields, const char *const *values, size_t n)
@@ -412,6 +504,12 @@ char *vodq_job_hash_json(const char *const *fields, const char *const *values, s
         } else if (!strcmp(f, "spec") || !strcmp(f, "result") || !strcmp(f, "progress_data")) {
             item = *v ? cJSON_Parse(v) : NULL;
             redact(item);
+            if (!item && *v) {
+                /* not JSON (a rejected spec): shown as text, secrets masked */
+                char *m = vodq_job_mask_text(v, strlen(v));
+                item = m ? cJSON_CreateString(m) : NULL;
+                free(m);
+            }
         }
         if (!item)
             item = cJSON_CreateString(v);

@@ -104,6 +104,21 @@ int64_t vodq_now_ms(void);
  * credentials). Returns NULL on OOM. */
 char *vodq_job_hash_json(const char *const *fields, const char *const *values, size_t n);
 
+/* True when the JSON key name[0..len) names a secret (it contains
+ * "secret", "token", "password", "passwd", "auth", "credential" or
+ * "private", any case): its value is never shown. */
+bool vodq_job_key_secret(const char *name, size_t len);
+
+/* Returns a new string (free with free()): text (len bytes, JSON or not)
+ * with the value after every "KEY": whose KEY names a secret replaced by
+ * "***", found by a lexical scan that needs no valid JSON. NULL on OOM. */
+char *vodq_job_mask_text(const char *text, size_t len);
+
+/* Returns a new string (free with free()): spec text as it may be shown or
+ * stored for a rejected job: re-printed with secrets masked when it is
+ * JSON, else masked by vodq_job_mask_text(). NULL on OOM. */
+char *vodq_job_spec_shown(const char *text, size_t len);
+
 /* Returns a new string (free with free()): the JSON text of the task
  * section (spec_json[type], e.g. the "upload" object) of a job spec. When
  * set_file is not NULL and the section has no "file", adds it. NULL if the
