@@ -3,6 +3,7 @@
 #include "scheduler/sched.h"
 #include "shared/config.h"
 #include "shared/log.h"
+#include "shared/notify.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -138,6 +139,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     enum vodq_rc rc = vodq_sched_run(s, &err);
     the_sched = NULL;
+    vodq_notify("STOPPING=1", NULL);
     vodq_http_stop(h);
     vodq_sched_free(s);
     vodq_config_free(opts, n);

@@ -3,6 +3,7 @@
 
 #include "shared/keys.h"
 #include "shared/log.h"
+#include "shared/notify.h"
 #include "shared/proto.h"
 #include "shared/redis.h"
 
@@ -377,6 +378,7 @@ enum vodq_rc vodq_sched_run(struct vodq_sched *s, struct vodq_err *err)
     vodq_info("scheduler %s: queue %s, lease %lld ms", s->id, s->q.name,
               (long long)s->cfg.lease_ms);
     while (!atomic_load(&s->stop)) {
+        vodq_notify_tick(); /* READY=1 at first, then the systemd watchdog */
         if (!groups) {
             struct vodq_err e = {0};
             if (vodq_proto_ensure_groups(r, &s->q, &e) != VODQ_OK) {

@@ -11,6 +11,7 @@
 
 #include "shared/keys.h"
 #include "shared/log.h"
+#include "shared/notify.h"
 #include "shared/proto.h"
 #include "shared/redis.h"
 
@@ -841,6 +842,7 @@ static void *heartbeat_main(void *arg)
         return NULL;
     while (!atomic_load(&w->finished)) {
         heartbeat_once(w, r);
+        vodq_notify_tick(); /* READY=1 at first, then the systemd watchdog */
         for (int64_t t = 0; t < w->cfg.heartbeat_ms && !atomic_load(&w->finished); t += 50)
             nap_ms(50);
     }

@@ -1,6 +1,7 @@
 /* main.c: vodq-worker, claims compose, upload and sleep tasks and runs them. */
 #include "shared/config.h"
 #include "shared/log.h"
+#include "shared/notify.h"
 #include "worker/compose/compose.h"
 #include "worker/loop.h"
 #include "worker/sleep.h"
@@ -143,6 +144,7 @@ int main(int argc, char **argv)
     if (rc != VODQ_OK)
         vodq_error("%s", err.msg);
     the_worker = NULL;
+    vodq_notify("STOPPING=1", NULL);
     vodq_worker_free(w);
     free(caps);
     vodq_config_free(opts, n);
