@@ -14,6 +14,7 @@
 #define VODQ_EXECUTOR_H
 
 #include "shared/err.h"
+#include "shared/roots.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -75,6 +76,10 @@ struct vodq_task_io {
 
     /* The task's checkpoint store; NULL when the task keeps none. */
     struct vodq_ckpt *ckpt;
+
+    /* The worker's path roots: every local path of the task must pass
+     * vodq_roots_check() against them. NULL = no restriction (the CLIs). */
+    const struct vodq_roots *roots;
 
     const char *job_id; /* the job's id ("" in the CLIs); borrowed */
     int attempt;        /* 1 for the first attempt */

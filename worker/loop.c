@@ -393,6 +393,7 @@ static struct done *run_task(struct slot *s)
         .wait = io_wait,
         .take_auth = io_take_auth,
         .ckpt = &ck,
+        .roots = w->cfg.roots,
         .job_id = t->job,
         .attempt = t->attempt,
     };

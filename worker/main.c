@@ -2,6 +2,7 @@
 #include "shared/config.h"
 #include "shared/log.h"
 #include "shared/notify.h"
+#include "shared/roots.h"
 #include "worker/compose/compose.h"
 #include "worker/loop.h"
 #include "worker/sleep.h"
@@ -39,7 +40,7 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-    char *redis_url = NULL, *queue = NULL, *id = NULL, *log_level = NULL;
+    char *redis_url = NULL, *queue = NULL, *id = NULL, *log_level = NULL, *roots_list = NULL;
     long long slots_sleep = 0, slots_compose = 0, slots_upload = 0, heartbeat_ms = 0,
               progress_ms = 0, grace_ms = 0, block_ms = 0, events_maxlen = 0, retention_s = 0;
     bool log_json = false, no_gpu_lane = false;
@@ -66,6 +67,10 @@ int main(int argc, char **argv)
          "approximate length cap of the events stream", &events_maxlen, 100, 100000000},
         {"retention-s", "VODQ_RETENTION_S", VODQ_OPT_INT, "604800",
          "seconds a finished job hash is kept", &retention_s, 1, 315360000},
+        {"roots", "VODQ_ROOTS", VODQ_OPT_STR, "",
+         "DIR,DIR,...: the only folders jobs may read and write (sources, outputs, covers, "
+         "upload files, cache); empty = anywhere (warned)",
+         &roots_list, 0, 0},
         {"log-level", "VODQ_LOG_LEVEL", VODQ_OPT_STR, "info", "debug, info, warn or error",
          &log_level, 0, 0},
         {"log-json", "VODQ_LOG_JSON", VODQ_OPT_BOOL, "", "log JSON lines", &log_json, 0, 0},
@@ -89,7 +94,20 @@ int main(int argc, char **argv)
         return 2;
     }
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    struct vodq_roots roots;
+    if (vodq_roots_parse(&roots, roots_list, &err) != VODQ_OK) {
+        fprintf(stderr, "vodq-worker: %s\n", err.msg);
+        vodq_roots_cleanup(&roots);
+        vodq_config_free(opts, n);
+        return 2;
+    }
+    if (roots.n == 0)
+        vodq_warn("no --roots: jobs may read and write any file this user can; set --roots "
+                  "DIR,... (VODQ_ROOTS) to confine them");
+    else
+        vodq_info("path roots: %s", roots.shown);
     struct vodq_worker_config cfg = {
+        .roots = &roots,
         .redis_url = redis_url,
         .queue = queue,
         .id = id,
@@ -131,6 +149,7 @@ int main(int argc, char **argv)
     if (!w) {
         fprintf(stderr, "vodq-worker: %s\n", err.msg);
         vodq_config_free(opts, n);
+        vodq_roots_cleanup(&roots);
         free(caps);
         return 2;
     }
@@ -147,6 +166,7 @@ int main(int argc, char **argv)
     vodq_notify("STOPPING=1", NULL);
     vodq_worker_free(w);
     free(caps);
+    vodq_roots_cleanup(&roots);
     vodq_config_free(opts, n);
     return rc == VODQ_OK ? 0 : 1;
 }

@@ -70,6 +70,43 @@ static enum vodq_rc cmp_timeline(const cJSON *spec, const char *output, struct v
     return rc;
 }
 
+/* Every local path the job reads or writes must lie inside the worker's
+ * path roots (shared/roots.h); the first that does not fails the job. */
+static enum vodq_rc cmp_check_roots(const struct vodq_roots *roots, const struct vodq_timeline *tl,
+                                    struct vodq_err *err)
+{
+    char where[64];
+    enum vodq_rc rc = VODQ_OK;
+    if (roots == NULL || roots->n == 0)
+        return VODQ_OK;
+    for (size_t t = 0; rc == VODQ_OK && t < tl->n_tracks; t++) {
+        for (size_t i = 0; rc == VODQ_OK && i < tl->tracks[t].n_clips; i++) {
+            snprintf(where, sizeof(where), "tracks[%zu].clips[%zu].src", t, i);
+            rc = vodq_roots_check(roots, where, tl->tracks[t].clips[i].src, VODQ_ROOTS_READ, NULL,
+                                  0, err);
+        }
+    }
+    for (size_t i = 0; rc == VODQ_OK && i < tl->n_overlays; i++) {
+        snprintf(where, sizeof(where), "overlays[%zu].src", i);
+        rc = vodq_roots_check(roots, where, tl->overlays[i].src, VODQ_ROOTS_READ, NULL, 0, err);
+    }
+    for (size_t i = 0; rc == VODQ_OK && i < tl->n_captions; i++) {
+        const char *f = tl->captions[i].font;
+        /* the built-in default fonts are system files, not the job's */
+        if (f == NULL || !strcmp(f, VODQ_TIMELINE_DEFAULT_FONT) ||
+            !strcmp(f, VODQ_TIMELINE_FALLBACK_FONT))
+            continue;
+        snprintf(where, sizeof(where), "captions[%zu].font", i);
+        rc = vodq_roots_check(roots, where, f, VODQ_ROOTS_READ, NULL, 0, err);
+    }
+    if (rc == VODQ_OK && tl->music.src != NULL)
+        rc = vodq_roots_check(roots, "music.src", tl->music.src, VODQ_ROOTS_READ, NULL, 0, err);
+    if (rc == VODQ_OK && tl->output.cover_path != NULL)
+        rc = vodq_roots_check(roots, "output.cover", tl->output.cover_path, VODQ_ROOTS_WRITE, NULL,
+                              0, err);
+    return rc;
+}
+
 static char *cmp_result(const char *output, const struct vodq_engine_stats *st,
                         const struct vodq_plan *plan)
 {
@@ -103,7 +140,8 @@ enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
     struct vodq_plan plan;
     struct vodq_engine_stats st;
     struct vodq_engine_opts o = {io, cmp_progress, cmp_control, cmp_wait, NULL};
-    const cJSON *out, *enc;
+    const cJSON *out, *enc, *tfile;
+    const struct vodq_roots *roots;
     enum vodq_rc rc;
 
     memset(&tl, 0, sizeof(tl));
@@ -131,7 +169,19 @@ enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
         goto out;
     }
     o.encoder = enc ? enc->valuestring : NULL;
+    roots = io ? io->roots : NULL;
+    tfile = cJSON_GetObjectItemCaseSensitive(spec, "timeline_file");
+    /* the timeline file and the output are checked before anything is read */
+    rc = vodq_roots_check(roots, "compose.output", out->valuestring, VODQ_ROOTS_WRITE, NULL, 0,
+                          err);
+    if (rc == VODQ_OK && cJSON_IsString(tfile))
+        rc = vodq_roots_check(roots, "compose.timeline_file", tfile->valuestring, VODQ_ROOTS_READ,
+                              NULL, 0, err);
+    if (rc != VODQ_OK)
+        goto out;
     rc = cmp_timeline(spec, out->valuestring, &tl, err);
+    if (rc == VODQ_OK)
+        rc = cmp_check_roots(roots, &tl, err);
     if (rc == VODQ_OK)
         rc = vodq_timeline_probe(&tl, err);
     if (rc == VODQ_OK)

@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1502,7 +1503,15 @@ enum vodq_rc vodq_upload_run(const char *spec_json, struct vodq_task_io *io,
     if (rc != VODQ_OK)
         goto fail;
 
-    u.fd = open(u.o.file, O_RDONLY | O_CLOEXEC);
+    /* the file must resolve inside the worker's path roots; what was
+     * checked (symlinks resolved) is what is opened */
+    char real[PATH_MAX];
+    rc = vodq_roots_check(io ? io->roots : NULL, "upload.file", u.o.file, VODQ_ROOTS_READ, real,
+                          sizeof(real), err);
+    if (rc != VODQ_OK)
+        goto fail;
+    bool confined = io && io->roots && io->roots->n > 0;
+    u.fd = open(real, O_RDONLY | O_CLOEXEC | (confined ? O_NOFOLLOW : 0));
     struct stat st;
     if (u.fd < 0 || fstat(u.fd, &st) != 0) {
         int e = errno;
