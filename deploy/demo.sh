@@ -36,7 +36,8 @@ printf 'machine 127.0.0.1 login test:tester password testing\n' >"$D/netrc"
 s3() { curl -sS --netrc-file "$D/netrc" --aws-sigv4 aws:amz:us-east-1:s3 -H x-amz-content-sha256:UNSIGNED-PAYLOAD "$@"; }
 s3 -f -X PUT "$EP/demo-bucket" >/dev/null
 "$B/vodq-scheduler" >"$D/scheduler.log" 2>&1 & pids+=($!)
-"$B/vodq-worker" --slots-compose 1 --slots-upload 2 >"$D/worker.log" 2>&1 & pids+=($!)
+# the worker may read and write only below the demo folder (path roots)
+"$B/vodq-worker" --slots-compose 1 --slots-upload 2 --roots "$D" >"$D/worker.log" 2>&1 & pids+=($!)
 
 echo "== generating media in $D"
 ff() { ffmpeg -loglevel error -y "$@"; }
