@@ -473,10 +473,12 @@ static int cmd_stats(void)
 int main(int argc, char **argv)
 {
     char *redis_url = NULL, *queue = NULL, *state = NULL;
+    char *redis_ca = NULL, *redis_cert = NULL, *redis_key = NULL;
     long long limit = 0, events_maxlen = 0, retention_s = 0;
     const struct vodq_opt opts[] = {
-        {"redis", "VODQ_REDIS_URL", VODQ_OPT_STR, "redis://127.0.0.1:6379",
-         "Redis URL redis://[user:pass@]host:port/db", &redis_url, 0, 0},
+        {"redis", "VODQ_REDIS_URL", VODQ_OPT_STR, "redis://127.0.0.1:6379", VODQ_REDIS_URL_HELP,
+         &redis_url, 0, 0},
+        VODQ_REDIS_TLS_OPTS(&redis_ca, &redis_cert, &redis_key),
         {"queue", "VODQ_QUEUE", VODQ_OPT_STR, "default", "queue name", &queue, 0, 0},
         {"json", NULL, VODQ_OPT_BOOL, "", "JSON output for scripts", &json_out, 0, 0},
         {"state", NULL, VODQ_OPT_STR, "", "list: only jobs in this state", &state, 0, 0},
@@ -504,6 +506,8 @@ int main(int argc, char **argv)
                     "waiting_auth, delayed, succeeded, dead, cancelled, rejected)",
                     state);
     if (vodq_queue_init(&Q, queue, events_maxlen, retention_s, &err) != VODQ_OK)
+        return fail("%s", err.msg);
+    if (vodq_redis_tls_config(redis_ca, redis_cert, redis_key, &err) != VODQ_OK)
         return fail("%s", err.msg);
     struct vodq_redis_opts o = {.url = redis_url, .command_timeout_ms = 5000};
     R = vodq_redis_new(&o, &err);

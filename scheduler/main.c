@@ -2,6 +2,7 @@
 #include "scheduler/http.h"
 #include "scheduler/sched.h"
 #include "shared/config.h"
+#include "shared/redis.h"
 #include "shared/log.h"
 #include "shared/notify.h"
 
@@ -24,13 +25,15 @@ int main(int argc, char **argv)
 {
     char *redis_url = NULL, *queue = NULL, *id = NULL, *http = NULL, *log_level = NULL,
          *http_token_file = NULL;
+    char *redis_ca = NULL, *redis_cert = NULL, *redis_key = NULL;
     long long lease_ms = 0, worker_timeout_ms = 0, tick_ms = 0, block_ms = 0, max_attempts = 0,
               backoff_base_ms = 0, backoff_max_ms = 0, max_spec_bytes = 0, events_maxlen = 0,
               retention_s = 0, http_threads = 0;
     bool log_json = false, http_insecure = false;
     const struct vodq_opt opts[] = {
-        {"redis", "VODQ_REDIS_URL", VODQ_OPT_STR, "redis://127.0.0.1:6379",
-         "Redis URL redis://[user:pass@]host:port/db", &redis_url, 0, 0},
+        {"redis", "VODQ_REDIS_URL", VODQ_OPT_STR, "redis://127.0.0.1:6379", VODQ_REDIS_URL_HELP,
+         &redis_url, 0, 0},
+        VODQ_REDIS_TLS_OPTS(&redis_ca, &redis_cert, &redis_key),
         {"queue", "VODQ_QUEUE", VODQ_OPT_STR, "default", "queue name", &queue, 0, 0},
         {"id", "VODQ_SCHEDULER_ID", VODQ_OPT_STR, "", "scheduler id (default sched-host-pid-random)",
          &id, 0, 0},
@@ -84,6 +87,10 @@ int main(int argc, char **argv)
         return code;
     }
     if (vodq_log_setup(log_level, log_json, &err) != VODQ_OK) {
+        fprintf(stderr, "vodq-scheduler: %s\n", err.msg);
+        return 2;
+    }
+    if (vodq_redis_tls_config(redis_ca, redis_cert, redis_key, &err) != VODQ_OK) {
         fprintf(stderr, "vodq-scheduler: %s\n", err.msg);
         return 2;
     }

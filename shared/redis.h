@@ -1,8 +1,11 @@
 /* redis.h: Redis access; the ONLY module that includes hiredis.
  *
- * A handle owns one connection. After any I/O or protocol error the
- * connection is dropped and the next command reconnects (with backoff),
- * as hiredis 0.14 contexts cannot be reused after an error.
+ * A handle owns one connection (TCP, TLS through OpenSSL, or a unix
+ * socket). hiredis 0.14 has no TLS, so the socket is ours: commands are
+ * formatted with hiredis's formatter and replies parsed by its reader.
+ * After any I/O or protocol error (and on a READONLY reply, which means
+ * the server was demoted by a failover) the connection is dropped and the
+ * next command reconnects with backoff.
  * Not thread-safe: one handle per thread. */
 #ifndef VODQ_REDIS_H
 #define VODQ_REDIS_H
@@ -33,21 +36,70 @@ struct vodq_reply {
 
 void vodq_reply_free(struct vodq_reply *r);
 
-/* Parsed redis://[user:pass@]host:port/db (also rediss is rejected). */
+/* What a URL names: one server over TCP (optionally TLS), a unix socket,
+ * or a master found through Sentinel. */
+enum vodq_redis_kind {
+    VODQ_REDIS_TCP = 0,
+    VODQ_REDIS_UNIX,
+    VODQ_REDIS_SENTINEL,
+};
+
+#define VODQ_REDIS_MAX_SENTINELS 8
+
+struct vodq_redis_addr {
+    char host[256];
+    int port;
+};
+
+/* Parsed Redis URL:
+ *   redis://[user:pass@]host:port/db     rediss:// the same over TLS
+ *   unix://[user:pass@]/path/redis.sock[?db=N]
+ *   redis+sentinel://[user:pass@]h:p[,h:p...]/master[/db]
+ *   rediss+sentinel://...                (TLS to sentinels and master) */
 struct vodq_redis_url {
-    char host[256];     /* host name or address */
-    int port;           /* TCP port, default 6379 */
+    enum vodq_redis_kind kind;
+    bool tls;           /* rediss:// */
+    char host[256];     /* host name or address (SENTINEL: the first sentinel) */
+    int port;           /* TCP port, default 6379 (SENTINEL: 26379) */
+    char path[108];     /* UNIX: socket path */
+    char master[128];   /* SENTINEL: master name */
+    struct vodq_redis_addr sentinels[VODQ_REDIS_MAX_SENTINELS];
+    int n_sentinels;
     char user[128];     /* ACL user, "" for none */
     char password[256]; /* "" for none */
     int db;             /* database number, default 0 */
 };
 
-/* Parses url into *out. Accepts "redis://host:port", "redis://:pw@host",
- * "redis://user:pw@host:port/3" and a bare "host:port". Percent-escapes in
- * user and password are decoded. Returns VODQ_ERR_INVALID naming the part
- * that is wrong. */
+/* Parses url into *out. Accepts the forms above, "redis://:pw@host" and a
+ * bare "host:port". Percent-escapes in user and password are decoded.
+ * Returns VODQ_ERR_INVALID naming the part that is wrong (never showing
+ * the password). */
 enum vodq_rc vodq_redis_url_parse(const char *url, struct vodq_redis_url *out,
                                   struct vodq_err *err);
+
+/* TLS settings for rediss:// connections of this process (every handle
+ * made afterwards): ca_file is a PEM bundle that signs the server's
+ * certificate (NULL or "" = the system's CAs); cert_file and key_file a
+ * client certificate and its key (both or neither). All three empty does
+ * nothing (the system's CAs are loaded on first use). The files are read
+ * now, so a bad path or key fails here, naming the file. Call before
+ * starting threads. */
+enum vodq_rc vodq_redis_tls_config(const char *ca_file, const char *cert_file,
+                                   const char *key_file, struct vodq_err *err);
+
+/* The three config-table rows (shared/config.h) every program that talks
+ * to Redis carries; ca, cert and key are char ** for VODQ_OPT_STR. */
+#define VODQ_REDIS_TLS_OPTS(ca, cert, key)                                                   \
+    {"redis-ca-file", "VODQ_REDIS_CA_FILE", VODQ_OPT_STR, NULL,                              \
+     "CA bundle (PEM) for rediss:// (default: the system's CAs)", (ca), 0, 0},                \
+    {"redis-cert-file", "VODQ_REDIS_CERT_FILE", VODQ_OPT_STR, NULL,                          \
+     "client certificate (PEM) for rediss://", (cert), 0, 0},                                 \
+    {"redis-key-file", "VODQ_REDIS_KEY_FILE", VODQ_OPT_STR, NULL,                            \
+     "private key (PEM) of --redis-cert-file", (key), 0, 0}
+
+#define VODQ_REDIS_URL_HELP                                                                   \
+    "Redis URL: redis[s]://[user:pass@]host:port/db, unix:///path.sock, "                     \
+    "redis+sentinel://h:p[,h:p]/master"
 
 struct vodq_redis_opts {
     const char *url;          /* borrowed */
@@ -108,7 +160,8 @@ void vodq_redis_set_timeout(struct vodq_redis *r, int timeout_ms);
  * owner only in that the owner must not be reconnecting at the time. */
 void vodq_redis_interrupt(struct vodq_redis *r);
 
-/* Drops the connection (the next command reconnects). */
+/* Drops the connection (the next command reconnects; through Sentinel it
+ * asks for the master again). */
 void vodq_redis_disconnect(struct vodq_redis *r);
 
 /* True while a connection is up. */

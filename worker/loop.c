@@ -885,15 +885,21 @@ static void *subscriber_main(void *arg)
     atomic_store(&w->sub_r, r);
     char chan[VODQ_KEY_MAX];
     vodq_queue_key(&w->q, chan, sizeof(chan), VODQ_KEY_CTL_CHANNEL, NULL);
-    bool subscribed = false;
+    bool subscribed = false, refused_said = false;
     while (!atomic_load(&w->finished)) {
         struct vodq_err err = {0};
         if (!subscribed || !vodq_redis_connected(r)) {
             struct vodq_reply *rep = vodq_redis_cmd(r, &err, "SUBSCRIBE %s", chan);
-            subscribed = rep != NULL;
+            bool refused = rep && rep->type == VODQ_REPLY_ERROR;
+            if (refused && !refused_said) /* an ACL user without channel rights */
+                vodq_warn("cannot subscribe to %s (%s): control messages arrive with the "
+                          "heartbeat instead", chan, rep->str);
+            refused_said |= refused;
+            subscribed = rep && !refused;
             vodq_reply_free(rep);
             if (!subscribed) {
-                nap_ms(500);
+                for (int i = 0; i < (refused ? 50 : 5) && !atomic_load(&w->finished); i++)
+                    nap_ms(100);
                 continue;
             }
         }

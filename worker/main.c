@@ -1,5 +1,6 @@
 /* main.c: vodq-worker, claims compose, upload and sleep tasks and runs them. */
 #include "shared/config.h"
+#include "shared/redis.h"
 #include "shared/log.h"
 #include "shared/notify.h"
 #include "shared/roots.h"
@@ -41,12 +42,14 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
     char *redis_url = NULL, *queue = NULL, *id = NULL, *log_level = NULL, *roots_list = NULL;
+    char *redis_ca = NULL, *redis_cert = NULL, *redis_key = NULL;
     long long slots_sleep = 0, slots_compose = 0, slots_upload = 0, heartbeat_ms = 0,
               progress_ms = 0, grace_ms = 0, block_ms = 0, events_maxlen = 0, retention_s = 0;
     bool log_json = false, no_gpu_lane = false;
     const struct vodq_opt opts[] = {
-        {"redis", "VODQ_REDIS_URL", VODQ_OPT_STR, "redis://127.0.0.1:6379",
-         "Redis URL redis://[user:pass@]host:port/db", &redis_url, 0, 0},
+        {"redis", "VODQ_REDIS_URL", VODQ_OPT_STR, "redis://127.0.0.1:6379", VODQ_REDIS_URL_HELP,
+         &redis_url, 0, 0},
+        VODQ_REDIS_TLS_OPTS(&redis_ca, &redis_cert, &redis_key),
         {"queue", "VODQ_QUEUE", VODQ_OPT_STR, "default", "queue name", &queue, 0, 0},
         {"id", "VODQ_WORKER_ID", VODQ_OPT_STR, "", "worker id (default host-pid-random)", &id, 0, 0},
         {"slots-sleep", "VODQ_SLOTS_SLEEP", VODQ_OPT_INT, "4",
@@ -90,6 +93,10 @@ int main(int argc, char **argv)
         return code;
     }
     if (vodq_log_setup(log_level, log_json, &err) != VODQ_OK) {
+        fprintf(stderr, "vodq-worker: %s\n", err.msg);
+        return 2;
+    }
+    if (vodq_redis_tls_config(redis_ca, redis_cert, redis_key, &err) != VODQ_OK) {
         fprintf(stderr, "vodq-worker: %s\n", err.msg);
         return 2;
     }

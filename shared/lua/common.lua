@@ -8,6 +8,17 @@ local RET = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
+-- PUBLISH that never fails the script: an ACL user without channel rights
+-- (Redis 7's default resetchannels) is refused, but the durable copy (job hash,
+-- events stream) is written already and workers read it on their heartbeat.
+local function publish(ch, msg)
+  local r = redis.pcall('PUBLISH', ch, msg)
+  if type(r) == 'table' and r.err and not (string.find(r.err, 'NOPERM', 1, true)
+      or string.find(r.err, "can't publish", 1, true)) then
+    error(r)
+  end
+end
+
 local SUBS -- subscribers of the ev channel, asked once per script call
 local function emit(job, etype, state, data)
   local id = redis.call('XADD', p .. 'events', 'MAXLEN', '~', EVMAX, '*',
@@ -16,7 +27,7 @@ local function emit(job, etype, state, data)
   if SUBS == nil then SUBS = redis.call('PUBSUB', 'NUMSUB', p .. 'ev')[2] end
   if SUBS == 0 then return end
   -- job ids, event types and states are [A-Za-z0-9_.:-] (validated), so no escaping
-  redis.call('PUBLISH', p .. 'ev', '{"id":"' .. id .. '","job":"' .. job ..
+  publish(p .. 'ev', '{"id":"' .. id .. '","job":"' .. job ..
     '","type":"' .. etype .. '","state":"' .. state .. '","ts":' .. NOW ..
     ',"data":' .. data .. '}')
 end

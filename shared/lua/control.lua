@@ -9,7 +9,7 @@ local h = redis.call('HMGET', jk, 'state', 'task', 'lane', 'desired')
 local st, task, typ = h[1], h[2], h[3]
 if not st then return {'err', 'no such job: ' .. job} end
 local function ctl()
-  redis.call('PUBLISH', p .. 'ctl', job .. ' ' .. cmd)
+  publish(p .. 'ctl', job .. ' ' .. cmd)
 end
 local function drop_task()
   if task then

@@ -117,9 +117,16 @@ static void test_bad(void **state)
     (void)state;
     expect_bad("", "redis url: empty", NULL);
     expect_bad(NULL, "redis url: empty", NULL);
-    expect_bad("rediss://h:6380", "scheme must be redis://", NULL);
     expect_bad("http://h", "scheme must be redis://", NULL);
-    expect_bad("unix:///tmp/redis.sock", "scheme must be redis://", NULL);
+    expect_bad("unix://tmp/redis.sock", "needs an absolute path", NULL);
+    expect_bad("unix:///tmp/redis.sock?x=1", "the only query is ?db=N", NULL);
+    expect_bad("unix:///tmp/redis.sock?db=x", "database must be a number", NULL);
+    expect_bad("redis+sentinel://h:1,h:2", "master name is missing", NULL);
+    expect_bad("redis+sentinel://h:1,h:2/", "master name is missing", NULL);
+    expect_bad("redis+sentinel://h:1,,h:2/m", "missing host", NULL);
+    expect_bad("redis+sentinel://h:1,h:0/m", "port must be 1-65535", NULL);
+    expect_bad("redis+sentinel://h:1/m/x", "database must be a number", NULL);
+    expect_bad("redis+sentinel://a,b,c,d,e,f,g,h,i/m", "more than 8 sentinels", NULL);
     expect_bad("redis://", "missing host", NULL);
     expect_bad("redis://:7000", "missing host", NULL);
     expect_bad("redis://u:p@", "missing host", NULL);
@@ -139,6 +146,55 @@ static void test_bad(void **state)
     expect_bad(host, "host", NULL);
 }
 
+/* rediss://, unix:// and redis+sentinel:// */
+static void test_other_schemes(void **state)
+{
+    (void)state;
+    struct vodq_redis_url u;
+    struct vodq_err err = {0};
+    assert_int_equal(vodq_redis_url_parse("rediss://u:p@h.example:6380/2", &u, &err), VODQ_OK);
+    assert_int_equal(u.kind, VODQ_REDIS_TCP);
+    assert_true(u.tls);
+    assert_string_equal(u.host, "h.example");
+    assert_int_equal(u.port, 6380);
+    assert_string_equal(u.user, "u");
+    assert_int_equal(u.db, 2);
+    assert_int_equal(vodq_redis_url_parse("redis://h", &u, &err), VODQ_OK);
+    assert_false(u.tls);
+
+    assert_int_equal(vodq_redis_url_parse("unix:///run/redis/redis.sock", &u, &err), VODQ_OK);
+    assert_int_equal(u.kind, VODQ_REDIS_UNIX);
+    assert_string_equal(u.path, "/run/redis/redis.sock");
+    assert_int_equal(u.db, 0);
+    assert_int_equal(vodq_redis_url_parse("unix://al%40x:p@w@/tmp/r.sock?db=3", &u, &err),
+                     VODQ_OK);
+    assert_string_equal(u.path, "/tmp/r.sock");
+    assert_string_equal(u.user, "al@x");
+    assert_string_equal(u.password, "p@w");
+    assert_int_equal(u.db, 3);
+
+    assert_int_equal(vodq_redis_url_parse("redis+sentinel://u:pw@a:26380,[::1]:26381,c/mymaster/4",
+                                          &u, &err),
+                     VODQ_OK);
+    assert_int_equal(u.kind, VODQ_REDIS_SENTINEL);
+    assert_false(u.tls);
+    assert_int_equal(u.n_sentinels, 3);
+    assert_string_equal(u.sentinels[0].host, "a");
+    assert_int_equal(u.sentinels[0].port, 26380);
+    assert_string_equal(u.sentinels[1].host, "::1");
+    assert_int_equal(u.sentinels[1].port, 26381);
+    assert_string_equal(u.sentinels[2].host, "c");
+    assert_int_equal(u.sentinels[2].port, 26379);
+    assert_string_equal(u.master, "mymaster");
+    assert_string_equal(u.user, "u");
+    assert_string_equal(u.password, "pw");
+    assert_int_equal(u.db, 4);
+    assert_int_equal(vodq_redis_url_parse("rediss+sentinel://s:1/m", &u, &err), VODQ_OK);
+    assert_true(u.tls);
+    assert_int_equal(u.n_sentinels, 1);
+    assert_string_equal(u.master, "m");
+}
+
 /* Credentials never appear in errors (they end up in logs). */
 static void test_no_password_in_errors(void **state)
 {
@@ -146,7 +202,9 @@ static void test_no_password_in_errors(void **state)
     expect_bad("redis://alice:TOPSECRET@h:99999", "port must be 1-65535", "TOPSECRET");
     expect_bad("redis://:TOPSECRET@h/x", "database must be a number", "TOPSECRET");
     expect_bad("redis://:TOPSECRET@[::1", "unclosed [", "TOPSECRET");
-    expect_bad("rediss://:TOPSECRET@h", "scheme must be redis://", "TOPSECRET");
+    expect_bad("rediss://:TOPSECRET@h:0", "port must be 1-65535", "TOPSECRET");
+    expect_bad("redis+sentinel://u:TOPSECRET@h:1/", "master name", "TOPSECRET");
+    expect_bad("unix://u:TOPSECRET@/s?db=x", "database must be a number", "TOPSECRET");
     expect_bad("redis://:TOP%zzSECRET@h", "bad password", "SECRET");
     expect_bad("redis://u:TOPSECRET@", "missing host", "TOPSECRET");
 }
@@ -173,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_good),       cmocka_unit_test(test_bad_db_ipv6),
         cmocka_unit_test(test_bad_port),   cmocka_unit_test(test_bad),
         cmocka_unit_test(test_no_password_in_errors), cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_other_schemes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

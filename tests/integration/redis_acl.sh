@@ -1,0 +1,57 @@
+#!/bin/bash
+# The minimal ACL of docs/operations.md §3.1, run as written: scheduler,
+# worker and vodqctl as that user do everything (jobs, pause/resume/cancel)
+# without a single ACL denial. Then the same user without channel rights
+# (Redis 7's default resetchannels): control still works through the desired
+# state, vodqctl exits 0, and the worker says once that it cannot subscribe.
+. "$VODQ_TESTS/lib.sh"
+redis_start
+acl=$(awk '/<!-- vodq-acl:/ {m = 1; next} m && /^```/ {if (b) exit; b = 1; next} b {printf "%s ", $0}' \
+  "$VODQ_SRC/docs/operations.md")
+check "the ACL block is in docs/operations.md" grep -q '^ACL SETUSER vodq ' <<<"$acl"
+# shellcheck disable=SC2086 # the block is words
+rcli ${acl/>CHANGE-ME/>pw1} >/dev/null
+nochan=${acl/>CHANGE-ME/>pw2}
+nochan=${nochan/ &vodq:\*/}
+nochan=${nochan/SETUSER vodq /SETUSER vodqnc }
+check "the no-channel variant has no channel pattern" bash -c "! grep -q '&' <<<'$nochan'"
+# shellcheck disable=SC2086
+rcli $nochan >/dev/null
+rcli ACL LOG RESET >/dev/null
+denials() { rcli ACL LOG 128 | grep -c '^reason$' || true; }
+
+run_jobs() { # run_jobs TAG: jobs, pause/resume and cancel as the current REDIS_URL
+  local tag=$1 ids=() i
+  for i in $(seq 6); do ids+=("$(submit_sleep 50)"); done
+  all_ok() { local id; for id in "${ids[@]}"; do [ "$(job_field "$id" state)" = succeeded ] || return 1; done; }
+  check "$tag: jobs succeed" wait_for 30 all_ok
+  local long
+  long=$(submit_sleep 4000)
+  check "$tag: long job active" wait_state "$long" active 10
+  check "$tag: vodqctl pause exits 0" ctl pause "$long"
+  check "$tag: paused" wait_state "$long" paused 10
+  check "$tag: vodqctl resume exits 0" ctl resume "$long"
+  check "$tag: active again" wait_state "$long" active 10
+  check "$tag: vodqctl cancel exits 0" ctl cancel "$long"
+  check "$tag: cancelled" wait_state "$long" cancelled 10
+}
+
+REDIS_URL="redis://vodq:pw1@127.0.0.1:$REDIS_PORT"
+start_scheduler s1
+start_worker w1 --slots-sleep 4
+run_jobs "full ACL"
+expect_eq "full ACL: no denial in ACL LOG" "0" "$(denials)"
+check "full ACL: the worker did not complain about subscribing" bash -c "! grep -q 'cannot subscribe' '$T_DIR/w1.log'"
+kill "$PID_w1" "$PID_s1"; wait "$PID_w1" "$PID_s1" 2>/dev/null || true
+
+REDIS_URL="redis://vodqnc:pw2@127.0.0.1:$REDIS_PORT"
+start_scheduler s2
+start_worker w2 --slots-sleep 4 --heartbeat-ms 300
+run_jobs "no channel rights"
+expect_eq "no channel rights: the worker says once that it cannot subscribe" "1" \
+  "$(grep -c 'cannot subscribe to vodq:{default}:ctl' "$T_DIR/w2.log")"
+check "no channel rights: channels were refused (the path was taken)" bash -c \
+  "redis-cli -p $REDIS_PORT ACL LOG 128 | grep -A1 -x reason | grep -q -x channel"
+check "no channel rights: denials are only channel ones" bash -c \
+  "! redis-cli -p $REDIS_PORT ACL LOG 128 | grep -A1 -x reason | grep -v -x -e reason -e channel -e -- | grep -q ."
+t_done
