@@ -158,10 +158,40 @@ static bool append(char **buf, size_t *len, size_t max, const char *ptr, size_t 
     return true;
 }
 
+/* Writes a 2xx body to the request's file (resp_to_fd); 0 stops the
+ * transfer (a write error, too many bytes, or a status other than the one
+ * required, e.g. 200 where a Range request needs 206). */
+static size_t body_to_fd(struct vodq_http_req *req, const char *ptr, size_t n)
+{
+    if (req->resp_fd_status && req->status != req->resp_fd_status)
+        return 0;
+    if (req->resp_fd_max > 0 && req->resp_fd_len + (int64_t)n > req->resp_fd_max)
+        return 0;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = pwrite(req->resp_fd, ptr + done, n - done,
+                           (off_t)(req->resp_fd_off + req->resp_fd_len + (int64_t)done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return 0;
+        done += (size_t)w;
+    }
+    req->resp_fd_len += (int64_t)n;
+    return n;
+}
+
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     struct vodq_http_req *req = ud;
     size_t n = size * nmemb;
+    if (req->resp_to_fd) {
+        long st = 0;
+        curl_easy_getinfo(P(req)->easy, CURLINFO_RESPONSE_CODE, &st);
+        req->status = st;
+        if (st >= 200 && st < 300)
+            return body_to_fd(req, ptr, n);
+    }
     return append(&req->resp, &req->resp_len, RESP_MAX, ptr, n) ? n : 0;
 }
 
@@ -225,6 +255,7 @@ static enum vodq_rc prepare(struct vodq_http *h, struct vodq_http_req *req, stru
     char w[300];
 
     req->status = 0;
+    req->resp_fd_len = 0;
     req->resp_len = 0;
     req->resp_headers_len = 0;
     if (req->resp)

@@ -60,6 +60,14 @@ struct vodq_http_req {
     void *arg;                     /* the owner's pointer, passed to sign */
     long timeout_ms;               /* whole-attempt limit; 0 = none (stall limit only) */
     int max_attempts;              /* 0 = the handle's default; 1 = no retry */
+    bool resp_to_fd;               /* true: a 2xx body is written to resp_fd at resp_fd_off
+                                    * (pwrite) instead of resp; error bodies still go to resp */
+    int resp_fd;                   /* borrowed */
+    int64_t resp_fd_off;           /* file offset of the body's first byte */
+    int64_t resp_fd_max;           /* more body bytes than this fail the attempt; 0 = no cap */
+    long resp_fd_status;           /* required status for the fd body (206 for a Range
+                                    * request); 0 = any 2xx */
+    int64_t resp_fd_len;           /* body bytes written by the current attempt */
 
     /* ---- Headers: "Name: value" lines, owned ---- */
     char **headers;
