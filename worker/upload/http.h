@@ -41,7 +41,7 @@ struct vodq_http_opts {
     long backoff_base_ms;    /* first retry waits up to this; default 250 ms */
     long backoff_max_ms;     /* cap of one wait; default 15000 ms */
     long connect_timeout_ms; /* default 10000 ms */
-    long stall_timeout_ms;   /* abort when no byte moves for this long; default 60000 ms */
+    long stall_timeout_ms;   /* abort when no byte moves for this long; default 20000 ms */
     int64_t max_send_bps;    /* per request upload rate cap in bytes/s; 0 = none */
     vodq_http_retry_fn on_retry; /* NULL: no notification */
     void *retry_arg;             /* passed to on_retry */

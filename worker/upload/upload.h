@@ -76,7 +76,8 @@
  *   "auth_warn_s": 300,                "auth_expiring" this long before expiry
  *   "max_attempts": 6,                 per request, first try included
  *   "retry_base_ms": 250,              first backoff; doubles, capped at 15 s, jittered
- *   "timeout_s": 60,                   a request with no progress for this long fails
+ *   "timeout_s": 20,                   a request with no byte moving for this long fails
+ *                                      (then retries): a silent server is noticed in 20 s
  *   "max_send_bps": 0                  upload rate cap in bytes/s (shared by the parts); 0 = none
  * }
  *
