@@ -370,9 +370,12 @@ static enum vodq_rc get_file(const cJSON *obj, const char *path, const char *key
         *out = strdup(s);
         return *out ? VODQ_OK : vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
     }
+    if (strstr(s, "://") && must_exist)
+        return bad(err, path, key,
+                   "must be a local file path or an http(s)://, s3:// or oss:// URL (got %.60s)",
+                   s);
     if (strstr(s, "://"))
-        return bad(err, path, key, "must be a local file path%s, not a URL (%.60s)",
-                   must_exist ? " or an http(s)://, s3:// or oss:// URL" : "", s);
+        return bad(err, path, key, "must be a local file path, not a URL (%.60s)", s);
     if (s[0] == '/' || base_dir == NULL || !base_dir[0]) {
         full = strdup(s);
     } else {

@@ -169,7 +169,7 @@ static void sweep(const struct vodq_fetch *f)
             v = nv;
             cap = nc;
         }
-        snprintf(v[n].name, sizeof(v[n].name), "%s", de->d_name);
+        snprintf(v[n].name, sizeof(v[n].name), "%.79s", de->d_name); /* length checked above */
         v[n].size = (int64_t)st.st_size;
         v[n].mtime = st.st_mtime;
         total += v[n].size;
