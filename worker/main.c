@@ -7,6 +7,7 @@
 #include "worker/compose/compose.h"
 #include "worker/loop.h"
 #include "worker/sleep.h"
+#include "worker/upload/fetch.h"
 #include "worker/upload/upload.h"
 
 #include <signal.h>
@@ -45,7 +46,10 @@ int main(int argc, char **argv)
     char *redis_ca = NULL, *redis_cert = NULL, *redis_key = NULL;
     long long slots_sleep = 0, slots_compose = 0, slots_upload = 0, heartbeat_ms = 0,
               progress_ms = 0, grace_ms = 0, block_ms = 0, events_maxlen = 0, retention_s = 0;
-    bool log_json = false, no_gpu_lane = false;
+    bool log_json = false, no_gpu_lane = false, inputs_path_style = false;
+    char *cache_dir = NULL, *in_endpoint = NULL, *in_region = NULL, *in_ak = NULL, *in_sk = NULL,
+         *in_token = NULL, *sweep_dirs = NULL;
+    long long cache_max = 0, fetch_stall_ms = 0;
     const struct vodq_opt opts[] = {
         {"redis", "VODQ_REDIS_URL", VODQ_OPT_STR, "redis://127.0.0.1:6379", VODQ_REDIS_URL_HELP,
          &redis_url, 0, 0},
@@ -79,6 +83,32 @@ int main(int argc, char **argv)
         {"log-json", "VODQ_LOG_JSON", VODQ_OPT_BOOL, "", "log JSON lines", &log_json, 0, 0},
         {"no-gpu-lane", "VODQ_NO_GPU_LANE", VODQ_OPT_BOOL, "",
          "do not serve GPU compose jobs even when a GPU encoder opens", &no_gpu_lane, 0, 0},
+        {"cache-dir", "VODQ_CACHE_DIR", VODQ_OPT_STR, "",
+         "cache of remote sources (default FIRST-ROOT/.vodq-cache with --roots, else $XDG_CACHE_HOME/vodq or ~/.cache/vodq); must lie inside a root", &cache_dir,
+         0, 0},
+        {"cache-max-bytes", "VODQ_CACHE_MAX_BYTES", VODQ_OPT_INT, "10737418240",
+         "least recently used cache files are evicted above this", &cache_max, 1048576,
+         (long long)1 << 50},
+        {"fetch-stall-ms", "VODQ_FETCH_STALL_MS", VODQ_OPT_INT, "20000",
+         "a source request with no byte moving this long fails (then retries)", &fetch_stall_ms,
+         1000, 600000},
+        {"inputs-endpoint", "VODQ_INPUTS_ENDPOINT", VODQ_OPT_STR, "",
+         "default endpoint of s3:// and oss:// sources", &in_endpoint, 0, 0},
+        {"inputs-region", "VODQ_INPUTS_REGION", VODQ_OPT_STR, "",
+         "default signing region of s3:// and oss:// sources", &in_region, 0, 0},
+        {"inputs-path-style", "VODQ_INPUTS_PATH_STYLE", VODQ_OPT_BOOL, "",
+         "address s3:// and oss:// sources path style (host/bucket/key)", &inputs_path_style, 0,
+         0},
+        {"inputs-access-key", "VODQ_INPUTS_ACCESS_KEY", VODQ_OPT_STR, "",
+         "default access key of s3:// and oss:// sources", &in_ak, 0, 0},
+        {"inputs-secret-key", "VODQ_INPUTS_SECRET_KEY", VODQ_OPT_STR, "",
+         "default secret key of s3:// and oss:// sources (prefer the env or file)", &in_sk, 0, 0},
+        {"inputs-session-token", "VODQ_INPUTS_SESSION_TOKEN", VODQ_OPT_STR, "",
+         "default session token of s3:// and oss:// sources", &in_token, 0, 0},
+        {"sweep-dirs", "VODQ_SWEEP_DIRS", VODQ_OPT_STR, "",
+         "colon-separated output folders where start-up removes OUT.part-XXXXXX files of killed "
+         "renders (untouched for 15 minutes)",
+         &sweep_dirs, 0, 0},
     };
     int n = (int)(sizeof(opts) / sizeof(opts[0]));
     int npos = 0;
@@ -152,11 +182,66 @@ int main(int argc, char **argv)
         }
     }
     cfg.capabilities_json = caps;
+    /* Remote sources of timelines: one fetcher (and cache) for every slot. */
+    char defdir[4096];
+    const char *cdir = cache_dir;
+    if (!cdir || !*cdir) {
+        const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+        if (roots.n > 0) /* the cache must lie inside a root: the first one's */
+            snprintf(defdir, sizeof(defdir), "%s/.vodq-cache", roots.dirs[0]);
+        else if (x && *x)
+            snprintf(defdir, sizeof(defdir), "%s/vodq", x);
+        else
+            snprintf(defdir, sizeof(defdir), "%s/.cache/vodq", home && *home ? home : "/tmp");
+        cdir = defdir;
+    }
+    struct vodq_fetch *fetch = NULL;
+    if (slots_compose > 0) {
+        struct vodq_fetch_opts fo = {
+            .cache_dir = cdir,
+            .cache_max_bytes = cache_max,
+            .stall_timeout_ms = (long)fetch_stall_ms,
+            .endpoint = in_endpoint,
+            .region = in_region,
+            .path_style = inputs_path_style,
+            .access_key = in_ak,
+            .secret_key = in_sk,
+            .session_token = in_token,
+        };
+        fetch = vodq_fetch_new(&fo, &err);
+        /* the cache holds files compose reads: it must lie inside a root */
+        if (fetch && vodq_roots_check(&roots, "cache-dir", vodq_fetch_cache_dir(fetch),
+                                      VODQ_ROOTS_DIR, NULL, 0, &err) != VODQ_OK) {
+            vodq_fetch_free(fetch);
+            fetch = NULL;
+        }
+        if (!fetch) {
+            fprintf(stderr, "vodq-worker: %s\n", err.msg);
+            vodq_config_free(opts, n);
+            vodq_roots_cleanup(&roots);
+            free(caps);
+            return 2;
+        }
+        struct vodq_compose_resolver r = {fetch, vodq_fetch_resolve, vodq_fetch_release};
+        vodq_compose_set_resolver(&r);
+        vodq_info("source cache: %s", vodq_fetch_cache_dir(fetch));
+    }
+    /* Temp files of renders killed with the previous worker process. */
+    if (sweep_dirs && *sweep_dirs) {
+        char *list = strdup(sweep_dirs), *save = NULL;
+        for (char *d = list ? strtok_r(list, ":", &save) : NULL; d; d = strtok_r(NULL, ":", &save)) {
+            int k = vodq_compose_sweep_partials(d, 900);
+            if (k > 0)
+                vodq_info("removed %d stale partial file(s) in %s", k, d);
+        }
+        free(list);
+    }
     struct vodq_worker *w = vodq_worker_new(&cfg, &err);
     if (!w) {
         fprintf(stderr, "vodq-worker: %s\n", err.msg);
         vodq_config_free(opts, n);
         vodq_roots_cleanup(&roots);
+        vodq_fetch_free(fetch);
         free(caps);
         return 2;
     }
@@ -172,6 +257,8 @@ int main(int argc, char **argv)
     the_worker = NULL;
     vodq_notify("STOPPING=1", NULL);
     vodq_worker_free(w);
+    vodq_compose_set_resolver(NULL);
+    vodq_fetch_free(fetch);
     free(caps);
     vodq_roots_cleanup(&roots);
     vodq_config_free(opts, n);

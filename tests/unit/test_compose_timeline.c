@@ -117,8 +117,8 @@ static const struct bad_case bad_cases[] = {
      "tracks[0].clips[0].type: unknown value \"audio\" (allowed: video, image)"},
     {TL(CLIP ",{\"type\":\"video\",\"src\":\"missing.mp4\",\"out\":1}"),
      "tracks[0].clips[1].src: file not found"},
-    {TL("{\"type\":\"video\",\"src\":\"https://example.com/a.mp4\",\"out\":1}"),
-     "tracks[0].clips[0].src: must be a local file path"},
+    {TL("{\"type\":\"video\",\"src\":\"ftp://example.com/a.mp4\",\"out\":1}"),
+     "tracks[0].clips[0].src: must be a local file path or an http(s)://, s3:// or oss:// URL"},
     {TL("{\"type\":\"video\",\"out\":1}"), "tracks[0].clips[0].src: required"},
     {TL("{\"type\":\"video\",\"src\":\"a.mp4\",\"in\":3,\"out\":2}"),
      "tracks[0].clips[0].out: must be greater than in (3)"},
@@ -431,6 +431,17 @@ static void test_paths(void **state)
     assert_int_equal(vodq_timeline_load_file(path, &tl, &err), VODQ_OK);
     assert_string_equal(tl.tracks[0].clips[0].src, want);
     assert_string_equal(tl.base_dir, tmpdir);
+    vodq_timeline_cleanup(&tl);
+
+    /* A URL source is kept as given (the compose executor fetches it). */
+    snprintf(json, sizeof(json), TL("{\"src\":\"%s\",\"out\":1}"),
+             "https://cdn.example.com/a.mp4?sig=1");
+    assert_int_equal(vodq_timeline_parse(json, strlen(json), "/nonexistent", &tl, &err), VODQ_OK);
+    assert_string_equal(tl.tracks[0].clips[0].src, "https://cdn.example.com/a.mp4?sig=1");
+    vodq_timeline_cleanup(&tl);
+    snprintf(json, sizeof(json), TL("{\"src\":\"%s\",\"out\":1}"), "s3://bucket/media/a.mp4");
+    assert_int_equal(vodq_timeline_parse(json, strlen(json), NULL, &tl, &err), VODQ_OK);
+    assert_string_equal(tl.tracks[0].clips[0].src, "s3://bucket/media/a.mp4");
     vodq_timeline_cleanup(&tl);
 
     /* ...and a missing one is named. */

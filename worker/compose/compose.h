@@ -1,7 +1,8 @@
 /* compose.h: the compose task executor (executor.h) and the probe record.
  *
  * spec_json: {"timeline": {...} | "timeline_file": "/path.json",
- *             "output": "/path.mp4", "encoder": "auto" | NAME}
+ *             "output": "/path.mp4", "encoder": "auto" | NAME,
+ *             "inputs": {...} credentials for s3:// and oss:// sources (fetch.h)}
  * ("encoder" overrides the timeline's output.encoder). Relative media paths
  * resolve against the timeline file's folder, or the output's folder for an
  * inline timeline. A bad timeline fails with err->permanent set and the JSON
@@ -13,6 +14,31 @@
 
 #include "shared/err.h"
 #include "worker/executor.h"
+
+/* Maps the remote sources of a timeline (http://, https://, s3://, oss://)
+ * to local files: fills paths[i] for urls[i] (new strings, caller frees) and
+ * *lease, released with release(arg, lease) once the render is over.
+ * inputs_json is the spec's "inputs" object text or NULL. It reports
+ * progress through io (done/total bytes, extra {"phase":"fetch"}) and polls
+ * io->control. On failure nothing is held and err names the URL without its
+ * query string. worker/upload/fetch.c provides one (vodq_fetch_resolve); the
+ * compose code itself never includes libcurl. */
+struct vodq_compose_resolver {
+    void *arg;
+    enum vodq_rc (*resolve)(void *arg, const char *inputs_json, const char *const *urls,
+                            size_t n, char **paths, void **lease, struct vodq_task_io *io,
+                            struct vodq_err *err);
+    void (*release)(void *arg, void *lease);
+};
+
+/* Sets the resolver every later compose uses (copied; NULL = none: a timeline
+ * with URL sources then fails). Call once at start-up, before any compose runs. */
+void vodq_compose_set_resolver(const struct vodq_compose_resolver *r);
+
+/* Removes OUT.part-XXXXXX temp files that a killed render left behind in
+ * folder dir when they were last modified more than min_age_s ago (0: any
+ * age). Returns the number removed. Best effort; never follows links. */
+int vodq_compose_sweep_partials(const char *dir, int min_age_s);
 
 /* Runs a compose task; a vodq_exec_run_fn. */
 enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,

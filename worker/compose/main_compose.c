@@ -3,6 +3,7 @@
 #include "worker/compose/compose.h"
 #include "worker/compose/plan.h"
 #include "worker/compose/timeline.h"
+#include "worker/upload/fetch.h"
 
 #include <cjson/cJSON.h>
 #include <libavutil/log.h>
@@ -58,11 +59,26 @@ static enum vodq_rc cli_progress(void *opaque, int64_t done, int64_t total, cons
     if (done < total && t - c->last < (c->tty ? 0.2 : 1.0))
         return VODQ_OK;
     c->last = t;
+    if (extra && (p = strstr(extra, "\"fetched\":")) != NULL) {
+        long long got = strtoll(p + 10, NULL, 10);
+        p = strstr(extra, "\"fetch_total\":");
+        long long all = p ? strtoll(p + 14, NULL, 10) : 0;
+        fprintf(stderr, "%sfetching sources %.1f/%.1f MB%s", c->tty ? "\r" : "", got / 1e6,
+                all / 1e6, c->tty && got < all ? " " : "\n");
+        fflush(stderr);
+        return VODQ_OK;
+    }
     if (extra && (p = strstr(extra, "\"frames\":")) != NULL)
         frames = strtoll(p + 9, NULL, 10);
     if (extra && (p = strstr(extra, "\"fps\":")) != NULL)
         fps = strtod(p + 6, NULL);
     int pct = (int)(done * 100 / total);
+    /* after a fetch, done/total are scaled; the seconds come apart */
+    if (extra && (p = strstr(extra, "\"render_ms\":")) != NULL) {
+        done = strtoll(p + 12, NULL, 10);
+        p = strstr(extra, "\"render_total_ms\":");
+        total = p ? strtoll(p + 18, NULL, 10) : total;
+    }
     if (c->tty) {
         char bar[41];
         int n = pct * 40 / 100;
@@ -93,6 +109,28 @@ static enum vodq_ctl cli_wait(void *opaque, int timeout_ms)
     return cli_control(opaque);
 }
 
+/* The fetcher is made on first use: only a timeline naming URLs needs the cache. */
+struct lazy_fetch {
+    struct vodq_fetch_opts o;
+    struct vodq_fetch *f;
+};
+
+static enum vodq_rc lazy_resolve(void *arg, const char *inputs_json, const char *const *urls,
+                                 size_t n, char **paths, void **lease, struct vodq_task_io *io,
+                                 struct vodq_err *err)
+{
+    struct lazy_fetch *l = arg;
+    if (l->f == NULL && (l->f = vodq_fetch_new(&l->o, err)) == NULL)
+        return err->code;
+    return vodq_fetch_resolve(l->f, inputs_json, urls, n, paths, lease, io, err);
+}
+
+static void lazy_release(void *arg, void *lease)
+{
+    struct lazy_fetch *l = arg;
+    vodq_fetch_release(l->f, lease);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -106,6 +144,20 @@ static void usage(FILE *f)
             "  --print-ffmpeg-args   print the equivalent ffmpeg command line, one argument\n"
             "                        per line, and exit without rendering\n"
             "  --probe               print the encoder probe (JSON) and exit\n"
+            "  --cache-dir DIR       where remote sources (http(s)://, s3://, oss://) are\n"
+            "                        cached (env VODQ_CACHE_DIR; default\n"
+            "                        $XDG_CACHE_HOME/vodq or ~/.cache/vodq)\n"
+            "  --cache-max-bytes N   evict least recently used files above this (default 10 GiB)\n"
+            "  --inputs FILE.json    credentials for s3:// and oss:// sources, as the job\n"
+            "                        spec's compose.inputs: {\"endpoint\",\"region\",\"path_style\",\n"
+            "                        \"access_key\",\"secret_key\",\"session_token\"} or\n"
+            "                        {\"endpoint\",\"upload_auth\"}; defaults from the env\n"
+            "                        VODQ_INPUTS_ENDPOINT, _REGION, _ACCESS_KEY, _SECRET_KEY,\n"
+            "                        _SESSION_TOKEN, _PATH_STYLE=1\n"
+            "  --fetch-stall-s S     a source request with no byte moving this long fails (20)\n"
+            "  --fetch-attempts N    attempts per source request, first included (6)\n"
+            "  --fetch-range-bytes N sources above this are fetched in parallel ranges of this\n"
+            "                        size (8 MiB)\n"
             "  --help                this text\n"
             "SIGINT/SIGTERM cancel the render and remove the partial file.\n"
             "Exit status: 0 success, 1 failure, 2 usage, 3 cancelled.\n");
@@ -148,7 +200,9 @@ static int print_ffmpeg_args(const char *tl_path, const char *out, const char *e
 
 int main(int argc, char **argv)
 {
-    const char *pos[2] = {NULL, NULL}, *encoder = NULL;
+    const char *pos[2] = {NULL, NULL}, *encoder = NULL, *cache_dir = getenv("VODQ_CACHE_DIR"),
+               *inputs_file = NULL;
+    long long cache_max = 0, stall_s = 0, attempts = 0, range_bytes = 0;
     bool json = false, ffargs = false, probe = false;
     int npos = 0;
 
@@ -167,6 +221,24 @@ int main(int argc, char **argv)
             encoder = argv[++i];
         } else if (strncmp(a, "--encoder=", 10) == 0) {
             encoder = a + 10;
+        } else if (strcmp(a, "--cache-dir") == 0 && i + 1 < argc) {
+            cache_dir = argv[++i];
+        } else if (strcmp(a, "--inputs") == 0 && i + 1 < argc) {
+            inputs_file = argv[++i];
+        } else if ((strcmp(a, "--cache-max-bytes") == 0 || strcmp(a, "--fetch-stall-s") == 0 ||
+                    strcmp(a, "--fetch-attempts") == 0 || strcmp(a, "--fetch-range-bytes") == 0) &&
+                   i + 1 < argc) {
+            char *end;
+            long long v = strtoll(argv[i + 1], &end, 10);
+            if (*end || v <= 0) {
+                fprintf(stderr, "vodq-compose: %s: not a positive number: %s\n", a, argv[i + 1]);
+                return 2;
+            }
+            *(a[2] == 'c' ? &cache_max
+              : a[8] == 's' ? &stall_s
+              : a[8] == 'r' ? &range_bytes
+                            : &attempts) = v;
+            i++;
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "vodq-compose: unknown option %s (see --help)\n", a);
             return 2;
@@ -200,8 +272,57 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
+    /* Remote sources: the fetcher (worker/upload/fetch.c) is the resolver. */
+    char defdir[4096];
+    if (cache_dir == NULL || !*cache_dir) {
+        const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+        if (x && *x)
+            snprintf(defdir, sizeof(defdir), "%s/vodq", x);
+        else if (home && *home)
+            snprintf(defdir, sizeof(defdir), "%s/.cache/vodq", home);
+        else
+            snprintf(defdir, sizeof(defdir), "/tmp/vodq-cache-%u", (unsigned)getuid());
+        cache_dir = defdir;
+    }
+    const char *ps = getenv("VODQ_INPUTS_PATH_STYLE");
+    struct vodq_fetch_opts fo = {
+        .cache_dir = cache_dir,
+        .cache_max_bytes = cache_max,
+        .max_attempts = (int)attempts,
+        .range_bytes = range_bytes,
+        .stall_timeout_ms = (long)stall_s * 1000,
+        .endpoint = getenv("VODQ_INPUTS_ENDPOINT"),
+        .region = getenv("VODQ_INPUTS_REGION"),
+        .path_style = ps && (strcmp(ps, "1") == 0 || strcmp(ps, "true") == 0),
+        .access_key = getenv("VODQ_INPUTS_ACCESS_KEY"),
+        .secret_key = getenv("VODQ_INPUTS_SECRET_KEY"),
+        .session_token = getenv("VODQ_INPUTS_SESSION_TOKEN"),
+    };
+    struct lazy_fetch lf = {fo, NULL};
+    struct vodq_compose_resolver r = {&lf, lazy_resolve, lazy_release};
+    vodq_compose_set_resolver(&r);
+    cJSON *inputs = NULL;
+    if (inputs_file) {
+        FILE *fi = fopen(inputs_file, "r");
+        char buf[65536];
+        size_t got = fi ? fread(buf, 1, sizeof(buf) - 1, fi) : 0;
+        if (fi)
+            fclose(fi);
+        buf[got] = '\0';
+        inputs = fi ? cJSON_Parse(buf) : NULL;
+        memset(buf, 0, sizeof(buf)); /* credentials */
+        if (!cJSON_IsObject(inputs)) {
+            fprintf(stderr, "vodq-compose: --inputs %s: %s\n", inputs_file,
+                    fi ? "not a JSON object" : strerror(errno));
+            cJSON_Delete(inputs);
+            return 2;
+        }
+    }
+
     cJSON *spec = cJSON_CreateObject();
     char *spec_json = NULL;
+    if (inputs)
+        cJSON_AddItemToObject(spec, "inputs", inputs);
     if (spec == NULL || cJSON_AddStringToObject(spec, "timeline_file", pos[0]) == NULL ||
         cJSON_AddStringToObject(spec, "output", pos[1]) == NULL ||
         (encoder && cJSON_AddStringToObject(spec, "encoder", encoder) == NULL) ||
@@ -224,7 +345,10 @@ int main(int argc, char **argv)
     io.job_id = "";
     io.attempt = 1;
     enum vodq_rc rc = vodq_compose_run(spec_json, &io, &res, &err);
+    memset(spec_json, 0, strlen(spec_json)); /* may hold credentials */
     free(spec_json);
+    vodq_compose_set_resolver(NULL);
+    vodq_fetch_free(lf.f);
     if (rc == VODQ_ERR_CANCELLED) {
         fprintf(stderr, "%svodq-compose: cancelled; no output written\n", c.tty ? "\n" : "");
         return 3;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #define PATH_MAX_LEN 128 /* JSON paths are short: tracks[0].clips[12].transition.type */
@@ -340,7 +341,15 @@ static bool utf8_valid(const char *s)
     return true;
 }
 
-/* A file path (string), resolved against base_dir and checked with stat. */
+/* True for the URL schemes a source may use (fetched before probing). */
+static bool remote_scheme(const char *s)
+{
+    return strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0 ||
+           strncmp(s, "s3://", 5) == 0 || strncmp(s, "oss://", 6) == 0;
+}
+
+/* A file path (string), resolved against base_dir and checked with stat;
+ * a source (must_exist) may also be a URL, kept as it is. */
 static enum vodq_rc get_file(const cJSON *obj, const char *path, const char *key,
                              const char *base_dir, bool must_exist, char **out,
                              struct vodq_err *err)
@@ -356,6 +365,15 @@ static enum vodq_rc get_file(const cJSON *obj, const char *path, const char *key
     if (!cJSON_IsString(it) || !it->valuestring[0])
         return bad(err, path, key, "must be a non-empty file path");
     s = it->valuestring;
+    if (strstr(s, "://") && must_exist && remote_scheme(s)) {
+        /* a remote source: kept as given, fetched by the executor's resolver */
+        *out = strdup(s);
+        return *out ? VODQ_OK : vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+    }
+    if (strstr(s, "://") && must_exist)
+        return bad(err, path, key,
+                   "must be a local file path or an http(s)://, s3:// or oss:// URL (got %.60s)",
+                   s);
     if (strstr(s, "://"))
         return bad(err, path, key, "must be a local file path, not a URL (%.60s)", s);
     if (s[0] == '/' || base_dir == NULL || !base_dir[0]) {

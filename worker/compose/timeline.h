@@ -184,7 +184,9 @@ struct vodq_timeline {
 
 /* Parses and validates a timeline JSON text of len bytes. Relative paths are
  * resolved against base_dir (NULL = the current directory). Source files
- * must exist (checked with stat, nothing is decoded). Returns VODQ_OK, or
+ * must exist (checked with stat, nothing is decoded); a source may instead
+ * be an http://, https://, s3:// or oss:// URL, kept as given: the caller
+ * maps it to a local file (compose.c's resolver) before probing. Returns VODQ_OK, or
  * VODQ_ERR_INVALID with err->msg naming the JSON path of the first bad
  * field ("tracks[0].clips[2].speed: must be between 0.25 and 4").
  * *tl is always safe to vodq_timeline_cleanup(). */

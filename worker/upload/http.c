@@ -22,6 +22,9 @@ struct req_priv {
     int64_t retry_at_ms;  /* > 0: waiting to be re-sent at this monotonic time */
     bool in_multi;        /* added to the multi handle */
     bool done;            /* finished, queued for vodq_http_wait */
+    bool stalled;         /* the attempt was stopped: no byte moved for the stall limit */
+    int64_t moved_at_ms;  /* last time a byte moved (monotonic) */
+    curl_off_t moved;     /* bytes moved (both ways) at moved_at_ms */
     struct vodq_http_req *next; /* in h->done or h->waiting lists */
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -158,10 +161,40 @@ static bool append(char **buf, size_t *len, size_t max, const char *ptr, size_t 
     return true;
 }
 
+/* Writes a 2xx body to the request's file (resp_to_fd); 0 stops the
+ * transfer (a write error, too many bytes, or a status other than the one
+ * required, e.g. 200 where a Range request needs 206). */
+static size_t body_to_fd(struct vodq_http_req *req, const char *ptr, size_t n)
+{
+    if (req->resp_fd_status && req->status != req->resp_fd_status)
+        return 0;
+    if (req->resp_fd_max > 0 && req->resp_fd_len + (int64_t)n > req->resp_fd_max)
+        return 0;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = pwrite(req->resp_fd, ptr + done, n - done,
+                           (off_t)(req->resp_fd_off + req->resp_fd_len + (int64_t)done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return 0;
+        done += (size_t)w;
+    }
+    req->resp_fd_len += (int64_t)n;
+    return n;
+}
+
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     struct vodq_http_req *req = ud;
     size_t n = size * nmemb;
+    if (req->resp_to_fd) {
+        long st = 0;
+        curl_easy_getinfo(P(req)->easy, CURLINFO_RESPONSE_CODE, &st);
+        req->status = st;
+        if (st >= 200 && st < 300)
+            return body_to_fd(req, ptr, n);
+    }
     return append(&req->resp, &req->resp_len, RESP_MAX, ptr, n) ? n : 0;
 }
 
@@ -207,6 +240,29 @@ static int on_seek(void *ud, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
+/* Stall detection: libcurl's LOW_SPEED check averages over a window of
+ * seconds and so notices a silent server several seconds late; this one
+ * stops the attempt when no byte has moved for exactly the stall limit. */
+static int on_xfer(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                   curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)ultotal;
+    struct vodq_http_req *req = ud;
+    struct req_priv *p = P(req);
+    int64_t now = now_ms();
+    if (dlnow + ulnow != p->moved || p->moved_at_ms == 0) {
+        p->moved = dlnow + ulnow;
+        p->moved_at_ms = now;
+        return 0;
+    }
+    if (p->h && now - p->moved_at_ms >= p->h->o.stall_timeout_ms) {
+        p->stalled = true;
+        return 1; /* CURLE_ABORTED_BY_CALLBACK, classified as a timeout */
+    }
+    return 0;
+}
+
 /* ---- Attempts ---- */
 
 /* Prints "METHOD scheme://host/path" (no query) into buf for messages. */
@@ -225,6 +281,7 @@ static enum vodq_rc prepare(struct vodq_http *h, struct vodq_http_req *req, stru
     char w[300];
 
     req->status = 0;
+    req->resp_fd_len = 0;
     req->resp_len = 0;
     req->resp_headers_len = 0;
     if (req->resp)
@@ -234,6 +291,9 @@ static enum vodq_rc prepare(struct vodq_http *h, struct vodq_http_req *req, stru
     vodq_err_clear(&req->err);
     p->body_off = 0;
     p->errbuf[0] = '\0';
+    p->stalled = false;
+    p->moved = 0;
+    p->moved_at_ms = 0;
 
     if (req->sign) {
         enum vodq_rc rc = req->sign(req->arg, req, err);
@@ -275,8 +335,9 @@ static enum vodq_rc prepare(struct vodq_http *h, struct vodq_http_req *req, stru
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->o.connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (h->o.stall_timeout_ms + 999) / 1000);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_xfer);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, req);
     if (req->timeout_ms > 0)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -348,6 +409,12 @@ static bool classify(struct vodq_http_req *req, CURLcode cc)
     char w[300];
     struct req_priv *p = P(req);
     what(req, w, sizeof(w));
+    if (cc == CURLE_ABORTED_BY_CALLBACK && p->stalled && p->h) {
+        vodq_err_set(&req->err, VODQ_ERR_TIMEOUT, (int)CURLE_OPERATION_TIMEDOUT,
+                     "%s: no byte moved for %ld ms (the server stopped answering)", w,
+                     p->h->o.stall_timeout_ms);
+        return true;
+    }
     if (cc != CURLE_OK) {
         const char *detail = p->errbuf[0] ? p->errbuf : curl_easy_strerror(cc);
         bool timeout = cc == CURLE_OPERATION_TIMEDOUT;
@@ -415,7 +482,7 @@ struct vodq_http *vodq_http_new(const struct vodq_http_opts *opts, struct vodq_e
     if (h->o.connect_timeout_ms <= 0)
         h->o.connect_timeout_ms = 10000;
     if (h->o.stall_timeout_ms <= 0)
-        h->o.stall_timeout_ms = 60000;
+        h->o.stall_timeout_ms = 20000;
     h->multi = curl_multi_init();
     if (!h->multi) {
         free(h);

@@ -41,7 +41,7 @@ struct vodq_http_opts {
     long backoff_base_ms;    /* first retry waits up to this; default 250 ms */
     long backoff_max_ms;     /* cap of one wait; default 15000 ms */
     long connect_timeout_ms; /* default 10000 ms */
-    long stall_timeout_ms;   /* abort when no byte moves for this long; default 60000 ms */
+    long stall_timeout_ms;   /* abort when no byte moves for this long; default 20000 ms */
     int64_t max_send_bps;    /* per request upload rate cap in bytes/s; 0 = none */
     vodq_http_retry_fn on_retry; /* NULL: no notification */
     void *retry_arg;             /* passed to on_retry */
@@ -60,6 +60,14 @@ struct vodq_http_req {
     void *arg;                     /* the owner's pointer, passed to sign */
     long timeout_ms;               /* whole-attempt limit; 0 = none (stall limit only) */
     int max_attempts;              /* 0 = the handle's default; 1 = no retry */
+    bool resp_to_fd;               /* true: a 2xx body is written to resp_fd at resp_fd_off
+                                    * (pwrite) instead of resp; error bodies still go to resp */
+    int resp_fd;                   /* borrowed */
+    int64_t resp_fd_off;           /* file offset of the body's first byte */
+    int64_t resp_fd_max;           /* more body bytes than this fail the attempt; 0 = no cap */
+    long resp_fd_status;           /* required status for the fd body (206 for a Range
+                                    * request); 0 = any 2xx */
+    int64_t resp_fd_len;           /* body bytes written by the current attempt */
 
     /* ---- Headers: "Name: value" lines, owned ---- */
     char **headers;

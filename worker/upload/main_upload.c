@@ -100,7 +100,7 @@ static void usage(FILE *fp)
             "                         (VOD: base64 UploadAuth; S3: JSON {\"access_key\",\"secret_key\",\"session_token\"})\n"
             "  --wait-auth S          seconds to wait for new credentials (default %d)\n"
             "  --max-attempts N       per request (default 6)   --retry-base-ms N (default 250)\n"
-            "  --timeout S            fail a request that makes no progress for S seconds (default 60)\n"
+            "  --timeout S            fail a request that makes no progress for S seconds (default 20)\n"
             "  --limit-rate N         upload at most N bytes/s (K/M/G suffixes allowed)\n"
             "  --json                 print the result as JSON on stdout\n"
             "  --quiet                no progress output\n"

@@ -148,7 +148,7 @@ static enum vodq_rc set_addressing(struct vodq_target *t, struct vodq_err *err)
 
 /* OSS region from an endpoint host: "oss-cn-shanghai.aliyuncs.com" and
  * "oss-cn-shanghai-internal.aliyuncs.com" -> "cn-shanghai". NULL if none. */
-static char *region_from_endpoint(const char *endpoint)
+char *vodq_target_oss_region(const char *endpoint)
 {
     const char *h = strstr(endpoint, "://");
     h = h ? h + 3 : endpoint;
@@ -246,7 +246,7 @@ enum vodq_rc vodq_target_vod(struct vodq_target *t, const char *address_b64, con
     else if (auth.region && *auth.region)
         t->region = strdup(auth.region);
     else
-        t->region = region_from_endpoint(addr.endpoint);
+        t->region = vodq_target_oss_region(addr.endpoint);
     if (!t->region && !sig_v1) {
         rc = vodq_err_set(err, VODQ_ERR_INVALID, 0,
                           "upload auth: no Region, and none can be derived from the endpoint; "

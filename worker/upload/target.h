@@ -88,6 +88,11 @@ char *vodq_target_url(const struct vodq_target *t, const char *query);
  * ("s3 http://127.0.0.1:9000 bucket key"), into buf. Returns buf. */
 const char *vodq_target_identity(const struct vodq_target *t, char *buf, size_t cap);
 
+/* OSS region from an endpoint host: "oss-cn-shanghai.aliyuncs.com" and
+ * "oss-cn-shanghai-internal.aliyuncs.com" give "cn-shanghai". Returns a new
+ * string (caller frees), or NULL when the host says none. */
+char *vodq_target_oss_region(const char *endpoint);
+
 /* Frees what t owns (wiping the secrets) and zeroes it. NULL is fine. */
 void vodq_target_cleanup(struct vodq_target *t);
 

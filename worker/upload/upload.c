@@ -58,6 +58,7 @@ struct part {
     uint64_t crc;          /* CRC-64/ECMA of the part (valid once read or from the checkpoint) */
     unsigned char md5[16]; /* S3: MD5 of the part */
     int corrupt;           /* replies whose checksum disagreed */
+    int bad_replies;       /* 2xx replies without a usable ETag (cut short on the way) */
 };
 
 struct up;
@@ -574,7 +575,80 @@ static enum vodq_ctl control(struct up *u);
 
 /* ---- Multipart: start or resume ---- */
 
-static enum vodq_rc initiate(struct up *u, struct vodq_err *err)
+/* The ids of the multipart uploads open on our key (ListMultipartUploads
+ * with prefix = key, first page). VODQ_OK with *n = 0 when there are none;
+ * an error when the server cannot list (then we cannot look). */
+static enum vodq_rc list_open(struct up *u, char ***ids, size_t *n, struct vodq_err *err)
+{
+    struct vodq_http_req req;
+    struct rctx c;
+    enum fail f;
+    struct vodq_xml_uploads l;
+    memset(&l, 0, sizeof(l));
+    *ids = NULL;
+    *n = 0;
+    char *ek = vodq_target_encode(u->t.key, false);
+    char q[sizeof(c.query)];
+    if (!ek)
+        return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+    int ql = snprintf(q, sizeof(q), "prefix=%s&uploads=", ek);
+    free(ek);
+    if (ql < 0 || (size_t)ql >= sizeof(q))
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "object key too long to list uploads");
+    enum vodq_rc rc = req_setup(u, &req, &c, "GET", q, err);
+    if (rc == VODQ_OK) {
+        /* a bucket-level request: /bucket?... (path style) or /?... */
+        size_t cap = strlen(u->t.base_url) + strlen(u->t.bucket) + strlen(q) + 8;
+        char *url = malloc(cap);
+        if (!url) {
+            rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+        } else {
+            snprintf(url, cap, "%s/%s?%s", u->t.base_url, u->t.path_style ? u->t.bucket : "", q);
+            free(req.url);
+            req.url = url;
+        }
+    }
+    if (rc == VODQ_OK) {
+        req.max_attempts = 3;
+        rc = send_sync(u, &req, "ListMultipartUploads", &f, err);
+    }
+    if (rc == VODQ_OK)
+        rc = vodq_xml_list_uploads(req.resp, req.resp_len, &l, err);
+    vodq_http_req_cleanup(&req);
+    if (rc == VODQ_OK && l.n > 0) {
+        *ids = calloc(l.n, sizeof(**ids));
+        if (!*ids)
+            rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+        for (size_t i = 0; rc == VODQ_OK && i < l.n; i++) {
+            if (strcmp(l.uploads[i].key, u->t.key) != 0)
+                continue; /* prefix matched a longer key */
+            (*ids)[*n] = l.uploads[i].upload_id;
+            l.uploads[i].upload_id = NULL;
+            (*n)++;
+        }
+    }
+    vodq_xml_uploads_cleanup(&l);
+    return rc;
+}
+
+static void free_ids(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+static bool has_id(char *const *ids, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ids[i], id) == 0)
+            return true;
+    return false;
+}
+
+/* One InitiateMultipartUpload request, not retried; the new id goes to
+ * u->upload_id. */
+static enum vodq_rc initiate_once(struct up *u, int max_attempts, struct vodq_err *err)
 {
     struct vodq_http_req req;
     struct rctx c;
@@ -582,6 +656,7 @@ static enum vodq_rc initiate(struct up *u, struct vodq_err *err)
     enum vodq_rc rc = req_setup(u, &req, &c, "POST", "uploads", err);
     if (rc == VODQ_OK) {
         c.ctype = u->o.content_type;
+        req.max_attempts = max_attempts;
         rc = send_sync(u, &req, "InitiateMultipartUpload", &f, err);
     }
     if (rc == VODQ_OK) {
@@ -592,6 +667,83 @@ static enum vodq_rc initiate(struct up *u, struct vodq_err *err)
             vodq_err_prefix(err, "InitiateMultipartUpload reply");
     }
     vodq_http_req_cleanup(&req);
+    return rc;
+}
+
+/* Starts a multipart upload without leaving one behind: a request whose
+ * reply was lost may still have created an upload on the server, and a plain
+ * retry would open a second one. So the uploads open on our key are listed
+ * first; after a failed attempt they are listed again, and an upload that
+ * appeared meanwhile is ours: it is adopted instead of initiating anew (and
+ * any further ones are aborted). Where the server cannot list, the request
+ * is retried the ordinary way. */
+static enum vodq_rc start_upload(struct up *u, struct vodq_err *err)
+{
+    char **before = NULL, **now = NULL;
+    size_t nb = 0, nn = 0;
+    struct vodq_err le = {0};
+    if (list_open(u, &before, &nb, &le) != VODQ_OK)
+        return initiate_once(u, 0, err); /* cannot look: ordinary retries */
+    enum vodq_rc rc = VODQ_OK;
+    bool failed_once = false;
+    for (int attempt = 1;; attempt++) {
+        rc = initiate_once(u, 1, err);
+        if (rc == VODQ_OK)
+            break;
+        bool transient = vodq_err_retryable(err) || rc == VODQ_ERR_PROTOCOL;
+        if (!transient || rc == VODQ_ERR_CANCELLED || rc == VODQ_ERR_PAUSED ||
+            attempt >= u->o.max_attempts)
+            goto out;
+        failed_once = true;
+        free_ids(now, nn);
+        now = NULL;
+        nn = 0;
+        if (list_open(u, &now, &nn, &le) == VODQ_OK) {
+            for (size_t i = 0; i < nn && !u->upload_id; i++) {
+                if (has_id(before, nb, now[i]))
+                    continue;
+                u->upload_id = strdup(now[i]); /* the lost reply's upload */
+                if (!u->upload_id) {
+                    rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+                    goto out;
+                }
+            }
+            if (u->upload_id) {
+                rc = VODQ_OK;
+                vodq_err_clear(err);
+                break;
+            }
+        }
+        long d = vodq_http_backoff_ms((long)u->o.retry_base_ms, 15000, attempt);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "part", 0);
+        cJSON_AddNumberToObject(o, "attempt", attempt);
+        cJSON_AddNumberToObject(o, "delay_ms", (double)d);
+        cJSON_AddStringToObject(o, "error", err->msg);
+        emit(u, "retry", o);
+        struct timespec ts = {d / 1000, (d % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    /* After a failure, any other upload that appeared on our key since the
+     * first listing came from our lost replies: abort it. */
+    if (failed_once) {
+        free_ids(now, nn);
+        now = NULL;
+        nn = 0;
+        if (list_open(u, &now, &nn, &le) == VODQ_OK)
+            for (size_t i = 0; i < nn; i++)
+                if (!has_id(before, nb, now[i]) && strcmp(now[i], u->upload_id) != 0)
+                    abort_upload(u, now[i], &le);
+    }
+out:
+    free_ids(before, nb);
+    free_ids(now, nn);
+    return rc;
+}
+
+static enum vodq_rc initiate(struct up *u, struct vodq_err *err)
+{
+    enum vodq_rc rc = start_upload(u, err);
     if (rc != VODQ_OK)
         return rc;
 
@@ -842,8 +994,19 @@ static void part_done(struct up *u, struct slot *s)
     char etag[96], crcs[32];
     if (!vodq_http_resp_header(r, "ETag", etag, sizeof(etag)) || !etag[0] ||
         strlen(etag) >= sizeof(p->etag)) {
+        /* A reply cut short (a proxy, a reset after the status line): the
+         * part may or may not be stored; sending it again is always safe. */
         vodq_err_set(&e, VODQ_ERR_PROTOCOL, 0, "%s: the reply has no usable ETag header", what);
-        set_fatal(u, &e);
+        if (++p->bad_replies >= u->o.max_attempts) {
+            set_fatal(u, &e);
+        } else {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "part", num);
+            cJSON_AddNumberToObject(o, "attempt", p->bad_replies);
+            cJSON_AddNumberToObject(o, "delay_ms", 0);
+            cJSON_AddStringToObject(o, "error", e.msg);
+            emit(u, "retry", o);
+        }
         return;
     }
     /* Our checksum against the server's: a disagreement means the bytes
@@ -1257,6 +1420,29 @@ static enum vodq_rc cancel_early(struct up *u, struct vodq_err *err)
     return vodq_err_set(err, VODQ_ERR_CANCELLED, 0, "upload cancelled");
 }
 
+/* A multipart upload that failed: it stays open (with its checkpoint) only
+ * when a later attempt will resume it, i.e. a checkpoint is kept and the
+ * failure is transient, a pause, missing credentials (VODQ_ERR_AUTH, the
+ * checkpoint waits for them) or a lost lease (the new owner resumes it).
+ * Otherwise it is aborted and the checkpoint cleared, so that no upload id
+ * is left open on the server. Returns rc. */
+static enum vodq_rc abandon(struct up *u, enum vodq_rc rc, struct vodq_err *err)
+{
+    if (rc == VODQ_ERR_CANCELLED)
+        return do_cancel(u, err);
+    if (rc == VODQ_ERR_PAUSED || rc == VODQ_ERR_AUTH || rc == VODQ_ERR_FENCED || !u->upload_id)
+        return rc;
+    bool resumable = u->io && u->io->ckpt && vodq_err_retryable(err);
+    if (resumable)
+        return rc;
+    cancel_all(u);
+    struct vodq_err e = {0};
+    if (abort_upload(u, u->upload_id, &e) != VODQ_OK)
+        warn(u, e.msg);
+    ck_clear(u);
+    return rc;
+}
+
 static enum vodq_rc do_multipart(struct up *u, cJSON *res, struct vodq_err *err)
 {
     u->slots = calloc((size_t)u->o.parallel, sizeof(*u->slots));
@@ -1268,12 +1454,12 @@ static enum vodq_rc do_multipart(struct up *u, cJSON *res, struct vodq_err *err)
     if (rc == VODQ_ERR_CANCELLED)
         return do_cancel(u, err);
     if (rc != VODQ_OK)
-        return rc;
+        return abandon(u, rc, err);
     report(u);
     for (;;) {
         rc = send_parts(u, err);
         if (rc != VODQ_OK)
-            return rc;
+            return abandon(u, rc, err);
         bool lost = false;
         rc = complete(u, res, &lost, err);
         if (rc == VODQ_ERR_CANCELLED)
@@ -1283,11 +1469,11 @@ static enum vodq_rc do_multipart(struct up *u, cJSON *res, struct vodq_err *err)
             return VODQ_OK;
         }
         if (!lost)
-            return rc;
+            return abandon(u, rc, err);
         rc = restart_fresh(u, "the upload id vanished before it was completed; starting over",
                            err);
         if (rc != VODQ_OK)
-            return rc;
+            return abandon(u, rc, err);
     }
 }
 
@@ -1442,7 +1628,7 @@ static enum vodq_rc parse_opts(struct up *u, const char *spec_json, struct vodq_
         {"auth_warn_s", 300, 0, 86400, &u->o.auth_warn_s},
         {"max_attempts", 6, 1, 100, &u->o.max_attempts},
         {"retry_base_ms", 250, 1, 60000, &u->o.retry_base_ms},
-        {"timeout_s", 60, 1, 3600, &u->o.timeout_s},
+        {"timeout_s", 20, 1, 3600, &u->o.timeout_s},
         {"max_send_bps", 0, 0, INT64_C(1) << 40, &u->o.max_send_bps},
     };
     for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)

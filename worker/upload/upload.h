@@ -26,6 +26,17 @@
  * knows (NoSuchUpload) starts over cleanly (the old upload is aborted when
  * possible). The checkpoint is cleared on success and on cancel.
  *
+ * No attempt leaves an upload id open: the open uploads of the key are
+ * listed (ListMultipartUploads) before InitiateMultipartUpload; when its
+ * reply is lost (reset, cut short), the key is listed again and an upload
+ * that appeared meanwhile is adopted instead of initiating anew, and any
+ * further one is aborted (servers that cannot list: ordinary retries). A
+ * failed upload aborts its multipart upload and clears the checkpoint unless
+ * the checkpoint will resume it: a transient failure with a checkpoint store,
+ * a pause/yield, VODQ_ERR_AUTH or VODQ_ERR_FENCED keep it. A 2xx UploadPart
+ * reply without a usable ETag (cut short on the way) sends the part again,
+ * up to max_attempts times.
+ *
  * Control (io->control, polled between parts): PAUSE stops starting parts
  * (those in flight finish) and waits; RUN goes on; CANCEL stops the parts
  * in flight, aborts the multipart upload and clears the checkpoint
@@ -76,7 +87,8 @@
  *   "auth_warn_s": 300,                "auth_expiring" this long before expiry
  *   "max_attempts": 6,                 per request, first try included
  *   "retry_base_ms": 250,              first backoff; doubles, capped at 15 s, jittered
- *   "timeout_s": 60,                   a request with no progress for this long fails
+ *   "timeout_s": 20,                   a request with no byte moving for this long fails
+ *                                      (then retries): a silent server is noticed in 20 s
  *   "max_send_bps": 0                  upload rate cap in bytes/s (shared by the parts); 0 = none
  * }
  *

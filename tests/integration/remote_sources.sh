@@ -1,0 +1,130 @@
+#!/bin/bash
+# remote_sources.sh: timelines whose sources are URLs, fetched into the cache.
+#  - http:// from tests/http_source.py (Range, ETag, 404, stall): ranged parallel
+#    reads (server log shows 206 replies), the cache file equals the source, a
+#    second render is a cache hit (no GET), two renders at once fetch once;
+#  - a 404 with a signed-looking query fails naming the URL without the query,
+#    leaves no output; a stalled server fails within the stall bound;
+#  - s3:// from the Swift S3 server with credentials from --inputs, and a wrong
+#    secret refused (403) without echoing it;
+#  - the worker: a compose job with compose.inputs and an s3:// clip, an http
+#    overlay and an http caption font succeeds; a 404 goes dead after one attempt.
+. "$VODQ_TESTS/lib.sh"
+
+CMP=$VODQ_BIN/vodq-compose
+W=$T_DIR/www; mkdir -p "$W"
+ffmpeg -loglevel error -f lavfi -i testsrc2=size=320x240:rate=30 -f lavfi -i sine=f=440 -t 3 \
+  -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest "$W/clip.mp4"
+cp "$W/clip.mp4" "$W/clip2.mp4"; cp "$W/clip.mp4" "$W/clip3.mp4"
+ffmpeg -loglevel error -f lavfi -i color=c=red:s=64x64 -frames:v 1 "$W/logo.png"
+cp /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf "$W/font.ttf"
+HP=$(free_port)
+/usr/bin/python3 "$VODQ_TESTS/http_source.py" "$W" "$HP" "$T_DIR/req.log" >"$T_DIR/http.log" 2>&1 &
+T_PIDS+=("$!")
+wait_for 10 curl -sf -o /dev/null -I "http://127.0.0.1:$HP/clip.mp4" || { echo "http server did not start"; exit 1; }
+URL=http://127.0.0.1:$HP
+timeline() { # timeline SRC
+  cat <<JSON
+{"version":1,"tracks":[{"clips":[{"type":"video","src":"$1","in":0.5,"out":2.5}]}],
+ "output":{"width":320,"height":240,"fps":30,"preset":"ultrafast","crf":30}}
+JSON
+}
+frames() { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$1"; }
+C=(timeout 120 $VODQ_WRAP "$CMP" --cache-dir "$T_DIR/cache" --fetch-range-bytes 131072)
+
+# ---- http: ranged parallel reads into the cache, then a cache hit
+timeline "$URL/clip.mp4?sig=abc" >"$T_DIR/t1.json"
+check "http source renders" "${C[@]}" "$T_DIR/t1.json" "$T_DIR/o1.mp4" 2>"$T_DIR/c1.log"
+expect_eq "60 frames from a 2 s trim" 60 "$(frames "$T_DIR/o1.mp4")"
+n206=$(grep -c "^GET /clip.mp4?sig=abc range=bytes=.* status=206" "$T_DIR/req.log" || true)
+size=$(stat -c %s "$W/clip.mp4")
+expect_eq "ranged GETs of 128 KiB cover the file" $(((size + 131071) / 131072)) "$n206"
+cached=$(ls "$T_DIR/cache" | grep '\.mp4$')
+check "the cache file equals the source" cmp -s "$T_DIR/cache/$cached" "$W/clip.mp4"
+check "no temp file left in the cache" bash -c "! ls '$T_DIR/cache' | grep -q part-"
+before=$(grep -c "^GET " "$T_DIR/req.log")
+timeline "$URL/clip.mp4?sig=other" >"$T_DIR/t2.json"
+check "second render (another signature of the same object)" "${C[@]}" "$T_DIR/t2.json" "$T_DIR/o2.mp4" 2>"$T_DIR/c2.log"
+expect_eq "served from the cache: no GET" "$before" "$(grep -c "^GET " "$T_DIR/req.log")"
+
+# ---- two renders at once want the same new object: one download
+timeline "$URL/clip2.mp4" >"$T_DIR/t3.json"
+"${C[@]}" "$T_DIR/t3.json" "$T_DIR/o3a.mp4" 2>"$T_DIR/c3a.log" & p1=$!
+"${C[@]}" "$T_DIR/t3.json" "$T_DIR/o3b.mp4" 2>"$T_DIR/c3b.log" & p2=$!
+wait $p1 && wait $p2 && ok "two concurrent renders succeed" || not_ok "two concurrent renders succeed"
+expect_eq "clip2 downloaded once" $(((size + 131071) / 131072)) "$(grep -c "^GET /clip2.mp4 " "$T_DIR/req.log")"
+
+# ---- a source without ranges (fits one request) and the overlay + caption font kinds
+cat >"$T_DIR/t4.json" <<JSON
+{"version":1,"tracks":[{"clips":[{"type":"video","src":"$URL/clip3.mp4","out":1}]}],
+ "overlays":[{"src":"$URL/logo.png","anchor":"top-left","width":64}],
+ "captions":[{"text":"remote font","font":"$URL/font.ttf","size":24}],
+ "output":{"width":320,"height":240,"fps":30,"preset":"ultrafast","crf":30}}
+JSON
+check "overlay and caption font over http" timeout 120 $VODQ_WRAP "$CMP" --cache-dir "$T_DIR/cache" "$T_DIR/t4.json" "$T_DIR/o4.mp4" 2>"$T_DIR/c4.log"
+px=$(ffmpeg -v error -i "$T_DIR/o4.mp4" -frames:v 1 -vf "crop=8:8:20:20,scale=1:1,format=rgb24" -f rawvideo - | od -An -tu1 | tr -s ' ' | sed 's/^ //')
+check "the red overlay is drawn ($px)" bash -c "set -- $px; [ \$1 -gt 200 ] && [ \$2 -lt 60 ] && [ \$3 -lt 60 ]"
+check "clip3 in one plain GET" grep -q "^GET /clip3.mp4 range= status=200" "$T_DIR/req.log"
+
+# ---- a 404: the URL is named, its query string is not, no output is left
+timeline "$URL/missing.mp4?token=SEKRET-Q-77" >"$T_DIR/t5.json"
+rc=0; "${C[@]}" "$T_DIR/t5.json" "$T_DIR/o5.mp4" 2>"$T_DIR/c5.log" || rc=$?
+expect_eq "a 404 fails (exit 1)" 1 "$rc"
+check "the error names the URL" grep -q "$URL/missing.mp4" "$T_DIR/c5.log"
+check "the error says 404" grep -q "404" "$T_DIR/c5.log"
+check "the query string is not printed" bash -c "! grep -q SEKRET '$T_DIR/c5.log'"
+check "no output file" test ! -e "$T_DIR/o5.mp4"
+expect_eq "a 404 is not retried" 1 "$(grep -c "^HEAD /missing.mp4" "$T_DIR/req.log")"
+
+# ---- a server that stops sending: fails within the stall bound (2 s, 2 attempts)
+timeline "$URL/stall/clip.mp4?token=SEKRET-S" >"$T_DIR/t6.json"
+t0=$(date +%s)
+rc=0; timeout 120 "$CMP" --cache-dir "$T_DIR/cache" --fetch-stall-s 2 --fetch-attempts 2 "$T_DIR/t6.json" "$T_DIR/o6.mp4" 2>"$T_DIR/c6.log" || rc=$?
+dt=$(($(date +%s) - t0))
+expect_eq "a stalled source fails (exit 1)" 1 "$rc"
+check "within the bound: 2 x 2 s stall + backoff ($dt s)" test "$dt" -lt 15
+check "the stall error names the URL" grep -q "$URL/stall/clip.mp4" "$T_DIR/c6.log"
+check "no query string in the stall error" bash -c "! grep -q SEKRET '$T_DIR/c6.log'"
+check "no output file, no temp file" bash -c "[ ! -e '$T_DIR/o6.mp4' ] && ! ls '$T_DIR/cache' | grep -q part-"
+
+# ---- s3:// from the Swift S3 server
+if /usr/bin/python3 -c 'import swift' 2>/dev/null; then
+  s3_start srcbkt
+  s3curl -f -X PUT -T "$W/clip.mp4" "$EP/$B/media/clip.mp4" >/dev/null
+  printf '{"endpoint":"%s","path_style":true,"access_key":"test:tester","secret_key":"testing"}' "$EP" >"$T_DIR/in.json"
+  timeline "s3://$B/media/clip.mp4" >"$T_DIR/t7.json"
+  check "s3 source renders" timeout 120 $VODQ_WRAP "$CMP" --cache-dir "$T_DIR/cache7" --fetch-range-bytes 262144 \
+    --inputs "$T_DIR/in.json" "$T_DIR/t7.json" "$T_DIR/o7.mp4" 2>"$T_DIR/c7.log"
+  expect_eq "60 frames from the s3 source" 60 "$(frames "$T_DIR/o7.mp4")"
+  check "the s3 cache file equals the object" cmp -s "$T_DIR/cache7/$(ls "$T_DIR/cache7" | grep '\.mp4$')" "$W/clip.mp4"
+  printf '{"endpoint":"%s","path_style":true,"access_key":"test:tester","secret_key":"WRONG-SECRET-9"}' "$EP" >"$T_DIR/bad.json"
+  rc=0; timeout 120 "$CMP" --cache-dir "$T_DIR/cache8" --inputs "$T_DIR/bad.json" "$T_DIR/t7.json" "$T_DIR/o8.mp4" 2>"$T_DIR/c8.log" || rc=$?
+  expect_eq "a wrong secret fails" 1 "$rc"
+  check "names the s3 URL and 403" grep -q "s3://$B/media/clip.mp4: HTTP 403" "$T_DIR/c8.log"
+  check "does not echo the secret" bash -c "! grep -q WRONG-SECRET '$T_DIR/c8.log'"
+
+  # ---- through the queue: compose.inputs, progress counts the fetch
+  redis_start
+  start_scheduler s1
+  start_worker w1 --slots-compose 1 --slots-upload 0 --slots-sleep 0 --progress-ms 50 --cache-dir "$T_DIR/wcache"
+  mkdir -p "$T_DIR/out"
+  tl='{"version":1,"tracks":[{"clips":[{"type":"video","src":"s3://'$B'/media/clip.mp4","out":2}]}],
+       "overlays":[{"src":"'$URL'/logo.png","width":32}],
+       "output":{"width":320,"height":240,"fps":30,"preset":"ultrafast","crf":30}}'
+  printf '{"id":"r1","type":"compose","compose":{"timeline":%s,"output":"%s","inputs":%s}}' \
+    "$tl" "$T_DIR/out/r1.mp4" "$(cat "$T_DIR/in.json")" | ctl submit - >/dev/null
+  check "worker: s3 + http sources compose" wait_state r1 succeeded 120
+  expect_eq "worker: 60 frames" 60 "$(frames "$T_DIR/out/r1.mp4")"
+  check "worker: a fetch phase was reported" bash -c "redis-cli -p $REDIS_PORT XRANGE 'vodq:{default}:events' - + | grep -q '\"phase\":\"fetch\"'"
+  check "worker log has no secret" bash -c "! grep -q testing '$T_DIR/w1.log'"
+  printf '{"id":"r2","type":"compose","max_attempts":3,"compose":{"timeline":%s,"output":"%s"}}' \
+    "$(timeline "$URL/gone.mp4?X-Sig=SEKRET-W")" "$T_DIR/out/r2.mp4" | ctl submit - >/dev/null
+  check "worker: a 404 source goes dead" wait_state r2 dead 60
+  expect_eq "worker: after one attempt" 1 "$(job_field r2 attempts)"
+  e=$(job_field r2 error)
+  check "worker: the error names the URL without its query ($e)" bash -c "grep -q '$URL/gone.mp4' <<<'$e' && ! grep -q SEKRET <<<'$e'"
+  check "worker: no output file" bash -c "! ls '$T_DIR/out' | grep -q r2"
+else
+  echo "# swift not installed: s3 and worker parts skipped"
+fi
+t_done
