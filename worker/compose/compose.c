@@ -41,8 +41,9 @@ static enum vodq_ctl cmp_wait(void *opaque, int timeout_ms)
     return io->wait ? io->wait(io->opaque, timeout_ms) : cmp_control(opaque);
 }
 
-/* Loads the timeline named or embedded in spec into *tl. */
-static enum vodq_rc cmp_timeline(const cJSON *spec, const char *output, struct vodq_timeline *tl,
+/* Loads the timeline named or embedded in spec into *tl; relative paths of
+ * an inline one resolve against base_dir. */
+static enum vodq_rc cmp_timeline(const cJSON *spec, const char *base_dir, struct vodq_timeline *tl,
                                  struct vodq_err *err)
 {
     const cJSON *inl = cJSON_GetObjectItemCaseSensitive(spec, "timeline");
@@ -53,15 +54,10 @@ static enum vodq_rc cmp_timeline(const cJSON *spec, const char *output, struct v
         rc = vodq_timeline_load_file(file->valuestring, tl, err);
     } else if (cJSON_IsObject(inl) && file == NULL) {
         char *text = cJSON_PrintUnformatted(inl);
-        char *dir = strdup(output);
-        if (text == NULL || dir == NULL) {
-            free(text);
-            free(dir);
+        if (text == NULL)
             return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
-        }
-        rc = vodq_timeline_parse(text, strlen(text), dirname(dir), tl, err);
+        rc = vodq_timeline_parse(text, strlen(text), base_dir, tl, err);
         free(text);
-        free(dir);
     } else {
         rc = vodq_err_set(err, VODQ_ERR_INVALID, 0,
                           "compose: exactly one of \"timeline\" (object) or \"timeline_file\" "
@@ -95,6 +91,38 @@ static char *cmp_result(const char *output, const struct vodq_engine_stats *st,
     return s;
 }
 
+/* Timeline, probe and plan; a bad timeline or medium is permanent. */
+static enum vodq_rc cmp_plan(const cJSON *spec, const char *base_dir, struct vodq_timeline *tl,
+                             struct vodq_plan *plan, struct vodq_err *err)
+{
+    enum vodq_rc rc = cmp_timeline(spec, base_dir, tl, err);
+    if (rc == VODQ_OK)
+        rc = vodq_timeline_probe(tl, err);
+    if (rc == VODQ_OK)
+        rc = vodq_plan_build(tl, plan, err);
+    /* the timeline or its media: retrying cannot help */
+    if (err && (rc == VODQ_ERR_INVALID || rc == VODQ_ERR_MEDIA || rc == VODQ_ERR_NOTFOUND))
+        err->permanent = true;
+    return rc;
+}
+
+enum vodq_rc vodq_compose_plan(const char *spec_json, const char *base_dir,
+                               struct vodq_timeline *tl, struct vodq_plan *plan,
+                               struct vodq_err *err)
+{
+    cJSON *spec = cJSON_Parse(spec_json ? spec_json : "");
+    enum vodq_rc rc;
+    if (!cJSON_IsObject(spec)) {
+        rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "compose: spec is not a JSON object");
+        if (err)
+            err->permanent = true;
+    } else {
+        rc = cmp_plan(spec, base_dir, tl, plan, err);
+    }
+    cJSON_Delete(spec);
+    return rc;
+}
+
 enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
                               struct vodq_task_result *result, struct vodq_err *err)
 {
@@ -102,7 +130,8 @@ enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
     struct vodq_timeline tl;
     struct vodq_plan plan;
     struct vodq_engine_stats st;
-    struct vodq_engine_opts o = {io, cmp_progress, cmp_control, cmp_wait, NULL};
+    struct vodq_engine_opts o = {.opaque = io, .progress = cmp_progress, .control = cmp_control,
+                                 .wait = cmp_wait};
     const cJSON *out, *enc;
     enum vodq_rc rc;
 
@@ -131,17 +160,12 @@ enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
         goto out;
     }
     o.encoder = enc ? enc->valuestring : NULL;
-    rc = cmp_timeline(spec, out->valuestring, &tl, err);
-    if (rc == VODQ_OK)
-        rc = vodq_timeline_probe(&tl, err);
-    if (rc == VODQ_OK)
-        rc = vodq_plan_build(&tl, &plan, err);
-    if (rc != VODQ_OK) {
-        /* the timeline or its media: retrying cannot help */
-        if (err && (rc == VODQ_ERR_INVALID || rc == VODQ_ERR_MEDIA || rc == VODQ_ERR_NOTFOUND))
-            err->permanent = true;
+    char *dir = strdup(out->valuestring);
+    rc = dir ? cmp_plan(spec, dirname(dir), &tl, &plan, err)
+             : vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+    free(dir);
+    if (rc != VODQ_OK)
         goto out;
-    }
     rc = vodq_engine_render(&plan, out->valuestring, &o, &st, err);
     if (rc == VODQ_ERR_MEDIA && err && strstr(err->msg, "encoder") != NULL)
         err->permanent = true;

@@ -18,6 +18,17 @@
 enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
                               struct vodq_task_result *result, struct vodq_err *err);
 
+struct vodq_timeline;
+struct vodq_plan;
+
+/* The first half of a compose: loads the spec section's timeline (inline
+ * ones resolve relative paths against base_dir), probes its media and
+ * builds the render plan (plan.h) into caller-zeroed *tl and *plan, which
+ * the caller cleans up. A bad timeline or medium sets err->permanent. */
+enum vodq_rc vodq_compose_plan(const char *spec_json, const char *base_dir,
+                               struct vodq_timeline *tl, struct vodq_plan *plan,
+                               struct vodq_err *err);
+
 /* The encoder probe (hw.h) as a new malloc'd JSON object text, or NULL. */
 char *vodq_compose_capabilities_json(void);
 
