@@ -50,6 +50,18 @@ check "framemd5 is not empty ($(wc -l <"$T_DIR/ru1.md5") lines)" test "$(wc -l <
 expect_eq "same frame count" "$(nframes "$T_DIR/plain.mp4")" "$(nframes "$T_DIR/ru1.mp4")"
 expect_eq "same duration" "$(dur "$T_DIR/plain.mp4")" "$(dur "$T_DIR/ru1.mp4")"
 expect_eq "an MP4 of H.264 and AAC" "h264,aac,mov,mp4,m4a,3gp,3g2,mj2" "$(ffprobe -v error -show_entries stream=codec_name:format=format_name -of csv=p=0 "$T_DIR/ru1.mp4" | paste -sd, | tr -d ' "')"
+# a browser's video element reads it (headless Chromium, file://)
+cat >"$T_DIR/play.html" <<'HTML'
+<html><body><video id="v" src="ru1.mp4" muted preload="auto"></video><div id="out"></div><script>
+const v=document.getElementById('v'), o=document.getElementById('out');
+v.addEventListener('error',()=>{o.textContent+='error'+(v.error&&v.error.code);});
+v.addEventListener('loadedmetadata',()=>{o.textContent+='duration='+v.duration+' width='+v.videoWidth+' ';});
+v.addEventListener('canplaythrough',()=>{o.textContent+='canplaythrough';});
+</script></body></html>
+HTML
+dom=$(timeout 120 chromium --headless --no-sandbox --disable-gpu --allow-file-access-from-files \
+  --virtual-time-budget=20000 --dump-dom "file://$T_DIR/play.html" 2>/dev/null | grep -o '<div id="out">[^<]*' || true)
+expect_eq "a browser's video element loads it (Chromium)" '<div id="out">duration=8 width=640 canplaythrough' "$dom"
 res=$(job_field ru1 result)
 check "result: frames and a multipart upload of >= 2 parts ($res)" python3 -c "
 import json,sys; r=json.loads(sys.argv[1]); assert r['frames']==200, r; assert r['upload']['parts']>=2, r
