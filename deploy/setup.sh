@@ -13,7 +13,7 @@ PKGS=(
   libavcodec-dev libavformat-dev libavfilter-dev libavutil-dev libswscale-dev libswresample-dev ffmpeg
   libcurl4-openssl-dev libssl-dev libxml2-dev libmicrohttpd-dev
   swift swift-proxy swift-object swift-container swift-account python3-swift
-  valgrind fonts-dejavu-core fonts-wqy-microhei
+  valgrind fonts-dejavu-core fonts-wqy-microhei chromium
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -289,9 +289,20 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
         if (tf && !cJSON_IsString(tf))
             return vodq_err_set(err, VODQ_ERR_INVALID, 0, "compose.timeline_file: must be a string");
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(sec, "output");
-        if (!o || !cJSON_IsString(o) || !o->valuestring[0])
+        const cJSON *up = cJSON_GetObjectItemCaseSensitive(sec, "upload");
+        if (up && (!cJSON_IsObject(up) || (!cJSON_GetObjectItemCaseSensitive(up, "vod") &&
+                                           !cJSON_GetObjectItemCaseSensitive(up, "s3"))))
             return vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                                "compose.output: missing (the path of the finished video)");
+                                "compose.upload: needs a target, compose.upload.vod or "
+                                "compose.upload.s3 (render and upload in one task)");
+        if (up && o)
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "compose.output: not used with compose.upload (the render is "
+                                "uploaded from a temporary file)");
+        if (!up && (!o || !cJSON_IsString(o) || !o->valuestring[0]))
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "compose.output: missing (the path of the finished video, or "
+                                "compose.upload to upload it)");
     }
     /* "then": jobs created when this one succeeds (compose -> upload of
      * its export); each is a spec of its own, without id or session (it

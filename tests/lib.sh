@@ -128,3 +128,23 @@ s3_start() {
   printf 'machine 127.0.0.1 login test:tester password testing\n' >"$T_DIR/netrc"
   s3curl -f -X PUT "$EP/$B" >/dev/null
 }
+
+# oss_start: starts the OSS-protocol test server (tests/oss_server.py) in
+# $T_DIR/oss with the STS key STS.qak / qsecret and token T1 (region
+# cn-shanghai); sets OSSD and EP. Then: ossctl JSON (POST /__ctl/config),
+# pystats EXPR (prints a Python expression of its stats `s`), auth TOKEN (a
+# base64 VOD UploadAuth with that token), addr KEY (a base64 VOD
+# UploadAddress for bucket outin-q).
+oss_start() {
+  OSSD=$T_DIR/oss; mkdir -p "$OSSD"
+  /usr/bin/python3 "$VODQ_TESTS/oss_server.py" --dir "$OSSD" --port 0 --access-key STS.qak \
+    --secret qsecret --token T1 --region cn-shanghai >"$T_DIR/oss.log" 2>&1 &
+  T_PIDS+=($!)
+  wait_for 10 test -s "$OSSD/port"
+  EP=http://127.0.0.1:$(cat "$OSSD/port")
+}
+ossctl() { curl -sf -X POST -H 'Content-Type: application/json' -d "$1" "$EP/__ctl/config" >/dev/null; }
+pystats() { curl -sf "$EP/__ctl/stats" | /usr/bin/python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"; }
+b64() { printf '%s' "$1" | base64 -w0; }
+auth() { b64 "{\"AccessKeyId\":\"STS.qak\",\"AccessKeySecret\":\"qsecret\",\"SecurityToken\":\"$1\",\"Region\":\"cn-shanghai\",\"Expiration\":\"2099-01-01T00:00:00Z\"}"; }
+addr() { b64 "{\"Endpoint\":\"$EP\",\"Bucket\":\"outin-q\",\"FileName\":\"$1\"}"; }

@@ -5,6 +5,7 @@
 #include "shared/notify.h"
 #include "shared/roots.h"
 #include "worker/compose/compose.h"
+#include "worker/render_upload.h"
 #include "worker/loop.h"
 #include "worker/sleep.h"
 #include "worker/upload/fetch.h"
@@ -44,6 +45,7 @@ int main(int argc, char **argv)
 {
     char *redis_url = NULL, *queue = NULL, *id = NULL, *log_level = NULL, *roots_list = NULL;
     char *redis_ca = NULL, *redis_cert = NULL, *redis_key = NULL;
+    char *work_dir = NULL;
     long long slots_sleep = 0, slots_compose = 0, slots_upload = 0, heartbeat_ms = 0,
               progress_ms = 0, grace_ms = 0, block_ms = 0, events_maxlen = 0, retention_s = 0;
     bool log_json = false, no_gpu_lane = false, inputs_path_style = false;
@@ -80,6 +82,7 @@ int main(int argc, char **argv)
          &roots_list, 0, 0},
         {"log-level", "VODQ_LOG_LEVEL", VODQ_OPT_STR, "info", "debug, info, warn or error",
          &log_level, 0, 0},
+        {"work-dir", "VODQ_WORK_DIR", VODQ_OPT_STR, "", "folder for temporary files of compose+upload tasks (default $TMPDIR or /tmp)", &work_dir, 0, 0},
         {"log-json", "VODQ_LOG_JSON", VODQ_OPT_BOOL, "", "log JSON lines", &log_json, 0, 0},
         {"no-gpu-lane", "VODQ_NO_GPU_LANE", VODQ_OPT_BOOL, "",
          "do not serve GPU compose jobs even when a GPU encoder opens", &no_gpu_lane, 0, 0},
@@ -160,7 +163,8 @@ int main(int argc, char **argv)
     cfg.slots[VODQ_TASK_UPLOAD] = (int)slots_upload;
     cfg.exec[VODQ_TASK_UPLOAD] = vodq_upload_run;
     cfg.slots[VODQ_TASK_COMPOSE] = (int)slots_compose;
-    cfg.exec[VODQ_TASK_COMPOSE] = vodq_compose_run;
+    cfg.exec[VODQ_TASK_COMPOSE] = vodq_render_upload_run; /* plain compose without "upload" */
+    vodq_render_upload_set_work_dir(work_dir);
     /* The encoder probe (opening each encoder for real) goes into the
      * capability record; a worker serves the compose_gpu lane only when it
      * found a GPU encoder. */
@@ -175,7 +179,7 @@ int main(int argc, char **argv)
             bool gpu = gpu_encoder_found(probe);
             if (gpu && !no_gpu_lane) {
                 cfg.slots[VODQ_TASK_COMPOSE_GPU] = (int)slots_compose;
-                cfg.exec[VODQ_TASK_COMPOSE_GPU] = vodq_compose_run;
+                cfg.exec[VODQ_TASK_COMPOSE_GPU] = vodq_render_upload_run;
             }
             vodq_info("encoders: %s%s", probe, cfg.slots[VODQ_TASK_COMPOSE_GPU] ? "; serving compose_gpu" : "");
             free(probe);

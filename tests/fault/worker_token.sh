@@ -9,17 +9,7 @@
 #     it finishes the same upload id.
 . "$VODQ_TESTS/lib.sh"
 redis_start
-OSSD=$T_DIR/oss; mkdir -p "$OSSD"
-/usr/bin/python3 "$VODQ_TESTS/oss_server.py" --dir "$OSSD" --port 0 --access-key STS.qak \
-  --secret qsecret --token T1 --region cn-shanghai >"$T_DIR/oss.log" 2>&1 &
-T_PIDS+=($!)
-wait_for 10 test -s "$OSSD/port"
-EP=http://127.0.0.1:$(cat "$OSSD/port")
-ossctl() { curl -sf -X POST -H 'Content-Type: application/json' -d "$1" "$EP/__ctl/config" >/dev/null; }
-pystats() { curl -sf "$EP/__ctl/stats" | /usr/bin/python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"; }
-b64() { printf '%s' "$1" | base64 -w0; }
-auth() { b64 "{\"AccessKeyId\":\"STS.qak\",\"AccessKeySecret\":\"qsecret\",\"SecurityToken\":\"$1\",\"Region\":\"cn-shanghai\",\"Expiration\":\"2099-01-01T00:00:00Z\"}"; }
-addr() { b64 "{\"Endpoint\":\"$EP\",\"Bucket\":\"outin-q\",\"FileName\":\"$1\"}"; }
+oss_start
 PS=262144
 head -c $((16 * PS)) /dev/urandom >"$T_DIR/video.mp4"
 job() { # job ID KEY TOKEN WAIT_AUTH_S

@@ -277,6 +277,14 @@ static void test_spec_compose_upload(void **state)
          "missing"},
         {"{\"type\":\"compose\",\"compose\":{\"timeline\":{},\"output\":7}}", "compose.output",
          "missing"},
+        /* render and upload in one task */
+        {"{\"type\":\"compose\",\"compose\":{\"timeline\":{},\"upload\":{}}}",
+         "compose.upload", "needs a target"},
+        {"{\"type\":\"compose\",\"compose\":{\"timeline\":{},\"upload\":7}}",
+         "compose.upload", "needs a target"},
+        {"{\"type\":\"compose\",\"compose\":{\"timeline\":{},\"output\":\"o.mp4\","
+         "\"upload\":{\"s3\":{}}}}",
+         "compose.output", "not used with compose.upload"},
         {"{\"type\":\"upload\"}", "upload", "missing"},
         {"{\"type\":\"upload\",\"upload\":{\"file\":\"a.mp4\"}}", "upload",
          "needs a target, upload.vod or upload.s3"},
@@ -301,6 +309,11 @@ static void test_spec_compose_upload(void **state)
     parse_ok("{\"type\":\"compose\","
              "\"compose\":{\"timeline_file\":\"t.json\",\"output\":\"o.mp4\"}}",
              &s);
+    vodq_job_spec_cleanup(&s);
+    parse_ok("{\"type\":\"compose\","
+             "\"compose\":{\"timeline_file\":\"t.json\",\"upload\":{\"vod\":{}}}}",
+             &s); /* no output: the render is uploaded */
+    assert_int_equal(s.type, VODQ_TASK_COMPOSE);
     vodq_job_spec_cleanup(&s);
     parse_ok("{\"type\":\"upload\",\"upload\":{\"s3\":{},\"file\":\"a.mp4\"}}", &s);
     assert_int_equal(s.type, VODQ_TASK_UPLOAD);

@@ -252,8 +252,9 @@ static void sweep_for(const char *path)
     free(b);
 }
 
-/* Loads the timeline named or embedded in spec into *tl. */
-static enum vodq_rc cmp_timeline(const cJSON *spec, const char *output, struct vodq_timeline *tl,
+/* Loads the timeline named or embedded in spec into *tl; relative paths of
+ * an inline one resolve against base_dir. */
+static enum vodq_rc cmp_timeline(const cJSON *spec, const char *base_dir, struct vodq_timeline *tl,
                                  struct vodq_err *err)
 {
     const cJSON *inl = cJSON_GetObjectItemCaseSensitive(spec, "timeline");
@@ -264,15 +265,10 @@ static enum vodq_rc cmp_timeline(const cJSON *spec, const char *output, struct v
         rc = vodq_timeline_load_file(file->valuestring, tl, err);
     } else if (cJSON_IsObject(inl) && file == NULL) {
         char *text = cJSON_PrintUnformatted(inl);
-        char *dir = strdup(output);
-        if (text == NULL || dir == NULL) {
-            free(text);
-            free(dir);
+        if (text == NULL)
             return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
-        }
-        rc = vodq_timeline_parse(text, strlen(text), dirname(dir), tl, err);
+        rc = vodq_timeline_parse(text, strlen(text), base_dir, tl, err);
         free(text);
-        free(dir);
     } else {
         rc = vodq_err_set(err, VODQ_ERR_INVALID, 0,
                           "compose: exactly one of \"timeline\" (object) or \"timeline_file\" "
@@ -343,6 +339,68 @@ static char *cmp_result(const char *output, const struct vodq_engine_stats *st,
     return s;
 }
 
+/* The first half of a compose: the timeline (its file checked against the
+ * roots), its remote sources fetched (*lease then holds them in the cache),
+ * every local path checked against the roots, probe and plan. A bad
+ * timeline or medium is permanent; a fetch failure is as the fetch decided. */
+static enum vodq_rc cmp_plan(struct cmp_ctx *ctx, const cJSON *spec, const char *base_dir,
+                             struct vodq_timeline *tl, struct vodq_plan *plan, void **lease,
+                             struct vodq_err *err)
+{
+    const struct vodq_roots *roots = ctx->io ? ctx->io->roots : NULL;
+    const cJSON *tfile = cJSON_GetObjectItemCaseSensitive(spec, "timeline_file");
+    enum vodq_rc rc = VODQ_OK;
+
+    if (cJSON_IsString(tfile))
+        rc = vodq_roots_check(roots, "compose.timeline_file", tfile->valuestring, VODQ_ROOTS_READ,
+                              NULL, 0, err);
+    if (rc == VODQ_OK)
+        rc = cmp_timeline(spec, base_dir, tl, err);
+    if (rc == VODQ_OK) {
+        rc = resolve_urls(ctx, spec, tl, lease, err);
+        if (rc != VODQ_OK)
+            return rc;
+    }
+    if (rc == VODQ_OK)
+        rc = cmp_check_roots(roots, tl, err);
+    if (rc == VODQ_OK)
+        rc = vodq_timeline_probe(tl, err);
+    if (rc == VODQ_OK)
+        rc = vodq_plan_build(tl, plan, err);
+    /* the timeline or its media: retrying cannot help */
+    if (err && (rc == VODQ_ERR_INVALID || rc == VODQ_ERR_MEDIA || rc == VODQ_ERR_NOTFOUND))
+        err->permanent = true;
+    return rc;
+}
+
+enum vodq_rc vodq_compose_plan(const char *spec_json, const char *base_dir,
+                               struct vodq_task_io *io, struct vodq_timeline *tl,
+                               struct vodq_plan *plan, void **lease, struct vodq_err *err)
+{
+    cJSON *spec = cJSON_Parse(spec_json ? spec_json : "");
+    struct cmp_ctx ctx;
+    enum vodq_rc rc;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.io = io;
+    *lease = NULL;
+    if (!cJSON_IsObject(spec)) {
+        rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "compose: spec is not a JSON object");
+        if (err)
+            err->permanent = true;
+    } else {
+        rc = cmp_plan(&ctx, spec, base_dir, tl, plan, lease, err);
+    }
+    cJSON_Delete(spec);
+    return rc;
+}
+
+void vodq_compose_release(void *lease)
+{
+    if (lease && g_resolver.release)
+        g_resolver.release(g_resolver.arg, lease);
+}
+
 enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
                               struct vodq_task_result *result, struct vodq_err *err)
 {
@@ -351,9 +409,9 @@ enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
     struct vodq_plan plan;
     struct vodq_engine_stats st;
     struct cmp_ctx ctx;
-    struct vodq_engine_opts o = {&ctx, cmp_progress, cmp_control, cmp_wait, NULL};
-    const cJSON *out, *enc, *tfile;
-    const struct vodq_roots *roots;
+    struct vodq_engine_opts o = {.opaque = &ctx, .progress = cmp_progress,
+                                 .control = cmp_control, .wait = cmp_wait};
+    const cJSON *out, *enc;
     void *lease = NULL;
     enum vodq_rc rc;
 
@@ -385,34 +443,17 @@ enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
         goto out;
     }
     o.encoder = enc ? enc->valuestring : NULL;
-    roots = io ? io->roots : NULL;
-    tfile = cJSON_GetObjectItemCaseSensitive(spec, "timeline_file");
-    /* the timeline file and the output are checked before anything is read */
-    rc = vodq_roots_check(roots, "compose.output", out->valuestring, VODQ_ROOTS_WRITE, NULL, 0,
-                          err);
-    if (rc == VODQ_OK && cJSON_IsString(tfile))
-        rc = vodq_roots_check(roots, "compose.timeline_file", tfile->valuestring, VODQ_ROOTS_READ,
-                              NULL, 0, err);
+    /* the output is checked before anything is read */
+    rc = vodq_roots_check(io ? io->roots : NULL, "compose.output", out->valuestring,
+                          VODQ_ROOTS_WRITE, NULL, 0, err);
     if (rc != VODQ_OK)
         goto out;
-    rc = cmp_timeline(spec, out->valuestring, &tl, err);
-    if (rc == VODQ_OK) {
-        rc = resolve_urls(&ctx, spec, &tl, &lease, err);
-        if (rc != VODQ_OK)
-            goto out; /* err->permanent as the fetch decided */
-    }
-    if (rc == VODQ_OK)
-        rc = cmp_check_roots(roots, &tl, err);
-    if (rc == VODQ_OK)
-        rc = vodq_timeline_probe(&tl, err);
-    if (rc == VODQ_OK)
-        rc = vodq_plan_build(&tl, &plan, err);
-    if (rc != VODQ_OK) {
-        /* the timeline or its media: retrying cannot help */
-        if (err && (rc == VODQ_ERR_INVALID || rc == VODQ_ERR_MEDIA || rc == VODQ_ERR_NOTFOUND))
-            err->permanent = true;
+    char *dir = strdup(out->valuestring);
+    rc = dir ? cmp_plan(&ctx, spec, dirname(dir), &tl, &plan, &lease, err)
+             : vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+    free(dir);
+    if (rc != VODQ_OK)
         goto out;
-    }
     /* a killed earlier attempt left its temp files: they are ours to remove */
     sweep_for(out->valuestring);
     if (plan.out.cover_path)
@@ -426,8 +467,7 @@ enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
             rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
     }
 out:
-    if (lease && g_resolver.release)
-        g_resolver.release(g_resolver.arg, lease);
+    vodq_compose_release(lease);
     vodq_plan_cleanup(&plan);
     vodq_timeline_cleanup(&tl);
     cJSON_Delete(spec);

@@ -44,6 +44,24 @@ int vodq_compose_sweep_partials(const char *dir, int min_age_s);
 enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
                               struct vodq_task_result *result, struct vodq_err *err);
 
+struct vodq_timeline;
+struct vodq_plan;
+
+/* The first half of a compose: loads the spec section's timeline (inline
+ * ones resolve relative paths against base_dir), fetches its remote sources
+ * through the resolver (progress and control through io, borrowed;
+ * io->roots confines every path), probes its media and builds
+ * the render plan (plan.h) into caller-zeroed *tl and *plan, which the
+ * caller cleans up. *lease holds the fetched files in the cache until
+ * vodq_compose_release(*lease), also on failure. A bad timeline or medium
+ * sets err->permanent. */
+enum vodq_rc vodq_compose_plan(const char *spec_json, const char *base_dir,
+                               struct vodq_task_io *io, struct vodq_timeline *tl,
+                               struct vodq_plan *plan, void **lease, struct vodq_err *err);
+
+/* Lets the cache evict what vodq_compose_plan() fetched; NULL is a no-op. */
+void vodq_compose_release(void *lease);
+
 /* The encoder probe (hw.h) as a new malloc'd JSON object text, or NULL. */
 char *vodq_compose_capabilities_json(void);
 

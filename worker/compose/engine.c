@@ -86,6 +86,7 @@ struct eng {
     char encoder[32];
     int64_t max_frames, max_samples, cover_frame;
     int64_t frames, samples, done_ms;
+    int64_t published; /* growing: bytes reported to o->written */
     bool vend, aend;
     double t0, last_progress;
 };
@@ -715,6 +716,22 @@ static enum vodq_rc eng_progress(struct eng *e, bool final, struct vodq_err *err
 
 /* ---- Encoding and muxing ---- */
 
+/* Growing output: hands the bytes the muxer produced to the file and tells
+ * o->written how many there are (samples are appended and never revisited;
+ * only the trailer seeks back, into the header). */
+static void eng_written(struct eng *e)
+{
+    const struct vodq_engine_opts *o = e->o;
+    if (o == NULL || !o->growing || o->written == NULL || e->mux->pb == NULL)
+        return;
+    avio_flush(e->mux->pb);
+    int64_t n = avio_tell(e->mux->pb);
+    if (n > e->published && e->mux->pb->error >= 0) {
+        e->published = n;
+        o->written(o->opaque, e->tmp, n);
+    }
+}
+
 static enum vodq_rc eng_write(struct eng *e, AVCodecContext *enc, AVStream *st, AVFrame *f,
                               struct vodq_err *err)
 {
@@ -734,6 +751,7 @@ static enum vodq_rc eng_write(struct eng *e, AVCodecContext *enc, AVStream *st, 
         ret = av_interleaved_write_frame(e->mux, e->pkt);
         if (ret < 0)
             return vodq_err_set(err, VODQ_ERR_IO, ret, "write %s: %s", e->tmp, av_err2str(ret));
+        eng_written(e);
     }
 }
 
@@ -1240,12 +1258,13 @@ static enum vodq_rc eng_setup(struct eng *e, const char *out_path, struct vodq_e
     if ((ret = avio_open(&e->mux->pb, e->tmp, AVIO_FLAG_WRITE)) < 0)
         return vodq_err_set(err, VODQ_ERR_IO, ret, "output %s: %s", out_path, av_err2str(ret));
     AVDictionary *d = NULL;
-    if (out->faststart)
+    if (out->faststart && !(e->o && e->o->growing))
         av_dict_set(&d, "movflags", "+faststart", 0);
     ret = avformat_write_header(e->mux, &d);
     av_dict_free(&d);
     if (ret < 0)
         return vodq_err_set(err, VODQ_ERR_IO, ret, "output %s: %s", out_path, av_err2str(ret));
+    eng_written(e);
     return VODQ_OK;
 }
 

@@ -33,6 +33,20 @@ struct vodq_engine_opts {
     /* Encoder name overriding plan->out.encoder ("auto" or a name); NULL =
      * the plan's. "auto" picks NVENC, then VAAPI, then software (hw.h). */
     const char *encoder;
+    /* Written to be read while it grows (compose and upload overlapped):
+     * moov at the end whatever plan->out.faststart says, so the muxer
+     * appends and seeks back only once, in the trailer, to write the mdat
+     * size into the file's first bytes (the header, before any sample).
+     * (Fragmented MP4 would need no seek at all, but FFmpeg 5.1's demuxer
+     * ignores a fragmented file's edit list: the AAC priming samples would
+     * decode as audio and every timestamp would move by 21 ms.) */
+    bool growing;
+    /* growing only: called after each write that grew the temporary file,
+     * with its path and the bytes now in it; every byte past the header is
+     * final. The trailer is not reported: the file is complete when
+     * vodq_engine_render returns VODQ_OK (it is then at out_path). May be
+     * NULL. */
+    void (*written)(void *opaque, const char *tmp_path, int64_t bytes);
 };
 
 struct vodq_engine_stats {

@@ -59,6 +59,9 @@ struct part {
     unsigned char md5[16]; /* S3: MD5 of the part */
     int corrupt;           /* replies whose checksum disagreed */
     int bad_replies;       /* 2xx replies without a usable ETag (cut short on the way) */
+    bool hinted;           /* source mode: etag/hint_crc come from the checkpoint of an
+                            * earlier attempt; reused only if this attempt's bytes match */
+    uint64_t hint_crc;
 };
 
 struct up;
@@ -104,6 +107,8 @@ struct up {
     bool fenced;            /* the task's lease is gone: stop at once */
     int64_t last_auth_poll_ms;
     struct vodq_err fatal;  /* first permanent failure of a part */
+    const struct vodq_upload_source *src; /* a file still being written, or NULL */
+    bool src_ended;         /* source mode: the file is complete, size is final */
 };
 
 static int64_t mono_ms(void)
@@ -411,7 +416,7 @@ static void ck_clear(struct up *u)
 
 /* Fields loaded from a checkpoint. */
 struct loaded {
-    char *target, *upload_id, *head, *tail;
+    char *target, *upload_id, *head, *tail, *source;
     int64_t part_size, file_size, mtime_ns;
     char **pv;  /* part values by index (nparts entries once sized), or NULL */
     int *pn;    /* part numbers in load order */
@@ -439,6 +444,8 @@ static void on_field(void *arg, const char *field, const char *value)
         dst = &l->head;
     else if (strcmp(field, "file_tail_sha256") == 0)
         dst = &l->tail;
+    else if (strcmp(field, "source") == 0)
+        dst = &l->source;
     else if (strcmp(field, "part_size") == 0)
         l->part_size = to_i64(value);
     else if (strcmp(field, "file_size") == 0)
@@ -479,6 +486,7 @@ static void loaded_free(struct loaded *l)
     free(l->upload_id);
     free(l->head);
     free(l->tail);
+    free(l->source);
     for (size_t i = 0; i < l->np; i++)
         free(l->praw[i]);
     free(l->praw);
@@ -551,6 +559,17 @@ static enum vodq_rc sha256_range(struct up *u, int64_t off, int64_t len, char ou
 /* Lays out the parts for part_size and computes the file identity hashes. */
 static enum vodq_rc layout(struct up *u, int64_t part_size, struct vodq_err *err)
 {
+    if (u->src) { /* parts are added as the bytes come (grow); keep those known */
+        u->part_size = part_size;
+        if (!u->parts && !(u->parts = calloc(MAX_PARTS, sizeof(*u->parts))))
+            return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+        for (int i = 0; i < MAX_PARTS; i++) {
+            u->parts[i].state = P_TODO;
+            u->parts[i].hinted = false;
+        }
+        u->acked = 0;
+        return VODQ_OK;
+    }
     u->part_size = part_size;
     u->nparts = (int)((u->size + part_size - 1) / part_size);
     free(u->parts);
@@ -756,6 +775,11 @@ static enum vodq_rc initiate(struct up *u, struct vodq_err *err)
     const char *f_[] = {"v",         "target",        "upload_id",        "part_size",
                         "file_size", "file_mtime_ns", "file_head_sha256", "file_tail_sha256"};
     const char *v_[] = {"1", u->ident, u->upload_id, ps, fs, mt, u->head_sha, u->tail_sha};
+    if (u->src) { /* no size or content yet: parts are matched by checksum on resume */
+        f_[4] = "source";
+        v_[4] = "render";
+        return ck_save(u, f_, v_, 5, err);
+    }
     return ck_save(u, f_, v_, 8, err);
 }
 
@@ -814,10 +838,71 @@ static bool etag_md5(const char *etag, unsigned char md5[16])
     return s[32] == '\0' || (s[32] == '"' && s[33] == '\0');
 }
 
+/* Source mode: an earlier attempt's checkpoint for the same target and
+ * part size gives its upload id and its parts as hints; a part is reused
+ * only when this attempt's bytes have the same checksum (start_part), so
+ * a render that came out differently re-sends its parts and never mixes. */
+static enum vodq_rc resume_or_init_src(struct up *u, struct vodq_err *err)
+{
+    struct loaded l;
+    memset(&l, 0, sizeof(l));
+    l.part_size = l.file_size = l.mtime_ns = -1;
+    enum vodq_rc rc = layout(u, u->o.part_size, err);
+    if (rc == VODQ_OK && u->io && u->io->ckpt &&
+        (rc = u->io->ckpt->load(u->io->ckpt->opaque, on_field, &l, err)) != VODQ_OK)
+        vodq_err_prefix(err, "loading the checkpoint");
+    if (rc != VODQ_OK || !l.upload_id)
+        goto fresh;
+    const char *why = NULL;
+    if (!l.target || strcmp(l.target, u->ident) != 0)
+        why = "the checkpoint is for another target";
+    else if (!l.source || strcmp(l.source, "render") != 0 || l.part_size != u->part_size)
+        why = "the checkpoint is for another kind of upload or part size";
+    if (!why) {
+        struct vodq_err e = {0};
+        rc = upload_exists(u, l.upload_id, &e);
+        if (rc == VODQ_ERR_NOTFOUND) {
+            why = "the server no longer knows the checkpoint's upload id";
+        } else if (rc != VODQ_OK) {
+            *err = e;
+            goto done;
+        }
+    }
+    if (why) {
+        char m[300];
+        snprintf(m, sizeof(m), "%s; starting the upload over", why);
+        warn(u, m);
+        if (l.target && strcmp(l.target, u->ident) == 0) {
+            struct vodq_err e = {0};
+            abort_upload(u, l.upload_id, &e); /* best effort: do not leave it behind */
+        }
+        ck_clear(u);
+        goto fresh;
+    }
+    u->upload_id = l.upload_id;
+    l.upload_id = NULL;
+    for (size_t i = 0; i < l.np; i++) {
+        struct part *p = &u->parts[l.pn[i] - 1];
+        if (parse_part_value(l.praw[i], p)) {
+            p->hinted = true;
+            p->hint_crc = p->crc;
+        }
+    }
+    goto done;
+fresh:
+    if (rc == VODQ_OK)
+        rc = initiate(u, err);
+done:
+    loaded_free(&l);
+    return rc;
+}
+
 /* Uses the checkpoint when it matches this target and file; otherwise
  * starts a fresh multipart upload. */
 static enum vodq_rc resume_or_init(struct up *u, struct vodq_err *err)
 {
+    if (u->src)
+        return resume_or_init_src(u, err);
     struct loaded l;
     memset(&l, 0, sizeof(l));
     l.part_size = l.file_size = l.mtime_ns = -1;
@@ -919,6 +1004,16 @@ static enum vodq_rc start_part(struct up *u, struct slot *s, int idx, struct vod
         unsigned int ml = 0;
         EVP_Digest(s->buf, (size_t)p->len, p->md5, &ml, EVP_md5(), NULL);
         EVP_EncodeBlock((unsigned char *)s->c.md5_b64, p->md5, 16);
+    }
+    if (p->hinted) { /* an earlier attempt sent this part: the same bytes? */
+        unsigned char m[16];
+        p->hinted = false;
+        if (oss ? p->crc == p->hint_crc : etag_md5(p->etag, m) && memcmp(m, p->md5, 16) == 0) {
+            p->state = P_DONE;
+            u->acked += p->len;
+            u->resumed_parts++;
+            return VODQ_OK; /* the slot stays free */
+        }
     }
     char *eid = vodq_target_encode(u->upload_id, false);
     if (!eid)
@@ -1061,13 +1156,15 @@ static void part_done(struct up *u, struct slot *s)
 static int next_todo(const struct up *u)
 {
     for (int i = 0; i < u->nparts; i++)
-        if (u->parts[i].state == P_TODO)
-            return i;
+        if (u->parts[i].state == P_TODO && (i > 0 || !u->src || u->src_ended))
+            return i; /* source mode: the first part, which the writer may still change, last */
     return -1;
 }
 
 static bool all_done(const struct up *u)
 {
+    if (u->src && !u->src_ended)
+        return false;
     for (int i = 0; i < u->nparts; i++)
         if (u->parts[i].state != P_DONE)
             return false;
@@ -1117,6 +1214,48 @@ static enum vodq_rc restart_fresh(struct up *u, const char *why, struct vodq_err
     return rc == VODQ_OK ? initiate(u, err) : rc;
 }
 
+/* Source mode: lays out the parts whose bytes are now final, waiting up
+ * to timeout_ms for the next one. */
+static void grow(struct up *u, int timeout_ms)
+{
+    if (!u->src || u->src_ended || u->fatal.code != VODQ_OK)
+        return;
+    int64_t end = u->nparts ? u->parts[u->nparts - 1].off + u->parts[u->nparts - 1].len : 0;
+    bool ended = false;
+    int fd = -1;
+    int64_t have = u->src->wait_bytes(u->src->opaque, end + u->part_size, timeout_ms, &ended, &fd);
+    if (fd >= 0 && u->fd < 0 && (u->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+        struct vodq_err e;
+        set_fatal(u, (vodq_err_set(&e, VODQ_ERR_IO, errno, "upload: dup: %s", strerror(errno)), &e));
+        return;
+    }
+    for (;;) {
+        int64_t len = have - end;
+        if (len < u->part_size && !(ended && (len > 0 || u->nparts == 0)))
+            break;
+        if (len > u->part_size)
+            len = u->part_size;
+        if (u->nparts == MAX_PARTS) {
+            struct vodq_err e;
+            vodq_err_set(&e, VODQ_ERR_INVALID, 0,
+                         "upload.part_size: the render needs more than %d parts of %" PRId64
+                         " bytes; raise it",
+                         MAX_PARTS, u->part_size);
+            e.permanent = true;
+            set_fatal(u, &e);
+            return;
+        }
+        struct part *p = &u->parts[u->nparts++];
+        p->off = end;
+        p->len = len;
+        end += len;
+        if (len == 0)
+            break; /* an empty file: one empty part */
+    }
+    u->size = have;
+    u->src_ended = ended && end == have;
+}
+
 /* Sends every part not yet acknowledged. */
 static enum vodq_rc send_parts(struct up *u, struct vodq_err *err)
 {
@@ -1138,6 +1277,8 @@ static enum vodq_rc send_parts(struct up *u, struct vodq_err *err)
             return do_cancel(u, err);
         bool stop_new = ctl != VODQ_CTL_RUN || u->auth_expired || u->lost_upload ||
                         u->fatal.code != VODQ_OK;
+        if (!stop_new)
+            grow(u, 0);
         for (int i = 0; !stop_new && i < u->o.parallel; i++) {
             struct slot *s = &u->slots[i];
             if (s->part >= 0)
@@ -1182,6 +1323,11 @@ static enum vodq_rc send_parts(struct up *u, struct vodq_err *err)
                     u->io->wait(u->io->opaque, 500);
                 else
                     nanosleep(&(struct timespec){0, 200000000L}, NULL);
+                continue;
+            }
+            if (u->src && next_todo(u) < 0) { /* the writer is behind: wait for bytes */
+                grow(u, 100);
+                report(u);
                 continue;
             }
         }
@@ -1592,6 +1738,8 @@ static enum vodq_rc parse_opts(struct up *u, const char *spec_json, struct vodq_
             goto done;
         }
     }
+    if (u->src && !cJSON_GetObjectItemCaseSensitive(root, "file"))
+        cJSON_AddStringToObject(root, "file", "render.mp4"); /* what the source writes */
     const cJSON *file = cJSON_GetObjectItemCaseSensitive(root, "file");
     if (!cJSON_IsString(file) || !file->valuestring[0]) {
         rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "upload.file: missing (the path to upload)");
@@ -1675,19 +1823,27 @@ static void up_cleanup(struct up *u)
     vodq_target_cleanup(&u->t);
 }
 
-enum vodq_rc vodq_upload_run(const char *spec_json, struct vodq_task_io *io,
-                             struct vodq_task_result *result, struct vodq_err *err)
+static enum vodq_rc run(const char *spec_json, const struct vodq_upload_source *src,
+                        struct vodq_task_io *io, struct vodq_task_result *result,
+                        struct vodq_err *err)
 {
     struct up u;
     memset(&u, 0, sizeof(u));
     u.fd = -1;
     u.io = io;
+    u.src = src;
     cJSON *res = NULL;
     if (result)
         result->result_json = NULL;
     enum vodq_rc rc = parse_opts(&u, spec_json, err);
+    if (rc == VODQ_OK && src && u.o.image) {
+        rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "upload.kind: a render is uploaded as \"video\"");
+        err->permanent = true;
+    }
     if (rc != VODQ_OK)
         goto fail;
+    if (src)
+        goto opened;
 
     /* the file must resolve inside the worker's path roots; what was
      * checked (symlinks resolved) is what is opened */
@@ -1718,6 +1874,7 @@ enum vodq_rc vodq_upload_run(const char *spec_json, struct vodq_task_io *io,
         int64_t ps = (u.size + MAX_PARTS - 1) / MAX_PARTS;
         u.o.part_size = (ps + MIB - 1) / MIB * MIB;
     }
+opened:
     vodq_target_identity(&u.t, u.ident, sizeof(u.ident));
 
     struct vodq_http_opts ho = {
@@ -1741,7 +1898,7 @@ enum vodq_rc vodq_upload_run(const char *spec_json, struct vodq_task_io *io,
     check_expiring(&u);
     if (control(&u) == VODQ_CTL_CANCEL)
         rc = cancel_early(&u, err);
-    else if (u.o.image || u.size <= u.o.part_size)
+    else if (!src && (u.o.image || u.size <= u.o.part_size))
         rc = do_put(&u, res, err);
     else
         rc = do_multipart(&u, res, err);
@@ -1764,4 +1921,17 @@ fail:
     cJSON_Delete(res);
     up_cleanup(&u);
     return rc;
+}
+
+enum vodq_rc vodq_upload_run(const char *spec_json, struct vodq_task_io *io,
+                             struct vodq_task_result *result, struct vodq_err *err)
+{
+    return run(spec_json, NULL, io, result, err);
+}
+
+enum vodq_rc vodq_upload_run_source(const char *spec_json, const struct vodq_upload_source *src,
+                                    struct vodq_task_io *io, struct vodq_task_result *result,
+                                    struct vodq_err *err)
+{
+    return run(spec_json, src, io, result, err);
 }

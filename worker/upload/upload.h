@@ -102,8 +102,39 @@
 #include "shared/err.h"
 #include "worker/executor.h"
 
+#include <stdbool.h>
+#include <stdint.h>
+
 /* Runs one upload task; matches vodq_exec_run_fn. Borrows spec_json and io. */
 enum vodq_rc vodq_upload_run(const char *spec_json, struct vodq_task_io *io,
                              struct vodq_task_result *result, struct vodq_err *err);
+
+/* A file that is still being written (compose and upload overlapped,
+ * worker/render_upload.c): its final prefix may be read, except the first
+ * part, which the writer may still change until the end (the MP4 muxer
+ * writes the mdat size into the header last). */
+struct vodq_upload_source {
+    void *opaque;
+    /* Called from the upload's thread. Blocks up to timeout_ms until at
+     * least want bytes are final or the file is complete; returns the
+     * bytes final now (a prefix that never changes again), sets *ended when
+     * that is the whole file and *fd to a readable descriptor of it
+     * (borrowed; -1 while no byte exists). */
+    int64_t (*wait_bytes)(void *opaque, int64_t want, int timeout_ms, bool *ended, int *fd);
+};
+
+/* Uploads what src writes, as it is written: always multipart ("file" is
+ * optional and only names it in messages), each part from the second on
+ * sent as soon as its bytes are final, the first one once src says the file
+ * ended, then Complete. The writer's
+ * failures reach the engine as io->control() CANCEL (abort) or YIELD.
+ * Checkpoint: "v", "target", "upload_id", "part_size", "source" ("render")
+ * and "part:N" as above, without the file fields. A later attempt with the
+ * same target and part size re-uses the upload id, and a checkpointed part
+ * only when the new bytes have the same MD5 (S3) or CRC-64 (OSS); other
+ * parts are sent again under their number, so the object is never a mix. */
+enum vodq_rc vodq_upload_run_source(const char *spec_json, const struct vodq_upload_source *src,
+                                    struct vodq_task_io *io, struct vodq_task_result *result,
+                                    struct vodq_err *err);
 
 #endif
