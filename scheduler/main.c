@@ -24,7 +24,7 @@ int main(int argc, char **argv)
     char *redis_url = NULL, *queue = NULL, *id = NULL, *http = NULL, *log_level = NULL;
     long long lease_ms = 0, worker_timeout_ms = 0, tick_ms = 0, block_ms = 0, max_attempts = 0,
               backoff_base_ms = 0, backoff_max_ms = 0, max_spec_bytes = 0, events_maxlen = 0,
-              retention_s = 0;
+              retention_s = 0, session_ttl_s = 0;
     bool log_json = false;
     const struct vodq_opt opts[] = {
         {"redis", "VODQ_REDIS_URL", VODQ_OPT_STR, "redis://127.0.0.1:6379",
@@ -53,6 +53,9 @@ int main(int argc, char **argv)
          "approximate length cap of the events stream", &events_maxlen, 100, 100000000},
         {"retention-s", "VODQ_RETENTION_S", VODQ_OPT_INT, "604800",
          "seconds a finished job hash is kept", &retention_s, 1, 315360000},
+        {"session-ttl", "VODQ_SESSION_TTL", VODQ_OPT_INT, "604800",
+         "seconds a session without activity is kept (its keys expire)", &session_ttl_s, 1,
+         315360000},
         {"http", "VODQ_HTTP", VODQ_OPT_STR, "",
          "serve /healthz, /metrics and /jobs on ADDR:PORT (off when empty)", &http, 0, 0},
         {"log-level", "VODQ_LOG_LEVEL", VODQ_OPT_STR, "info", "debug, info, warn or error",
@@ -86,6 +89,7 @@ int main(int argc, char **argv)
         .block_ms = block_ms,
         .events_maxlen = events_maxlen,
         .retention_s = retention_s,
+        .session_ttl_s = session_ttl_s,
         .defaults = {.max_attempts = (int)max_attempts,
                      .backoff_base_ms = backoff_base_ms,
                      .backoff_max_ms = backoff_max_ms,

@@ -29,6 +29,7 @@
 enum slot_phase { SLOT_IDLE, SLOT_BUSY, SLOT_DONE };
 
 struct task {
+    enum vodq_task_type lane; /* the stream it came from (compose_gpu runs in a compose slot) */
     char job[VODQ_ID_MAX + 1];
     char entry[48];
     char fence[24];
@@ -69,6 +70,7 @@ struct slot {
     int64_t last_progress_ms;
     int reported;                 /* state last written: 0 active, 1 paused, 2 waiting_auth */
     struct vodq_redis *r;         /* this slot's connection, made on first use */
+    struct vodq_proto_chan ch;    /* request ids of this slot's script calls */
 };
 
 struct vodq_worker {
@@ -84,9 +86,20 @@ struct vodq_worker {
     int free_slots[VODQ_TASK__COUNT]; /* idle and not reserved by a claim */
     atomic_bool stopping;         /* stop claiming */
     atomic_bool finished;         /* all threads should exit */
-    struct vodq_redis *_Atomic sub_r; /* the subscriber's connection (to interrupt it) */
-    char caps[1024];              /* capability JSON */
+    char caps[4096];              /* capability JSON */
+    char tags[256];               /* capability tags, passed to step.lua */
 };
+
+/* The pool of slots a lane's tasks run in: compose_gpu shares compose's. */
+static enum vodq_task_type pool_of(enum vodq_task_type lane)
+{
+    return lane == VODQ_TASK_COMPOSE_GPU ? VODQ_TASK_COMPOSE : lane;
+}
+
+static bool serves(const struct vodq_worker *w, enum vodq_task_type lane)
+{
+    return w->cfg.slots[pool_of(lane)] > 0 && (lane != VODQ_TASK_COMPOSE_GPU || w->cfg.gpu_lane);
+}
 
 static void nap_ms(int64_t ms)
 {
@@ -117,8 +130,10 @@ static struct vodq_redis *connect_redis(struct vodq_worker *w, int timeout_ms)
 
 static struct vodq_redis *slot_redis(struct slot *s)
 {
-    if (!s->r)
+    if (!s->r) {
         s->r = connect_redis(s->w, 5000);
+        vodq_proto_chan_init(&s->ch, s->w->id);
+    }
     return s->r;
 }
 
@@ -140,25 +155,22 @@ static enum vodq_ctl ctl_from(const char *desired)
     return VODQ_CTL_RUN;
 }
 
-/* Applies a {status, desired, auth_version} triple from report/heartbeat. */
+/* Applies the answer of report/heartbeat (status, desired, auth_version). */
 static void apply_control(struct slot *s, const struct vodq_reply *rep)
 {
-    const char *status = vodq_reply_str(rep, 0);
-    const char *desired = vodq_reply_str(rep, 1);
-    const char *authv = vodq_reply_str(rep, 2);
-    if (status && !strcmp(status, "fenced")) {
+    struct vodq_proto_lease l;
+    if (!vodq_proto_lease_decode(rep, &l))
+        return;
+    if (l.fenced) {
         atomic_store(&s->fenced, true);
-    } else if (desired) {
-        int d = ctl_from(desired);
+    } else if (l.desired[0]) {
+        int d = ctl_from(l.desired);
         int cur = atomic_load(&s->desired);
         if (cur != VODQ_CTL_YIELD && cur != d)
             atomic_store(&s->desired, d);
     }
-    if (authv) {
-        long long v = atoll(authv);
-        if (v > atomic_load(&s->auth_version))
-            atomic_store(&s->auth_version, v);
-    }
+    if (l.auth_version > atomic_load(&s->auth_version))
+        atomic_store(&s->auth_version, l.auth_version);
 }
 
 /* ---- the task_io given to engines ---------------------------------- */
@@ -172,7 +184,8 @@ static enum vodq_rc report(struct slot *s, const char *kind, const char *a1, con
         return VODQ_ERR_IO;
     const char *args[] = {s->t.job, s->t.fence, kind, a1, a2};
     struct vodq_err err = {0};
-    struct vodq_reply *rep = vodq_proto_call(r, &s->w->q, VODQ_LUA_REPORT, 5, args, NULL, &err);
+    struct vodq_reply *rep =
+        vodq_proto_call_once(r, &s->ch, &s->w->q, VODQ_LUA_REPORT, 5, args, NULL, 3, &err);
     if (!rep) {
         vodq_warn("job %s: report %s: %s", s->t.job, kind, err.msg);
         return err.code; /* Redis down: keep working, the lease decides */
@@ -316,57 +329,64 @@ static enum vodq_rc ck_load(void *opaque, void (*fn)(void *, const char *, const
     return VODQ_OK;
 }
 
-static enum vodq_rc ck_save(void *opaque, const char *const *fields, const char *const *values,
-                            size_t n, struct vodq_err *err)
+/* Checkpoint writes go through ckpt.lua, fenced like every other write of a task. */
+static enum vodq_rc ck_write(struct slot *s, const char *op, const char *const *fields,
+                             const char *const *values, size_t n, struct vodq_err *err)
 {
-    struct slot *s = opaque;
     if (atomic_load(&s->fenced))
         return vodq_err_set(err, VODQ_ERR_FENCED, 0, "lease lost");
-    if (n == 0)
-        return VODQ_OK;
-    char key[VODQ_KEY_MAX];
-    struct vodq_redis *r = ck_redis(s, key, err);
+    struct vodq_redis *r = slot_redis(s);
     if (!r)
-        return err ? err->code : VODQ_ERR_IO;
-    size_t argc = 2 + 2 * n;
+        return vodq_err_set(err, VODQ_ERR_IO, 0, "redis unavailable");
+    char nbuf[24];
+    snprintf(nbuf, sizeof(nbuf), "%zu", n);
+    size_t argc = 4 + 2 * n;
     const char **argv = calloc(argc, sizeof(*argv));
     if (!argv)
         return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
-    argv[0] = "HSET";
-    argv[1] = key;
+    argv[0] = s->t.job;
+    argv[1] = s->t.fence;
+    argv[2] = op;
+    argv[3] = nbuf;
     for (size_t i = 0; i < n; i++) {
-        argv[2 + 2 * i] = fields[i];
-        argv[3 + 2 * i] = values[i];
+        argv[4 + 2 * i] = fields[i];
+        argv[5 + 2 * i] = values[i];
     }
-    struct vodq_reply *rep = vodq_redis_argv(r, (int)argc, argv, NULL, err);
+    struct vodq_reply *rep =
+        vodq_proto_call_once(r, &s->ch, &s->w->q, VODQ_LUA_CKPT, (int)argc, argv, NULL, 3, err);
     free(argv);
     if (!rep)
         return err ? err->code : VODQ_ERR_IO;
+    struct vodq_proto_lease l;
     enum vodq_rc rc = VODQ_OK;
-    if (rep->type == VODQ_REPLY_ERROR)
-        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "checkpoint: %s", rep->str);
+    if (!vodq_proto_lease_decode(rep, &l))
+        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "checkpoint: unexpected reply");
+    else if (l.fenced) {
+        atomic_store(&s->fenced, true);
+        rc = vodq_err_set(err, VODQ_ERR_FENCED, 0, "checkpoint: lease lost");
+    }
     vodq_reply_free(rep);
     return rc;
 }
 
+static enum vodq_rc ck_save(void *opaque, const char *const *fields, const char *const *values,
+                            size_t n, struct vodq_err *err)
+{
+    if (n == 0)
+        return VODQ_OK;
+    return ck_write(opaque, "save", fields, values, n, err);
+}
+
 static enum vodq_rc ck_clear(void *opaque, struct vodq_err *err)
 {
-    struct slot *s = opaque;
-    char key[VODQ_KEY_MAX];
-    struct vodq_redis *r = ck_redis(s, key, err);
-    if (!r)
-        return err ? err->code : VODQ_ERR_IO;
-    struct vodq_reply *rep = vodq_redis_cmd(r, err, "DEL %s", key);
-    if (!rep)
-        return err ? err->code : VODQ_ERR_IO;
-    vodq_reply_free(rep);
-    return VODQ_OK;
+    return ck_write(opaque, "clear", NULL, NULL, 0, err);
 }
 
 /* ---- slots ---------------------------------------------------------- */
 
-static int step(struct vodq_worker *w, struct vodq_redis *r, enum vodq_task_type type,
-                struct done **ds, int m, int want, const char **ids, int k);
+static int step(struct vodq_worker *w, struct vodq_redis *r, struct vodq_proto_chan *ch,
+                enum vodq_task_type type, struct done **ds, int m, int want, const char **ids,
+                int k);
 static void done_free(struct done *d);
 
 /* Runs the slot's task; returns what the completer must report (NULL when
@@ -379,7 +399,7 @@ static struct done *run_task(struct slot *s)
     struct done *d = calloc(1, sizeof(*d));
     if (!d)
         abort(); /* daemon: out of memory */
-    d->type = s->type;
+    d->type = t->lane;
     snprintf(d->job, sizeof(d->job), "%s", t->job);
     snprintf(d->fence, sizeof(d->fence), "%s", t->fence);
 
@@ -441,7 +461,9 @@ static struct done *run_task(struct slot *s)
         d->a1 = res.result_json ? res.result_json : strdup("{}");
         res.result_json = NULL;
         char out[4096] = "";
-        if (s->type == VODQ_TASK_COMPOSE || s->type == VODQ_TASK_COMPOSE_GPU)
+        /* a job's export (what a later upload of its session takes): the "output" of
+         * its result, for every type but upload */
+        if (s->type != VODQ_TASK_UPLOAD)
             vodq_json_get_string(d->a1, "output", out, sizeof(out));
         d->a2 = strdup(out);
     } else if (rc == VODQ_ERR_CANCELLED) {
@@ -501,7 +523,7 @@ static void *slot_main(void *arg)
         struct vodq_redis *r = d && self ? slot_redis(s) : NULL;
         if (r) {
             int want = atomic_load(&w->stopping) ? 0 : 1;
-            got = step(w, r, s->type, &d, 1, want, NULL, 0);
+            got = step(w, r, &s->ch, d->type, &d, 1, want, NULL, 0);
         }
         pthread_mutex_lock(&w->mu);
         if (got >= 0) {
@@ -528,39 +550,42 @@ static void *slot_main(void *arg)
     return NULL;
 }
 
-/* Gives claimed tasks (the 2nd element of a step reply) to idle slots.
+/* Gives claimed tasks (the task maps of a step reply) to idle slots.
  * Called with w->mu NOT held; returns how many were handed out. */
 static int dispatch(struct vodq_worker *w, enum vodq_task_type type, const struct vodq_reply *tasks)
 {
-    if (!tasks || tasks->type != VODQ_REPLY_ARRAY)
+    if (!tasks)
         return 0;
     int n = 0;
     pthread_mutex_lock(&w->mu);
     for (size_t i = 0; i < tasks->elements; i++) {
-        const struct vodq_reply *e = tasks->element[i];
-        if (e->type != VODQ_REPLY_ARRAY || e->elements < 10)
+        struct vodq_proto_task pt;
+        struct vodq_err err = {0};
+        if (!vodq_proto_task_decode(tasks->element[i], &pt, &err)) {
+            vodq_error("%s", err.msg);
             continue;
+        }
         struct slot *s = NULL;
         for (int k = 0; k < w->n_slots && !s; k++)
-            if (w->slots[k].type == type && w->slots[k].phase == SLOT_IDLE)
+            if (w->slots[k].type == pool_of(type) && w->slots[k].phase == SLOT_IDLE)
                 s = &w->slots[k];
         if (!s) { /* cannot happen: we only claim for reserved idle slots */
-            vodq_error("no idle %s slot for job %s", vodq_task_type_name(type),
-                       vodq_reply_str(e, 0));
+            vodq_error("no idle %s slot for job %s", vodq_task_type_name(type), pt.job);
             continue;
         }
         struct task *t = &s->t;
-        snprintf(t->job, sizeof(t->job), "%s", vodq_reply_str(e, 0));
-        snprintf(t->entry, sizeof(t->entry), "%s", vodq_reply_str(e, 1));
-        snprintf(t->fence, sizeof(t->fence), "%s", vodq_reply_str(e, 2));
-        t->attempt = atoi(vodq_reply_str(e, 3));
-        t->spec = strdup(vodq_reply_str(e, 4));
-        t->timeout_ms = atoll(vodq_reply_str(e, 5));
-        atomic_store(&s->desired, ctl_from(vodq_reply_str(e, 6)));
-        t->auth_seen = atoll(vodq_reply_str(e, 7));
+        t->lane = type;
+        snprintf(t->job, sizeof(t->job), "%s", pt.job);
+        snprintf(t->entry, sizeof(t->entry), "%s", pt.entry);
+        snprintf(t->fence, sizeof(t->fence), "%s", pt.fence);
+        t->attempt = pt.attempt;
+        t->spec = strdup(pt.spec);
+        t->timeout_ms = pt.timeout_ms;
+        atomic_store(&s->desired, ctl_from(pt.desired));
+        t->auth_seen = pt.auth_version;
         atomic_store(&s->auth_version, t->auth_seen);
-        snprintf(t->session, sizeof(t->session), "%s", vodq_reply_str(e, 8));
-        t->last_export = strdup(vodq_reply_str(e, 9));
+        snprintf(t->session, sizeof(t->session), "%s", pt.session);
+        t->last_export = strdup(pt.export_path);
         atomic_store(&s->fenced, false);
         atomic_store(&s->timed_out, false);
         s->started_ms = vodq_now_ms();
@@ -575,11 +600,14 @@ static int dispatch(struct vodq_worker *w, enum vodq_task_type type, const struc
 }
 
 /* One step call: finishes `m` done records of `type` and claims `want`
- * (or starts the k entries in ids). Returns tasks handed out, or -1. */
-static int step(struct vodq_worker *w, struct vodq_redis *r, enum vodq_task_type type,
-                struct done **ds, int m, int want, const char **ids, int k)
+ * (or starts the k entries in ids). Returns tasks handed out, or -1. A call
+ * whose reply is lost is sent again with the same request id (step.lua then
+ * answers as the first run did: nothing is finished or claimed twice). */
+static int step(struct vodq_worker *w, struct vodq_redis *r, struct vodq_proto_chan *ch,
+                enum vodq_task_type type, struct done **ds, int m, int want, const char **ids,
+                int k)
 {
-    int nargs = 5 + k + m * 8;
+    int nargs = 6 + k + m * 8;
     const char **args = calloc((size_t)nargs, sizeof(*args));
     if (!args)
         abort();
@@ -605,21 +633,24 @@ static int step(struct vodq_worker *w, struct vodq_redis *r, enum vodq_task_type
         args[a++] = ds[i]->a4;
         args[a++] = "";
     }
+    args[a++] = w->tags;
     struct vodq_err err = {0};
-    struct vodq_reply *rep = vodq_proto_call(r, &w->q, VODQ_LUA_STEP, nargs, args, NULL, &err);
+    struct vodq_reply *rep =
+        vodq_proto_call_once(r, ch, &w->q, VODQ_LUA_STEP, nargs, args, NULL, 5, &err);
     free(args);
     if (!rep) {
         vodq_warn("step (%s): %s", vodq_task_type_name(type), err.msg);
         return -1;
     }
-    int got = 0;
-    if (rep->type == VODQ_REPLY_ARRAY && rep->elements == 2) {
-        const struct vodq_reply *st = rep->element[0];
-        for (size_t i = 0; i < st->elements && (int)i < m; i++)
-            if (st->element[i]->str && !strcmp(st->element[i]->str, "fenced"))
-                vodq_info("job %s: finish dropped: a newer attempt owns it", ds[i]->job);
-        got = dispatch(w, type, rep->element[1]);
+    const struct vodq_reply *st = vodq_proto_step_statuses(rep);
+    for (size_t i = 0; st && i < st->elements && (int)i < m; i++) {
+        const char *v = st->element[i]->str ? st->element[i]->str : "";
+        if (!strcmp(v, "fenced"))
+            vodq_info("job %s: finish dropped: a newer attempt owns it", ds[i]->job);
+        else if (strcmp(v, "ok") && strcmp(v, "done"))
+            vodq_warn("job %s: finish: %s", ds[i]->job, v);
     }
+    int got = dispatch(w, type, vodq_proto_step_tasks(rep));
     vodq_reply_free(rep);
     return got;
 }
@@ -641,6 +672,8 @@ static void *completer_main(void *arg)
     struct vodq_redis *r = connect_redis(w, 10000);
     if (!r)
         return NULL;
+    struct vodq_proto_chan ch;
+    vodq_proto_chan_init(&ch, w->id);
     for (;;) {
         pthread_mutex_lock(&w->mu);
         while (!w->done_head && !atomic_load(&w->finished)) {
@@ -660,13 +693,14 @@ static void *completer_main(void *arg)
         if (!list && atomic_load(&w->finished))
             break;
 
+        int handed[VODQ_TASK__COUNT] = {0};
         for (int t = 0; t < VODQ_TASK__COUNT; t++) {
             struct done *batch[STEP_BATCH];
-            int m = 0, handed = 0;
+            int m = 0, pool = pool_of((enum vodq_task_type)t);
             bool any = false;
             for (struct done *d = list; d; d = d->next)
                 any |= d->type == (enum vodq_task_type)t;
-            if (!any && want[t] == 0)
+            if (!any && (want[pool] - handed[pool] == 0 || !serves(w, (enum vodq_task_type)t)))
                 continue;
             struct done *d = list;
             do {
@@ -674,10 +708,10 @@ static void *completer_main(void *arg)
                 for (; d && m < STEP_BATCH; d = d->next)
                     if (d->type == (enum vodq_task_type)t)
                         batch[m++] = d;
-                int w_now = want[t] - handed;
+                int w_now = serves(w, (enum vodq_task_type)t) ? want[pool] - handed[pool] : 0;
                 int got = -1;
                 for (int tries = 0; got < 0; tries++) {
-                    got = step(w, r, (enum vodq_task_type)t, batch, m, w_now, NULL, 0);
+                    got = step(w, r, &ch, (enum vodq_task_type)t, batch, m, w_now, NULL, 0);
                     if (got < 0) { /* Redis down: keep the results, retry */
                         if (atomic_load(&w->finished) && tries > 20)
                             break;
@@ -685,13 +719,14 @@ static void *completer_main(void *arg)
                     }
                 }
                 if (got > 0)
-                    handed += got;
+                    handed[pool] += got;
             } while (d);
-            pthread_mutex_lock(&w->mu);
-            w->free_slots[t] += want[t] - handed;
-            pthread_cond_broadcast(&w->claim_cv);
-            pthread_mutex_unlock(&w->mu);
         }
+        pthread_mutex_lock(&w->mu);
+        for (int t = 0; t < VODQ_TASK__COUNT; t++)
+            w->free_slots[t] += want[t] - handed[t];
+        pthread_cond_broadcast(&w->claim_cv);
+        pthread_mutex_unlock(&w->mu);
         while (list) {
             struct done *n = list->next;
             done_free(list);
@@ -715,21 +750,24 @@ static void *claimer_main(void *arg)
     struct vodq_redis *r = connect_redis(w, (int)w->cfg.block_ms + 5000);
     if (!r)
         return NULL;
+    struct vodq_proto_chan ch;
+    vodq_proto_chan_init(&ch, w->id);
     char skey[VODQ_KEY_MAX];
     vodq_queue_key(&w->q, skey, sizeof(skey), VODQ_KEY_TASKS, vodq_task_type_name(c->type));
     while (!atomic_load(&w->stopping)) {
         pthread_mutex_lock(&w->mu);
-        while (!atomic_load(&w->stopping) && (w->free_slots[c->type] == 0 || w->done_head)) {
+        int pool = pool_of(c->type);
+        while (!atomic_load(&w->stopping) && (w->free_slots[pool] == 0 || w->done_head)) {
             struct timespec dl;
             deadline_in(&dl, 100);
             pthread_cond_timedwait(&w->claim_cv, &w->mu, &dl);
         }
-        int n = atomic_load(&w->stopping) ? 0 : w->free_slots[c->type];
-        w->free_slots[c->type] -= n;
+        int n = atomic_load(&w->stopping) ? 0 : w->free_slots[pool];
+        w->free_slots[pool] -= n;
         pthread_mutex_unlock(&w->mu);
         if (n == 0)
             break;
-        int got = step(w, r, c->type, NULL, 0, n, NULL, 0);
+        int got = step(w, r, &ch, c->type, NULL, 0, n, NULL, 0);
         if (got == 0) {
             /* queue empty: block for new entries */
             char count[16], block[24];
@@ -750,9 +788,11 @@ static void *claimer_main(void *arg)
                 int k = 0;
                 for (size_t i = 0; i < entries->elements && k < (int)(sizeof(ids) / sizeof(ids[0])); i++)
                     ids[k++] = entries->element[i]->element[0]->str;
-                got = step(w, r, c->type, NULL, 0, 0, ids, k);
+                got = step(w, r, &ch, c->type, NULL, 0, 0, ids, k);
                 if (got < 0)
                     got = 0; /* entries stay pending; the reclaimer returns them */
+                if (got == 0 && k > 0)
+                    nap_ms(200); /* only tasks this worker lacks the tags for: let others */
             }
             vodq_reply_free(rep);
         }
@@ -761,7 +801,7 @@ static void *claimer_main(void *arg)
             got = 0;
         }
         pthread_mutex_lock(&w->mu);
-        w->free_slots[c->type] += n - got;
+        w->free_slots[pool] += n - got;
         pthread_mutex_unlock(&w->mu);
     }
     vodq_redis_free(r);
@@ -770,7 +810,7 @@ static void *claimer_main(void *arg)
 
 /* ---- heartbeat and control ----------------------------------------- */
 
-static void heartbeat_once(struct vodq_worker *w, struct vodq_redis *r)
+static void heartbeat_once(struct vodq_worker *w, struct vodq_redis *r, struct vodq_proto_chan *ch)
 {
     const char **args = calloc((size_t)(4 + 3 * w->n_slots), sizeof(*args));
     struct slot **busy = calloc((size_t)w->n_slots + 1, sizeof(*busy));
@@ -798,7 +838,7 @@ static void heartbeat_once(struct vodq_worker *w, struct vodq_redis *r)
     char ttl[24], nbuf[16];
     snprintf(ttl, sizeof(ttl), "%lld", (long long)(w->cfg.heartbeat_ms * 30 / 1000 + 60));
     snprintf(nbuf, sizeof(nbuf), "%d", n);
-    char info[2048];
+    char info[8192];
     snprintf(info, sizeof(info), "{\"id\":\"%s\",\"pid\":%d,\"version\":\"%s\",\"running\":%d,%s",
              w->id, (int)getpid(), VODQ_VERSION, n, w->caps + 1);
     int a = 0;
@@ -809,10 +849,11 @@ static void heartbeat_once(struct vodq_worker *w, struct vodq_redis *r)
     for (int i = 0; i < n; i++) {
         args[a++] = jobs[i];
         args[a++] = fences[i];
-        args[a++] = vodq_task_type_name(busy[i]->type);
+        args[a++] = vodq_task_type_name(busy[i]->t.lane);
     }
     struct vodq_err err = {0};
-    struct vodq_reply *rep = vodq_proto_call(r, &w->q, VODQ_LUA_HEARTBEAT, a, args, NULL, &err);
+    struct vodq_reply *rep =
+        vodq_proto_call_once(r, ch, &w->q, VODQ_LUA_HEARTBEAT, a, args, NULL, 3, &err);
     if (!rep) {
         vodq_warn("heartbeat: %s", err.msg);
     } else {
@@ -839,8 +880,10 @@ static void *heartbeat_main(void *arg)
     struct vodq_redis *r = connect_redis(w, 5000);
     if (!r)
         return NULL;
+    struct vodq_proto_chan ch;
+    vodq_proto_chan_init(&ch, w->id);
     while (!atomic_load(&w->finished)) {
-        heartbeat_once(w, r);
+        heartbeat_once(w, r, &ch);
         for (int64_t t = 0; t < w->cfg.heartbeat_ms && !atomic_load(&w->finished); t += 50)
             nap_ms(50);
     }
@@ -875,11 +918,11 @@ static void *subscriber_main(void *arg)
 {
     struct vodq_worker *w = arg;
     /* A long read timeout: an idle worker keeps one subscription instead of
-     * reconnecting each second; shutdown wakes it with vodq_redis_interrupt. */
+     * reconnecting each second; shutdown wakes it with a message of its own on the
+     * channel (no other thread touches this connection). */
     struct vodq_redis *r = connect_redis(w, 30000);
     if (!r)
         return NULL;
-    atomic_store(&w->sub_r, r);
     char chan[VODQ_KEY_MAX];
     vodq_queue_key(&w->q, chan, sizeof(chan), VODQ_KEY_CTL_CHANNEL, NULL);
     bool subscribed = false;
@@ -906,7 +949,6 @@ static void *subscriber_main(void *arg)
             on_ctl(w, vodq_reply_str(m, 2));
         vodq_reply_free(m);
     }
-    atomic_store(&w->sub_r, NULL);
     vodq_redis_free(r);
     return NULL;
 }
@@ -928,8 +970,10 @@ struct vodq_worker *vodq_worker_new(const struct vodq_worker_config *cfg, struct
         goto fail;
     }
     vodq_job_instance_id(w->id, sizeof(w->id), "", cfg->id);
+    w->cfg.slots[VODQ_TASK_COMPOSE_GPU] = 0; /* the compose pool serves it */
     for (int t = 0; t < VODQ_TASK__COUNT; t++)
-        w->n_slots += cfg->slots[t];
+        w->n_slots += w->cfg.slots[t];
+    snprintf(w->tags, sizeof(w->tags), "%s", cfg->tags ? cfg->tags : "");
     if (w->n_slots <= 0) {
         vodq_err_set(err, VODQ_ERR_INVALID, 0, "slots: the worker serves no task type");
         goto fail;
@@ -946,24 +990,37 @@ struct vodq_worker *vodq_worker_new(const struct vodq_worker_config *cfg, struct
     char types[256] = "";
     size_t tl = 0;
     for (int t = 0; t < VODQ_TASK__COUNT; t++) {
-        for (int i = 0; i < cfg->slots[t]; i++, k++) {
+        for (int i = 0; i < w->cfg.slots[t]; i++, k++) {
             w->slots[k].w = w;
             w->slots[k].idx = k;
             w->slots[k].type = (enum vodq_task_type)t;
             pthread_cond_init(&w->slots[k].cv, NULL);
         }
-        w->free_slots[t] = cfg->slots[t];
-        if (cfg->slots[t])
+        w->free_slots[t] = w->cfg.slots[t];
+        if (w->cfg.slots[t])
             tl += (size_t)snprintf(types + tl, sizeof(types) - tl, "%s\"%s\":%d",
-                                   tl ? "," : "", vodq_task_type_name(t), cfg->slots[t]);
+                                   tl ? "," : "", vodq_task_type_name(t), w->cfg.slots[t]);
+    }
+    char lanes[256] = "", tagl[512] = "";
+    size_t ll = 0, gl = 0;
+    for (int t = 0; t < VODQ_TASK__COUNT; t++)
+        if (serves(w, (enum vodq_task_type)t))
+            ll += (size_t)snprintf(lanes + ll, sizeof(lanes) - ll, "%s\"%s\"", ll ? "," : "",
+                                   vodq_task_type_name(t));
+    for (const char *p = w->tags; *p;) {
+        size_t n = strcspn(p, ",");
+        gl += (size_t)snprintf(tagl + gl, sizeof(tagl) - gl, "%s\"%.*s\"", gl ? "," : "", (int)n, p);
+        p += n + (p[n] == ',');
+        if (gl >= sizeof(tagl))
+            break;
     }
     char host[64] = "host";
     gethostname(host, sizeof(host) - 1);
     const char *extra = cfg->capabilities_json && cfg->capabilities_json[0] == '{'
                             ? cfg->capabilities_json + 1
                             : "}";
-    snprintf(w->caps, sizeof(w->caps), "{\"host\":\"%s\",\"slots\":{%s}%s%s", host, types,
-             strcmp(extra, "}") ? "," : "", extra);
+    snprintf(w->caps, sizeof(w->caps), "{\"host\":\"%s\",\"slots\":{%s},\"lanes\":[%s],\"tags\":[%s]%s%s",
+             host, types, lanes, tagl, strcmp(extra, "}") ? "," : "", extra);
     return w;
 fail:
     free(w);
@@ -985,6 +1042,8 @@ enum vodq_rc vodq_worker_run(struct vodq_worker *w, struct vodq_err *err)
     struct vodq_redis *r = connect_redis(w, 5000);
     if (!r)
         return vodq_err_set(err, VODQ_ERR_IO, 0, "redis: cannot create a connection");
+    struct vodq_proto_chan main_ch;
+    vodq_proto_chan_init(&main_ch, w->id);
     enum vodq_rc rc;
     for (int tries = 0;; tries++) {
         rc = vodq_proto_ensure_groups(r, &w->q, err);
@@ -1007,7 +1066,7 @@ enum vodq_rc vodq_worker_run(struct vodq_worker *w, struct vodq_err *err)
     struct claimer claimers[VODQ_TASK__COUNT];
     int nc = 0;
     for (int t = 0; t < VODQ_TASK__COUNT; t++) {
-        if (!w->cfg.slots[t])
+        if (!serves(w, (enum vodq_task_type)t))
             continue;
         claimers[nc].w = w;
         claimers[nc].type = (enum vodq_task_type)t;
@@ -1048,7 +1107,7 @@ enum vodq_rc vodq_worker_run(struct vodq_worker *w, struct vodq_err *err)
             struct slot *s = &w->slots[i];
             if (s->phase != SLOT_BUSY)
                 continue;
-            struct done d = {.type = s->type};
+            struct done d = {.type = s->t.lane};
             snprintf(d.job, sizeof(d.job), "%s", s->t.job);
             snprintf(d.fence, sizeof(d.fence), "%s", s->t.fence);
             strcpy(d.outcome, "handback");
@@ -1056,7 +1115,7 @@ enum vodq_rc vodq_worker_run(struct vodq_worker *w, struct vodq_err *err)
             d.a2 = "0";
             struct done *dp = &d;
             pthread_mutex_unlock(&w->mu);
-            step(w, r, s->type, &dp, 1, 0, NULL, 0);
+            step(w, r, &main_ch, d.type, &dp, 1, 0, NULL, 0);
             vodq_warn("job %s: did not stop within the grace period; handed back", d.job);
             pthread_mutex_lock(&w->mu);
             atomic_store(&s->fenced, true);
@@ -1085,7 +1144,14 @@ enum vodq_rc vodq_worker_run(struct vodq_worker *w, struct vodq_err *err)
     pthread_mutex_unlock(&w->mu);
     pthread_join(comp, NULL);
     pthread_join(hb, NULL);
-    vodq_redis_interrupt(atomic_load(&w->sub_r));
+    /* wake the subscriber with a message on its channel (its job name is our id, which
+     * no slot runs); if Redis is gone, its read times out */
+    char chan[VODQ_KEY_MAX];
+    vodq_queue_key(&w->q, chan, sizeof(chan), VODQ_KEY_CTL_CHANNEL, NULL);
+    char stop_msg[sizeof(w->id) + 8];
+    snprintf(stop_msg, sizeof(stop_msg), "%s stop", w->id);
+    const char *pub[] = {"PUBLISH", chan, stop_msg};
+    vodq_reply_free(vodq_redis_argv(r, 3, pub, NULL, &e2));
     pthread_join(sub, NULL);
     vodq_reply_free(vodq_redis_cmd(r, &e2, "ZREM %s %s", key, w->id));
     vodq_reply_free(vodq_redis_cmd(r, &e2, "DEL %s", wkey));

@@ -15,7 +15,11 @@ struct vodq_worker_config {
     const char *redis_url;          /* borrowed */
     const char *queue;              /* queue name */
     const char *id;                 /* worker id; NULL = host-pid-random */
-    int slots[VODQ_TASK__COUNT];    /* slots per task type; 0 = do not serve it */
+    int slots[VODQ_TASK__COUNT];    /* slots per pool (sleep, compose, upload); 0 = do not
+                                     * serve it. slots[VODQ_TASK_COMPOSE_GPU] is unused: the
+                                     * compose_gpu lane shares the compose pool */
+    bool gpu_lane;                  /* also serve the compose_gpu lane (from the compose pool) */
+    const char *tags;               /* capability tags "a,b,c" (hw.c's probe), or NULL */
     int64_t heartbeat_ms;           /* heartbeat and lease renewal period */
     int64_t progress_interval_ms;   /* min time between progress writes of one task */
     int64_t grace_ms;               /* on SIGTERM: time running tasks get to hand back */
