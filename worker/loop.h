@@ -1,6 +1,29 @@
-/* loop.h: the worker runtime: slots per task type, claiming with one fused
- * Lua step per round trip, heartbeat and lease renewal, control messages,
- * timeouts and graceful hand-back on shutdown. */
+/* loop.h: the worker runtime: slot pools (sleep, compose, upload; the compose pool also
+ * runs the compose_gpu lane), claiming with one fused Lua step per round trip,
+ * heartbeat and lease renewal, control messages, timeouts and graceful hand-back on
+ * shutdown.
+ *
+ * Threads, where they live, what they touch, and the locks each takes:
+ *
+ * | thread          | file         | Redis connection         | locks (all: w->mu, held briefly) |
+ * |-----------------|--------------|--------------------------|----------------------------------|
+ * | main            | loop.c       | its own (start, shutdown | w->mu: shutdown scans slots,     |
+ * |                 |              | hand-back, PUBLISH stop) | hands back, wakes every cv       |
+ * | slot (1 per     | slots.c      | s->r, its own, made on   | w->mu + s->cv: waits for a task; |
+ * | slot)           |              | first use (report, ckpt, | phase changes, free_slots, the   |
+ * |                 |              | self step)               | done list (+ done_cv signal)     |
+ * | claimer (1 per  | claim.c      | its own (blocking        | w->mu + claim_cv: free_slots;    |
+ * | served lane)    |              | XREADGROUP, step)        | dispatch: slot phase, s->cv      |
+ * | completer       | completer.c  | its own (batched step)   | w->mu + done_cv: takes the done  |
+ * |                 |              |                          | list and free_slots; dispatch    |
+ * | heartbeat       | heartbeat.c  | its own                  | w->mu: snapshot of busy slots,   |
+ * |                 |              |                          | applies answers, s->cv broadcast |
+ * | subscriber      | control.c    | its own (SUBSCRIBE)      | w->mu: sets desired, s->cv       |
+ *
+ * There is one mutex, w->mu; no thread holds it across a Redis call. Atomics (no lock):
+ * s->desired, s->fenced, s->timed_out, s->auth_version, w->stopping, w->finished. No
+ * thread touches another's Redis connection: shutdown wakes the subscriber by
+ * publishing on its channel. The shared structures are in runtime.h. */
 #ifndef VODQ_WORKER_LOOP_H
 #define VODQ_WORKER_LOOP_H
 
