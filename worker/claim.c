@@ -16,19 +16,51 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Gives claimed tasks (the task maps of a step reply) to idle slots.
- * Called with w->mu NOT held; returns how many were handed out. */
-int vodq_wk_dispatch(struct vodq_worker *w, enum vodq_task_type type, const struct vodq_reply *tasks)
+/* Appends list b to the list whose head is *a. */
+static void list_append(struct done **a, struct done *b)
+{
+    while (*a)
+        a = &(*a)->next;
+    *a = b;
+}
+
+/* Hands a list of done records to the completer. Called with w->mu held. */
+static void to_completer(struct vodq_worker *w, struct done *list)
+{
+    if (!list)
+        return;
+    list_append(&w->done_head, list);
+    for (w->done_tail = list; w->done_tail->next; w->done_tail = w->done_tail->next)
+        ;
+    pthread_cond_signal(&w->done_cv);
+}
+
+/* Gives claimed tasks (the task maps of a step reply) to idle slots; instant
+ * tasks run here at once and their done records go to *instant (or, when
+ * instant is NULL, to the completer). Called with w->mu NOT held; returns how
+ * many were handed to slots. */
+int vodq_wk_dispatch(struct vodq_worker *w, enum vodq_task_type type,
+                     const struct vodq_reply *tasks, struct done **instant)
 {
     if (!tasks)
         return 0;
     int n = 0;
+    enum vodq_task_type pool = vodq_wk_pool_of(type);
+    bool (*is_instant)(const char *) = w->cfg.instant[pool];
+    struct done *inst = NULL, **tail = &inst;
     pthread_mutex_lock(&w->mu);
     for (size_t i = 0; i < tasks->elements; i++) {
         struct vodq_proto_task pt;
         struct vodq_err err = {0};
         if (!vodq_proto_task_decode(tasks->element[i], &pt, &err)) {
             vodq_error("%s", err.msg);
+            continue;
+        }
+        if (is_instant && !strcmp(pt.desired, "run") && is_instant(pt.spec)) {
+            pthread_mutex_unlock(&w->mu);
+            *tail = vodq_wk_run_instant(w, type, &pt);
+            tail = &(*tail)->next;
+            pthread_mutex_lock(&w->mu);
             continue;
         }
         struct slot *s = NULL;
@@ -61,7 +93,11 @@ int vodq_wk_dispatch(struct vodq_worker *w, enum vodq_task_type type, const stru
         pthread_cond_signal(&s->cv);
         n++;
     }
+    if (!instant)
+        to_completer(w, inst);
     pthread_mutex_unlock(&w->mu);
+    if (instant)
+        list_append(instant, inst);
     return n;
 }
 
@@ -71,7 +107,7 @@ int vodq_wk_dispatch(struct vodq_worker *w, enum vodq_task_type type, const stru
  * answers as the first run did: nothing is finished or claimed twice). */
 int vodq_wk_step(struct vodq_worker *w, struct vodq_redis *r, struct vodq_proto_chan *ch,
                 enum vodq_task_type type, struct done **ds, int m, int want, const char **ids,
-                int k)
+                int k, struct done **instant)
 {
     int nargs = 6 + k + m * 8;
     const char **args = calloc((size_t)nargs, sizeof(*args));
@@ -116,9 +152,45 @@ int vodq_wk_step(struct vodq_worker *w, struct vodq_redis *r, struct vodq_proto_
         else if (strcmp(v, "ok") && strcmp(v, "done"))
             vodq_warn("job %s: finish: %s", ds[i]->job, v);
     }
-    int got = vodq_wk_dispatch(w, type, vodq_proto_step_tasks(rep));
+    int got = vodq_wk_dispatch(w, type, vodq_proto_step_tasks(rep), instant);
     vodq_reply_free(rep);
     return got;
+}
+
+/* Finishes the instant tasks in inst and, in the same calls, claims again for the
+ * `want` slots still reserved: the claim thread runs a queue of instant tasks by
+ * itself, one round trip per batch, without waking another thread. Returns the tasks
+ * handed to slots; what it could not report goes to the completer. */
+static int run_instants(struct vodq_worker *w, struct vodq_redis *r, struct vodq_proto_chan *ch,
+                        enum vodq_task_type lane, struct done *inst, int want)
+{
+    int handed = 0;
+    struct done *batch[STEP_BATCH];
+    while (inst) {
+        int m = 0;
+        while (inst && m < STEP_BATCH) {
+            batch[m++] = inst;
+            inst = inst->next;
+        }
+        struct done *more = NULL;
+        int claim = atomic_load(&w->stopping) ? 0 : want - handed;
+        int got = vodq_wk_step(w, r, ch, lane, batch, m, claim, NULL, 0, &more);
+        if (got < 0) { /* Redis trouble: the completer retries these */
+            for (int i = m - 1; i >= 0; i--) {
+                batch[i]->next = inst;
+                inst = batch[i];
+            }
+            pthread_mutex_lock(&w->mu);
+            to_completer(w, inst);
+            pthread_mutex_unlock(&w->mu);
+            return handed;
+        }
+        for (int i = 0; i < m; i++)
+            vodq_wk_done_free(batch[i]);
+        handed += got;
+        list_append(&inst, more);
+    }
+    return handed;
 }
 
 void *vodq_wk_claimer_main(void *arg)
@@ -145,8 +217,11 @@ void *vodq_wk_claimer_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         if (n == 0)
             break;
-        int got = vodq_wk_step(w, r, &ch, c->type, NULL, 0, n, NULL, 0);
-        if (got == 0) {
+        struct done *inst = NULL;
+        int got = vodq_wk_step(w, r, &ch, c->type, NULL, 0, n, NULL, 0, &inst);
+        if (inst)
+            got += run_instants(w, r, &ch, c->type, inst, n - (got > 0 ? got : 0));
+        else if (got == 0) {
             /* queue empty: block for new entries */
             char count[16], block[24];
             snprintf(count, sizeof(count), "%d", n);
@@ -166,10 +241,12 @@ void *vodq_wk_claimer_main(void *arg)
                 int k = 0;
                 for (size_t i = 0; i < entries->elements && k < (int)(sizeof(ids) / sizeof(ids[0])); i++)
                     ids[k++] = entries->element[i]->element[0]->str;
-                got = vodq_wk_step(w, r, &ch, c->type, NULL, 0, 0, ids, k);
+                got = vodq_wk_step(w, r, &ch, c->type, NULL, 0, 0, ids, k, &inst);
                 if (got < 0)
                     got = 0; /* entries stay pending; the reclaimer returns them */
-                if (got == 0 && k > 0)
+                if (inst)
+                    got += run_instants(w, r, &ch, c->type, inst, n - got);
+                else if (got == 0 && k > 0)
                     vodq_wk_nap_ms(200); /* only tasks this worker lacks the tags for: let others */
             }
             vodq_reply_free(rep);

@@ -61,7 +61,7 @@ void *vodq_wk_completer_main(void *arg)
                 int w_now = vodq_wk_serves(w, (enum vodq_task_type)t) ? want[pool] - handed[pool] : 0;
                 int got = -1;
                 for (int tries = 0; got < 0; tries++) {
-                    got = vodq_wk_step(w, r, &ch, (enum vodq_task_type)t, batch, m, w_now, NULL, 0);
+                    got = vodq_wk_step(w, r, &ch, (enum vodq_task_type)t, batch, m, w_now, NULL, 0, NULL);
                     if (got < 0) { /* Redis down: keep the results, retry */
                         if (atomic_load(&w->finished) && tries > 20)
                             break;

@@ -261,7 +261,7 @@ enum vodq_rc vodq_worker_run(struct vodq_worker *w, struct vodq_err *err)
             d.a2 = "0";
             struct done *dp = &d;
             pthread_mutex_unlock(&w->mu);
-            vodq_wk_step(w, r, &main_ch, d.type, &dp, 1, 0, NULL, 0);
+            vodq_wk_step(w, r, &main_ch, d.type, &dp, 1, 0, NULL, 0, NULL);
             vodq_warn("job %s: did not stop within the grace period; handed back", d.job);
             pthread_mutex_lock(&w->mu);
             atomic_store(&s->fenced, true);

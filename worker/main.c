@@ -125,6 +125,7 @@ int main(int argc, char **argv)
     };
     cfg.slots[VODQ_TASK_SLEEP] = (int)slots_sleep;
     cfg.exec[VODQ_TASK_SLEEP] = vodq_sleep_run;
+    cfg.instant[VODQ_TASK_SLEEP] = vodq_sleep_instant;
     cfg.slots[VODQ_TASK_UPLOAD] = (int)slots_upload;
     cfg.exec[VODQ_TASK_UPLOAD] = vodq_upload_run;
     cfg.slots[VODQ_TASK_COMPOSE] = (int)slots_compose;

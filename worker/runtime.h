@@ -97,12 +97,18 @@ void vodq_wk_apply_control(struct slot *s, const struct vodq_reply *rep);
 void vodq_wk_done_free(struct done *d);
 
 /* claim.c */
+/* instant: where the done records of instant tasks go (NULL: the completer's list) */
 int vodq_wk_step(struct vodq_worker *w, struct vodq_redis *r, struct vodq_proto_chan *ch,
                  enum vodq_task_type type, struct done **ds, int m, int want, const char **ids,
-                 int k);
+                 int k, struct done **instant);
 int vodq_wk_dispatch(struct vodq_worker *w, enum vodq_task_type type,
-                     const struct vodq_reply *tasks);
+                     const struct vodq_reply *tasks, struct done **instant);
 void *vodq_wk_claimer_main(void *arg);
+
+/* slots.c: an instant task (cfg.instant says so) run on the calling thread, without a
+ * slot or a thread wake-up; returns its done record */
+struct done *vodq_wk_run_instant(struct vodq_worker *w, enum vodq_task_type lane,
+                                 const struct vodq_proto_task *pt);
 
 /* the other threads' bodies */
 void *vodq_wk_slot_main(void *arg);

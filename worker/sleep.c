@@ -59,3 +59,10 @@ enum vodq_rc vodq_sleep_run(const char *spec_json, struct vodq_task_io *io,
     result->result_json = strdup(buf);
     return VODQ_OK;
 }
+
+bool vodq_sleep_instant(const char *spec_json)
+{
+    const char *sec = strstr(spec_json, "\"sleep\"");
+    return sec && vodq_json_get_number(spec_json, "ms", -1) == 0 &&
+           vodq_json_get_number(spec_json, "fail_times", 0) == 0;
+}

@@ -234,6 +234,89 @@ static enum vodq_rc ck_clear(void *opaque, struct vodq_err *err)
     return ck_write(opaque, "clear", NULL, NULL, 0, err);
 }
 
+#define TAIL_ONLY VODQ_ERR__COUNT
+
+/* Fills d for an engine's plain outcome: "ok" (result and export) or "fail"
+ * (rc TAIL_ONLY only adds the common tail to an outcome set by the caller). */
+static void done_result(struct done *d, enum vodq_task_type pool, enum vodq_rc rc,
+                        struct vodq_task_result *res, const struct vodq_err *err, int attempt)
+{
+    if (rc == VODQ_OK) {
+        strcpy(d->outcome, "ok");
+        d->a1 = res->result_json ? res->result_json : strdup("{}");
+        res->result_json = NULL;
+        char out[4096] = "";
+        /* a job's export (what a later upload of its session takes): the "output" of
+         * its result, for every type but upload */
+        if (pool != VODQ_TASK_UPLOAD && strstr(d->a1, "\"output\""))
+            vodq_json_get_string(d->a1, "output", out, sizeof(out));
+        d->a2 = strdup(out);
+    } else if (rc != TAIL_ONLY) {
+        strcpy(d->outcome, "fail");
+        d->a1 = strdup(vodq_rc_name(err->code ? err->code : rc));
+        d->a2 = strdup(err->msg[0] ? err->msg : vodq_strerror(rc));
+        strcpy(d->a3, vodq_err_retryable(err) ? "1" : "0");
+        vodq_warn("job %s: attempt %d failed: %s", d->job, attempt, d->a2);
+    }
+    free(res->result_json);
+    res->result_json = NULL;
+    snprintf(d->a4, sizeof(d->a4), "%.6f", (double)rand() / ((double)RAND_MAX + 1.0));
+    if (!d->a1)
+        d->a1 = strdup("");
+    if (!d->a2)
+        d->a2 = strdup("");
+}
+
+static enum vodq_rc inst_progress(void *o, int64_t done, int64_t total, const char *extra)
+{
+    (void)o, (void)done, (void)total, (void)extra;
+    return VODQ_OK;
+}
+static enum vodq_rc inst_event(void *o, const char *name, const char *json)
+{
+    (void)o, (void)name, (void)json;
+    return VODQ_OK;
+}
+static enum vodq_ctl inst_control(void *o)
+{
+    (void)o;
+    return VODQ_CTL_RUN;
+}
+static enum vodq_ctl inst_wait(void *o, int timeout_ms)
+{
+    (void)o, (void)timeout_ms;
+    return VODQ_CTL_RUN;
+}
+static char *inst_auth(void *o)
+{
+    (void)o;
+    return NULL;
+}
+
+struct done *vodq_wk_run_instant(struct vodq_worker *w, enum vodq_task_type lane,
+                                 const struct vodq_proto_task *pt)
+{
+    enum vodq_task_type pool = vodq_wk_pool_of(lane);
+    struct done *d = calloc(1, sizeof(*d));
+    if (!d)
+        abort(); /* daemon: out of memory */
+    d->type = lane;
+    snprintf(d->job, sizeof(d->job), "%s", pt->job);
+    snprintf(d->fence, sizeof(d->fence), "%s", pt->fence);
+    struct vodq_task_io io = {.progress = inst_progress, .event = inst_event,
+                              .control = inst_control, .wait = inst_wait, .take_auth = inst_auth,
+                              .job_id = pt->job, .attempt = pt->attempt};
+    struct vodq_task_result res = {0};
+    struct vodq_err err = {0};
+    char *section = vodq_job_spec_section(pt->spec, vodq_task_section(pool), NULL);
+    enum vodq_rc rc = section ? w->cfg.exec[pool](section, &io, &res, &err)
+                              : vodq_err_set(&err, VODQ_ERR_INVALID, 0, "%s: missing from the job spec",
+                                             vodq_task_section(pool));
+    free(section);
+    done_result(d, pool, rc, &res, &err, pt->attempt);
+    return d;
+}
+
 /* Runs the slot's task; returns what the completer must report (NULL when
  * the lease was lost and nothing may be written). */
 static struct done *run_task(struct slot *s)
@@ -302,15 +385,8 @@ static struct done *run_task(struct slot *s)
         return NULL;
     }
     if (rc == VODQ_OK) {
-        strcpy(d->outcome, "ok");
-        d->a1 = res.result_json ? res.result_json : strdup("{}");
-        res.result_json = NULL;
-        char out[4096] = "";
-        /* a job's export (what a later upload of its session takes): the "output" of
-         * its result, for every type but upload */
-        if (s->type != VODQ_TASK_UPLOAD)
-            vodq_json_get_string(d->a1, "output", out, sizeof(out));
-        d->a2 = strdup(out);
+        done_result(d, s->type, rc, &res, &err, t->attempt);
+        return d;
     } else if (rc == VODQ_ERR_CANCELLED) {
         strcpy(d->outcome, "cancelled");
     } else if (rc == VODQ_ERR_PAUSED && atomic_load(&s->timed_out)) {
@@ -327,18 +403,10 @@ static struct done *run_task(struct slot *s)
         snprintf(v, sizeof(v), "%lld", t->auth_seen);
         d->a2 = strdup(v);
     } else {
-        strcpy(d->outcome, "fail");
-        d->a1 = strdup(vodq_rc_name(err.code ? err.code : rc));
-        d->a2 = strdup(err.msg[0] ? err.msg : vodq_strerror(rc));
-        strcpy(d->a3, vodq_err_retryable(&err) ? "1" : "0");
-        vodq_warn("job %s: attempt %d failed: %s", t->job, t->attempt, d->a2);
+        done_result(d, s->type, rc, &res, &err, t->attempt);
+        return d;
     }
-    free(res.result_json);
-    snprintf(d->a4, sizeof(d->a4), "%.6f", (double)rand() / ((double)RAND_MAX + 1.0));
-    if (!d->a1)
-        d->a1 = strdup("");
-    if (!d->a2)
-        d->a2 = strdup("");
+    done_result(d, s->type, TAIL_ONLY, &res, &err, t->attempt);
     return d;
 }
 
@@ -368,7 +436,7 @@ void *vodq_wk_slot_main(void *arg)
         struct vodq_redis *r = d && self ? slot_redis(s) : NULL;
         if (r) {
             int want = atomic_load(&w->stopping) ? 0 : 1;
-            got = vodq_wk_step(w, r, &s->ch, d->type, &d, 1, want, NULL, 0);
+            got = vodq_wk_step(w, r, &s->ch, d->type, &d, 1, want, NULL, 0, NULL);
         }
         pthread_mutex_lock(&w->mu);
         if (got >= 0) {
