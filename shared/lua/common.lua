@@ -86,22 +86,27 @@ local CHECK = {
   l = {function(v) return v ~= nil and string.match(v, '^[a-z][a-z0-9_]*$') ~= nil end,
     'missing or not a lane name'},
 }
-local function load(jk, spec)
+-- spec compiled once per script call: fields{...} -> {names, kinds}
+local function fields(spec)
   local names, kinds = {}, {}
   for i, s in ipairs(spec) do
     local c = string.find(s, ':', 1, true)
     names[i] = c and string.sub(s, 1, c - 1) or s
-    kinds[i] = c and string.sub(s, c + 1) or nil
+    kinds[i] = c and CHECK[string.sub(s, c + 1)] or false
   end
+  return {names, kinds}
+end
+local function load(jk, spec)
+  if spec[1] and type(spec[1]) == 'string' then spec = fields(spec) end
+  local names, kinds = spec[1], spec[2]
   local v = redis.call('HMGET', jk, unpack(names))
   local h, bad, why = {}, nil, nil
-  for i, n in ipairs(names) do
+  for i = 1, #names do
     local x = v[i]
     if x == false then x = nil end
-    h[n] = x
-    if not bad and kinds[i] and not CHECK[kinds[i]][1](x) then
-      bad, why = n, CHECK[kinds[i]][2]
-    end
+    h[names[i]] = x
+    local k = kinds[i]
+    if k and not bad and not k[1](x) then bad, why = names[i], k[2] end
   end
   return h, bad, why
 end

@@ -77,7 +77,7 @@ local function chain(job, h, result, output)
   end
 end
 
-local FIN = {'fence:i', 'state:s', 'task', 'lane:l', 'attempts:i', 'max_attempts:i',
+local FIN = fields{'fence:i', 'state:s', 'task', 'lane:l', 'attempts:i', 'max_attempts:i',
   'backoff_base_ms:i', 'backoff_max_ms:i', 'session', 'session_seq', 'desired',
   'auth_version', 'spec'}
 
@@ -144,7 +144,7 @@ for i = 0, m - 1 do
     ARGV[o + 4], ARGV[o + 5], ARGV[o + 6])
 end
 
-local START = {'state:s', 'task', 'desired', 'spec:s', 'timeout_ms', 'auth_version',
+local START = fields{'state:s', 'task', 'desired', 'spec:s', 'timeout_ms', 'auth_version',
   'session', 'fence:i', 'attempts:i', 'export', 'require', 'skips'}
 local tasks = {}
 local function start(eid, fields)

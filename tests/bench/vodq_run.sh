@@ -25,23 +25,7 @@ URL="redis://127.0.0.1:$PORT"
 Q=vodqbench
 r() { redis-cli -p "$PORT" "$@"; }
 r --scan --pattern "vodq:{$Q}:*" | xargs -r -n 500 redis-cli -p "$PORT" DEL >/dev/null
-python3 - "$N" "$Q" <<'PY' | redis-cli -p "$PORT" --pipe >/dev/null
-import sys
-n, q = int(sys.argv[1]), sys.argv[2]
-out = sys.stdout.buffer
-for i in range(n):
-    spec = '{"id":"b%06d","type":"sleep","sleep":{"ms":0}}' % i
-    a = ['XADD', 'vodq:{%s}:submit' % q, '*', 'spec', spec]
-    out.write(('*%d\r\n' % len(a) + ''.join('$%d\r\n%s\r\n' % (len(x), x) for x in a)).encode())
-PY
-"$BIN/vodq-scheduler" --redis "$URL" --queue "$Q" --log-level warn &
-spid=$!
-for _ in $(seq 6000); do
-  [ "$(r XLEN "vodq:{$Q}:tasks:sleep")" = "$N" ] && break
-  sleep 0.01
-done
-kill "$spid"; wait "$spid" 2>/dev/null || true
-[ "$(r XLEN "vodq:{$Q}:tasks:sleep")" = "$N" ] || { echo "preload failed" >&2; exit 1; }
+VODQ_BIN=$BIN bash "$here/preload.sh" "$PORT" "$N" "$Q"
 r CONFIG RESETSTAT >/dev/null
 rcpu() { r INFO cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.3f", s}'; }
 c0=$(rcpu)
