@@ -58,8 +58,14 @@ rows = [(int(m[1]), int(m[2]), int(m[3])) for m in rows if m]
 sat = None
 for i, (w, j, cpu) in enumerate(rows):
     if cpu >= 90 or (i and j < rows[i - 1][1] * 1.10):
-        sat = w
+        sat = (w, j, cpu)
         break
-print('redis saturates at %s' % ('%d worker(s) (%d jobs/s, CPU %d%%)' % (sat, rows[[r[0] for r in rows].index(sat)][1], rows[[r[0] for r in rows].index(sat)][2]) if sat else 'none of these (more workers would still help)'))
+if sat is None:
+    print('throughput still grows at %d workers: Redis not saturated' % rows[-1][0])
+elif sat[2] >= 90:
+    print('redis saturates at %d worker(s): %d jobs/s, Redis CPU %d%%' % sat)
+else:
+    print('throughput stops growing at %d worker(s) (%d jobs/s) with Redis CPU at %d%%: the '
+          'limit is this machine\'s CPUs, not Redis' % sat)
 print('ratio %.2f' % (rows[-1][1] / rows[0][1]))
 PY

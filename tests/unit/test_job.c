@@ -546,6 +546,48 @@ static void test_instance_id(void **state)
     assert_string_not_equal(a, b);
 }
 
+/* compose.require: capability tags route the job (issue 11 point 4); a "then" child gets
+ * its lane and tags when the parent is validated. */
+static void test_spec_require(void **state)
+{
+    (void)state;
+#define CO(extra) "{\"type\":\"compose\",\"compose\":{\"output\":\"/o.mp4\",\"timeline\":{}" extra "}}"
+    struct bad b[] = {
+        {CO(",\"require\":\"nvenc\""), "compose.require", "array of capability tags"},
+        {CO(",\"require\":[\"nvdec\",\"h100\"]"), "compose.require[1]", "unknown tag"},
+        {CO(",\"require\":[3]"), "compose.require[0]", "unknown tag"},
+    };
+    EXPECT_BAD(b);
+    struct vodq_job_spec s;
+    struct vodq_err err = {0};
+    const char *cpu = CO(",\"require\":[\"x264\"]");
+    assert_int_equal(vodq_job_spec_parse(cpu, strlen(cpu), &defs, &s, &err), VODQ_OK);
+    assert_int_equal(s.lane, VODQ_TASK_COMPOSE);
+    assert_string_equal(s.require, "x264");
+    vodq_job_spec_cleanup(&s);
+    const char *h200 = CO(",\"require\":[\"nvdec\",\"cuda_filters\",\"nvdec\"]");
+    assert_int_equal(vodq_job_spec_parse(h200, strlen(h200), &defs, &s, &err), VODQ_OK);
+    assert_int_equal(s.lane, VODQ_TASK_COMPOSE_GPU);
+    assert_string_equal(s.require, "nvdec,cuda_filters");
+    vodq_job_spec_cleanup(&s);
+    const char *enc = CO(",\"encoder\":\"h264_nvenc\"");
+    assert_int_equal(vodq_job_spec_parse(enc, strlen(enc), &defs, &s, &err), VODQ_OK);
+    assert_int_equal(s.lane, VODQ_TASK_COMPOSE_GPU);
+    assert_string_equal(s.require, "nvenc");
+    vodq_job_spec_cleanup(&s);
+    /* a GPU compose child of "then": lane and tags written into the child for step.lua */
+    const char *par = "{" SLEEP_OK ",\"then\":[" CO(",\"require\":[\"nvdec\"]") "]}";
+    assert_int_equal(vodq_job_spec_parse(par, strlen(par), &defs, &s, &err), VODQ_OK);
+    if (!strstr(s.json, "\"lane\":\"compose_gpu\"") || !strstr(s.json, "\"require\":\"nvdec\""))
+        fail_msg("then child without its lane and tags: %s", s.json);
+    /* the normalised spec passes validation again (it comes back through the stream) */
+    struct vodq_job_spec again;
+    assert_int_equal(vodq_job_spec_parse(s.json, strlen(s.json), &defs, &again, &err), VODQ_OK);
+    vodq_job_spec_cleanup(&again);
+    vodq_job_spec_cleanup(&s);
+#undef CO
+}
+
 static void test_state_names(void **state)
 {
     (void)state;
@@ -834,6 +876,7 @@ int main(void)
         cmocka_unit_test(test_spec_not_json),
         cmocka_unit_test(test_spec_type),
         cmocka_unit_test(test_spec_sleep),
+        cmocka_unit_test(test_spec_require),
         cmocka_unit_test(test_spec_sleep_ms_null),
         cmocka_unit_test(test_spec_attempts_timeout_backoff),
         cmocka_unit_test(test_spec_id_session),
