@@ -26,11 +26,17 @@ static const char *description =
     "                           '-' reads them from standard input)\n"
     "  dead list                dead-lettered jobs with their last error\n"
     "  retry ID                 bring a dead job back\n"
-    "  stats                    depth, in flight, rates and workers";
+    "  stats                    depth, in flight, rates and workers\n"
+    "  session show S [--json]  a session's last export (path, job, number) and its jobs\n"
+    "  session release S [--delete-exports]\n"
+    "                           cancel the session's unfinished jobs and delete its keys\n"
+    "                           (--delete-exports: and the files it exported, deleted\n"
+    "                           from this host); later calls for it fail";
 
 static struct vodq_redis *R;
 static struct vodq_queue Q;
 static bool json_out;
+static bool delete_exports;
 
 static int fail(const char *fmt, ...) VODQ_PRINTF(1, 2);
 static int fail(const char *fmt, ...)
@@ -470,6 +476,54 @@ static int cmd_stats(void)
     return 0;
 }
 
+static int cmd_session(int argc, char **argv)
+{
+    if (argc < 2 || (strcmp(argv[0], "show") && strcmp(argv[0], "release")))
+        return fail("session: usage: session show S | session release S [--delete-exports]");
+    const char *sid = argv[1];
+    struct vodq_err err = {0};
+    if (!strcmp(argv[0], "release")) {
+        int n = 0;
+        char **exports = NULL;
+        if (vodq_proto_session_release(R, &Q, sid, &n, delete_exports ? &exports : NULL, &err) !=
+            VODQ_OK)
+            return fail("session release %s: %s", sid, err.msg);
+        int rc = 0, deleted = 0;
+        for (size_t i = 0; exports && exports[i]; i++) {
+            if (unlink(exports[i]) == 0)
+                deleted++;
+            else if (errno != ENOENT)
+                rc = fail("session release %s: cannot delete %s: %s", sid, exports[i],
+                          strerror(errno));
+            free(exports[i]);
+        }
+        free(exports);
+        if (json_out)
+            printf("{\"session\":\"%s\",\"released\":true,\"cancelled\":%d,\"deleted\":%d}\n", sid,
+                   n, deleted);
+        else
+            printf("session %s released: %d job(s) cancelled, %d export(s) deleted\n", sid, n,
+                   deleted);
+        return rc;
+    }
+    char *j = vodq_proto_session_json(R, &Q, sid, &err);
+    if (!j)
+        return fail("session show %s: %s", sid, err.msg);
+    if (json_out) {
+        printf("%s\n", j);
+    } else {
+        char last[4096] = "", job[VODQ_ID_MAX + 1] = "";
+        vodq_json_get_string(j, "last_export", last, sizeof(last));
+        vodq_json_get_string(j, "last_export_job", job, sizeof(job));
+        printf("session %s: last export %s (job %s, #%.0f), %.0f job(s)\n", sid,
+               last[0] ? last : "(none)", job[0] ? job : "-",
+               vodq_json_get_number(j, "last_export_seq", 0), vodq_json_get_number(j, "jobs", 0));
+        printf("%s\n", strstr(j, "\"jobs_list\"") ? strstr(j, "\"jobs_list\"") : "");
+    }
+    free(j);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char *redis_url = NULL, *queue = NULL, *state = NULL;
@@ -481,6 +535,9 @@ int main(int argc, char **argv)
         VODQ_REDIS_TLS_OPTS(&redis_ca, &redis_cert, &redis_key),
         {"queue", "VODQ_QUEUE", VODQ_OPT_STR, "default", "queue name", &queue, 0, 0},
         {"json", NULL, VODQ_OPT_BOOL, "", "JSON output for scripts", &json_out, 0, 0},
+        {"delete-exports", NULL, VODQ_OPT_BOOL, "",
+         "session release: also delete the session's exported files (from this host)",
+         &delete_exports, 0, 0},
         {"state", NULL, VODQ_OPT_STR, "", "list: only jobs in this state", &state, 0, 0},
         {"limit", NULL, VODQ_OPT_INT, "1000", "list: at most this many jobs", &limit, 1,
          100000000},
@@ -503,7 +560,7 @@ int main(int argc, char **argv)
     }
     if (state && *state && vodq_job_state_parse(state) == VODQ_JOB__COUNT)
         return fail("--state '%s': unknown state (submitted, queued, active, paused, "
-                    "waiting_auth, delayed, succeeded, dead, cancelled, rejected)",
+                    "waiting_auth, waiting_session, delayed, succeeded, dead, cancelled, rejected)",
                     state);
     if (vodq_queue_init(&Q, queue, events_maxlen, retention_s, &err) != VODQ_OK)
         return fail("%s", err.msg);
@@ -539,6 +596,8 @@ int main(int argc, char **argv)
         rc = cmd_dead(cargc, cargv);
     else if (!strcmp(cmd, "stats"))
         rc = cmd_stats();
+    else if (!strcmp(cmd, "session"))
+        rc = cmd_session(cargc, cargv);
     else
         rc = fail("unknown command '%s' (try --help)", cmd);
     vodq_redis_free(R);

@@ -28,7 +28,7 @@ int main(int argc, char **argv)
     char *redis_ca = NULL, *redis_cert = NULL, *redis_key = NULL;
     long long lease_ms = 0, worker_timeout_ms = 0, tick_ms = 0, block_ms = 0, max_attempts = 0,
               backoff_base_ms = 0, backoff_max_ms = 0, max_spec_bytes = 0, events_maxlen = 0,
-              retention_s = 0, http_threads = 0;
+              retention_s = 0, http_threads = 0, session_ttl_s = 0;
     bool log_json = false, http_insecure = false;
     const struct vodq_opt opts[] = {
         {"redis", "VODQ_REDIS_URL", VODQ_OPT_STR, "redis://127.0.0.1:6379", VODQ_REDIS_URL_HELP,
@@ -58,6 +58,9 @@ int main(int argc, char **argv)
          "approximate length cap of the events stream", &events_maxlen, 100, 100000000},
         {"retention-s", "VODQ_RETENTION_S", VODQ_OPT_INT, "604800",
          "seconds a finished job hash is kept", &retention_s, 1, 315360000},
+        {"session-ttl", "VODQ_SESSION_TTL", VODQ_OPT_INT, "604800",
+         "seconds a session without activity is kept (its keys expire)", &session_ttl_s, 1,
+         315360000},
         {"http", "VODQ_HTTP", VODQ_OPT_STR, "",
          "serve /livez, /readyz, /metrics and /jobs on HOST:PORT, [V6]:PORT or NAME:PORT "
          "(off when empty)",
@@ -105,6 +108,7 @@ int main(int argc, char **argv)
         .block_ms = block_ms,
         .events_maxlen = events_maxlen,
         .retention_s = retention_s,
+        .session_ttl_s = session_ttl_s,
         .defaults = {.max_attempts = (int)max_attempts,
                      .backoff_base_ms = backoff_base_ms,
                      .backoff_max_ms = backoff_max_ms,

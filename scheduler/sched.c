@@ -22,6 +22,7 @@ struct vodq_sched {
     atomic_llong submitted, rejected, duplicates, promoted, reclaimed, reaped, trimmed;
     int64_t last_trim_ms;
     int64_t last_claim_ms;
+    struct vodq_proto_chan ch; /* request ids of the scripts (replay protection) */
 };
 
 static void nap_ms(int64_t ms)
@@ -48,6 +49,7 @@ struct vodq_sched *vodq_sched_new(const struct vodq_sched_config *cfg, struct vo
         return NULL;
     }
     vodq_job_instance_id(s->id, sizeof(s->id), "sched-", cfg->id);
+    vodq_proto_chan_init(&s->ch, s->id);
     return s;
 }
 
@@ -70,6 +72,26 @@ void vodq_sched_counters(struct vodq_sched *s, struct vodq_sched_counters *out)
     out->reclaimed = atomic_load(&s->reclaimed);
     out->reaped = atomic_load(&s->reaped);
     out->trimmed = atomic_load(&s->trimmed);
+}
+
+/* Returns a new copy of the JSON object text with "id":id as its first member. */
+static char *with_id(const char *text, size_t len, const char *id)
+{
+    size_t i = 0;
+    while (i < len && strchr(" \t\r\n", text[i]))
+        i++;
+    if (i >= len || text[i] != '{')
+        return NULL;
+    size_t j = i + 1;
+    while (j < len && strchr(" \t\r\n", text[j]))
+        j++;
+    bool empty = j < len && text[j] == '}';
+    size_t cap = len + strlen(id) + 16;
+    char *out = malloc(cap);
+    if (out)
+        snprintf(out, cap, "{\"id\":\"%s\"%s%.*s", id, empty ? "" : ",", (int)(len - i - 1),
+                 text + i + 1);
+    return out;
 }
 
 /* Validates one submit entry and runs the submit script. Returns false on
@@ -110,6 +132,15 @@ static bool handle_submit(struct vodq_sched *s, struct vodq_redis *r, const stru
                            "submit entry: missing field 'spec' (XADD ... spec <JSON>)");
     } else {
         vrc = vodq_job_spec_parse(spec_text, spec_len, &s->cfg.defaults, &spec, &verr);
+        if (vrc == VODQ_OK && !spec.id_given && given_id && vodq_job_id_valid(given_id)) {
+            /* an id on the entry only (docs/protocol.md §3): the job gets that id; the
+             * spec is parsed again with it (ids need no JSON escaping) */
+            char *with = with_id(spec_text, spec_len, given_id);
+            vodq_job_spec_cleanup(&spec);
+            vrc = with ? vodq_job_spec_parse(with, strlen(with), &s->cfg.defaults, &spec, &verr)
+                       : vodq_err_set(&verr, VODQ_ERR_OOM, 0, "out of memory");
+            free(with);
+        }
     }
     char id[VODQ_ID_MAX + 1];
     if (spec.id[0])
@@ -123,7 +154,15 @@ static bool handle_submit(struct vodq_sched *s, struct vodq_redis *r, const stru
                            "id: the entry's id '%.64s' and the spec's id '%.64s' differ", given_id,
                            id);
     }
-    char maxa[16], tmo[24], bb[24], bm[24];
+    char maxa[16], tmo[24], bb[24], bm[24], ttl[24];
+    /* an upload without "file" in a session takes the session's export (session.lua) */
+    bool needs_export = false;
+    if (vrc == VODQ_OK && spec.type == VODQ_TASK_UPLOAD && spec.session[0]) {
+        char *sec = vodq_job_spec_section(spec.json, "upload", NULL);
+        needs_export = sec && !strstr(sec, "\"file\"");
+        free(sec);
+    }
+    snprintf(ttl, sizeof(ttl), "%lld", s->cfg.session_ttl_s > 0 ? s->cfg.session_ttl_s : 604800LL);
     snprintf(maxa, sizeof(maxa), "%d", vrc == VODQ_OK ? spec.max_attempts : 0);
     snprintf(tmo, sizeof(tmo), "%lld", (long long)(vrc == VODQ_OK ? spec.timeout_ms : 0));
     snprintf(bb, sizeof(bb), "%lld", (long long)spec.backoff_base_ms);
@@ -138,7 +177,7 @@ static bool handle_submit(struct vodq_sched *s, struct vodq_redis *r, const stru
             return false; /* out of memory: read the entry again later */
         }
     }
-    const char *args[12] = {
+    const char *args[15] = {
         id,
         vrc == VODQ_OK ? vodq_task_type_name(spec.type) : "",
         vrc == VODQ_OK ? spec.json : (shown ? shown : ""),
@@ -148,12 +187,16 @@ static bool handle_submit(struct vodq_sched *s, struct vodq_redis *r, const stru
         vrc == VODQ_OK ? spec.session : "",
         entry,
         vrc == VODQ_OK ? vodq_task_type_name(spec.lane) : "",
+        needs_export ? "1" : "0",
+        ttl,
+        vrc == VODQ_OK ? spec.require : "",
     };
-    size_t lens[12];
-    for (int i = 0; i < 12; i++)
+    size_t lens[15];
+    for (int i = 0; i < 15; i++)
         lens[i] = strlen(args[i]);
     struct vodq_err err = {0};
-    struct vodq_reply *rep = vodq_proto_call(r, &s->q, VODQ_LUA_SUBMIT, 12, args, lens, &err);
+    struct vodq_reply *rep =
+        vodq_proto_call_once(r, &s->ch, &s->q, VODQ_LUA_SUBMIT, 15, args, lens, 3, &err);
     vodq_job_spec_cleanup(&spec);
     free(shown);
     if (!rep) {
@@ -228,7 +271,7 @@ static void promote(struct vodq_sched *s, struct vodq_redis *r)
 {
     const char *args[] = {"500"};
     struct vodq_err err = {0};
-    struct vodq_reply *rep = vodq_proto_call(r, &s->q, VODQ_LUA_PROMOTE, 1, args, NULL, &err);
+    struct vodq_reply *rep = vodq_proto_call_once(r, &s->ch, &s->q, VODQ_LUA_PROMOTE, 1, args, NULL, 3, &err);
     if (rep)
         atomic_fetch_add(&s->promoted, vodq_reply_int(rep, 0));
     else
@@ -245,7 +288,8 @@ static void reclaim(struct vodq_sched *s, struct vodq_redis *r)
         for (int round = 0; round < 20; round++) {
             const char *args[] = {vodq_task_type_name(t), s->id, idle, "100", cursor};
             struct vodq_err err = {0};
-            struct vodq_reply *rep = vodq_proto_call(r, &s->q, VODQ_LUA_RECLAIM, 5, args, NULL, &err);
+            struct vodq_reply *rep = vodq_proto_call_once(r, &s->ch, &s->q, VODQ_LUA_RECLAIM, 5, args,
+                                                             NULL, 3, &err);
             if (!rep) {
                 if (!strstr(err.msg, "NOGROUP"))
                     vodq_warn("reclaim %s: %s", vodq_task_type_name(t), err.msg);
@@ -287,7 +331,8 @@ static void reap(struct vodq_sched *s, struct vodq_redis *r)
         for (int t = 0; t < VODQ_TASK__COUNT; t++)
             args[3 + t] = vodq_task_type_name(t);
         struct vodq_reply *n =
-            vodq_proto_call(r, &s->q, VODQ_LUA_REAP, 3 + VODQ_TASK__COUNT, args, NULL, &err);
+            vodq_proto_call_once(r, &s->ch, &s->q, VODQ_LUA_REAP, 3 + VODQ_TASK__COUNT, args,
+                                 NULL, 3, &err);
         if (n) {
             atomic_fetch_add(&s->reaped, 1);
             vodq_info("worker %s stopped heartbeating; requeued %lld task(s)", wid,

@@ -22,6 +22,7 @@ struct vodq_sched_config {
     int64_t block_ms;            /* how long the submit read blocks */
     long long events_maxlen;     /* events stream MAXLEN ~ */
     long long retention_s;       /* finished job hash retention */
+    long long session_ttl_s;     /* a session without activity this long expires */
     struct vodq_job_defaults defaults; /* for specs that leave them out */
 };
 

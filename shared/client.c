@@ -6,9 +6,11 @@
 #include "shared/proto.h"
 #include "shared/redis.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct vodq_client {
     struct vodq_redis *r;
@@ -214,14 +216,24 @@ enum vodq_rc vodq_session_upload_image(struct vodq_client *c, const char *sessio
                         id, cap, err);
 }
 
-enum vodq_rc vodq_session_release(struct vodq_client *c, const char *session,
+char *vodq_session_get(struct vodq_client *c, const char *session, struct vodq_err *err)
+{
+    return vodq_proto_session_json(c->r, &c->q, session, err);
+}
+
+enum vodq_rc vodq_session_release(struct vodq_client *c, const char *session, int delete_exports,
                                   struct vodq_err *err)
 {
-    char key[VODQ_KEY_MAX];
-    vodq_queue_key(&c->q, key, sizeof(key), VODQ_KEY_SESSION, session);
-    struct vodq_reply *r = vodq_redis_cmd(c->r, err, "DEL %s", key);
-    if (!r)
-        return err ? err->code : VODQ_ERR_IO;
-    vodq_reply_free(r);
-    return VODQ_OK;
+    char **exports = NULL;
+    enum vodq_rc rc = vodq_proto_session_release(c->r, &c->q, session, NULL,
+                                                 delete_exports ? &exports : NULL, err);
+    /* the files are deleted here, on the caller's host: they must be reachable from it */
+    for (size_t i = 0; exports && exports[i]; i++) {
+        if (unlink(exports[i]) != 0 && errno != ENOENT && rc == VODQ_OK)
+            rc = vodq_err_set(err, VODQ_ERR_IO, errno, "session %s: cannot delete export %s",
+                              session, exports[i]);
+        free(exports[i]);
+    }
+    free(exports);
+    return rc;
 }

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 static const char *state_names[VODQ_JOB__COUNT] = {
-    "submitted", "queued", "active", "paused", "waiting_auth",
+    "submitted", "queued", "active", "paused", "waiting_auth", "waiting_session",
     "delayed",   "succeeded", "dead", "cancelled", "rejected",
 };
 
@@ -35,34 +35,6 @@ bool vodq_job_state_terminal(enum vodq_job_state s)
            s == VODQ_JOB_REJECTED;
 }
 
-#define T(a, b) (1u << (b))
-/* allowed[from] = bit set of the states it may move to (docs/protocol.md). */
-static const unsigned allowed[VODQ_JOB__COUNT] = {
-    [VODQ_JOB_SUBMITTED] = T(0, VODQ_JOB_QUEUED) | T(0, VODQ_JOB_REJECTED) | T(0, VODQ_JOB_CANCELLED),
-    [VODQ_JOB_QUEUED] = T(0, VODQ_JOB_ACTIVE) | T(0, VODQ_JOB_PAUSED) | T(0, VODQ_JOB_CANCELLED),
-    [VODQ_JOB_ACTIVE] = T(0, VODQ_JOB_PAUSED) | T(0, VODQ_JOB_WAITING_AUTH) |
-                        T(0, VODQ_JOB_SUCCEEDED) | T(0, VODQ_JOB_DELAYED) | T(0, VODQ_JOB_DEAD) |
-                        T(0, VODQ_JOB_CANCELLED) | T(0, VODQ_JOB_QUEUED),
-    [VODQ_JOB_PAUSED] = T(0, VODQ_JOB_ACTIVE) | T(0, VODQ_JOB_QUEUED) | T(0, VODQ_JOB_CANCELLED) |
-                        T(0, VODQ_JOB_DELAYED) | T(0, VODQ_JOB_DEAD),
-    [VODQ_JOB_WAITING_AUTH] = T(0, VODQ_JOB_ACTIVE) | T(0, VODQ_JOB_QUEUED) |
-                              T(0, VODQ_JOB_CANCELLED) | T(0, VODQ_JOB_DELAYED) |
-                              T(0, VODQ_JOB_DEAD) | T(0, VODQ_JOB_PAUSED),
-    [VODQ_JOB_DELAYED] = T(0, VODQ_JOB_QUEUED) | T(0, VODQ_JOB_CANCELLED) | T(0, VODQ_JOB_PAUSED),
-    [VODQ_JOB_SUCCEEDED] = 0,
-    [VODQ_JOB_DEAD] = T(0, VODQ_JOB_QUEUED), /* retry */
-    [VODQ_JOB_CANCELLED] = 0,
-    [VODQ_JOB_REJECTED] = 0,
-};
-#undef T
-
-bool vodq_job_transition_ok(enum vodq_job_state from, enum vodq_job_state to)
-{
-    if ((int)from < 0 || from >= VODQ_JOB__COUNT || (int)to < 0 || to >= VODQ_JOB__COUNT)
-        return false;
-    return (allowed[from] >> to) & 1u;
-}
-
 static const char *type_names[VODQ_TASK__COUNT] = {"sleep", "compose", "upload", "compose_gpu"};
 
 const char *vodq_task_type_name(enum vodq_task_type t)
@@ -83,21 +55,73 @@ const char *vodq_task_section(enum vodq_task_type t)
     return t == VODQ_TASK_COMPOSE_GPU ? type_names[VODQ_TASK_COMPOSE] : vodq_task_type_name(t);
 }
 
-/* True when a compose section asks for a GPU encoder: "gpu": true, or an
- * encoder (in the section or the inline timeline's output) that is one. */
-static bool wants_gpu(const cJSON *sec)
+bool vodq_job_tag_known(const char *tag, bool *gpu)
 {
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sec, "gpu")))
-        return true;
+    static const char *const tags[] = {"nvenc", "nvdec", "cuda_filters", "vaapi", "qsv",
+                                       "x264",  "x265"};
+    for (size_t i = 0; i < sizeof(tags) / sizeof(*tags); i++)
+        if (tag && !strcmp(tag, tags[i])) {
+            if (gpu)
+                *gpu = i < 5;
+            return true;
+        }
+    return false;
+}
+
+/* Adds tag to the comma list req (cap bytes) unless it is there. */
+static void require_add(char *req, size_t cap, const char *tag)
+{
+    size_t n = strlen(tag), l = strlen(req);
+    for (const char *p = req; *p;) {
+        const char *c = strchr(p, ',');
+        size_t k = c ? (size_t)(c - p) : strlen(p);
+        if (k == n && !strncmp(p, tag, n))
+            return;
+        p += k + (c ? 1 : 0);
+    }
+    if (l + n + 2 <= cap)
+        snprintf(req + l, cap - l, "%s%s", l ? "," : "", tag);
+}
+
+/* compose.require: an array of known tags; fills out->require (with the tags the
+ * encoder implies) and tells whether the job needs a GPU. */
+static enum vodq_rc compose_require(const cJSON *sec, struct vodq_job_spec *out, bool *gpu,
+                                    struct vodq_err *err)
+{
+    const cJSON *req = cJSON_GetObjectItemCaseSensitive(sec, "require");
+    if (req && !cJSON_IsNull(req)) {
+        if (!cJSON_IsArray(req) || cJSON_GetArraySize(req) > 7)
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "compose.require: must be an array of capability tags");
+        int i = 0;
+        for (const cJSON *t = req->child; t; t = t->next, i++) {
+            bool g = false;
+            if (!cJSON_IsString(t) || !vodq_job_tag_known(t->valuestring, &g))
+                return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                    "compose.require[%d]: unknown tag (known: nvenc, nvdec, "
+                                    "cuda_filters, vaapi, qsv, x264, x265)",
+                                    i);
+            *gpu |= g;
+            require_add(out->require, sizeof(out->require), t->valuestring);
+        }
+    }
     const cJSON *enc = cJSON_GetObjectItemCaseSensitive(sec, "encoder");
     if (!cJSON_IsString(enc)) {
         const cJSON *tl = cJSON_GetObjectItemCaseSensitive(sec, "timeline");
-        const cJSON *out = cJSON_GetObjectItemCaseSensitive(tl, "output");
-        enc = cJSON_GetObjectItemCaseSensitive(out, "encoder");
+        enc = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(tl, "output"),
+                                               "encoder");
     }
-    return cJSON_IsString(enc) &&
-           (strstr(enc->valuestring, "nvenc") || strstr(enc->valuestring, "vaapi"));
+    /* "gpu": true, or a GPU encoder (in the section or the inline timeline's output) */
+    *gpu |= cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sec, "gpu"));
+    static const char *const gpu_enc[] = {"nvenc", "vaapi", "qsv"};
+    for (int i = 0; i < 3; i++)
+        if (cJSON_IsString(enc) && strstr(enc->valuestring, gpu_enc[i])) {
+            *gpu = true;
+            require_add(out->require, sizeof(out->require), gpu_enc[i]);
+        }
+    return VODQ_OK;
 }
+
 
 bool vodq_job_id_valid(const char *id)
 {
@@ -141,20 +165,6 @@ void vodq_job_id_new(char *buf, size_t cap)
         out[10 + i] = b32[(rnd[(i * 5) / 8] >> ((i * 5) % 8) | rnd[((i * 5) / 8 + 1) % 10] << (8 - (i * 5) % 8)) & 31];
     out[26] = '\0';
     snprintf(buf, cap, "%s", out);
-}
-
-int64_t vodq_job_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms, double jitter01)
-{
-    if (attempt < 1)
-        attempt = 1;
-    double d = (double)base_ms * pow(2.0, attempt - 1);
-    if (d > (double)max_ms)
-        d = (double)max_ms;
-    if (jitter01 < 0)
-        jitter01 = 0;
-    if (jitter01 >= 1)
-        jitter01 = 0.999999;
-    return (int64_t)(d / 2 + d / 2 * jitter01);
 }
 
 static enum vodq_rc get_int(const cJSON *obj, const char *key, const char *path, int64_t lo,
@@ -246,8 +256,13 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
     if (!cJSON_IsObject(sec))
         return vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s: must be an object", tname);
     out->lane = out->type;
-    if (out->type == VODQ_TASK_COMPOSE && wants_gpu(sec))
-        out->lane = VODQ_TASK_COMPOSE_GPU;
+    if (out->type == VODQ_TASK_COMPOSE) {
+        bool gpu = false;
+        if ((rc = compose_require(sec, out, &gpu, err)) != VODQ_OK)
+            return rc;
+        if (gpu)
+            out->lane = VODQ_TASK_COMPOSE_GPU;
+    }
     for (int t = 0; t < VODQ_TASK_COMPOSE_GPU; t++)
         if (t != (int)out->type && cJSON_GetObjectItemCaseSensitive(root, type_names[t]))
             return vodq_err_set(err, VODQ_ERR_INVALID, 0,
@@ -262,10 +277,16 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
             return rc;
         for (const cJSON *it = sec->child; it; it = it->next)
             if (strcmp(it->string, "ms") && strcmp(it->string, "fail_times") &&
-                strcmp(it->string, "permanent"))
+                strcmp(it->string, "permanent") && strcmp(it->string, "output"))
                 return vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                                    "sleep.%s: unknown field (allowed: ms, fail_times, permanent)",
+                                    "sleep.%s: unknown field (allowed: ms, fail_times, permanent, "
+                                    "output)",
                                     it->string);
+        const cJSON *so = cJSON_GetObjectItemCaseSensitive(sec, "output");
+        if (so && (!cJSON_IsString(so) || strchr(so->valuestring, '"') ||
+                   strchr(so->valuestring, '\\')))
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "sleep.output: must be a string without quotes or backslashes");
     } else if (out->type == VODQ_TASK_UPLOAD) {
         const cJSON *vod = cJSON_GetObjectItemCaseSensitive(sec, "vod");
         const cJSON *s3 = cJSON_GetObjectItemCaseSensitive(sec, "s3");
@@ -323,6 +344,12 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
                 return vodq_err_set(err, VODQ_ERR_INVALID, 0,
                                     "then[%d]: id, session and then are set by the parent job", i);
             }
+            /* "lane" is ours (written below); a spec normalised here comes back through
+             * the submit stream with it */
+            if (cJSON_IsObject(child)) {
+                cJSON_DeleteItemFromObjectCaseSensitive(child, "lane");
+                cJSON_DeleteItemFromObjectCaseSensitive(child, "require");
+            }
             if (cJSON_IsObject(child))
                 cJSON_AddStringToObject(child, "session", out->session[0] ? out->session : "_");
             rc = validate(child, d, &sub, err);
@@ -332,6 +359,10 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
                 vodq_err_prefix(err, "then[%d]", i);
                 return rc;
             }
+            /* the child's lane and required tags, chosen here once (step.lua reads and
+             * removes them) */
+            cJSON_AddStringToObject(child, "lane", vodq_task_type_name(sub.lane));
+            cJSON_AddStringToObject(child, "require", sub.require);
         }
     }
     return VODQ_OK;

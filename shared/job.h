@@ -18,6 +18,7 @@ enum vodq_job_state {
     VODQ_JOB_ACTIVE,       /* a worker runs it */
     VODQ_JOB_PAUSED,       /* held by a worker, or parked without a task entry */
     VODQ_JOB_WAITING_AUTH, /* upload stopped on expired credentials */
+    VODQ_JOB_WAITING_SESSION, /* upload without a file: waits for its session's earlier jobs */
     VODQ_JOB_DELAYED,      /* failed attempt; waits in the delayed zset */
     VODQ_JOB_SUCCEEDED,    /* done */
     VODQ_JOB_DEAD,         /* out of attempts or a permanent error */
@@ -32,8 +33,8 @@ const char *vodq_job_state_name(enum vodq_job_state s);
 enum vodq_job_state vodq_job_state_parse(const char *name);
 /* True for succeeded, dead, cancelled, rejected. */
 bool vodq_job_state_terminal(enum vodq_job_state s);
-/* True when the state machine (docs/protocol.md) allows from -> to. */
-bool vodq_job_transition_ok(enum vodq_job_state from, enum vodq_job_state to);
+/* The moves between states are enforced by the Lua scripts (set_state and the MOVES
+ * table in shared/lua/common.lua); docs/protocol.md copies that table. */
 
 /* Task types, which are also the lanes (task streams tasks:<name>). A
  * compose job that needs a GPU encoder goes to the compose_gpu lane, which
@@ -53,6 +54,12 @@ enum vodq_task_type vodq_task_type_parse(const char *name);
  * the spec section the engine gets. */
 const char *vodq_task_section(enum vodq_task_type t);
 
+/* Capability tags (worker/compose/hw.c yields them; compose.require names them):
+ * "nvenc", "nvdec", "cuda_filters", "vaapi", "qsv", "x264", "x265". True for one of
+ * these; *gpu tells whether it needs a GPU (a compose that needs one goes to the
+ * compose_gpu lane). */
+bool vodq_job_tag_known(const char *tag, bool *gpu);
+
 /* A validated job spec. */
 struct vodq_job_spec {
     char id[VODQ_ID_MAX + 1];      /* given or generated */
@@ -60,6 +67,8 @@ struct vodq_job_spec {
     enum vodq_task_type type;      /* which engine runs it */
     enum vodq_task_type lane;      /* which task stream: type, or compose_gpu */
     char session[VODQ_ID_MAX + 1]; /* "" if none */
+    char require[128];             /* capability tags a worker needs, "a,b" ("" if none):
+                                    * compose.require plus those its encoder implies */
     int max_attempts;              /* >= 1 */
     int64_t timeout_ms;            /* 0 = no timeout */
     int64_t backoff_base_ms;       /* first retry delay */
@@ -89,11 +98,6 @@ bool vodq_job_id_valid(const char *id);
 
 /* Writes a new random job id (26 characters, time-ordered) into buf (>= 32 bytes). */
 void vodq_job_id_new(char *buf, size_t cap);
-
-/* Delay before retry number `attempt` (1 = after the first failure):
- * base * 2^(attempt-1), capped at max, with "equal jitter" (half fixed,
- * half random from jitter01 in [0,1)). */
-int64_t vodq_job_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms, double jitter01);
 
 /* Milliseconds since the epoch. */
 int64_t vodq_now_ms(void);

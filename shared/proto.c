@@ -26,6 +26,8 @@ static void scripts_init(void)
         [VODQ_LUA_PROMOTE] = {"promote", vodq_lua_promote},
         [VODQ_LUA_RECLAIM] = {"reclaim", vodq_lua_reclaim},
         [VODQ_LUA_REAP] = {"reap", vodq_lua_reap},
+        [VODQ_LUA_CKPT] = {"ckpt", vodq_lua_ckpt},
+        [VODQ_LUA_SESSION] = {"session", vodq_lua_session},
     };
     for (int i = 0; i < VODQ_LUA__COUNT; i++) {
         size_t a = strlen(vodq_lua_common), b = strlen(src[i].body);
@@ -76,8 +78,9 @@ void vodq_queue_key(const struct vodq_queue *q, char *buf, size_t cap, const cha
 
 #define MAX_ARGS 1024
 
+/* KEYS[1], the three common ARGV, the script's own, and last the request id. */
 static int build_args(const struct vodq_queue *q, int n, const char **args, const size_t *lens,
-                      const char **all, size_t *all_lens)
+                      const char *rid, const char **all, size_t *all_lens)
 {
     all[0] = q->route_key; /* KEYS[1] */
     all[1] = q->prefix;    /* ARGV[1] */
@@ -89,20 +92,22 @@ static int build_args(const struct vodq_queue *q, int n, const char **args, cons
         all[4 + i] = args[i] ? args[i] : "";
         all_lens[4 + i] = lens ? lens[i] : strlen(all[4 + i]);
     }
-    return n + 4;
+    all[4 + n] = rid ? rid : "";
+    all_lens[4 + n] = strlen(all[4 + n]);
+    return n + 5;
 }
 
-struct vodq_reply *vodq_proto_call(struct vodq_redis *r, const struct vodq_queue *q,
+static struct vodq_reply *call_rid(struct vodq_redis *r, const struct vodq_queue *q,
                                    enum vodq_script_id id, int n, const char **args,
-                                   const size_t *lens, struct vodq_err *err)
+                                   const size_t *lens, const char *rid, struct vodq_err *err)
 {
-    if (n + 4 > MAX_ARGS) {
+    if (n + 5 > MAX_ARGS) {
         vodq_err_set(err, VODQ_ERR_INVALID, 0, "too many script arguments");
         return NULL;
     }
     const char *all[MAX_ARGS];
     size_t all_lens[MAX_ARGS];
-    int total = build_args(q, n, args, lens, all, all_lens);
+    int total = build_args(q, n, args, lens, rid, all, all_lens);
     struct vodq_script *s = vodq_proto_script(id);
     struct vodq_reply *rep = vodq_redis_eval(r, s, 1, total, all, all_lens, err);
     if (rep && rep->type == VODQ_REPLY_ERROR) {
@@ -113,15 +118,119 @@ struct vodq_reply *vodq_proto_call(struct vodq_redis *r, const struct vodq_queue
     return rep;
 }
 
+struct vodq_reply *vodq_proto_call(struct vodq_redis *r, const struct vodq_queue *q,
+                                   enum vodq_script_id id, int n, const char **args,
+                                   const size_t *lens, struct vodq_err *err)
+{
+    return call_rid(r, q, id, n, args, lens, "", err);
+}
+
+void vodq_proto_chan_init(struct vodq_proto_chan *ch, const char *owner)
+{
+    char rnd[VODQ_ID_MAX + 1];
+    vodq_job_id_new(rnd, sizeof(rnd));
+    snprintf(ch->id, sizeof(ch->id), "%.120s:%.40s", owner && *owner ? owner : "client", rnd);
+    ch->seq = 0;
+}
+
+struct vodq_reply *vodq_proto_call_once(struct vodq_redis *r, struct vodq_proto_chan *ch,
+                                        const struct vodq_queue *q, enum vodq_script_id id,
+                                        int n, const char **args, const size_t *lens, int tries,
+                                        struct vodq_err *err)
+{
+    char rid[sizeof(ch->id) + 24];
+    snprintf(rid, sizeof(rid), "%s|%llu", ch->id, ++ch->seq);
+    struct vodq_err e = {0};
+    for (int i = 0;; i++) {
+        struct vodq_reply *rep = call_rid(r, q, id, n, args, lens, rid, &e);
+        if (rep || i + 1 >= tries || (e.code != VODQ_ERR_IO && e.code != VODQ_ERR_TIMEOUT)) {
+            if (!rep && err)
+                *err = e;
+            return rep;
+        }
+    }
+}
+
+const struct vodq_reply *vodq_proto_map_get(const struct vodq_reply *map, const char *key)
+{
+    if (!map || map->type != VODQ_REPLY_ARRAY)
+        return NULL;
+    for (size_t i = 0; i + 1 < map->elements; i += 2) {
+        const struct vodq_reply *k = map->element[i];
+        if (k->str && !strcmp(k->str, key))
+            return map->element[i + 1];
+    }
+    return NULL;
+}
+
+const char *vodq_proto_map_str(const struct vodq_reply *map, const char *key, const char *def)
+{
+    const struct vodq_reply *v = vodq_proto_map_get(map, key);
+    return v && v->str ? v->str : def;
+}
+
+static long long map_int(const struct vodq_reply *map, const char *key, long long def)
+{
+    const struct vodq_reply *v = vodq_proto_map_get(map, key);
+    return v ? vodq_reply_int(v, def) : def;
+}
+
+bool vodq_proto_task_decode(const struct vodq_reply *map, struct vodq_proto_task *t,
+                            struct vodq_err *err)
+{
+    memset(t, 0, sizeof(*t));
+    t->job = vodq_proto_map_str(map, "job", NULL);
+    t->entry = vodq_proto_map_str(map, "entry", NULL);
+    t->fence = vodq_proto_map_str(map, "fence", NULL);
+    t->spec = vodq_proto_map_str(map, "spec", NULL);
+    if (!t->job || !t->entry || !t->fence || !t->spec) {
+        vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "step: a task without %s",
+                     !t->job ? "job" : !t->entry ? "entry" : !t->fence ? "fence" : "spec");
+        return false;
+    }
+    t->desired = vodq_proto_map_str(map, "desired", "run");
+    t->session = vodq_proto_map_str(map, "session", "");
+    t->export_path = vodq_proto_map_str(map, "export", "");
+    t->attempt = (int)map_int(map, "attempt", 1);
+    t->timeout_ms = map_int(map, "timeout_ms", 0);
+    t->auth_version = map_int(map, "auth_version", 0);
+    return true;
+}
+
+bool vodq_proto_lease_decode(const struct vodq_reply *map, struct vodq_proto_lease *out)
+{
+    const char *st = vodq_proto_map_str(map, "status", NULL);
+    out->fenced = st && !strcmp(st, "fenced");
+    out->desired = vodq_proto_map_str(map, "desired", "");
+    out->auth_version = map_int(map, "auth_version", 0);
+    return st != NULL;
+}
+
+const struct vodq_reply *vodq_proto_step_statuses(const struct vodq_reply *rep)
+{
+    return rep && rep->type == VODQ_REPLY_ARRAY && rep->elements == 2 &&
+                   rep->element[0]->type == VODQ_REPLY_ARRAY
+               ? rep->element[0]
+               : NULL;
+}
+
+const struct vodq_reply *vodq_proto_step_tasks(const struct vodq_reply *rep)
+{
+    return rep && rep->type == VODQ_REPLY_ARRAY && rep->elements == 2 &&
+                   rep->element[1]->type == VODQ_REPLY_ARRAY
+               ? rep->element[1]
+               : NULL;
+}
+
 enum vodq_rc vodq_proto_append(struct vodq_redis *r, const struct vodq_queue *q,
                                enum vodq_script_id id, int n, const char **args,
                                const size_t *lens, struct vodq_err *err)
 {
-    if (n + 4 > MAX_ARGS)
+    if (n + 5 > MAX_ARGS)
         return vodq_err_set(err, VODQ_ERR_INVALID, 0, "too many script arguments");
     const char *all[MAX_ARGS];
     size_t all_lens[MAX_ARGS];
-    int total = build_args(q, n, args, lens, all, all_lens);
+    int total = build_args(q, n, args, lens, "", all, all_lens);
     return vodq_redis_eval_append(r, vodq_proto_script(id), 1, total, all, all_lens, err);
 }
 
@@ -159,10 +268,14 @@ enum vodq_rc vodq_proto_control(struct vodq_redis *r, const struct vodq_queue *q
                                 struct vodq_err *err)
 {
     const char *args[3] = {job, cmd, arg ? arg : ""};
-    struct vodq_reply *rep = vodq_proto_call(r, q, VODQ_LUA_CONTROL, 3, args, NULL, err);
+    struct vodq_proto_chan ch;
+    vodq_proto_chan_init(&ch, "ctl");
+    struct vodq_reply *rep =
+        vodq_proto_call_once(r, &ch, q, VODQ_LUA_CONTROL, 3, args, NULL, 3, err);
     if (!rep)
         return err ? err->code : VODQ_ERR_IO;
-    const char *status = vodq_reply_str(rep, 0), *text = vodq_reply_str(rep, 1);
+    const char *status = vodq_proto_map_str(rep, "status", NULL);
+    const char *text = vodq_proto_map_str(rep, "message", NULL);
     enum vodq_rc rc = VODQ_OK;
     if (!status || !text)
         rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "control: unexpected reply");
@@ -262,5 +375,120 @@ char *vodq_proto_job_json(struct vodq_redis *r, const struct vodq_queue *q, cons
             vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
     }
     vodq_reply_free(rep);
+    return out;
+}
+
+enum vodq_rc vodq_proto_session_release(struct vodq_redis *r, const struct vodq_queue *q,
+                                        const char *session, int *cancelled, char ***exports,
+                                        struct vodq_err *err)
+{
+    if (!session || !vodq_job_id_valid(session))
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                            "session: must be 1-128 characters [A-Za-z0-9_.:-]");
+    const char *args[1] = {session};
+    struct vodq_proto_chan ch;
+    vodq_proto_chan_init(&ch, "ctl");
+    struct vodq_reply *rep = vodq_proto_call_once(r, &ch, q, VODQ_LUA_SESSION, 1, args, NULL, 3, err);
+    if (!rep)
+        return err ? err->code : VODQ_ERR_IO;
+    const char *status = vodq_proto_map_str(rep, "status", "");
+    const char *msg = vodq_proto_map_str(rep, "message", "unexpected reply");
+    enum vodq_rc rc = VODQ_OK;
+    if (strcmp(status, "ok") != 0) {
+        rc = vodq_err_set(err, strncmp(msg, "no such", 7) ? VODQ_ERR_INVALID : VODQ_ERR_NOTFOUND,
+                          0, "%s", msg);
+    } else {
+        if (cancelled)
+            *cancelled = (int)map_int(rep, "cancelled", 0);
+        const struct vodq_reply *ex = vodq_proto_map_get(rep, "exports");
+        if (exports) {
+            size_t n = ex && ex->type == VODQ_REPLY_ARRAY ? ex->elements : 0;
+            char **list = calloc(n + 1, sizeof(*list));
+            if (!list) {
+                rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+            } else {
+                for (size_t i = 0, k = 0; i < n; i++)
+                    if (ex->element[i]->str && (list[k] = strdup(ex->element[i]->str)))
+                        k++;
+                *exports = list;
+            }
+        }
+    }
+    vodq_reply_free(rep);
+    return rc;
+}
+
+char *vodq_proto_session_json(struct vodq_redis *r, const struct vodq_queue *q,
+                              const char *session, struct vodq_err *err)
+{
+    if (!session || !vodq_job_id_valid(session)) {
+        vodq_err_set(err, VODQ_ERR_INVALID, 0, "session: must be 1-128 characters [A-Za-z0-9_.:-]");
+        return NULL;
+    }
+    char key[VODQ_KEY_MAX], jkey[VODQ_KEY_MAX];
+    vodq_queue_key(q, key, sizeof(key), VODQ_KEY_SESSION, session);
+    struct vodq_reply *h = vodq_redis_cmd(r, err, "HGETALL %s", key);
+    if (!h)
+        return NULL;
+    char *out = NULL, *obj = NULL;
+    struct vodq_reply *jobs = NULL;
+    if (h->type != VODQ_REPLY_ARRAY || h->elements == 0) {
+        vodq_err_set(err, VODQ_ERR_NOTFOUND, 0, "no such session: %s", session);
+        goto done;
+    }
+    size_t n = h->elements / 2;
+    const char *f[40], *v[40];
+    size_t k = 0;
+    f[k] = "id";
+    v[k++] = session;
+    for (size_t i = 0; i < n && k < 40; i++) {
+        f[k] = h->element[2 * i]->str ? h->element[2 * i]->str : "";
+        v[k] = h->element[2 * i + 1]->str ? h->element[2 * i + 1]->str : "";
+        if (!strcmp(f[k], "released") && !strcmp(v[k], "1")) {
+            vodq_err_set(err, VODQ_ERR_INVALID, 0, "session %s: session released", session);
+            goto done;
+        }
+        k++;
+    }
+    obj = vodq_job_hash_json(f, v, k);
+    vodq_queue_key(q, jkey, sizeof(jkey), VODQ_KEY_SESSION, session);
+    strncat(jkey, ":jobs", sizeof(jkey) - strlen(jkey) - 1);
+    jobs = vodq_redis_cmd(r, err, "ZRANGE %s 0 -1", jkey);
+    if (!obj || !jobs || jobs->type != VODQ_REPLY_ARRAY) {
+        if (!obj)
+            vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+        else if (jobs)
+            vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "ZRANGE %s: unexpected reply", jkey);
+        goto done;
+    }
+    /* each job's type, state and number, in submit order (ids are [A-Za-z0-9_.:-]) */
+    size_t cap = strlen(obj) + 64 + jobs->elements * (VODQ_ID_MAX + 128), len = 0;
+    out = malloc(cap);
+    if (!out) {
+        vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+        goto done;
+    }
+    len = (size_t)snprintf(out, cap, "%.*s,\"jobs_list\":[", (int)(strlen(obj) - 1), obj);
+    for (size_t i = 0; i < jobs->elements; i++) {
+        const char *id = jobs->element[i]->str ? jobs->element[i]->str : "";
+        vodq_queue_key(q, jkey, sizeof(jkey), VODQ_KEY_JOB, id);
+        struct vodq_reply *jh =
+            vodq_redis_cmd(r, err, "HMGET %s type state session_seq error_code", jkey);
+        const char *type = jh ? vodq_reply_str(jh, 0) : NULL;
+        const char *st = jh ? vodq_reply_str(jh, 1) : NULL;
+        const char *seq = jh ? vodq_reply_str(jh, 2) : NULL;
+        const char *code = jh ? vodq_reply_str(jh, 3) : NULL;
+        len += (size_t)snprintf(out + len, cap - len,
+                                "%s{\"id\":\"%s\",\"type\":\"%s\",\"state\":\"%s\",\"seq\":%s%s%s%s}",
+                                i ? "," : "", id, type ? type : "", st ? st : "expired",
+                                seq && *seq ? seq : "null", code && *code ? ",\"error_code\":\"" : "",
+                                code && *code ? code : "", code && *code ? "\"" : "");
+        vodq_reply_free(jh);
+    }
+    snprintf(out + len, cap - len, "]}");
+done:
+    free(obj);
+    vodq_reply_free(jobs);
+    vodq_reply_free(h);
     return out;
 }

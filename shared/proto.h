@@ -19,6 +19,8 @@ enum vodq_script_id {
     VODQ_LUA_PROMOTE,
     VODQ_LUA_RECLAIM,
     VODQ_LUA_REAP,
+    VODQ_LUA_CKPT,
+    VODQ_LUA_SESSION,
     VODQ_LUA__COUNT
 };
 
@@ -43,11 +45,63 @@ enum vodq_rc vodq_queue_init(struct vodq_queue *q, const char *name, long long e
 void vodq_queue_key(const struct vodq_queue *q, char *buf, size_t cap, const char *suffix,
                     const char *id);
 
-/* Runs script id with args[0..n-1] after the three common ones. Returns a
- * new reply or NULL (err filled). A Lua error becomes VODQ_ERR_PROTOCOL. */
+/* Runs script id with args[0..n-1] after the three common ones, without replay
+ * protection (for reads and for calls whose replay is harmless). Returns a new reply or
+ * NULL (err filled). A Lua error becomes VODQ_ERR_PROTOCOL. */
 struct vodq_reply *vodq_proto_call(struct vodq_redis *r, const struct vodq_queue *q,
                                    enum vodq_script_id id, int n, const char **args,
                                    const size_t *lens, struct vodq_err *err);
+
+/* A replay channel: the calls one owner makes, one at a time, on one connection. Each
+ * call gets the request id "<id>|<seq>"; the script keeps its last answer per channel
+ * (reply:<id>), so a call sent again after a lost reply answers as the first run did
+ * and changes nothing (common.lua, once()). */
+struct vodq_proto_chan {
+    char id[192];
+    unsigned long long seq;
+};
+
+/* Names a new channel "<owner>:<random>" (owner: a worker id, "sched", "ctl"...). */
+void vodq_proto_chan_init(struct vodq_proto_chan *ch, const char *owner);
+
+/* Like vodq_proto_call, with the next request id of ch; a call whose reply was lost
+ * (I/O error or timeout) is sent again with the same id up to `tries` times in all
+ * (the connection reconnects in between). */
+struct vodq_reply *vodq_proto_call_once(struct vodq_redis *r, struct vodq_proto_chan *ch,
+                                        const struct vodq_queue *q, enum vodq_script_id id,
+                                        int n, const char **args, const size_t *lens, int tries,
+                                        struct vodq_err *err);
+
+/* ---- the answers of the scripts: named maps (flat lists key, value, ...), decoded here
+ * and nowhere else ---- */
+
+/* The value of key in a map reply, or NULL. */
+const struct vodq_reply *vodq_proto_map_get(const struct vodq_reply *map, const char *key);
+/* The string value of key, or def. */
+const char *vodq_proto_map_str(const struct vodq_reply *map, const char *key, const char *def);
+
+/* A task started by step.lua (strings borrowed from the reply). */
+struct vodq_proto_task {
+    const char *job, *entry, *fence, *spec, *desired, *session, *export_path;
+    int attempt;
+    long long timeout_ms;
+    long long auth_version;
+};
+/* Returns false (with err) when the map lacks job, entry, fence or spec. */
+bool vodq_proto_task_decode(const struct vodq_reply *map, struct vodq_proto_task *t,
+                            struct vodq_err *err);
+
+/* The answer of report.lua, heartbeat.lua (one per task) and ckpt.lua. */
+struct vodq_proto_lease {
+    bool fenced;          /* a newer attempt owns the job */
+    const char *desired;  /* "run", "pause", "cancel" or "" */
+    long long auth_version;
+};
+bool vodq_proto_lease_decode(const struct vodq_reply *map, struct vodq_proto_lease *out);
+
+/* The statuses (first element) and tasks (second) of a step reply; NULL if malformed. */
+const struct vodq_reply *vodq_proto_step_statuses(const struct vodq_reply *rep);
+const struct vodq_reply *vodq_proto_step_tasks(const struct vodq_reply *rep);
 
 /* Appends the same call to r's pipeline (read with vodq_redis_read). */
 enum vodq_rc vodq_proto_append(struct vodq_redis *r, const struct vodq_queue *q,
@@ -81,5 +135,19 @@ enum vodq_rc vodq_proto_submit(struct vodq_redis *r, const struct vodq_queue *q,
  * caller frees with free(). NULL with VODQ_ERR_NOTFOUND if no such job. */
 char *vodq_proto_job_json(struct vodq_redis *r, const struct vodq_queue *q, const char *job,
                           struct vodq_err *err);
+
+/* Releases a session (session.lua): cancels its unfinished jobs and deletes its keys;
+ * when exports is not NULL, stores there a new NULL-terminated list of the session's
+ * export paths (free each and the list). *cancelled gets the number cancelled. */
+enum vodq_rc vodq_proto_session_release(struct vodq_redis *r, const struct vodq_queue *q,
+                                        const char *session, int *cancelled, char ***exports,
+                                        struct vodq_err *err);
+
+/* Returns the session as a new JSON text (free()): id, created_at, updated_at, jobs,
+ * last_export, last_export_job, last_export_seq, and "jobs_list": [{id, type, state,
+ * seq}] in submit order. VODQ_ERR_NOTFOUND for an unknown session and VODQ_ERR_INVALID
+ * "session released" for a released one. */
+char *vodq_proto_session_json(struct vodq_redis *r, const struct vodq_queue *q,
+                              const char *session, struct vodq_err *err);
 
 #endif

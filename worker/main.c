@@ -1,6 +1,7 @@
 /* main.c: vodq-worker, claims compose, upload and sleep tasks and runs them. */
 #include "shared/config.h"
 #include "shared/redis.h"
+#include "shared/job.h"
 #include "shared/log.h"
 #include "shared/notify.h"
 #include "shared/roots.h"
@@ -19,19 +20,38 @@
 
 static struct vodq_worker *the_worker;
 
-/* True when the probe's "encoders" lists (not its "details") name a GPU
- * encoder that opened: {"encoders":{"h264":["h264_nvenc","libx264"],...}}. */
-static bool gpu_encoder_found(const char *probe)
+/* Copies the probe's "tags":["a","b"] into out as "a,b" (tags are [a-z0-9_]). */
+static void probe_tags(const char *probe, char *out, size_t cap)
 {
-    const char *e = strstr(probe, "\"encoders\":{");
-    const char *end = e ? strchr(e, '}') : NULL;
+    out[0] = '\0';
+    const char *p = strstr(probe, "\"tags\":[");
+    const char *end = p ? strchr(p, ']') : NULL;
     if (!end)
-        return false;
-    size_t n = (size_t)(end - e);
-    char *list = strndup(e, n);
-    bool found = list && (strstr(list, "nvenc") || strstr(list, "vaapi"));
-    free(list);
-    return found;
+        return;
+    size_t l = 0;
+    for (p += 8; p < end && l + 1 < cap; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')
+            out[l++] = *p;
+        else if (*p == ',' && l)
+            out[l++] = ',';
+    }
+    out[l] = '\0';
+}
+
+/* True when tags (a,b,c) hold one that needs a GPU. Also checks every tag is known. */
+static bool tags_gpu(const char *tags, char *bad, size_t cap)
+{
+    bool gpu = false;
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", tags);
+    bad[0] = '\0';
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        bool g = false;
+        if (!vodq_job_tag_known(t, &g) && !bad[0])
+            snprintf(bad, cap, "%s", t);
+        gpu |= g;
+    }
+    return gpu;
 }
 
 static void on_signal(int sig)
@@ -46,6 +66,7 @@ int main(int argc, char **argv)
     char *redis_url = NULL, *queue = NULL, *id = NULL, *log_level = NULL, *roots_list = NULL;
     char *redis_ca = NULL, *redis_cert = NULL, *redis_key = NULL;
     char *work_dir = NULL;
+    char *tags_opt = NULL;
     long long slots_sleep = 0, slots_compose = 0, slots_upload = 0, heartbeat_ms = 0,
               progress_ms = 0, grace_ms = 0, block_ms = 0, events_maxlen = 0, retention_s = 0;
     bool log_json = false, no_gpu_lane = false, inputs_path_style = false;
@@ -112,6 +133,10 @@ int main(int argc, char **argv)
          "colon-separated output folders where start-up removes OUT.part-XXXXXX files of killed "
          "renders (untouched for 15 minutes)",
          &sweep_dirs, 0, 0},
+        {"tags", "VODQ_TAGS", VODQ_OPT_STR, "",
+         "capability tags to announce instead of the probe's (comma list of nvenc, nvdec, "
+         "cuda_filters, vaapi, qsv, x264, x265); jobs are routed by them",
+         &tags_opt, 0, 0},
     };
     int n = (int)(sizeof(opts) / sizeof(opts[0]));
     int npos = 0;
@@ -160,31 +185,43 @@ int main(int argc, char **argv)
     };
     cfg.slots[VODQ_TASK_SLEEP] = (int)slots_sleep;
     cfg.exec[VODQ_TASK_SLEEP] = vodq_sleep_run;
+    cfg.instant[VODQ_TASK_SLEEP] = vodq_sleep_instant;
     cfg.slots[VODQ_TASK_UPLOAD] = (int)slots_upload;
     cfg.exec[VODQ_TASK_UPLOAD] = vodq_upload_run;
     cfg.slots[VODQ_TASK_COMPOSE] = (int)slots_compose;
     cfg.exec[VODQ_TASK_COMPOSE] = vodq_render_upload_run; /* plain compose without "upload" */
     vodq_render_upload_set_work_dir(work_dir);
     /* The encoder probe (opening each encoder for real) goes into the
-     * capability record; a worker serves the compose_gpu lane only when it
-     * found a GPU encoder. */
-    char *caps = NULL;
-    if (slots_compose > 0) {
+     * capability record and yields the worker's tags; a worker serves the
+     * compose_gpu lane (from its one pool of compose slots) when a tag needs a
+     * GPU: NVENC, or NVDEC and CUDA filters alone (an H100/H200), or VAAPI. A
+     * job whose compose.require tags the worker lacks is left to others. */
+    char *caps = NULL, tags[256] = "", bad[64];
+    if (slots_compose > 0 && !(tags_opt && *tags_opt)) {
         char *probe = vodq_compose_capabilities_json();
         if (probe) {
             size_t n2 = strlen(probe) + 32;
             caps = malloc(n2);
             if (caps)
                 snprintf(caps, n2, "{\"compose\":%s}", probe);
-            bool gpu = gpu_encoder_found(probe);
-            if (gpu && !no_gpu_lane) {
-                cfg.slots[VODQ_TASK_COMPOSE_GPU] = (int)slots_compose;
-                cfg.exec[VODQ_TASK_COMPOSE_GPU] = vodq_render_upload_run;
-            }
-            vodq_info("encoders: %s%s", probe, cfg.slots[VODQ_TASK_COMPOSE_GPU] ? "; serving compose_gpu" : "");
+            probe_tags(probe, tags, sizeof(tags));
+            vodq_info("encoders: %s", probe);
             free(probe);
         }
     }
+    if (tags_opt && *tags_opt)
+        snprintf(tags, sizeof(tags), "%s", tags_opt);
+    bool gpu = tags_gpu(tags, bad, sizeof(bad));
+    if (bad[0]) {
+        fprintf(stderr, "vodq-worker: --tags: unknown tag '%s' (known: nvenc, nvdec, "
+                        "cuda_filters, vaapi, qsv, x264, x265)\n", bad);
+        vodq_config_free(opts, n);
+        free(caps);
+        return 2;
+    }
+    cfg.gpu_lane = gpu && !no_gpu_lane && slots_compose > 0;
+    cfg.tags = tags;
+    vodq_info("tags: %s%s", tags[0] ? tags : "(none)", cfg.gpu_lane ? "; serving compose_gpu" : "");
     cfg.capabilities_json = caps;
     /* Remote sources of timelines: one fetcher (and cache) for every slot. */
     char defdir[4096];

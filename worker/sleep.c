@@ -49,8 +49,20 @@ enum vodq_rc vodq_sleep_run(const char *spec_json, struct vodq_task_io *io,
         err->permanent = permanent;
         return VODQ_ERR_IO;
     }
-    char buf[64];
-    snprintf(buf, sizeof(buf), "{\"slept_ms\":%lld}", (long long)ms);
+    /* "output": a path the task pretends to have written (tests of session exports) */
+    char out[1024] = "", buf[1200];
+    vodq_json_get_string(spec_json, "output", out, sizeof(out));
+    if (out[0])
+        snprintf(buf, sizeof(buf), "{\"slept_ms\":%lld,\"output\":\"%s\"}", (long long)ms, out);
+    else
+        snprintf(buf, sizeof(buf), "{\"slept_ms\":%lld}", (long long)ms);
     result->result_json = strdup(buf);
     return VODQ_OK;
+}
+
+bool vodq_sleep_instant(const char *spec_json)
+{
+    const char *sec = strstr(spec_json, "\"sleep\"");
+    return sec && vodq_json_get_number(spec_json, "ms", -1) == 0 &&
+           vodq_json_get_number(spec_json, "fail_times", 0) == 0;
 }

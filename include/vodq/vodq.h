@@ -11,6 +11,8 @@
  *   release()                    vodq_session_release()
  *   callbacks                    vodq_job_watch() with a struct vodq_callbacks
  *
+ *   (session state)              vodq_session_get()
+ *
  * Every call talks to Redis; a vodq_client is not thread-safe (one per
  * thread). Functions return VODQ_OK or an error code and fill *err. */
 #ifndef VODQ_VODQ_H
@@ -81,8 +83,19 @@ enum vodq_rc vodq_session_upload_image(struct vodq_client *c, const char *sessio
                                        const char *path, const char *upload_address,
                                        const char *upload_auth, char *id, size_t cap,
                                        struct vodq_err *err);
-/* Ends the session: deletes its hash (jobs keep their own retention). */
-enum vodq_rc vodq_session_release(struct vodq_client *c, const char *session,
+/* Returns the session as a new JSON object text (free with free()): "last_export" (the
+ * path an upload without a file takes), "last_export_job", "last_export_seq" (its
+ * number: the jobs of a session that produce an export are numbered when submitted, and
+ * the last export only moves forward), "jobs", and "jobs_list": [{"id", "type", "state",
+ * "seq"}] in submit order. NULL with VODQ_ERR_NOTFOUND for an unknown session, and
+ * VODQ_ERR_INVALID "session released" for a released one. */
+char *vodq_session_get(struct vodq_client *c, const char *session, struct vodq_err *err);
+/* Ends the session: cancels its unfinished jobs and deletes its keys; with
+ * delete_exports, also deletes the files its jobs exported, from the caller's host
+ * (they must be reachable there). Later calls for the session fail with "session
+ * released" (a job submitted to it is rejected); the mark expires with the session's
+ * ttl. Finished jobs keep their own retention. */
+enum vodq_rc vodq_session_release(struct vodq_client *c, const char *session, int delete_exports,
                                   struct vodq_err *err);
 
 #endif

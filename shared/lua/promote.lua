@@ -1,11 +1,16 @@
 -- promote.lua: move due delayed jobs back to their task stream.
--- ARGV[4] limit. Returns the number moved.
+-- ARGV[4] limit, then the request id. Returns the number moved.
+return once(function()
 local due = redis.call('ZRANGEBYSCORE', p .. 'delayed', '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))
 local n = 0
 for _, job in ipairs(due) do
   redis.call('ZREM', p .. 'delayed', job)
   local jk = p .. 'job:' .. job
-  local h = redis.call('HMGET', jk, 'state', 'lane')
-  if h[1] == 'delayed' then requeue(job, jk, h[2], 'retry') n = n + 1 end
+  local h, bad, why = load(jk, {'state', 'lane:l'})
+  if h.state == 'delayed' then
+    if bad then corrupt(job, jk, bad, why)
+    elseif requeue(job, jk, 'delayed', h.lane, 'retry') then n = n + 1 end
+  end
 end
 return n
+end)

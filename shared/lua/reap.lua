@@ -1,7 +1,8 @@
 -- reap.lua: a worker whose heartbeat stopped: requeue its tasks at once, then
 -- delete its consumer (it has nothing pending any more) and its record.
--- ARGV[4] worker id, [5] scheduler consumer, [6] n types, then the type names.
--- Returns the number of tasks requeued.
+-- ARGV[4] worker id, [5] scheduler consumer, [6] n lanes, then the lane names, then the
+-- request id. Returns the number of tasks requeued.
+return once(function()
 local wid, me = ARGV[4], ARGV[5]
 local n = 0
 for i = 1, tonumber(ARGV[6]) do
@@ -21,3 +22,4 @@ end
 redis.call('ZREM', p .. 'workers', wid)
 redis.call('DEL', p .. 'worker:' .. wid)
 return n
+end)

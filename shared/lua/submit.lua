@@ -1,11 +1,14 @@
 -- submit.lua: create a validated (or rejected) job and push its first task.
 -- ARGV[4] id, [5] type, [6] spec JSON, [7] state 'queued'|'rejected', [8] error,
 -- [9] max_attempts, [10] timeout_ms, [11] backoff_base_ms, [12] backoff_max_ms,
--- [13] session, [14] submit stream entry id to ack ('' if none), [15] lane (task stream).
--- Returns 'dup' when a job with this id already exists past 'submitted'.
-local id, typ, spec, st, errmsg = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local session, entry = ARGV[13], ARGV[14]
-local lane = ARGV[15] ~= '' and ARGV[15] or typ
+-- [13] session, [14] submit stream entry id to ack ('' if none), [15] lane (task stream),
+-- [16] '1' for an upload without a file (it takes its session's export),
+-- [17] session ttl in seconds, [18] capability tags the job requires ("a,b" or ''),
+-- then the request id.
+-- Returns the job's state ('queued', 'waiting_session', 'rejected', 'dead'), or 'dup'
+-- when a job with this id already exists past 'submitted'.
+return once(function()
+local id, entry = ARGV[4], ARGV[14]
 local jk = p .. 'job:' .. id
 local function ack()
   if entry ~= '' then
@@ -15,26 +18,11 @@ local function ack()
 end
 local cur = redis.call('HGET', jk, 'state')
 if cur and cur ~= 'submitted' then ack() return 'dup' end
-local created = redis.call('HGET', jk, 'created_at') or tostring(NOW)
-redis.call('HSET', jk, 'id', id, 'type', typ, 'lane', lane, 'state', st, 'spec', spec, 'error', errmsg,
-  'error_code', st == 'rejected' and 'invalid' or '', 'max_attempts', ARGV[9],
-  'timeout_ms', ARGV[10], 'backoff_base_ms', ARGV[11], 'backoff_max_ms', ARGV[12],
-  'session', session, 'attempts', 0, 'fence', 0, 'desired', 'run', 'progress', 0,
-  'auth_version', 0, 'submit_entry', entry, 'created_at', created, 'updated_at', NOW)
-redis.call('HINCRBY', p .. 'stats', 'submitted', 1)
-if st == 'queued' then
-  local tid = redis.call('XADD', p .. 'tasks:' .. lane, '*', 'job', id)
-  redis.call('HSET', jk, 'task', tid)
-  if session ~= '' then
-    local sk = p .. 'session:' .. session
-    redis.call('HSETNX', sk, 'created_at', NOW)
-    redis.call('HSET', sk, 'last_job', id, 'updated_at', NOW)
-    redis.call('HINCRBY', sk, 'jobs', 1)
-  end
-  emit(id, 'state', 'queued', '{}')
-else
-  terminal(jk, 'rejected')
-  emit(id, 'state', 'rejected', cjson.encode({code = 'invalid', error = errmsg}))
-end
+local st = create_job(id, {type = ARGV[5], lane = ARGV[15] ~= '' and ARGV[15] or ARGV[5],
+  spec = ARGV[6], state = ARGV[7], error = ARGV[8], max_attempts = ARGV[9],
+  timeout_ms = ARGV[10], backoff_base_ms = ARGV[11], backoff_max_ms = ARGV[12],
+  session = ARGV[13], submit_entry = entry, needs_export = ARGV[16],
+  session_ttl = ARGV[17], require = ARGV[18]})
 ack()
 return st
+end)

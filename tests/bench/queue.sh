@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Queue benchmark: vodq against BullMQ on one redis-server started here, N no-op
-# tasks (default 20000) at concurrency 1 and 50, one worker process each, runs
+# tasks (default 20000) at concurrency 1 and 50, one worker process each, steady state
+# (vodq's clock starts at its first claim, BullMQ's at Worker.run() of a warmed-up
+# worker), jobs/s and worker and Redis CPU per job, runs
 # alternated ROUNDS times (default 3) and the median reported, since this machine is
 # shared and absolute times drift. The last line is `ratio <vodq/bullmq at c=50>`.
 #   bash tests/bench/queue.sh [N] [ROUNDS]
@@ -32,8 +34,10 @@ def med(sysname, c, key):
     return statistics.median(r[key] for r in rows)
 for c in (1, 50):
     v, b = med('vodq', c, 'jobs_per_s'), med('bullmq', c, 'jobs_per_s')
-    print('c=%-2d vodq %8.0f jobs/s (p50 %s ms, p99 %s ms, %.1f cmds/job) | bullmq %8.0f jobs/s (p50 %s ms, p99 %s ms, %.1f cmds/job) | ratio %.2f' % (
+    print('c=%d vodq %.0f jobs/s (p50 %s ms, p99 %s ms, %.1f cmds/job, CPU/job worker %.1f us redis %.1f us) | bullmq %.0f jobs/s (p50 %s ms, p99 %s ms, %.1f cmds/job, CPU/job worker %.1f us redis %.1f us) | ratio %.2f' % (
         c, v, med('vodq', c, 'p50_dispatch_ms'), med('vodq', c, 'p99_dispatch_ms'), med('vodq', c, 'redis_cmds_per_job'),
-        b, med('bullmq', c, 'p50_dispatch_ms'), med('bullmq', c, 'p99_dispatch_ms'), med('bullmq', c, 'redis_cmds_per_job'), v / b))
+        med('vodq', c, 'worker_cpu_us_per_job'), med('vodq', c, 'redis_cpu_us_per_job'),
+        b, med('bullmq', c, 'p50_dispatch_ms'), med('bullmq', c, 'p99_dispatch_ms'), med('bullmq', c, 'redis_cmds_per_job'),
+        med('bullmq', c, 'worker_cpu_us_per_job'), med('bullmq', c, 'redis_cpu_us_per_job'), v / b))
 print('ratio %.2f' % (med('vodq', 50, 'jobs_per_s') / med('bullmq', 50, 'jobs_per_s')))
 PY

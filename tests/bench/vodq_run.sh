@@ -6,11 +6,13 @@
 # Against an already running redis-server on 127.0.0.1:PORT: flushes the queue
 # "vodqbench", preloads N no-op tasks ({"type":"sleep","sleep":{"ms":0}}) through the
 # submit stream and a scheduler (stopped once all are queued), runs CONFIG RESETSTAT,
-# then starts ONE vodq-worker with CONCURRENCY sleep slots and times it from its
-# start to the last completion (the worker's start-up is inside the clock). Prints
-# one line of JSON like bullmq_run.sh:
+# then starts ONE vodq-worker with CONCURRENCY sleep slots and times the steady state:
+# the clock starts when the worker's first claim returns (the earliest started_at of the
+# jobs, Redis time) and stops at the last completion; nothing is forked inside it.
+# Prints one line of JSON like bullmq_run.sh:
 #   {"system":"vodq","n":N,"concurrency":C,"jobs_per_s":X,"p50_dispatch_ms":A,
-#    "p99_dispatch_ms":B,"redis_cmds_per_job":K}
+#    "p99_dispatch_ms":B,"redis_cmds_per_job":K,"worker_cpu_us_per_job":W,
+#    "redis_cpu_us_per_job":R}
 # Dispatch latency is started_at - created_at of every job (queue wait included, as
 # for BullMQ, whose jobs are also loaded before its worker starts).
 # redis_cmds_per_job counts what the worker does per job (the preload is not counted;
@@ -23,23 +25,7 @@ URL="redis://127.0.0.1:$PORT"
 Q=vodqbench
 r() { redis-cli -p "$PORT" "$@"; }
 r --scan --pattern "vodq:{$Q}:*" | xargs -r -n 500 redis-cli -p "$PORT" DEL >/dev/null
-python3 - "$N" "$Q" <<'PY' | redis-cli -p "$PORT" --pipe >/dev/null
-import sys
-n, q = int(sys.argv[1]), sys.argv[2]
-out = sys.stdout.buffer
-for i in range(n):
-    spec = '{"id":"b%06d","type":"sleep","sleep":{"ms":0}}' % i
-    a = ['XADD', 'vodq:{%s}:submit' % q, '*', 'spec', spec]
-    out.write(('*%d\r\n' % len(a) + ''.join('$%d\r\n%s\r\n' % (len(x), x) for x in a)).encode())
-PY
-"$BIN/vodq-scheduler" --redis "$URL" --queue "$Q" --log-level warn &
-spid=$!
-for _ in $(seq 6000); do
-  [ "$(r XLEN "vodq:{$Q}:tasks:sleep")" = "$N" ] && break
-  sleep 0.01
-done
-kill "$spid"; wait "$spid" 2>/dev/null || true
-[ "$(r XLEN "vodq:{$Q}:tasks:sleep")" = "$N" ] || { echo "preload failed" >&2; exit 1; }
+VODQ_BIN=$BIN bash "$here/preload.sh" "$PORT" "$N" "$Q"
 r CONFIG RESETSTAT >/dev/null
 rcpu() { r INFO cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.3f", s}'; }
 c0=$(rcpu)
@@ -54,10 +40,10 @@ done
 c1=$(rcpu)
 wcpu=$(awk '{print ($14 + $15) / 100}' "/proc/$wpid/stat")
 kill "$wpid"; wait "$wpid" 2>/dev/null || true
-echo "vodq bench: CPU per job: worker $(echo "$wcpu * 1000000 / $N" | bc) us, redis $(echo "($c1 - $c0) * 1000000 / $N" | bc) us" >&2
-python3 - "$PORT" "$N" "$C" "$t0" "$Q" <<'PY'
+python3 - "$PORT" "$N" "$C" "$t0" "$Q" "$wcpu" "$(echo "$c1 - $c0" | bc)" <<'PY'
 import json, subprocess, sys
 port, n, c, t0, q = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+wcpu, rcpu = float(sys.argv[6]), float(sys.argv[7])
 def cli(*a, inp=None):
     return subprocess.run(['redis-cli', '-p', port] + list(a), input=inp, capture_output=True,
                           text=True, check=True).stdout
@@ -68,19 +54,22 @@ for line in stats.splitlines():
         calls += int(line.split('calls=')[1].split(',')[0])
 cmds = ''.join('HMGET vodq:{%s}:job:b%06d created_at started_at finished_at state\n' % (q, i) for i in range(n))
 vals = cli(inp=cmds).split('\n')
-lat, last, ok = [], 0, 0
+lat, last, ok, first = [], 0, 0, None
 for i in range(n):
     cr, st, fi, state = vals[4*i:4*i+4]
     if state == 'succeeded':
         ok += 1
         lat.append(int(st) - int(cr))
         last = max(last, int(fi))
+        first = int(st) if first is None else min(first, int(st))
 lat.sort()
 if ok != n:
     print('only %d of %d succeeded' % (ok, n), file=sys.stderr); sys.exit(1)
 pct = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]
-secs = (last - t0) / 1000.0
+secs = max(last - first, 1) / 1000.0  # steady state: from the first claim
 print(json.dumps({"system": "vodq", "n": n, "concurrency": c, "jobs_per_s": round(n / secs, 1),
                   "p50_dispatch_ms": pct(0.5), "p99_dispatch_ms": pct(0.99),
-                  "redis_cmds_per_job": round(calls / n, 2)}))
+                  "redis_cmds_per_job": round(calls / n, 2),
+                  "worker_cpu_us_per_job": round(wcpu * 1e6 / n, 1),
+                  "redis_cpu_us_per_job": round(rcpu * 1e6 / n, 1)}))
 PY

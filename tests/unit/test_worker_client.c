@@ -144,7 +144,27 @@ static void test_submit_and_watch(void **state)
     assert_non_null(j);
     assert_non_null(strstr(j, "\"state\":\"succeeded\""));
     free(j);
-    assert_int_equal(vodq_session_release(c, "s1", &err), VODQ_OK);
+    char *sj = vodq_session_get(c, "s1", &err);
+    assert_non_null(sj);
+    char want[200];
+    snprintf(want, sizeof(want), "{\"id\":\"%s\",\"type\":\"sleep\",\"state\":\"succeeded\",\"seq\":1}", id);
+    if (!strstr(sj, want))
+        fail_msg("session_get: %s lacks %s", sj, want);
+    free(sj);
+    assert_int_equal(vodq_session_release(c, "s1", 0, &err), VODQ_OK);
+    assert_int_equal(vodq_session_release(c, "s1", 0, &err), VODQ_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "session released"));
+    assert_null(vodq_session_get(c, "s1", &err));
+    assert_non_null(strstr(err.msg, "session released"));
+    assert_null(vodq_session_get(c, "never-seen", &err));
+    assert_int_equal(err.code, VODQ_ERR_NOTFOUND);
+    /* a job submitted to a released session is rejected, naming it */
+    assert_int_equal(vodq_submit(c, "{\"type\":\"sleep\",\"session\":\"s1\",\"sleep\":{\"ms\":1}}",
+                                 id, sizeof(id), &err),
+                     VODQ_OK);
+    assert_int_not_equal(vodq_job_watch(c, id, NULL, 10000, &err), VODQ_OK);
+    if (!strstr(err.msg, "session released"))
+        fail_msg("job in a released session: %s", err.msg);
     vodq_client_close(c);
 }
 

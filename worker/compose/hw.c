@@ -218,6 +218,29 @@ char *vodq_hw_probe_json(void)
         else
             cJSON_AddStringToObject(details, hw_names[i], p->msg[i]);
     }
+    /* capability tags (a compose spec may "require" them; the queue routes by them):
+     * nvenc/vaapi/x264/x265 when such an encoder opened, nvdec and cuda_filters when a
+     * CUDA device opened (NVDEC decoding and the CUDA scale/overlay filters need no
+     * NVENC: an H100/H200 has them) */
+    cJSON *tags = cJSON_AddArrayToObject(root, "tags");
+    if (tags == NULL)
+        goto out;
+    bool nvenc = false, vaapi = false;
+    for (int i = 0; i < HW_N; i++) {
+        nvenc |= p->ok[i] && strstr(hw_names[i], "nvenc") != NULL;
+        vaapi |= p->ok[i] && strstr(hw_names[i], "vaapi") != NULL;
+    }
+    if (nvenc)
+        cJSON_AddItemToArray(tags, cJSON_CreateString("nvenc"));
+    if (p->cuda) {
+        cJSON_AddItemToArray(tags, cJSON_CreateString("nvdec"));
+        cJSON_AddItemToArray(tags, cJSON_CreateString("cuda_filters"));
+    }
+    if (vaapi)
+        cJSON_AddItemToArray(tags, cJSON_CreateString("vaapi"));
+    for (int i = 0; i < HW_N; i++)
+        if (p->ok[i] && !strncmp(hw_names[i], "lib", 3))
+            cJSON_AddItemToArray(tags, cJSON_CreateString(hw_names[i] + 3));
     s = cJSON_PrintUnformatted(root);
 out:
     cJSON_Delete(root);

@@ -344,7 +344,7 @@ async function main(argv) {
   }
   const tAdd1 = nowMs();
   await queue.close();
-  const cpuMid = VERBOSE ? redisCpu(await redis.info('cpu')) : 0;
+  const cpuMid = redisCpu(await redis.info('cpu'));
 
   child.send({ type: 'go' });
   m = await nextMsg();
@@ -371,6 +371,8 @@ async function main(argv) {
     p50_dispatch_ms: round(percentile(lat, 50), 3),
     p99_dispatch_ms: round(percentile(lat, 99), 3),
     redis_cmds_per_job: round((after.sum - before.sum) / n, 2),
+    worker_cpu_us_per_job: round((m.cpu_s * 1e6) / n, 1),
+    redis_cpu_us_per_job: round(((cpuAfter - cpuMid) * 1e6) / n, 1),
   };
   if (VERBOSE) {
     const per = Object.entries(after.per)
