@@ -1113,7 +1113,7 @@ static void put_fx(cJSON *vc, const struct placed *pl, const struct fx *f, bool 
         if (f->fade_out > 0)
             cJSON_AddNumberToObject(vc, "fade_out", f->fade_out);
         if (cJSON_GetArraySize(f->ranges) > 0)
-            cJSON_AddItemReferenceToObject(vc, "volume_ranges", f->ranges);
+            cJSON_AddItemToObject(vc, "volume_ranges", cJSON_Duplicate(f->ranges, true));
         if (pl->freeze > EPS)
             cJSON_AddNumberToObject(vc, "freeze", pl->freeze);
     }

@@ -584,6 +584,8 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
     else
         sb_printf(g, "setpts=PTS-STARTPTS,fps=%d/%d,", o->fps_num, o->fps_den);
     sb_picture(g, c, k, o);
+    if (vodq_clip_freeze_frames(c, o) > 0) /* the held frame is the span's last */
+        sb_printf(g, ",trim=end_frame=%lld", (long long)(n - vodq_clip_freeze_frames(c, o)));
     sb_printf(g, ",tpad=stop_mode=clone:stop=-1,trim=end_frame=%lld[%s];\n", (long long)n, vlabel);
 
     if (in->use_audio) {
