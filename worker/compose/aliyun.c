@@ -929,8 +929,23 @@ static enum vodq_rc afade_fx(struct ctx *x, const cJSON *e, const char *path, st
 /* Every effect of a video (audio false) or audio clip; Text effects become
  * captions over the clip's span [t0, t0 + pl->len] (after freezes). main:
  * a clip of vodq's main track (transitions, backgrounds apply). */
+static enum vodq_rc clip_effects_(struct ctx *x, const cJSON *clip, const char *path, bool audio,
+                                  bool main, bool last, struct placed *pl, struct fx *f);
+
+/* clip_effects_ that frees f->ranges when it fails. */
 static enum vodq_rc clip_effects(struct ctx *x, const cJSON *clip, const char *path, bool audio,
                                  bool main, bool last, struct placed *pl, struct fx *f)
+{
+    enum vodq_rc rc = clip_effects_(x, clip, path, audio, main, last, pl, f);
+    if (rc != VODQ_OK) {
+        cJSON_Delete(f->ranges);
+        f->ranges = NULL;
+    }
+    return rc;
+}
+
+static enum vodq_rc clip_effects_(struct ctx *x, const cJSON *clip, const char *path, bool audio,
+                                  bool main, bool last, struct placed *pl, struct fx *f)
 {
     const cJSON *arr = get(clip, "Effects"), *e;
     char ep[AP_LEN], p[AP_LEN];
@@ -1196,6 +1211,16 @@ static enum vodq_rc adapt_fit(struct ctx *x, const cJSON *clip, const char *path
 
 /* ---- Tracks ---- */
 
+/* TRY that also frees the clip's effect spans (f.ranges). */
+#define TRYF(x)                                                                                    \
+    do {                                                                                           \
+        enum vodq_rc rcf_ = (x);                                                                   \
+        if (rcf_ != VODQ_OK) {                                                                     \
+            cJSON_Delete(f.ranges);                                                                \
+            return rcf_;                                                                           \
+        }                                                                                          \
+    } while (0)
+
 static bool disabled(const cJSON *obj)
 {
     return truthy(obj, "Disabled");
@@ -1312,11 +1337,11 @@ static enum vodq_rc video_track(struct ctx *x, const cJSON *clips, const char *t
             if (pl.speed != 1)
                 cJSON_AddNumberToObject(vc, "speed", pl.speed);
         }
-        TRY(box_of(x, c, p, &b));
+        TRYF(box_of(x, c, p, &b));
         if (main) {
             const char *fit = "contain"; /* no box: scaled into the frame, centred */
             if (b.any)
-                TRY(adapt_fit(x, c, p, &fit));
+                TRYF(adapt_fit(x, c, p, &fit));
             cJSON_AddStringToObject(vc, "fit", fit);
         } else {
             const char *fit = NULL;
@@ -1341,7 +1366,7 @@ static enum vodq_rc video_track(struct ctx *x, const cJSON *clips, const char *t
                 if (b.has_h)
                     h = lround(b.h);
                 if (b.has_w && b.has_h)
-                    TRY(adapt_fit(x, c, p, &fit));
+                    TRYF(adapt_fit(x, c, p, &fit));
             }
             if (pl.tl_in > 0)
                 cJSON_AddNumberToObject(vc, "start", pl.tl_in);
@@ -1356,7 +1381,7 @@ static enum vodq_rc video_track(struct ctx *x, const cJSON *clips, const char *t
                 cJSON_AddNumberToObject(vc, "height", (double)(h > 4320 ? 4320 : h));
             if (fit && w > 0 && h > 0)
                 cJSON_AddStringToObject(vc, "fit", fit);
-            TRY(numr(x, c, p, "Opacity", 1, 0, 1, &op, NULL));
+            TRYF(numr(x, c, p, "Opacity", 1, 0, 1, &op, NULL));
             if (op < 1)
                 cJSON_AddNumberToObject(vc, "opacity", op);
         }
