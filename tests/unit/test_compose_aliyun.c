@@ -394,6 +394,24 @@ static void test_random_transitions(void **state)
     vodq_aliyun_result_cleanup(&r1);
 }
 
+/* Disabled tracks and clips are skipped [U 13]. */
+static void test_disabled(void **state)
+{
+    struct vodq_aliyun_result r;
+    struct vodq_err err = {0};
+    (void)state;
+
+    assert_int_equal(import(DOC("{\"MediaURL\":\"a.mp4\",\"Out\":2,\"Disabled\":true}," V1
+                                ",{\"MediaURL\":\"b.mp4\",\"Out\":1}"),
+                            false, &r, &err),
+                     VODQ_OK);
+    assert_int_equal(cJSON_GetArraySize(path_get(r.timeline, (const char *const[]){
+                                                                 "tracks", "0", "clips", NULL})),
+                     2);
+    assert_float_equal(NUM(r.timeline, "output", "max_duration"), 3, 1e-9);
+    vodq_aliyun_result_cleanup(&r);
+}
+
 static void test_detect(void **state)
 {
     cJSON *a = cJSON_Parse("{\"VideoTracks\":[]}");
@@ -414,7 +432,7 @@ int main(void)
         cmocka_unit_test(test_refused),  cmocka_unit_test(test_lenient),
         cmocka_unit_test(test_timing),   cmocka_unit_test(test_geometry),
         cmocka_unit_test(test_layout),   cmocka_unit_test(test_random_transitions),
-        cmocka_unit_test(test_detect),
+        cmocka_unit_test(test_detect),   cmocka_unit_test(test_disabled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -487,8 +487,8 @@ static enum vodq_rc place(struct ctx *x, const cJSON *clip, const char *path, do
             pl->len = out - in;
         else if (f_to)
             pl->len = to - ti;
-        else if (type && strcasecmp(type, "GlobalImage") == 0 && x->total > 0)
-            pl->len = x->total - ti;
+        else if (type && strcasecmp(type, "GlobalImage") == 0)
+            pl->len = 1.0 / x->fps; /* set to the output's length by finish() */
         else
             return failf(x, path,
                          "an Image clip needs Duration (or In and Out, or TimelineOut): its "
@@ -1327,6 +1327,8 @@ static enum vodq_rc video_track(struct ctx *x, const cJSON *clips, const char *t
         }
         cJSON_AddStringToObject(vc, "type", pl.image ? "image" : "video");
         cJSON_AddStringToObject(vc, "src", pl.src);
+        if (gimg && !get(c, "Duration") && !get(c, "TimelineOut") && !get(c, "Out"))
+            cJSON_AddBoolToObject(vc, "_global", true); /* lasts to the end: finish() */
         if (pl.image) {
             cJSON_AddNumberToObject(vc, "duration", pl.len);
         } else {
@@ -2051,6 +2053,38 @@ static enum vodq_rc convert(struct ctx *x, const cJSON *doc, cJSON *tl)
     return VODQ_OK;
 }
 
+/* Once the output length is known: GlobalImage clips last to the end, and
+ * what starts after the end is cut (Aliyun cuts it; vodq's parser would
+ * refuse it). */
+static void finish(struct ctx *x, cJSON *tl)
+{
+    cJSON *tracks = cJSON_GetObjectItem(tl, "tracks"), *caps = x->captions;
+    double half = 0.5 / x->fps;
+
+    for (int t = cJSON_GetArraySize(tracks) - 1; t >= 0; t--) {
+        cJSON *clips = cJSON_GetObjectItem(cJSON_GetArrayItem(tracks, t), "clips");
+        for (int i = cJSON_GetArraySize(clips) - 1; i >= 0; i--) {
+            cJSON *c = cJSON_GetArrayItem(clips, i);
+            const cJSON *st = cJSON_GetObjectItem(c, "start");
+            double start = cJSON_IsNumber(st) ? st->valuedouble : 0;
+            if (cJSON_GetObjectItem(c, "_global")) {
+                cJSON_DeleteItemFromObject(c, "_global");
+                cJSON_ReplaceItemInObject(c, "duration",
+                                          cJSON_CreateNumber(fmax(x->total - start, 1 / x->fps)));
+            }
+            if (t > 0 && start >= x->total - half)
+                cJSON_DeleteItemFromArray(clips, i);
+        }
+        if (t > 0 && cJSON_GetArraySize(clips) == 0)
+            cJSON_DeleteItemFromArray(tracks, t);
+    }
+    for (int i = cJSON_GetArraySize(caps) - 1; i >= 0; i--) {
+        const cJSON *st = cJSON_GetObjectItem(cJSON_GetArrayItem(caps, i), "start");
+        if (cJSON_IsNumber(st) && st->valuedouble >= x->total - half)
+            cJSON_DeleteItemFromArray(caps, i);
+    }
+}
+
 /* One pass: a fresh context and timeline. */
 static enum vodq_rc run_pass(const cJSON *doc, const struct vodq_aliyun_opts *o, bool media,
                              cJSON *dropped, cJSON *notes, cJSON **tl_out, struct vodq_err *err)
@@ -2075,6 +2109,8 @@ static enum vodq_rc run_pass(const cJSON *doc, const struct vodq_aliyun_opts *o,
     x.subtitles = cJSON_CreateArray();
     x.vol = cJSON_CreateArray();
     rc = convert(&x, doc, tl);
+    if (rc == VODQ_OK)
+        finish(&x, tl);
     /* Optional lists, only when they have items (the parser's limits apply). */
     cJSON *lists[] = {x.captions, x.audio, x.subtitles, x.vol};
     const char *names[] = {"captions", "audio", "subtitles", "volume_ranges"};
