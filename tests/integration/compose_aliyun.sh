@@ -28,14 +28,6 @@ gen_music tone.wav 4 660 -14
 
 RED="255 0 0" BLUE="0 0 255" YELLOW="255 255 0" GREY="128 128 128" BLACK="0 0 0"
 
-expect_near() {
-  if [ -n "$3" ] && num_near "$3" "$2" "$4"; then ok "$1 ($3, expected $2 ± $4)"
-  else not_ok "$1 (got '$3', expected $2 ± $4)"; fi
-}
-expect_rgb() {
-  if [ -n "$3" ] && rgb_near "$3" "$2" "$4"; then ok "$1 ($3)"
-  else not_ok "$1 (got '$3', expected '$2' ± $4)"; fi
-}
 # arender NAME [args]: renders the Aliyun timeline NAME.json with cfg.json
 arender() {
   local n=$1; shift

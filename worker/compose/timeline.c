@@ -427,6 +427,19 @@ static enum vodq_rc parse_transition(const cJSON *obj, const char *path, struct 
     return VODQ_OK;
 }
 
+/* The clip's optional "transition". */
+static enum vodq_rc parse_opt_transition(const cJSON *obj, const char *path, struct vodq_clip *c,
+                                         struct vodq_err *err)
+{
+    const cJSON *tr = field(obj, "transition");
+    char tpath[PATH_MAX_LEN];
+
+    if (tr == NULL)
+        return VODQ_OK;
+    join(tpath, sizeof(tpath), path, "transition");
+    return parse_transition(tr, tpath, c, err);
+}
+
 /* Appends n names to list (of room entries) at *len. */
 static void add_keys(const char **list, size_t *len, size_t room, const char *const *names,
                      size_t n)
@@ -552,7 +565,6 @@ static enum vodq_rc parse_clip(const cJSON *obj, const char *path, const char *b
     const char *keys[48];
     size_t n_keys = 0;
     int t, fit;
-    const cJSON *tr;
 
     c->out_s = -1;
     c->speed = 1;
@@ -574,13 +586,7 @@ static enum vodq_rc parse_clip(const cJSON *obj, const char *path, const char *b
             return bad(err, path, "duration", "required for color clips (seconds, > 0)");
         TRY(get_pos(obj, path, "duration", 0, 86400, &c->image_duration_s, err));
         TRY(get_color(obj, path, "background", black, &c->background, err));
-        tr = field(obj, "transition");
-        if (tr) {
-            char tpath[PATH_MAX_LEN];
-            join(tpath, sizeof(tpath), path, "transition");
-            TRY(parse_transition(tr, tpath, c, err));
-        }
-        return VODQ_OK;
+        return parse_opt_transition(obj, path, c, err);
     }
     if (c->type == VODQ_CLIP_VIDEO)
         TRY(reject_keys(obj, path, image_keys, N_OF(image_keys),
@@ -658,13 +664,7 @@ static enum vodq_rc parse_clip(const cJSON *obj, const char *path, const char *b
     TRY(get_enum(obj, path, "fit", fit_names, N_OF(fit_names), VODQ_FIT_CONTAIN, &fit, err));
     c->fit = (enum vodq_fit)fit;
     TRY(get_color(obj, path, "background", black, &c->background, err));
-    tr = field(obj, "transition");
-    if (tr) {
-        char tpath[PATH_MAX_LEN];
-        join(tpath, sizeof(tpath), path, "transition");
-        TRY(parse_transition(tr, tpath, c, err));
-    }
-    return VODQ_OK;
+    return parse_opt_transition(obj, path, c, err);
 }
 
 static enum vodq_rc parse_tracks(const cJSON *arr, const char *base_dir, struct vodq_timeline *tl,
