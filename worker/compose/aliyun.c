@@ -1265,11 +1265,17 @@ static enum vodq_rc video_track(struct ctx *x, const cJSON *clips, const char *t
                                 const char *clipkey, bool main, cJSON *out, double *end)
 {
     const cJSON *c;
-    size_t i = 0, n = (size_t)cJSON_GetArraySize(clips);
+    size_t i = 0, n = 0, k = 0;
     double cursor = 0, prev_t = 0;
     char p[AP_LEN];
 
     *end = 0;
+    cJSON_ArrayForEach(c, clips)
+    {
+        k++;
+        if (!disabled(c))
+            n = k; /* 1 + the index of the last clip that is shown */
+    }
     cJSON_ArrayForEach(c, clips)
     {
         struct placed pl;

@@ -122,7 +122,41 @@ static void usage(FILE *f)
             "Exit status: 0 success, 1 failure, 2 usage, 3 cancelled.\n");
 }
 
-static int print_ffmpeg_args(const char *tl_path, const char *out, const char *encoder)
+/* The vodq timeline the spec renders (an Aliyun one imported), parsed with
+ * the timeline file's folder as base. */
+static enum vodq_rc load_any(const char *spec_json, const char *tl_path, struct vodq_timeline *tl,
+                             struct vodq_err *err)
+{
+    char *text = vodq_compose_print_timeline(spec_json, err), *dir = strdup(tl_path), *slash;
+    cJSON *j = text ? cJSON_Parse(text) : NULL, *inner;
+    char *flat = NULL;
+    enum vodq_rc rc;
+
+    free(text);
+    inner = cJSON_GetObjectItemCaseSensitive(j, "timeline"); /* after an import */
+    if (inner == NULL)
+        inner = j;
+    if (j == NULL || dir == NULL || (flat = cJSON_PrintUnformatted(inner)) == NULL) {
+        rc = err && err->code != VODQ_OK ? err->code
+                                         : vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+    } else {
+        slash = strrchr(dir, '/');
+        if (slash == NULL)
+            snprintf(dir, strlen(dir) + 1, ".");
+        else if (slash == dir)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+        rc = vodq_timeline_parse(flat, strlen(flat), dir, tl, err);
+    }
+    cJSON_Delete(j);
+    free(flat);
+    free(dir);
+    return rc;
+}
+
+static int print_ffmpeg_args(const char *spec_json, const char *tl_path, const char *out,
+                             const char *encoder)
 {
     struct vodq_timeline tl;
     struct vodq_plan plan;
@@ -132,7 +166,7 @@ static int print_ffmpeg_args(const char *tl_path, const char *out, const char *e
 
     memset(&tl, 0, sizeof(tl));
     memset(&plan, 0, sizeof(plan));
-    rc = vodq_timeline_load_file(tl_path, &tl, &err);
+    rc = load_any(spec_json, tl_path, &tl, &err);
     if (rc == VODQ_OK)
         rc = vodq_timeline_probe(&tl, &err);
     if (rc == VODQ_OK)
@@ -256,8 +290,9 @@ int main(int argc, char **argv)
         return 0;
     }
     if (ffargs) {
+        int st = print_ffmpeg_args(spec_json, pos[0], pos[1], encoder);
         free(spec_json);
-        return print_ffmpeg_args(pos[0], pos[1], encoder);
+        return st;
     }
 
     struct cli c = {isatty(STDERR_FILENO) == 1, 0, -1};
