@@ -131,7 +131,11 @@ static const struct bad_case refused[] = {
     {DOC(V1 ",{\"MediaURL\":\"a.mp4\",\"Out\":2,\"TimelineIn\":1}"),
      "VideoTracks[0].VideoTrackClips[1]: starts at 1.000 s, inside the previous clip"},
     {DOC("{\"MediaURL\":\"a.mp4\",\"Out\":2,\"ReferenceClipId\":\"c1\"}"),
-     "VideoTracks[0].VideoTrackClips[0].ReferenceClipId: cross-track alignment is not supported"},
+     "VideoTracks[0].VideoTrackClips[0].ReferenceClipId: \"c1\" names no ClipId of a video or "
+     "audio clip"},
+    {DOC("{\"MediaURL\":\"a.mp4\",\"Out\":2,\"ClipId\":\"c1\"},{\"MediaURL\":\"a.mp4\",\"Out\":2,"
+         "\"ReferenceClipId\":\"c1\"}"),
+     "VideoTracks[0].VideoTrackClips[1].ReferenceClipId: \"c1\" labels a clip of the same track"},
     {"{\"VideoTracks\":[{\"VideoTrackClips\":[" V1 "]}],\"SubtitleTracks\":[{"
      "\"SubtitleTrackClips\":[{\"Type\":\"Text\",\"Content\":\"x\",\"Alignment\":\"Middle\"}]}]}",
      "SubtitleTracks[0].SubtitleTrackClips[0].Alignment: unknown value \"Middle\""},
@@ -412,6 +416,44 @@ static void test_disabled(void **state)
     vodq_aliyun_result_cleanup(&r);
 }
 
+/* ReferenceClipId (spec 11.5): the official example, a referencing clip
+ * between two fixed 5 s clips: the third follows it; a shorter clip is
+ * slowed down to fill, a longer one cut. */
+static void test_reference(void **state)
+{
+    struct vodq_aliyun_result r;
+    struct vodq_err err = {0};
+    (void)state;
+
+    assert_int_equal(
+        import("{\"VideoTracks\":[{\"VideoTrackClips\":[{\"MediaURL\":\"a.mp4\",\"Out\":5},"
+               "{\"MediaURL\":\"b.mp4\",\"Out\":5,\"ReferenceClipId\":\"voice\"},"
+               "{\"MediaURL\":\"c.mp4\",\"Out\":5}]}],"
+               "\"AudioTracks\":[{\"AudioTrackClips\":[{\"MediaURL\":\"m.m4a\",\"Out\":2,"
+               "\"TimelineIn\":5,\"TimelineOut\":15,\"ClipId\":\"voice\"},{\"MediaURL\":"
+               "\"n.m4a\",\"Out\":20,\"ReferenceClipId\":\"short\"}]}],"
+               "\"SubtitleTracks\":[]," /* a label on a later video track */
+               "\"ImageTracks\":[]}",
+               false, &r, &err),
+        VODQ_ERR_INVALID); /* "short" is not a label */
+    assert_non_null(strstr(err.msg, "AudioTracks[0].AudioTrackClips[1].ReferenceClipId"));
+
+    assert_int_equal(
+        import("{\"VideoTracks\":[{\"VideoTrackClips\":[{\"MediaURL\":\"a.mp4\",\"Out\":5},"
+               "{\"MediaURL\":\"b.mp4\",\"Out\":5,\"ReferenceClipId\":\"voice\"},"
+               "{\"MediaURL\":\"c.mp4\",\"Out\":5}]}],"
+               "\"AudioTracks\":[{\"AudioTrackClips\":[{\"MediaURL\":\"m.m4a\",\"Out\":10,"
+               "\"TimelineIn\":5,\"ClipId\":\"voice\"}]}]}",
+               false, &r, &err),
+        VODQ_OK);
+    const cJSON *t = r.timeline;
+    /* b (5 s) aligned to 5..15: slowed to 0.5x; c follows at 15; 20 s */
+    assert_float_equal(NUM(t, "tracks", "0", "clips", "1", "speed"), 0.5, 1e-9);
+    assert_string_equal(STR(t, "tracks", "0", "clips", "2", "src"), "c.mp4");
+    assert_float_equal(NUM(t, "output", "max_duration"), 20, 1e-9);
+    vodq_aliyun_result_cleanup(&r);
+}
+
 static void test_detect(void **state)
 {
     cJSON *a = cJSON_Parse("{\"VideoTracks\":[]}");
@@ -433,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_timing),   cmocka_unit_test(test_geometry),
         cmocka_unit_test(test_layout),   cmocka_unit_test(test_random_transitions),
         cmocka_unit_test(test_detect),   cmocka_unit_test(test_disabled),
+        cmocka_unit_test(test_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

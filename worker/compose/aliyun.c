@@ -121,6 +121,9 @@ struct ctx {
     double fps;
     double canvas_w, canvas_h; /* FECanvas; 0 = none */
     double total;    /* output length (s); < 0 unknown */
+    cJSON *spans;    /* ClipId -> [TimelineIn, TimelineOut, "track path"] */
+    bool quiet;      /* a trial run that only collects spans: lists nothing */
+    bool refs_final; /* spans are complete: an unknown ReferenceClipId is an error */
     cJSON *captions, *audio, *subtitles, *vol, *tracks;
 };
 
@@ -160,7 +163,7 @@ static void listf(struct ctx *x, cJSON *list, const char *path, const char *fmt,
     char what[300], line[AP_LEN + 310];
     va_list ap;
 
-    if (x->media || list == NULL)
+    if (x->media || x->quiet || list == NULL)
         return;
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
@@ -444,8 +447,8 @@ struct placed {
 
 /* Resolves one clip's source span and timeline span; cursor = where the
  * previous clip of the track ended. audio: an AudioTrackClip. */
-static enum vodq_rc place(struct ctx *x, const cJSON *clip, const char *path, double cursor,
-                          bool audio, struct placed *pl)
+static enum vodq_rc place(struct ctx *x, const cJSON *clip, const char *path, const char *tpath,
+                          double cursor, bool audio, struct placed *pl)
 {
     const char *type = getstr(clip, "Type");
     double in = 0, out = -1, maxout = -1, dur = -1, ti = cursor, to = -1;
@@ -463,6 +466,27 @@ static enum vodq_rc place(struct ctx *x, const cJSON *clip, const char *path, do
     TRY(numr(x, clip, path, "TimelineIn", cursor, 0, 86400, &ti, &f_ti));
     TRY(numr(x, clip, path, "TimelineOut", -1, 0, 86400, &to, &f_to));
     TRY(numr(x, clip, path, "Speed", 1, 0.1, 100, &pl->speed, NULL));
+    /* ReferenceClipId (spec 11.5): the span of the labelled clip of another
+     * track, unless TimelineIn and TimelineOut are both given. */
+    const char *ref = getstr(clip, "ReferenceClipId");
+    bool by_ref = false;
+    if (get(clip, "ReferenceClipId") && !(f_ti && f_to)) {
+        const cJSON *sp = ref ? cJSON_GetObjectItemCaseSensitive(x->spans, ref) : NULL;
+        char rp[AP_LEN];
+        joinp(rp, sizeof(rp), path, "ReferenceClipId");
+        if (ref == NULL)
+            return failf(x, rp, "must be a string");
+        if (sp && strcmp(cJSON_GetArrayItem(sp, 2)->valuestring, tpath) == 0)
+            return failf(x, rp, "\"%.40s\" labels a clip of the same track (it must be another)",
+                         ref);
+        if (sp) {
+            ti = cJSON_GetArrayItem(sp, 0)->valuedouble;
+            to = cJSON_GetArrayItem(sp, 1)->valuedouble;
+            f_ti = f_to = by_ref = true;
+        } else if (x->refs_final) {
+            return failf(x, rp, "\"%.40s\" names no ClipId of a video or audio clip", ref);
+        }
+    }
     if (f_out && out <= in) {
         joinp(p, sizeof(p), path, "Out");
         return failf(x, p, "%g must be greater than In (%g)", out, in);
@@ -522,6 +546,16 @@ static enum vodq_rc place(struct ctx *x, const cJSON *clip, const char *path, do
             return failf(x, path, "Out is needed: the duration of %s is unknown", pl->src);
         } else if (target < pl->len - EPS) {
             pl->out = in + target * pl->speed;
+            pl->len = target;
+        } else if (target > pl->len + EPS && by_ref) {
+            /* too short for the clip it is aligned to: slowed down to fill */
+            pl->speed *= pl->len / target;
+            if (pl->speed < 0.25 - EPS) {
+                char sp[AP_LEN];
+                joinp(sp, sizeof(sp), path, "ReferenceClipId");
+                return failf(x, sp, "filling %.3f s needs speed %.3f, below vodq's 0.25", target,
+                             pl->speed);
+            }
             pl->len = target;
         } else if (target > pl->len + EPS) {
             if (audio) {
@@ -1258,6 +1292,21 @@ static enum vodq_rc main_eligible(struct ctx *x, const cJSON *clips, const char 
     return VODQ_OK;
 }
 
+/* Notes where a clip labelled with ClipId lies, for ReferenceClipId. */
+static void record_span(struct ctx *x, const cJSON *clip, const char *tpath, double t0, double t1)
+{
+    const char *id = getstr(clip, "ClipId");
+    cJSON *a;
+
+    if (id == NULL || x->spans == NULL || cJSON_GetObjectItemCaseSensitive(x->spans, id))
+        return;
+    a = cJSON_CreateArray();
+    cJSON_AddItemToArray(a, cJSON_CreateNumber(t0));
+    cJSON_AddItemToArray(a, cJSON_CreateNumber(t1));
+    cJSON_AddItemToArray(a, cJSON_CreateString(tpath));
+    cJSON_AddItemToObject(x->spans, id, a);
+}
+
 /* Converts one video (or image) track. main: into vodq's main track
  * (contiguous, gaps filled black); else a picture-in-picture track whose
  * clips carry explicit starts. *end: where the track ends. */
@@ -1297,19 +1346,13 @@ static enum vodq_rc video_track(struct ctx *x, const cJSON *clips, const char *t
             joinp(tp, sizeof(tp), p, "Type");
             return failf(x, tp, "unknown clip type \"%.40s\" (Video, Image)", type);
         }
-        if (get(c, "ReferenceClipId") && !(get(c, "TimelineIn") && get(c, "TimelineOut"))) {
-            char tp[AP_LEN];
-            joinp(tp, sizeof(tp), p, "ReferenceClipId");
-            return failf(x, tp, "cross-track alignment is not supported by vodq's importer "
-                                "(give TimelineIn and TimelineOut)");
-        }
         if (get(c, "MaskVideoUrl")) {
             char tp[AP_LEN];
             joinp(tp, sizeof(tp), p, "MaskVideoUrl");
             return failf(x, tp, "mask videos are not supported by vodq's importer");
         }
         bool gimg = type && strcasecmp(type, "GlobalImage") == 0;
-        TRY(place(x, c, p, gimg ? 0 : cursor, false, &pl));
+        TRY(place(x, c, p, tpath, gimg ? 0 : cursor, false, &pl));
         TRY(clip_effects(x, c, p, false, main, i == n, &pl, &f));
         cJSON *vc = cJSON_CreateObject();
         cJSON_AddItemToArray(out, vc);
@@ -1322,7 +1365,7 @@ static enum vodq_rc video_track(struct ctx *x, const cJSON *clips, const char *t
                 cJSON_AddItemToArray(out, color_clip(gap));
                 cJSON_AddItemToArray(out, vc);
                 cursor += gap;
-            } else if (gap < -0.5 / x->fps) {
+            } else if (gap < -0.5 / x->fps && !x->quiet) {
                 cJSON_Delete(f.ranges);
                 return failf(x, p,
                              "starts at %.3f s, inside the previous clip (ends %.3f s): clips of "
@@ -1395,6 +1438,7 @@ static enum vodq_rc video_track(struct ctx *x, const cJSON *clips, const char *t
         }
         put_fx(vc, &pl, &f, main);
         cJSON_Delete(f.ranges);
+        record_span(x, c, tpath, pl.tl_in, pl.tl_in + pl.len);
         if (main) {
             prev_t = f.xfade ? f.tdur : 0;
             cursor = pl.tl_in + pl.len - prev_t;
@@ -1433,13 +1477,7 @@ static enum vodq_rc audio_track(struct ctx *x, const cJSON *clips, const char *t
             continue;
         if (type && strncasecmp(type, "AI_", 3) == 0)
             return failf(x, p, "clip type %.40s is an Aliyun cloud AI service", type);
-        if (get(c, "ReferenceClipId") && !(get(c, "TimelineIn") && get(c, "TimelineOut"))) {
-            char tp[AP_LEN];
-            joinp(tp, sizeof(tp), p, "ReferenceClipId");
-            return failf(x, tp, "cross-track alignment is not supported by vodq's importer "
-                                "(give TimelineIn and TimelineOut)");
-        }
-        TRY(place(x, c, p, cursor, true, &pl));
+        TRY(place(x, c, p, tpath, cursor, true, &pl));
         TRY(clip_effects(x, c, p, true, false, false, &pl, &f));
         cJSON *a = cJSON_CreateObject();
         cJSON_AddItemToArray(x->audio, a);
@@ -1479,6 +1517,7 @@ static enum vodq_rc audio_track(struct ctx *x, const cJSON *clips, const char *t
                                   "over that time");
         }
         cJSON_Delete(f.ranges);
+        record_span(x, c, tpath, pl.tl_in, pl.tl_in + pl.len);
         cursor = pl.tl_in + pl.len;
         if (!loop || get(c, "TimelineOut"))
             *end = fmax(*end, cursor);
@@ -2091,9 +2130,27 @@ static void finish(struct ctx *x, cJSON *tl)
     }
 }
 
-/* One pass: a fresh context and timeline. */
-static enum vodq_rc run_pass(const cJSON *doc, const struct vodq_aliyun_opts *o, bool media,
-                             cJSON *dropped, cJSON *notes, cJSON **tl_out, struct vodq_err *err)
+/* True when some object of node has the key (any case). */
+static bool has_key(const cJSON *node, const char *key, int depth)
+{
+    const cJSON *it;
+
+    if (depth > 32)
+        return false;
+    cJSON_ArrayForEach(it, node)
+    {
+        if (it->string && strcasecmp(it->string, key) == 0)
+            return true;
+        if ((cJSON_IsObject(it) || cJSON_IsArray(it)) && has_key(it, key, depth + 1))
+            return true;
+    }
+    return false;
+}
+
+/* One conversion: a fresh context and timeline. */
+static enum vodq_rc run_once(const cJSON *doc, const struct vodq_aliyun_opts *o, bool media,
+                             cJSON *dropped, cJSON *notes, cJSON *spans, bool quiet, bool final,
+                             cJSON **tl_out, struct vodq_err *err)
 {
     struct ctx x;
     cJSON *tl = cJSON_CreateObject();
@@ -2105,6 +2162,9 @@ static enum vodq_rc run_pass(const cJSON *doc, const struct vodq_aliyun_opts *o,
     x.media = media;
     x.dropped = dropped;
     x.notes = notes;
+    x.spans = spans;
+    x.quiet = quiet;
+    x.refs_final = final;
     x.total = -1;
     x.fps = 30;
     if (tl == NULL)
@@ -2132,6 +2192,28 @@ static enum vodq_rc run_pass(const cJSON *doc, const struct vodq_aliyun_opts *o,
     }
     *tl_out = tl;
     return VODQ_OK;
+}
+
+/* One pass; with ReferenceClipIds, a quiet run first learns where every
+ * labelled clip lies (later clips of a track re-flow after a referencing
+ * one in the real run). */
+static enum vodq_rc run_pass(const cJSON *doc, const struct vodq_aliyun_opts *o, bool media,
+                             cJSON *dropped, cJSON *notes, cJSON **tl_out, struct vodq_err *err)
+{
+    cJSON *spans = NULL, *scratch = NULL;
+    enum vodq_rc rc = VODQ_OK;
+
+    if (has_key(doc, "ReferenceClipId", 0)) {
+        spans = cJSON_CreateObject();
+        if (spans == NULL)
+            return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+        rc = run_once(doc, o, media, dropped, notes, spans, true, false, &scratch, err);
+        cJSON_Delete(scratch);
+    }
+    if (rc == VODQ_OK)
+        rc = run_once(doc, o, media, dropped, notes, spans, false, true, tl_out, err);
+    cJSON_Delete(spans);
+    return rc;
 }
 
 enum vodq_rc vodq_aliyun_import(const cJSON *doc, const struct vodq_aliyun_opts *opts,
