@@ -5,6 +5,8 @@
 #include "shared/proto.h"
 #include "shared/redis.h"
 
+#include <cjson/cJSON.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,7 +33,10 @@ static const char *description =
     "  session release S [--delete-exports]\n"
     "                           cancel the session's unfinished jobs and delete its keys\n"
     "                           (--delete-exports: and the files it exported, deleted\n"
-    "                           from this host); later calls for it fail";
+    "                           from this host); later calls for it fail\n"
+    "  media set ID URL         map an Aliyun MediaId/ImageId to a path or URL for\n"
+    "                           imported Aliyun timelines (docs/aliyun-timeline.md)\n"
+    "  media list | media rm ID the map, or remove one entry";
 
 static struct vodq_redis *R;
 static struct vodq_queue Q;
@@ -399,6 +404,52 @@ static int cmd_dead(int argc, char **argv)
     return 0;
 }
 
+/* The queue's MediaId map (hash VODQ_KEY_MEDIA), read by the worker when
+ * an imported Aliyun timeline names MediaIds. */
+static int cmd_media(int argc, char **argv)
+{
+    char key[VODQ_KEY_MAX];
+    struct vodq_err err = {0};
+    struct vodq_reply *r = NULL;
+
+    vodq_queue_key(&Q, key, sizeof(key), VODQ_KEY_MEDIA, NULL);
+    if (argc == 3 && !strcmp(argv[0], "set")) {
+        if (!argv[1][0] || !argv[2][0])
+            return fail("media set: ID and URL must not be empty");
+        r = vodq_redis_cmd(R, &err, "HSET %s %s %s", key, argv[1], argv[2]);
+    } else if (argc == 2 && !strcmp(argv[0], "rm")) {
+        r = vodq_redis_cmd(R, &err, "HDEL %s %s", key, argv[1]);
+        if (r && r->type == VODQ_REPLY_INTEGER && r->integer == 0) {
+            vodq_reply_free(r);
+            return fail("media rm: no entry '%s'", argv[1]);
+        }
+    } else if (argc == 1 && !strcmp(argv[0], "list")) {
+        r = vodq_redis_cmd(R, &err, "HGETALL %s", key);
+        if (r && r->type == VODQ_REPLY_ARRAY) {
+            cJSON *o = json_out ? cJSON_CreateObject() : NULL;
+            for (size_t i = 0; i + 1 < r->elements; i += 2) {
+                const char *id = r->element[i]->str, *url = r->element[i + 1]->str;
+                if (o)
+                    cJSON_AddStringToObject(o, id, url);
+                else
+                    printf("%s\t%s\n", id, url);
+            }
+            if (json_out) {
+                char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+                puts(s ? s : "{}");
+                free(s);
+                cJSON_Delete(o);
+            }
+        }
+    } else {
+        return fail("media: usage: media set ID URL | media list | media rm ID");
+    }
+    if (!r)
+        return fail("media: %s", err.msg);
+    vodq_reply_free(r);
+    return 0;
+}
+
 static long long count(const char *fmt, const char *key)
 {
     struct vodq_err err = {0};
@@ -598,6 +649,8 @@ int main(int argc, char **argv)
         rc = cmd_stats();
     else if (!strcmp(cmd, "session"))
         rc = cmd_session(cargc, cargv);
+    else if (!strcmp(cmd, "media"))
+        rc = cmd_media(cargc, cargv);
     else
         rc = fail("unknown command '%s' (try --help)", cmd);
     vodq_redis_free(R);

@@ -302,9 +302,17 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
     } else if (out->type == VODQ_TASK_COMPOSE) {
         const cJSON *tl = cJSON_GetObjectItemCaseSensitive(sec, "timeline");
         const cJSON *tf = cJSON_GetObjectItemCaseSensitive(sec, "timeline_file");
-        if (!tl && !tf)
+        const cJSON *ali = cJSON_GetObjectItemCaseSensitive(sec, "aliyun_timeline");
+        if (!tl && !tf && !ali)
             return vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                                "compose.timeline: missing (or compose.timeline_file)");
+                                "compose.timeline: missing (or compose.timeline_file, "
+                                "compose.aliyun_timeline)");
+        if (ali && !cJSON_IsObject(ali) && !cJSON_IsString(ali))
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "compose.aliyun_timeline: must be an object or a JSON string");
+        if ((tl != NULL) + (tf != NULL) + (ali != NULL) > 1)
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "compose: give one of timeline, timeline_file, aliyun_timeline");
         if (tl && !cJSON_IsObject(tl))
             return vodq_err_set(err, VODQ_ERR_INVALID, 0, "compose.timeline: must be an object");
         if (tf && !cJSON_IsString(tf))

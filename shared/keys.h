@@ -22,6 +22,7 @@
 #define VODQ_KEY_WORKER "worker:"        /* hash: worker:<id> capabilities */
 #define VODQ_KEY_STATS "stats"           /* hash: counters (submitted, succeeded...) */
 #define VODQ_KEY_TASKS "tasks:"          /* stream: tasks:<type> (sleep, compose, upload) */
+#define VODQ_KEY_MEDIA "media"           /* hash: Aliyun MediaId -> path or URL (vodqctl media) */
 
 #define VODQ_GROUP_WORKERS "workers"       /* consumer group on task streams */
 #define VODQ_GROUP_SCHEDULERS "schedulers" /* consumer group on the submit stream */

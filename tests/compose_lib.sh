@@ -392,6 +392,17 @@ ssim_psnr() {
          END { printf "frames %d min_ssim %.5f min_psnr %s\n", n, ms, mp }'
 }
 
+# expect_near DESC EXPECTED ACTUAL TOL: ok when ACTUAL is within TOL of EXPECTED
+expect_near() {
+  if [ -n "$3" ] && num_near "$3" "$2" "$4"; then ok "$1 ($3, expected $2 ± $4)"
+  else not_ok "$1 (got '$3', expected $2 ± $4)"; fi
+}
+# expect_rgb DESC "R G B" ACTUAL TOL: ok when every channel is within TOL
+expect_rgb() {
+  if [ -n "$3" ] && rgb_near "$3" "$2" "$4"; then ok "$1 ($3)"
+  else not_ok "$1 (got '$3', expected '$2' ± $4)"; fi
+}
+
 # Probes and measurements never fail (so that `x=$(pixel_at ...)` cannot stop
 # a `set -e` script): they print nothing, or "none", when the file is missing
 # or unreadable, and the check using the value then fails on it.

@@ -7,6 +7,8 @@
 #include "shared/proto.h"
 #include "shared/redis.h"
 
+#include <cjson/cJSON.h>
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -317,6 +319,42 @@ struct done *vodq_wk_run_instant(struct vodq_worker *w, enum vodq_task_type lane
     return d;
 }
 
+/* A compose section whose Aliyun timeline may name MediaIds (or names a
+ * timeline file) gets the queue's media map (hash VODQ_KEY_MEDIA, kept with
+ * vodqctl media) as "media_map"; the spec's own entries win. Returns the
+ * section to use (section itself when nothing was added). */
+static char *with_media_map(struct slot *s, char *section)
+{
+    if (!strcasestr(section, "mediaid") && !strcasestr(section, "imageid") &&
+        !strcasestr(section, "videoid") && !strstr(section, "\"timeline_file\""))
+        return section;
+    struct vodq_redis *r = slot_redis(s);
+    char key[VODQ_KEY_MAX];
+    struct vodq_err err = {0};
+    vodq_queue_key(&s->w->q, key, sizeof(key), VODQ_KEY_MEDIA, NULL);
+    struct vodq_reply *rep = r ? vodq_redis_cmd(r, &err, "HGETALL %s", key) : NULL;
+    cJSON *sec = NULL;
+    char *out = NULL;
+    if (rep && rep->type == VODQ_REPLY_ARRAY && rep->elements >= 2 &&
+        (sec = cJSON_Parse(section)) != NULL && cJSON_IsObject(sec)) {
+        cJSON *map = cJSON_GetObjectItemCaseSensitive(sec, "media_map");
+        if (map == NULL)
+            map = cJSON_AddObjectToObject(sec, "media_map");
+        for (size_t i = 0; cJSON_IsObject(map) && i + 1 < rep->elements; i += 2)
+            if (!cJSON_GetObjectItemCaseSensitive(map, rep->element[i]->str))
+                cJSON_AddStringToObject(map, rep->element[i]->str, rep->element[i + 1]->str);
+        out = cJSON_PrintUnformatted(sec);
+    } else if (!rep) {
+        vodq_warn("media map %s: %s", key, err.msg);
+    }
+    cJSON_Delete(sec);
+    vodq_reply_free(rep);
+    if (out == NULL)
+        return section;
+    free(section);
+    return out;
+}
+
 /* Runs the slot's task; returns what the completer must report (NULL when
  * the lease was lost and nothing may be written). */
 static struct done *run_task(struct slot *s)
@@ -365,6 +403,8 @@ static struct done *run_task(struct slot *s)
         }
         free(auth);
     }
+    if (section && (s->type == VODQ_TASK_COMPOSE || s->type == VODQ_TASK_COMPOSE_GPU))
+        section = with_media_map(s, section);
     if (!section) {
         rc = vodq_err_set(&err, VODQ_ERR_INVALID, 0, "%s: missing from the job spec", type);
         err.permanent = true;

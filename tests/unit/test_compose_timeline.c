@@ -114,7 +114,7 @@ static const struct bad_case bad_cases[] = {
     {TL("{\"type\":\"video\",\"src\":\"a.mp4\",\"out\":2,\"speed\":\"2\"}"),
      "tracks[0].clips[0].speed: must be a number"},
     {TL("{\"type\":\"audio\",\"src\":\"a.mp4\"}"),
-     "tracks[0].clips[0].type: unknown value \"audio\" (allowed: video, image)"},
+     "tracks[0].clips[0].type: unknown value \"audio\" (allowed: video, image, color)"},
     {TL(CLIP ",{\"type\":\"video\",\"src\":\"missing.mp4\",\"out\":1}"),
      "tracks[0].clips[1].src: file not found"},
     {TL("{\"type\":\"video\",\"src\":\"ftp://example.com/a.mp4\",\"out\":1}"),
@@ -134,7 +134,7 @@ static const struct bad_case bad_cases[] = {
      "tracks[0].clips[0].speed: not allowed for image clips"},
     {TL("{\"type\":\"video\",\"src\":\"a.mp4\",\"out\":2,\"volumne\":1}"),
      "tracks[0].clips[0].volumne: unknown field (allowed: type, src, brightness, contrast, "
-     "saturation, in, out, speed, volume, mute, fit, background, transition)"},
+     "saturation, in, out, speed, volume, mute, fit, background, transition, crop, rotate, hflip, vflip, freeze, fade_in, fade_out, volume_ranges)"},
     {TL("{\"type\":\"video\",\"src\":\"a.mp4\",\"out\":2,\"fit\":\"fill\"}"),
      "tracks[0].clips[0].fit: unknown value \"fill\" (allowed: contain, cover, blur, stretch)"},
     {TL("{\"type\":\"video\",\"src\":\"a.mp4\",\"out\":2,\"background\":\"red\"}"),

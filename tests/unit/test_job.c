@@ -272,6 +272,11 @@ static void test_spec_compose_upload(void **state)
          "compose.timeline", "must be an object"},
         {"{\"type\":\"compose\",\"compose\":{\"timeline_file\":3,\"output\":\"o.mp4\"}}",
          "compose.timeline_file", "must be a string"},
+        {"{\"type\":\"compose\",\"compose\":{\"aliyun_timeline\":5,\"output\":\"o.mp4\"}}",
+         "compose.aliyun_timeline", "must be an object or a JSON string"},
+        {"{\"type\":\"compose\",\"compose\":{\"aliyun_timeline\":{},\"timeline\":{},"
+         "\"output\":\"o.mp4\"}}",
+         "compose", "give one of timeline, timeline_file, aliyun_timeline"},
         {"{\"type\":\"compose\",\"compose\":{\"timeline\":{}}}", "compose.output", "missing"},
         {"{\"type\":\"compose\",\"compose\":{\"timeline\":{},\"output\":\"\"}}", "compose.output",
          "missing"},
@@ -303,6 +308,11 @@ static void test_spec_compose_upload(void **state)
     struct vodq_job_spec s;
     parse_ok("{\"type\":\"compose\","
              "\"compose\":{\"timeline\":{\"tracks\":[]},\"output\":\"o.mp4\"}}",
+             &s);
+    assert_int_equal(s.type, VODQ_TASK_COMPOSE);
+    vodq_job_spec_cleanup(&s);
+    parse_ok("{\"type\":\"compose\",\"compose\":{\"aliyun_timeline\":\"{\\\"VideoTracks\\\":[]}\","
+             "\"output\":\"o.mp4\"}}",
              &s);
     assert_int_equal(s.type, VODQ_TASK_COMPOSE);
     vodq_job_spec_cleanup(&s);

@@ -1,6 +1,7 @@
 /* compose.c: the compose task executor (compose.h). */
 #include "worker/compose/compose.h"
 
+#include "worker/compose/aliyun.h"
 #include "worker/compose/engine.h"
 #include "worker/compose/hw.h"
 #include "worker/compose/plan.h"
@@ -8,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -252,18 +254,189 @@ static void sweep_for(const char *path)
     free(b);
 }
 
-/* Loads the timeline named or embedded in spec into *tl; relative paths of
- * an inline one resolve against base_dir. */
+static enum vodq_rc cmp_invalid(struct vodq_err *err, const char *msg)
+{
+    vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s", msg);
+    if (err)
+        err->permanent = true;
+    return VODQ_ERR_INVALID;
+}
+
+/* A JSON file of at most 16 MiB, parsed; NULL with err set. */
+static cJSON *cmp_read_json(const char *path, const char *what, struct vodq_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0;
+    cJSON *j = NULL;
+
+    if (f == NULL) {
+        vodq_err_set(err, errno == ENOENT ? VODQ_ERR_NOTFOUND : VODQ_ERR_IO, errno, "%s %s: %s",
+                     what, path, strerror(errno));
+        return NULL;
+    }
+    buf = malloc(16u << 20);
+    if (buf)
+        n = fread(buf, 1, (16u << 20) - 1, f);
+    if (buf == NULL)
+        vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+    else if (ferror(f) || n == (16u << 20) - 1)
+        vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s %s: unreadable or larger than 16 MiB", what,
+                     path);
+    else if ((j = cJSON_ParseWithLength(buf, n)) == NULL)
+        vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s %s: invalid JSON", what, path);
+    if (j == NULL && err)
+        err->permanent = err->code == VODQ_ERR_INVALID || err->code == VODQ_ERR_NOTFOUND;
+    fclose(f);
+    free(buf);
+    return j;
+}
+
+/* Imports an Aliyun Timeline (doc) with the spec's options into the vodq
+ * timeline text *text; what lenient dropped and the approximations go to
+ * *dropped / *notes. */
+static enum vodq_rc cmp_aliyun(const cJSON *spec, const cJSON *doc, const char *base_dir,
+                               char **text, cJSON **dropped, cJSON **notes, struct vodq_err *err)
+{
+    const cJSON *omc = cJSON_GetObjectItemCaseSensitive(spec, "output_media_config");
+    const cJSON *pc = cJSON_GetObjectItemCaseSensitive(spec, "produce_config");
+    const cJSON *map = cJSON_GetObjectItemCaseSensitive(spec, "media_map");
+    const cJSON *mapf = cJSON_GetObjectItemCaseSensitive(spec, "media_map_file");
+    const cJSON *len = cJSON_GetObjectItemCaseSensitive(spec, "lenient");
+    const cJSON *seed = cJSON_GetObjectItemCaseSensitive(spec, "seed");
+    struct vodq_aliyun_opts o;
+    struct vodq_aliyun_result r;
+    cJSON *cfg_parsed = NULL, *map_file = NULL;
+    enum vodq_rc rc;
+
+    memset(&o, 0, sizeof(o));
+    if (omc && pc)
+        return cmp_invalid(err, "compose: give output_media_config or produce_config, not both");
+    if (pc)
+        omc = pc;
+    const cJSON *omcf = cJSON_GetObjectItemCaseSensitive(spec, "output_media_config_file");
+    if (cJSON_IsString(omcf) && omc == NULL) {
+        omc = cfg_parsed = cmp_read_json(omcf->valuestring, "output media config", err);
+        if (omc == NULL)
+            return err ? err->code : VODQ_ERR_INVALID;
+    } else if (cJSON_IsString(omc)) { /* the API carries it as a JSON string */
+        omc = cfg_parsed = cJSON_Parse(omc->valuestring);
+    }
+    if (omc && !cJSON_IsObject(omc)) {
+        cJSON_Delete(cfg_parsed);
+        return cmp_invalid(err, "compose.output_media_config: must be an object");
+    }
+    if (len && !cJSON_IsBool(len))
+        rc = cmp_invalid(err, "compose.lenient: must be true or false");
+    else if (seed && (!cJSON_IsNumber(seed) || seed->valuedouble < 0))
+        rc = cmp_invalid(err, "compose.seed: must be a non-negative integer");
+    else if (map && !cJSON_IsObject(map))
+        rc = cmp_invalid(err, "compose.media_map: must be an object {\"MediaId\": \"path or URL\"}");
+    else if (mapf && !cJSON_IsString(mapf))
+        rc = cmp_invalid(err, "compose.media_map_file: must be a string");
+    else
+        rc = VODQ_OK;
+    if (rc == VODQ_OK && cJSON_IsString(mapf)) {
+        map_file = cmp_read_json(mapf->valuestring, "media map", err);
+        if (map_file == NULL)
+            rc = err ? err->code : VODQ_ERR_INVALID;
+        else if (!cJSON_IsObject(map_file))
+            rc = cmp_invalid(err, "media map: must be a JSON object {\"MediaId\": \"path or URL\"}");
+        else if (map) {
+            /* the spec's own entries win over the file's */
+            const cJSON *it;
+            cJSON_ArrayForEach(it, map)
+            {
+                cJSON_DeleteItemFromObject(map_file, it->string);
+                cJSON_AddItemToObject(map_file, it->string, cJSON_Duplicate(it, true));
+            }
+        }
+        map = map_file;
+    }
+    if (rc == VODQ_OK) {
+        o.media_map = map;
+        o.output_config = omc;
+        o.lenient = cJSON_IsTrue(len);
+        o.seed = seed ? (uint64_t)seed->valuedouble : 0;
+        o.base_dir = base_dir;
+        o.probe = vodq_aliyun_probe_file;
+        rc = vodq_aliyun_import(doc, &o, &r, err);
+    }
+    if (rc == VODQ_OK) {
+        *text = cJSON_PrintUnformatted(r.timeline);
+        if (*text == NULL)
+            rc = vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+        *dropped = r.dropped;
+        *notes = r.notes;
+        r.dropped = r.notes = NULL;
+        vodq_aliyun_result_cleanup(&r);
+    }
+    cJSON_Delete(cfg_parsed);
+    cJSON_Delete(map_file);
+    if (rc != VODQ_OK && err && rc == VODQ_ERR_INVALID)
+        err->permanent = true;
+    return rc;
+}
+
+/* Loads the timeline named or embedded in spec into *tl: a vodq timeline,
+ * or an Aliyun one ("aliyun_timeline", "format": "aliyun", or detected by
+ * its top-level keys), imported first; relative paths of an inline one
+ * resolve against base_dir. *vodq_text (when not NULL) receives
+ * the vodq timeline text of an import. */
 static enum vodq_rc cmp_timeline(const cJSON *spec, const char *base_dir, struct vodq_timeline *tl,
+                                 char **vodq_text, cJSON **dropped, cJSON **notes,
                                  struct vodq_err *err)
 {
     const cJSON *inl = cJSON_GetObjectItemCaseSensitive(spec, "timeline");
     const cJSON *file = cJSON_GetObjectItemCaseSensitive(spec, "timeline_file");
+    const cJSON *ali = cJSON_GetObjectItemCaseSensitive(spec, "aliyun_timeline");
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(spec, "format");
+    const char *format = cJSON_IsString(fmt) ? fmt->valuestring : "auto";
     enum vodq_rc rc;
 
-    if (cJSON_IsString(file) && inl == NULL) {
+    if (fmt && (!cJSON_IsString(fmt) || (strcmp(format, "auto") != 0 &&
+                                         strcmp(format, "aliyun") != 0 &&
+                                         strcmp(format, "vodq") != 0)))
+        return cmp_invalid(err, "compose.format: must be \"auto\", \"vodq\" or \"aliyun\"");
+    if ((ali != NULL) + (inl != NULL) + (file != NULL) == 1 &&
+        (ali || (cJSON_IsString(file) && strcmp(format, "vodq") != 0) ||
+         (cJSON_IsObject(inl) && (strcmp(format, "aliyun") == 0 ||
+                                  (strcmp(format, "auto") == 0 && vodq_aliyun_detect(inl)))))) {
+        cJSON *doc = NULL;
+        char *dir, *text = NULL;
+        if (cJSON_IsString(file)) {
+            doc = cmp_read_json(file->valuestring, "timeline", err);
+            if (doc == NULL)
+                return err ? err->code : VODQ_ERR_INVALID;
+            if (strcmp(format, "auto") == 0 && !vodq_aliyun_detect(doc)) {
+                cJSON_Delete(doc); /* a vodq timeline file */
+                return vodq_timeline_load_file(file->valuestring, tl, err);
+            }
+            char *fd = strdup(file->valuestring);
+            dir = fd ? strdup(dirname(fd)) : NULL;
+            free(fd);
+        } else {
+            dir = strdup(base_dir);
+        }
+        if (ali && !cJSON_IsObject(ali) && !cJSON_IsString(ali))
+            rc = cmp_invalid(err, "compose.aliyun_timeline: must be an object or a JSON string");
+        else if (dir == NULL)
+            rc = vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+        else
+            rc = cmp_aliyun(spec, doc ? doc : ali ? ali : inl, dir, &text, dropped, notes, err);
+        if (rc == VODQ_OK)
+            rc = vodq_timeline_parse(text, strlen(text), dir, tl, err);
+        if (rc == VODQ_OK && vodq_text)
+            *vodq_text = text;
+        else
+            free(text);
+        free(dir);
+        cJSON_Delete(doc);
+        return rc;
+    }
+    if (cJSON_IsString(file) && inl == NULL && ali == NULL) {
         rc = vodq_timeline_load_file(file->valuestring, tl, err);
-    } else if (cJSON_IsObject(inl) && file == NULL) {
+    } else if (cJSON_IsObject(inl) && file == NULL && ali == NULL) {
         char *text = cJSON_PrintUnformatted(inl);
         if (text == NULL)
             return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
@@ -271,8 +444,8 @@ static enum vodq_rc cmp_timeline(const cJSON *spec, const char *base_dir, struct
         free(text);
     } else {
         rc = vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                          "compose: exactly one of \"timeline\" (object) or \"timeline_file\" "
-                          "(string) is required");
+                          "compose: exactly one of \"timeline\" (object), \"timeline_file\" "
+                          "(string) or \"aliyun_timeline\" is required");
     }
     return rc;
 }
@@ -315,7 +488,7 @@ static enum vodq_rc cmp_check_roots(const struct vodq_roots *roots, const struct
 }
 
 static char *cmp_result(const char *output, const struct vodq_engine_stats *st,
-                        const struct vodq_plan *plan)
+                        const struct vodq_plan *plan, cJSON *dropped, cJSON *notes)
 {
     cJSON *r = cJSON_CreateObject();
     char *s;
@@ -334,9 +507,42 @@ static char *cmp_result(const char *output, const struct vodq_engine_stats *st,
         cJSON_AddNullToObject(r, "cover");
     cJSON_AddNumberToObject(r, "fps", st->fps);
     cJSON_AddBoolToObject(r, "hw_decode", st->hw_decode);
+    if (dropped)
+        cJSON_AddItemReferenceToObject(r, "dropped", dropped);
+    if (notes)
+        cJSON_AddItemReferenceToObject(r, "notes", notes);
     s = cJSON_PrintUnformatted(r);
     cJSON_Delete(r);
     return s;
+}
+
+/* What an Aliyun import dropped (lenient) or approximated, one warning
+ * event each. */
+static enum vodq_rc cmp_import_warnings(struct vodq_task_io *io, const cJSON *dropped,
+                                        const cJSON *notes, struct vodq_err *err)
+{
+    const cJSON *lists[] = {dropped, notes};
+    const char *kinds[] = {"dropped", "approximated"};
+    if (io == NULL || io->event == NULL)
+        return VODQ_OK;
+    for (size_t l = 0; l < 2; l++) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, lists[l])
+        {
+            cJSON *ev = cJSON_CreateObject();
+            char *evs;
+            cJSON_AddStringToObject(ev, "source", "aliyun_timeline");
+            cJSON_AddStringToObject(ev, "kind", kinds[l]);
+            cJSON_AddStringToObject(ev, "message", it->valuestring);
+            evs = cJSON_PrintUnformatted(ev);
+            cJSON_Delete(ev);
+            enum vodq_rc rc = evs ? io->event(io->opaque, "warning", evs) : VODQ_OK;
+            free(evs);
+            if (rc == VODQ_ERR_FENCED)
+                return vodq_err_set(err, VODQ_ERR_FENCED, 0, "lease lost");
+        }
+    }
+    return VODQ_OK;
 }
 
 /* The first half of a compose: the timeline (its file checked against the
@@ -345,17 +551,25 @@ static char *cmp_result(const char *output, const struct vodq_engine_stats *st,
  * timeline or medium is permanent; a fetch failure is as the fetch decided. */
 static enum vodq_rc cmp_plan(struct cmp_ctx *ctx, const cJSON *spec, const char *base_dir,
                              struct vodq_timeline *tl, struct vodq_plan *plan, void **lease,
-                             struct vodq_err *err)
+                             cJSON **dropped, cJSON **notes, struct vodq_err *err)
 {
     const struct vodq_roots *roots = ctx->io ? ctx->io->roots : NULL;
-    const cJSON *tfile = cJSON_GetObjectItemCaseSensitive(spec, "timeline_file");
     enum vodq_rc rc = VODQ_OK;
 
-    if (cJSON_IsString(tfile))
-        rc = vodq_roots_check(roots, "compose.timeline_file", tfile->valuestring, VODQ_ROOTS_READ,
-                              NULL, 0, err);
+    /* files the spec names are read only inside the roots */
+    static const char *const named[] = {"timeline_file", "media_map_file",
+                                        "output_media_config_file"};
+    for (size_t i = 0; rc == VODQ_OK && i < sizeof(named) / sizeof(named[0]); i++) {
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(spec, named[i]);
+        char what[48];
+        snprintf(what, sizeof(what), "compose.%s", named[i]);
+        if (cJSON_IsString(f))
+            rc = vodq_roots_check(roots, what, f->valuestring, VODQ_ROOTS_READ, NULL, 0, err);
+    }
     if (rc == VODQ_OK)
-        rc = cmp_timeline(spec, base_dir, tl, err);
+        rc = cmp_timeline(spec, base_dir, tl, NULL, dropped, notes, err);
+    if (rc == VODQ_OK)
+        rc = cmp_import_warnings(ctx->io, *dropped, *notes, err);
     if (rc == VODQ_OK) {
         rc = resolve_urls(ctx, spec, tl, lease, err);
         if (rc != VODQ_OK)
@@ -381,6 +595,7 @@ enum vodq_rc vodq_compose_plan(const char *spec_json, const char *base_dir,
     struct cmp_ctx ctx;
     enum vodq_rc rc;
 
+    cJSON *dropped = NULL, *notes = NULL;
     memset(&ctx, 0, sizeof(ctx));
     ctx.io = io;
     *lease = NULL;
@@ -389,8 +604,10 @@ enum vodq_rc vodq_compose_plan(const char *spec_json, const char *base_dir,
         if (err)
             err->permanent = true;
     } else {
-        rc = cmp_plan(&ctx, spec, base_dir, tl, plan, lease, err);
+        rc = cmp_plan(&ctx, spec, base_dir, tl, plan, lease, &dropped, &notes, err);
     }
+    cJSON_Delete(dropped);
+    cJSON_Delete(notes);
     cJSON_Delete(spec);
     return rc;
 }
@@ -413,6 +630,7 @@ enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
                                  .control = cmp_control, .wait = cmp_wait};
     const cJSON *out, *enc;
     void *lease = NULL;
+    cJSON *dropped = NULL, *notes = NULL;
     enum vodq_rc rc;
 
     memset(&ctx, 0, sizeof(ctx));
@@ -449,7 +667,7 @@ enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
     if (rc != VODQ_OK)
         goto out;
     char *dir = strdup(out->valuestring);
-    rc = dir ? cmp_plan(&ctx, spec, dirname(dir), &tl, &plan, &lease, err)
+    rc = dir ? cmp_plan(&ctx, spec, dirname(dir), &tl, &plan, &lease, &dropped, &notes, err)
              : vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
     free(dir);
     if (rc != VODQ_OK)
@@ -462,7 +680,7 @@ enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
     if (rc == VODQ_ERR_MEDIA && err && strstr(err->msg, "encoder") != NULL)
         err->permanent = true;
     if (rc == VODQ_OK && result) {
-        result->result_json = cmp_result(out->valuestring, &st, &plan);
+        result->result_json = cmp_result(out->valuestring, &st, &plan, dropped, notes);
         if (result->result_json == NULL)
             rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
     }
@@ -471,5 +689,53 @@ out:
     vodq_plan_cleanup(&plan);
     vodq_timeline_cleanup(&tl);
     cJSON_Delete(spec);
+    cJSON_Delete(dropped);
+    cJSON_Delete(notes);
     return rc;
+}
+
+char *vodq_compose_print_timeline(const char *spec_json, struct vodq_err *err)
+{
+    cJSON *spec = cJSON_Parse(spec_json ? spec_json : "");
+    const cJSON *out = cJSON_GetObjectItemCaseSensitive(spec, "output");
+    cJSON *dropped = NULL, *notes = NULL, *j;
+    struct vodq_timeline tl;
+    char *text = NULL, *pretty = NULL, *od = strdup(cJSON_IsString(out) ? out->valuestring : "./out.mp4");
+    const char *base_dir = od ? dirname(od) : ".";
+
+    memset(&tl, 0, sizeof(tl));
+    if (!cJSON_IsObject(spec)) {
+        cmp_invalid(err, "compose: spec is not a JSON object");
+    } else if (cmp_timeline(spec, base_dir, &tl, &text, &dropped, &notes, err) == VODQ_OK) {
+        if (text == NULL) {
+            /* a vodq timeline: print what was given */
+            const cJSON *inl = cJSON_GetObjectItemCaseSensitive(spec, "timeline");
+            const cJSON *file = cJSON_GetObjectItemCaseSensitive(spec, "timeline_file");
+            j = inl ? cJSON_Duplicate(inl, true)
+                    : cmp_read_json(file->valuestring, "timeline", err);
+        } else {
+            j = cJSON_Parse(text);
+        }
+        if (j && (dropped || notes)) {
+            /* shown next to the timeline, for the reader; not timeline fields */
+            cJSON *wrap = cJSON_CreateObject();
+            cJSON_AddItemToObject(wrap, "timeline", j);
+            if (dropped)
+                cJSON_AddItemReferenceToObject(wrap, "dropped", dropped);
+            if (notes)
+                cJSON_AddItemReferenceToObject(wrap, "notes", notes);
+            j = wrap;
+        }
+        pretty = j ? cJSON_Print(j) : NULL;
+        cJSON_Delete(j);
+        if (pretty == NULL && err && err->code == VODQ_OK)
+            vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+    }
+    free(text);
+    vodq_timeline_cleanup(&tl);
+    cJSON_Delete(dropped);
+    cJSON_Delete(notes);
+    cJSON_Delete(spec);
+    free(od);
+    return pretty;
 }

@@ -135,8 +135,19 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: vodq-compose [options] TIMELINE.json OUT.mp4\n"
+            "       vodq-compose [options] --print-timeline TIMELINE.json\n"
             "       vodq-compose --probe\n"
-            "Renders a timeline (JSON) to an MP4 file in process (libav*).\n"
+            "Renders a timeline (JSON) to an MP4 file in process (libav*). The timeline is\n"
+            "vodq's own (docs/timeline.md) or an Aliyun cloud-editing Timeline\n"
+            "(docs/aliyun-timeline.md), told apart by its top-level keys.\n"
+            "  --format F            auto (default), vodq or aliyun\n"
+            "  --print-timeline      print the vodq timeline the file becomes (after an Aliyun\n"
+            "                        import, with what was dropped and approximated) and exit\n"
+            "  --media-map FILE      Aliyun import: JSON object MediaId -> path or URL\n"
+            "  --output-config FILE  Aliyun import: OutputMediaConfig / ProduceConfig JSON\n"
+            "  --lenient             Aliyun import: drop cloud-only effects (listed) instead of\n"
+            "                        failing\n"
+            "  --seed N              Aliyun import: picks random and listed transitions (0)\n"
             "  --encoder NAME        video encoder: auto (NVENC, VAAPI, then software) or an\n"
             "                        FFmpeg encoder name (libx264, h264_nvenc, ...); overrides\n"
             "                        the timeline's output.encoder\n"
@@ -163,7 +174,41 @@ static void usage(FILE *f)
             "Exit status: 0 success, 1 failure, 2 usage, 3 cancelled.\n");
 }
 
-static int print_ffmpeg_args(const char *tl_path, const char *out, const char *encoder)
+/* The vodq timeline the spec renders (an Aliyun one imported), parsed with
+ * the timeline file's folder as base. */
+static enum vodq_rc load_any(const char *spec_json, const char *tl_path, struct vodq_timeline *tl,
+                             struct vodq_err *err)
+{
+    char *text = vodq_compose_print_timeline(spec_json, err), *dir = strdup(tl_path), *slash;
+    cJSON *j = text ? cJSON_Parse(text) : NULL, *inner;
+    char *flat = NULL;
+    enum vodq_rc rc;
+
+    free(text);
+    inner = cJSON_GetObjectItemCaseSensitive(j, "timeline"); /* after an import */
+    if (inner == NULL)
+        inner = j;
+    if (j == NULL || dir == NULL || (flat = cJSON_PrintUnformatted(inner)) == NULL) {
+        rc = err && err->code != VODQ_OK ? err->code
+                                         : vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+    } else {
+        slash = strrchr(dir, '/');
+        if (slash == NULL)
+            snprintf(dir, strlen(dir) + 1, ".");
+        else if (slash == dir)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+        rc = vodq_timeline_parse(flat, strlen(flat), dir, tl, err);
+    }
+    cJSON_Delete(j);
+    free(flat);
+    free(dir);
+    return rc;
+}
+
+static int print_ffmpeg_args(const char *spec_json, const char *tl_path, const char *out,
+                             const char *encoder)
 {
     struct vodq_timeline tl;
     struct vodq_plan plan;
@@ -173,7 +218,7 @@ static int print_ffmpeg_args(const char *tl_path, const char *out, const char *e
 
     memset(&tl, 0, sizeof(tl));
     memset(&plan, 0, sizeof(plan));
-    rc = vodq_timeline_load_file(tl_path, &tl, &err);
+    rc = load_any(spec_json, tl_path, &tl, &err);
     if (rc == VODQ_OK)
         rc = vodq_timeline_probe(&tl, &err);
     if (rc == VODQ_OK)
@@ -201,9 +246,10 @@ static int print_ffmpeg_args(const char *tl_path, const char *out, const char *e
 int main(int argc, char **argv)
 {
     const char *pos[2] = {NULL, NULL}, *encoder = NULL, *cache_dir = getenv("VODQ_CACHE_DIR"),
-               *inputs_file = NULL;
+               *inputs_file = NULL, *format = NULL, *map = NULL, *ocfg = NULL;
     long long cache_max = 0, stall_s = 0, attempts = 0, range_bytes = 0;
-    bool json = false, ffargs = false, probe = false;
+    bool json = false, ffargs = false, probe = false, print_tl = false, lenient = false;
+    double seed = -1;
     int npos = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -217,6 +263,23 @@ int main(int argc, char **argv)
             ffargs = true;
         } else if (strcmp(a, "--probe") == 0) {
             probe = true;
+        } else if (strcmp(a, "--print-timeline") == 0) {
+            print_tl = true;
+        } else if (strcmp(a, "--lenient") == 0) {
+            lenient = true;
+        } else if (strcmp(a, "--format") == 0 && i + 1 < argc) {
+            format = argv[++i];
+        } else if (strcmp(a, "--media-map") == 0 && i + 1 < argc) {
+            map = argv[++i];
+        } else if (strcmp(a, "--output-config") == 0 && i + 1 < argc) {
+            ocfg = argv[++i];
+        } else if (strcmp(a, "--seed") == 0 && i + 1 < argc) {
+            char *end;
+            seed = strtod(argv[++i], &end);
+            if (*end || seed < 0 || seed != (double)(long long)seed) {
+                fprintf(stderr, "vodq-compose: --seed: not a non-negative integer: %s\n", argv[i]);
+                return 2;
+            }
         } else if (strcmp(a, "--encoder") == 0 && i + 1 < argc) {
             encoder = argv[++i];
         } else if (strncmp(a, "--encoder=", 10) == 0) {
@@ -258,12 +321,10 @@ int main(int argc, char **argv)
         free(s);
         return 0;
     }
-    if (npos != 2) {
+    if (npos != 2 && !(print_tl && npos == 1)) {
         usage(stderr);
         return 2;
     }
-    if (ffargs)
-        return print_ffmpeg_args(pos[0], pos[1], encoder);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -324,14 +385,36 @@ int main(int argc, char **argv)
     if (inputs)
         cJSON_AddItemToObject(spec, "inputs", inputs);
     if (spec == NULL || cJSON_AddStringToObject(spec, "timeline_file", pos[0]) == NULL ||
-        cJSON_AddStringToObject(spec, "output", pos[1]) == NULL ||
+        cJSON_AddStringToObject(spec, "output", pos[1] ? pos[1] : "./out.mp4") == NULL ||
         (encoder && cJSON_AddStringToObject(spec, "encoder", encoder) == NULL) ||
+        (format && cJSON_AddStringToObject(spec, "format", format) == NULL) ||
+        (map && cJSON_AddStringToObject(spec, "media_map_file", map) == NULL) ||
+        (ocfg && cJSON_AddStringToObject(spec, "output_media_config_file", ocfg) == NULL) ||
+        (lenient && cJSON_AddBoolToObject(spec, "lenient", true) == NULL) ||
+        (seed >= 0 && cJSON_AddNumberToObject(spec, "seed", seed) == NULL) ||
         (spec_json = cJSON_PrintUnformatted(spec)) == NULL) {
         fprintf(stderr, "vodq-compose: out of memory\n");
         cJSON_Delete(spec);
         return 1;
     }
     cJSON_Delete(spec);
+    if (print_tl) {
+        struct vodq_err perr = {0};
+        char *s = vodq_compose_print_timeline(spec_json, &perr);
+        free(spec_json);
+        if (s == NULL) {
+            fprintf(stderr, "vodq-compose: %s\n", perr.msg);
+            return 1;
+        }
+        printf("%s\n", s);
+        free(s);
+        return 0;
+    }
+    if (ffargs) {
+        int st = print_ffmpeg_args(spec_json, pos[0], pos[1], encoder);
+        free(spec_json);
+        return st;
+    }
 
     struct cli c = {isatty(STDERR_FILENO) == 1, 0, -1};
     struct vodq_task_io io;

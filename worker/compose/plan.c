@@ -393,9 +393,11 @@ static void pip_size(const struct vodq_clip *c, const struct vodq_output_spec *o
         *w = even(o->width * c->scale);
     else if (c->width_px > 0)
         *w = even(c->width_px);
+    else if (c->height_px > 0)
+        *w = even(c->height_px * dw / dh);
     else
         *w = even(dw);
-    *h = even(*w * dh / dw);
+    *h = c->height_px > 0 ? even(c->height_px) : even(*w * dh / dw);
     if (*w > o->width)
         *w = o->width;
     if (*h > o->height)
@@ -420,23 +422,80 @@ static void sb_atempo(struct sbuf *b, double speed)
 /* The picture of clip c: fitted to the canvas (main track) or scaled to its
  * picture-in-picture size, colour-converted, adjusted; yuv420p, or yuva420p
  * for a PIP clip drawn with opacity. */
-static void sb_picture(struct sbuf *g, const struct vodq_clip *c, size_t k,
+static void sb_picture(struct sbuf *g, const struct vodq_clip *c0, size_t k,
                        const struct vodq_output_spec *o)
 {
-    sb_rotation(g, &c->info);
+    struct vodq_clip edited;
+    const struct vodq_clip *c = c0;
+
+    sb_rotation(g, &c0->info);
+    if (c0->has_crop || c0->rotate || c0->hflip || c0->vflip) {
+        /* Crop, rotate, mirror; the fit then sees the edited picture's
+         * display size (square pixels after the edits' own arithmetic). */
+        double dw, dh;
+        display_size(&c0->info, &dw, &dh);
+        edited = *c0;
+        if (c0->has_crop) {
+            sb_printf(g, "crop=w=iw*%.6f:h=ih*%.6f:x=iw*%.6f:y=ih*%.6f,", c0->crop_w, c0->crop_h,
+                      c0->crop_x, c0->crop_y);
+            dw *= c0->crop_w;
+            dh *= c0->crop_h;
+        }
+        if (c0->rotate == 90 || c0->rotate == 270) {
+            double t = dw;
+            dw = dh;
+            dh = t;
+            sb_printf(g, "transpose=%s,", c0->rotate == 90 ? "clock" : "cclock");
+        } else if (c0->rotate == 180) {
+            sb_printf(g, "hflip,vflip,");
+        }
+        if (c0->hflip)
+            sb_printf(g, "hflip,");
+        if (c0->vflip)
+            sb_printf(g, "vflip,");
+        edited.info.width = (int)lround(dw) > 0 ? (int)lround(dw) : 1;
+        edited.info.height = (int)lround(dh) > 0 ? (int)lround(dh) : 1;
+        edited.info.rotation = 0;
+        edited.info.sar_num = edited.info.sar_den = 1;
+        edited.info.pix_fmt = -1; /* never take the no-scale shortcut */
+        sb_printf(g, "setsar=1,");
+        c = &edited;
+    }
     if (!c->pip) {
         sb_fit(g, c, k, o);
         return;
     }
     int w, h;
     pip_size(c, o, &w, &h);
-    sb_scale(g, w, h, &c->info, o);
+    if (c->width_px > 0 && c->height_px > 0 && c->fit != VODQ_FIT_STRETCH) {
+        /* A box: cover crops what overflows, contain pads it transparent. */
+        double dw, dh;
+        int sw, sh;
+        display_size(&c->info, &dw, &dh);
+        fit_size(dw, dh, w, h, c->fit == VODQ_FIT_COVER, &sw, &sh);
+        sb_scale(g, sw, sh, &c->info, o);
+        if (c->fit == VODQ_FIT_COVER)
+            sb_printf(g, ",crop=w=%d:h=%d:x=%d:y=%d", w, h, (sw - w) / 2, (sh - h) / 2);
+        else if (sw != w || sh != h)
+            sb_printf(g, ",format=yuva420p,pad=w=%d:h=%d:x=%d:y=%d:color=black@0", w, h,
+                      (w - sw) / 2, (h - sh) / 2);
+    } else {
+        sb_scale(g, w, h, &c->info, o);
+    }
     if (c->brightness != 0 || c->contrast != 1 || c->saturation != 1)
         sb_printf(g, ",eq=brightness=%.4f:contrast=%.4f:saturation=%.4f", c->brightness,
                   c->contrast, c->saturation);
     sb_printf(g, ",setsar=1");
     if (c->opacity < 1)
         sb_printf(g, ",format=yuva420p,lut=a=val*%.4f", c->opacity);
+}
+
+/* volume=G over each span (seconds of the chain's own time). */
+static void sb_vol_ranges(struct sbuf *g, const struct vodq_vol_range *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sb_printf(g, ",volume=%.4f:enable='between(t,%.6f,%.6f)'", r[i].volume, r[i].start_s,
+                  r[i].end_s);
 }
 
 /* Adds clip c's input and its chains: exactly n output frames labelled
@@ -450,10 +509,27 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
     int64_t n = vodq_clip_frames(c, o);
     int64_t ns = frames_samples(o, n);
     double F = fps_of(o);
-    int idx = add_input(plan, cap, c->src);
+    int idx;
     struct vodq_plan_input *in;
 
     *sound = false;
+    if (c->type == VODQ_CLIP_COLOR) {
+        /* A solid colour made in RGB, converted with the output matrix. */
+        sb_printf(g, "color=c=");
+        sb_color(g, c->background);
+        sb_printf(g,
+                  ":s=%dx%d:r=%d/%d,format=gbrp,scale=out_color_matrix=%s:out_range=%s,"
+                  "format=yuv420p,setsar=1,trim=end_frame=%lld[%s];\n",
+                  o->width, o->height, o->fps_num, o->fps_den, out_matrix(o),
+                  range_name(o->full_range), (long long)n, vlabel);
+        if (alabel) {
+            sb_printf(g, "anullsrc=r=%d:cl=%s,atrim=end_sample=%lld[%s];\n", o->sample_rate,
+                      layout_of(o), (long long)ns, alabel);
+            *sound = true;
+        }
+        return 0;
+    }
+    idx = add_input(plan, cap, c->src);
     if (idx < 0)
         return -1;
     in = &plan->inputs[idx];
@@ -476,7 +552,7 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
     }
 
     /* Video clip. The source span covers exactly n output frames. */
-    double span = (double)n / F * c->speed;
+    double span = (double)(n - vodq_clip_freeze_frames(c, o)) / F * c->speed;
     double in_s = c->in_s, seek, lead = 0;
     const struct vodq_media_info *mi = &c->info;
     if (mi->fps_num > 0 && mi->fps_den > 0) {
@@ -508,6 +584,8 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
     else
         sb_printf(g, "setpts=PTS-STARTPTS,fps=%d/%d,", o->fps_num, o->fps_den);
     sb_picture(g, c, k, o);
+    if (vodq_clip_freeze_frames(c, o) > 0) /* the held frame is the span's last */
+        sb_printf(g, ",trim=end_frame=%lld", (long long)(n - vodq_clip_freeze_frames(c, o)));
     sb_printf(g, ",tpad=stop_mode=clone:stop=-1,trim=end_frame=%lld[%s];\n", (long long)n, vlabel);
 
     if (in->use_audio) {
@@ -519,6 +597,14 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
         sb_atempo(g, c->speed);
         if (c->volume != 1)
             sb_printf(g, ",volume=%.4f", c->volume);
+        sb_vol_ranges(g, c->vol, c->n_vol);
+        if (c->fade_in_s > 0)
+            sb_printf(g, ",afade=t=in:st=0:d=%.6f", fmin(c->fade_in_s, (double)n / F));
+        if (c->fade_out_s > 0) {
+            double len = (double)(n - vodq_clip_freeze_frames(c, o)) / F;
+            double d = fmin(c->fade_out_s, len);
+            sb_printf(g, ",afade=t=out:st=%.6f:d=%.6f", len - d, d);
+        }
         sb_printf(g,
                   ",aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s,"
                   "apad,atrim=end_sample=%lld[%s];\n",
@@ -662,10 +748,17 @@ static void add_caption(struct sbuf *g, const struct vodq_caption *c, const char
 /* Adds the music inputs and a chain ending in [music] that lasts at most
  * total_s from timeline time music.start. Returns 0, or -1 with err set. */
 static int add_music(struct vodq_plan *plan, size_t cap, struct sbuf *g, const struct vodq_music *m,
-                     double total_s, const struct vodq_output_spec *o, struct vodq_err *err)
+                     const char *mpath, const char *label, double total_s,
+                     const struct vodq_output_spec *o, struct vodq_err *err)
 {
+    double speed = m->speed > 0 ? m->speed : 1;
     double need = total_s - m->start_s;
     double seg = (m->out_s >= 0 ? m->out_s : m->info.duration_s) - m->in_s;
+
+    if (m->duration_s > 0 && m->duration_s < need)
+        need = m->duration_s;
+    /* From here on: seg in timeline seconds (after the tempo change). */
+    need *= speed;
     double len;
     int64_t len_samples;
     int reps = 1;
@@ -681,9 +774,9 @@ static int add_music(struct vodq_plan *plan, size_t cap, struct sbuf *g, const s
         reps = (int)ceil(need / seg);
         if (reps > MUSIC_MAX_REPEATS) {
             vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                         "music.out: the looped segment (%.3f s) would repeat %d times to fill "
+                         "%s.out: the looped segment (%.3f s) would repeat %d times to fill "
                          "%.3f s; at most %d",
-                         seg, reps, need, MUSIC_MAX_REPEATS);
+                         mpath, seg, reps, need, MUSIC_MAX_REPEATS);
             if (err)
                 err->permanent = true;
             return -1;
@@ -697,11 +790,11 @@ static int add_music(struct vodq_plan *plan, size_t cap, struct sbuf *g, const s
             plan->inputs[idx].duration_s = seg;
             sb_printf(g,
                       "[%d:a]atrim=duration=%.6f,asetpts=PTS-STARTPTS,aresample=%d,"
-                      "aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s[mu%d];\n",
-                      idx, seg, o->sample_rate, o->sample_rate, layout_of(o), r);
+                      "aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s[%s_%d];\n",
+                      idx, seg, o->sample_rate, o->sample_rate, layout_of(o), label, r);
         }
         for (int r = 0; r < reps; r++)
-            sb_printf(g, "[mu%d]", r);
+            sb_printf(g, "[%s_%d]", label, r);
         sb_printf(g, "concat=n=%d:v=0:a=1,", reps);
     } else {
         int idx = add_input(plan, cap, m->src);
@@ -717,10 +810,14 @@ static int add_music(struct vodq_plan *plan, size_t cap, struct sbuf *g, const s
         }
         sb_printf(g, "[%d:a]asetpts=PTS-STARTPTS,", idx);
     }
-    sb_printf(g,
-              "aresample=%d,aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s,"
-              "atrim=end_sample=%lld",
-              o->sample_rate, o->sample_rate, layout_of(o), (long long)len_samples);
+    sb_printf(g, "aresample=%d,aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s",
+              o->sample_rate, o->sample_rate, layout_of(o));
+    if (speed != 1) {
+        sb_atempo(g, speed);
+        len /= speed;
+        len_samples = (int64_t)llround(len * o->sample_rate);
+    }
+    sb_printf(g, ",atrim=end_sample=%lld", (long long)len_samples);
     if (m->fade_in_s > 0)
         sb_printf(g, ",afade=t=in:st=0:d=%.6f", fmin(m->fade_in_s, len));
     if (m->fade_out_s > 0) {
@@ -731,7 +828,7 @@ static int add_music(struct vodq_plan *plan, size_t cap, struct sbuf *g, const s
         sb_printf(g, ",volume=%.4f", m->volume);
     if (m->start_s > 0)
         sb_printf(g, ",adelay=delays=%lldS:all=1", (long long)llround(m->start_s * o->sample_rate));
-    sb_printf(g, "[music];\n");
+    sb_printf(g, "[%s];\n", label);
     return 0;
 oom:
     vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
@@ -874,6 +971,7 @@ enum vodq_rc vodq_plan_build(const struct vodq_timeline *tl, struct vodq_plan *p
 
     if (tl->music.src)
         reps = MUSIC_MAX_REPEATS;
+    reps += tl->n_audio * MUSIC_MAX_REPEATS;
     cap = tl->n_overlays + reps + 1;
     for (size_t t = 0; t < tl->n_tracks; t++)
         cap += tl->tracks[t].n_clips;
@@ -951,20 +1049,50 @@ enum vodq_rc vodq_plan_build(const struct vodq_timeline *tl, struct vodq_plan *p
         add_caption(&g, &tl->captions[i], cur, next, o);
         snprintf(cur, sizeof(cur), "%s", next);
     }
+    for (size_t i = 0; i < tl->n_subtitles; i++) {
+        /* libass draws in RGB here too, for the same BT.601 reason as
+         * drawtext; a start moves the file's time 0. */
+        const struct vodq_subtitle *su = &tl->subtitles[i];
+        snprintf(next, sizeof(next), "sub%zu", i);
+        sb_printf(&g, "[%s]scale=in_color_matrix=%s:in_range=%s,format=gbrp,", cur, out_matrix(o),
+                  range_name(o->full_range));
+        if (su->start_s > 0)
+            sb_printf(&g, "setpts=PTS-%.6f/TB,", su->start_s);
+        sb_printf(&g, "subtitles=filename=");
+        sb_escaped(&g, su->src);
+        if (su->start_s > 0)
+            sb_printf(&g, ",setpts=PTS+%.6f/TB", su->start_s);
+        sb_printf(&g, ",scale=out_color_matrix=%s:out_range=%s,format=yuv420p[%s];\n",
+                  out_matrix(o), range_name(o->full_range), next);
+        snprintf(cur, sizeof(cur), "%s", next);
+    }
     sb_printf(&g,
-              "[%s]format=yuv420p,setparams=range=%s:color_primaries=%s:color_trc=%s:"
-              "colorspace=%s[%s];\n",
-              cur, o->full_range ? "pc" : "tv", out_tag(o), out_tag(o), out_tag(o),
+              "[%s]trim=end_frame=%lld,format=yuv420p,setparams=range=%s:color_primaries=%s:"
+              "color_trc=%s:colorspace=%s[%s];\n",
+              cur, (long long)total_frames, o->full_range ? "pc" : "tv", out_tag(o), out_tag(o), out_tag(o),
               plan->vout_label);
 
     /* Audio: clips' sound, PIP clips' and music under it, loudness, exact
      * length. amix sums (normalize=0): every source keeps its level. */
     if (tl->music.src) {
-        if (add_music(plan, cap, &g, &tl->music, plan->duration_s, o, err) < 0) {
+        if (add_music(plan, cap, &g, &tl->music, "music", "music", plan->duration_s, o, err) < 0) {
             free(mix.s);
             goto fail;
         }
         sb_printf(&mix, "[music]");
+        n_mix++;
+    }
+    for (size_t i = 0; i < tl->n_audio; i++) {
+        char ap[32], al[32];
+        if (tl->audio[i].start_s >= plan->duration_s)
+            continue; /* starts after the end: cut entirely */
+        snprintf(ap, sizeof(ap), "audio[%zu]", i);
+        snprintf(al, sizeof(al), "au%zu", i);
+        if (add_music(plan, cap, &g, &tl->audio[i], ap, al, plan->duration_s, o, err) < 0) {
+            free(mix.s);
+            goto fail;
+        }
+        sb_printf(&mix, "[%s]", al);
         n_mix++;
     }
     if (n_mix > 1) {
@@ -975,7 +1103,9 @@ enum vodq_rc vodq_plan_build(const struct vodq_timeline *tl, struct vodq_plan *p
     if (mix.oom)
         g.oom = true;
     free(mix.s);
-    sb_printf(&g, "[%s]", acur);
+    sb_printf(&g, "[%s]anull", acur);
+    sb_vol_ranges(&g, tl->vol, tl->n_vol);
+    sb_printf(&g, ",");
     if (o->has_loudness)
         sb_printf(&g, "loudnorm=I=%.1f:TP=-1.5:LRA=11,", o->loudness_lufs);
     sb_printf(&g,

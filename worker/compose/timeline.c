@@ -28,7 +28,7 @@ static const char *const fit_names[] = {"contain", "cover", "blur", "stretch"};
 static const char *const anchor_names[] = {"top-left",    "top",    "top-right",
                                            "left",        "center", "right",
                                            "bottom-left", "bottom", "bottom-right"};
-static const char *const clip_type_names[] = {"video", "image"};
+static const char *const clip_type_names[] = {"video", "image", "color"};
 static const char *const vcodec_names[] = {"h264", "hevc"};
 static const char *const acodec_names[] = {"aac"};
 static const char *const color_names[] = {"bt709", "bt601"};
@@ -445,6 +445,19 @@ static enum vodq_rc parse_transition(const cJSON *obj, const char *path, struct 
     return VODQ_OK;
 }
 
+/* The clip's optional "transition". */
+static enum vodq_rc parse_opt_transition(const cJSON *obj, const char *path, struct vodq_clip *c,
+                                         struct vodq_err *err)
+{
+    const cJSON *tr = field(obj, "transition");
+    char tpath[PATH_MAX_LEN];
+
+    if (tr == NULL)
+        return VODQ_OK;
+    join(tpath, sizeof(tpath), path, "transition");
+    return parse_transition(tr, tpath, c, err);
+}
+
 /* Appends n names to list (of room entries) at *len. */
 static void add_keys(const char **list, size_t *len, size_t room, const char *const *names,
                      size_t n)
@@ -484,6 +497,72 @@ static enum vodq_rc parse_size_opacity(const cJSON *obj, const char *path, doubl
     return get_num(obj, path, "opacity", 1, 0, 1, opacity, err);
 }
 
+/* "volume_ranges": [{"start", "end", "volume"}], at most 100. */
+static enum vodq_rc parse_vol_ranges(const cJSON *obj, const char *path,
+                                     struct vodq_vol_range **out, size_t *n, struct vodq_err *err)
+{
+    static const char *const keys[] = {"start", "end", "volume"};
+    const cJSON *arr = field(obj, "volume_ranges"), *it;
+    char p[PATH_MAX_LEN], ip[PATH_MAX_LEN];
+
+    if (arr == NULL)
+        return VODQ_OK;
+    join(p, sizeof(p), path, "volume_ranges");
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > 100)
+        return bad(err, p, NULL, "must be an array of at most 100 {\"start\", \"end\", \"volume\"}");
+    *out = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(**out));
+    if (*out == NULL)
+        return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+    cJSON_ArrayForEach(it, arr)
+    {
+        struct vodq_vol_range *r = &(*out)[*n];
+        pathf(ip, sizeof(ip), "%s[%zu]", p, *n);
+        (*n)++;
+        if (!cJSON_IsObject(it))
+            return bad(err, ip, NULL, "must be an object {\"start\", \"end\", \"volume\"}");
+        TRY(check_keys(it, ip, keys, N_OF(keys), err));
+        if (!field(it, "end"))
+            return bad(err, ip, "end", "required (seconds)");
+        TRY(get_num(it, ip, "start", 0, 0, 86400, &r->start_s, err));
+        TRY(get_num(it, ip, "end", 0, 0, 86400, &r->end_s, err));
+        if (r->end_s <= r->start_s)
+            return bad(err, ip, "end", "must be greater than start (%g)", r->start_s);
+        TRY(get_num(it, ip, "volume", 0, 0, 10, &r->volume, err));
+    }
+    return VODQ_OK;
+}
+
+/* Crop, rotate and mirror (any clip with a picture). */
+static enum vodq_rc parse_edits(const cJSON *obj, const char *path, struct vodq_clip *c,
+                                struct vodq_err *err)
+{
+    static const char *const crop_keys[] = {"x", "y", "width", "height"};
+    const cJSON *sub;
+    char sp[PATH_MAX_LEN];
+    int64_t rot = 0;
+
+    TRY(get_object(obj, path, "crop", crop_keys, N_OF(crop_keys),
+                   "{\"x\", \"y\", \"width\", \"height\"} (fractions of the picture)", sp,
+                   sizeof(sp), &sub, err));
+    if (sub) {
+        c->has_crop = true;
+        TRY(get_num(sub, sp, "x", 0, 0, 1, &c->crop_x, err));
+        TRY(get_num(sub, sp, "y", 0, 0, 1, &c->crop_y, err));
+        TRY(get_pos(sub, sp, "width", 1, 1, &c->crop_w, err));
+        TRY(get_pos(sub, sp, "height", 1, 1, &c->crop_h, err));
+        if (c->crop_x + c->crop_w > 1 + 1e-9)
+            return bad(err, sp, "width", "x + width must be at most 1");
+        if (c->crop_y + c->crop_h > 1 + 1e-9)
+            return bad(err, sp, "height", "y + height must be at most 1");
+    }
+    TRY(get_int(obj, path, "rotate", 0, 0, 270, &rot, err));
+    if (rot % 90 != 0)
+        return bad(err, path, "rotate", "must be 0, 90, 180 or 270 (degrees clockwise)");
+    c->rotate = (int)rot;
+    TRY(get_bool(obj, path, "hflip", false, &c->hflip, err));
+    return get_bool(obj, path, "vflip", false, &c->vflip, err);
+}
+
 /* A clip of the main track (pip false) or of an overlay track (pip true). */
 static enum vodq_rc parse_clip(const cJSON *obj, const char *path, const char *base_dir, bool pip,
                                struct vodq_clip *c, struct vodq_err *err)
@@ -493,12 +572,17 @@ static enum vodq_rc parse_clip(const cJSON *obj, const char *path, const char *b
     static const char *const video_keys[] = {"in", "out", "speed", "volume", "mute"};
     static const char *const image_keys[] = {"duration"};
     static const char *const main_keys[] = {"fit", "background", "transition"};
-    static const char *const pip_keys[] = {"start", "anchor", "x",      "y",
-                                           "scale", "width",  "opacity"};
-    const char *keys[32];
+    static const char *const main_only_keys[] = {"background", "transition"};
+    static const char *const pip_keys[] = {"start", "anchor",  "x",     "y",
+                                           "scale", "width",   "opacity", "height"};
+    static const char *const pip_fit_key[] = {"fit"};
+    static const char *const edit_keys[] = {"crop", "rotate", "hflip", "vflip"};
+    static const char *const video_edit_keys[] = {"freeze", "fade_in", "fade_out",
+                                                  "volume_ranges"};
+    static const char *const color_keys[] = {"type", "duration", "background", "transition"};
+    const char *keys[48];
     size_t n_keys = 0;
     int t, fit;
-    const cJSON *tr;
 
     c->out_s = -1;
     c->speed = 1;
@@ -512,6 +596,16 @@ static enum vodq_rc parse_clip(const cJSON *obj, const char *path, const char *b
         return bad(err, path, NULL, "must be an object");
     TRY(get_enum(obj, path, "type", clip_type_names, N_OF(clip_type_names), 0, &t, err));
     c->type = (enum vodq_clip_type)t;
+    if (c->type == VODQ_CLIP_COLOR) {
+        if (pip)
+            return bad(err, path, "type", "\"color\" clips are only for the main track (tracks[0])");
+        TRY(check_keys(obj, path, color_keys, N_OF(color_keys), err));
+        if (!field(obj, "duration"))
+            return bad(err, path, "duration", "required for color clips (seconds, > 0)");
+        TRY(get_pos(obj, path, "duration", 0, 86400, &c->image_duration_s, err));
+        TRY(get_color(obj, path, "background", black, &c->background, err));
+        return parse_opt_transition(obj, path, c, err);
+    }
     if (c->type == VODQ_CLIP_VIDEO)
         TRY(reject_keys(obj, path, image_keys, N_OF(image_keys),
                         "not allowed for video clips (trim with \"in\" and \"out\"; \"speed\" "
@@ -521,7 +615,7 @@ static enum vodq_rc parse_clip(const cJSON *obj, const char *path, const char *b
         TRY(reject_keys(obj, path, video_keys, N_OF(video_keys), "not allowed for image clips",
                         err));
     if (pip)
-        TRY(reject_keys(obj, path, main_keys, N_OF(main_keys),
+        TRY(reject_keys(obj, path, main_only_keys, N_OF(main_only_keys),
                         "only for clips of the main track (tracks[0])", err));
     else
         TRY(reject_keys(obj, path, pip_keys, N_OF(pip_keys),
@@ -531,10 +625,14 @@ static enum vodq_rc parse_clip(const cJSON *obj, const char *path, const char *b
         add_keys(keys, &n_keys, N_OF(keys), video_keys, N_OF(video_keys));
     else
         add_keys(keys, &n_keys, N_OF(keys), image_keys, N_OF(image_keys));
-    if (pip)
+    if (pip) {
         add_keys(keys, &n_keys, N_OF(keys), pip_keys, N_OF(pip_keys));
-    else
+        add_keys(keys, &n_keys, N_OF(keys), pip_fit_key, N_OF(pip_fit_key));
+    } else
         add_keys(keys, &n_keys, N_OF(keys), main_keys, N_OF(main_keys));
+    add_keys(keys, &n_keys, N_OF(keys), edit_keys, N_OF(edit_keys));
+    if (c->type == VODQ_CLIP_VIDEO)
+        add_keys(keys, &n_keys, N_OF(keys), video_edit_keys, N_OF(video_edit_keys));
     TRY(check_keys(obj, path, keys, n_keys, err));
 
     TRY(get_file(obj, path, "src", base_dir, true, &c->src, err));
@@ -548,6 +646,10 @@ static enum vodq_rc parse_clip(const cJSON *obj, const char *path, const char *b
         TRY(get_num(obj, path, "speed", 1, 0.25, 4, &c->speed, err));
         TRY(get_num(obj, path, "volume", 1, 0, 10, &c->volume, err));
         TRY(get_bool(obj, path, "mute", false, &c->mute, err));
+        TRY(get_num(obj, path, "freeze", 0, 0, 3600, &c->freeze_s, err));
+        TRY(get_num(obj, path, "fade_in", 0, 0, 600, &c->fade_in_s, err));
+        TRY(get_num(obj, path, "fade_out", 0, 0, 600, &c->fade_out_s, err));
+        TRY(parse_vol_ranges(obj, path, &c->vol, &c->n_vol, err));
     } else {
         if (!field(obj, "duration"))
             return bad(err, path, "duration", "required for image clips (seconds, > 0)");
@@ -556,24 +658,31 @@ static enum vodq_rc parse_clip(const cJSON *obj, const char *path, const char *b
     TRY(get_num(obj, path, "brightness", 0, -1, 1, &c->brightness, err));
     TRY(get_num(obj, path, "contrast", 1, 0, 2, &c->contrast, err));
     TRY(get_num(obj, path, "saturation", 1, 0, 3, &c->saturation, err));
+    TRY(parse_edits(obj, path, c, err));
     if (pip) {
         if (field(obj, "start"))
             TRY(get_num(obj, path, "start", 0, 0, 86400, &c->start_s, err));
         TRY(parse_anchor_xy(obj, path, VODQ_ANCHOR_TOP_RIGHT, &c->anchor, &c->x, &c->y, err));
         c->scale = 0.3;
         TRY(parse_size_opacity(obj, path, &c->scale, &c->width_px, &c->opacity, err));
+        TRY(get_int32(obj, path, "height", 0, 2, 4320, &c->height_px, err));
+        if (c->height_px > 0 && field(obj, "scale"))
+            return bad(err, path, "height", "give height with width, or alone, not with scale");
+        if (c->height_px > 0 && c->width_px == 0)
+            c->scale = 0;
+        if (field(obj, "fit") && (c->width_px == 0 || c->height_px == 0))
+            return bad(err, path, "fit",
+                       "only for clips of the main track (tracks[0]), or with width and height");
+        TRY(get_enum(obj, path, "fit", fit_names, N_OF(fit_names), VODQ_FIT_STRETCH, &fit, err));
+        if (fit == VODQ_FIT_BLUR)
+            return bad(err, path, "fit", "\"blur\" is only for clips of the main track");
+        c->fit = (enum vodq_fit)fit;
         return VODQ_OK;
     }
     TRY(get_enum(obj, path, "fit", fit_names, N_OF(fit_names), VODQ_FIT_CONTAIN, &fit, err));
     c->fit = (enum vodq_fit)fit;
     TRY(get_color(obj, path, "background", black, &c->background, err));
-    tr = field(obj, "transition");
-    if (tr) {
-        char tpath[PATH_MAX_LEN];
-        join(tpath, sizeof(tpath), path, "transition");
-        TRY(parse_transition(tr, tpath, c, err));
-    }
-    return VODQ_OK;
+    return parse_opt_transition(obj, path, c, err);
 }
 
 static enum vodq_rc parse_tracks(const cJSON *arr, const char *base_dir, struct vodq_timeline *tl,
@@ -729,12 +838,12 @@ static enum vodq_rc parse_caption(const cJSON *obj, const char *path, struct vod
     return VODQ_OK;
 }
 
-static enum vodq_rc parse_music(const cJSON *obj, const char *base_dir, struct vodq_music *m,
-                                struct vodq_err *err)
+static enum vodq_rc parse_music(const cJSON *obj, const char *path, const char *base_dir,
+                                struct vodq_music *m, struct vodq_err *err)
 {
-    static const char *const keys[] = {"src",  "in",     "out",     "start",
-                                       "loop", "volume", "fade_in", "fade_out"};
-    const char *path = "music";
+    static const char *const keys[] = {"src",     "in",       "out",      "start", "loop",
+                                       "volume",  "fade_in",  "fade_out", "duration",
+                                       "speed"};
 
     if (!cJSON_IsObject(obj))
         return bad(err, path, NULL, "must be an object");
@@ -752,7 +861,10 @@ static enum vodq_rc parse_music(const cJSON *obj, const char *base_dir, struct v
     TRY(get_num(obj, path, "volume", 1, 0, 10, &m->volume, err));
     TRY(get_num(obj, path, "fade_in", 0, 0, 600, &m->fade_in_s, err));
     TRY(get_num(obj, path, "fade_out", 0, 0, 600, &m->fade_out_s, err));
-    return VODQ_OK;
+    m->duration_s = -1;
+    if (field(obj, "duration"))
+        TRY(get_pos(obj, path, "duration", -1, 86400, &m->duration_s, err));
+    return get_num(obj, path, "speed", 1, 0.25, 4, &m->speed, err);
 }
 
 static enum vodq_rc parse_fps(const cJSON *obj, const char *path, struct vodq_output_spec *o,
@@ -823,7 +935,8 @@ static enum vodq_rc parse_output(const cJSON *obj, const char *base_dir, struct 
     static const char *const keys[] = {
         "width",    "height", "fps",         "video_codec",   "crf",           "bitrate",
         "gop",      "preset", "encoder",     "audio_codec",   "audio_bitrate", "sample_rate",
-        "channels", "color",  "color_range", "loudness_lufs", "faststart",     "cover"};
+        "channels", "color",  "color_range", "loudness_lufs", "faststart",     "cover",
+        "max_duration"};
     static const char *const cover_keys[] = {"at", "path"};
     const char *path = "output";
     const cJSON *it;
@@ -902,6 +1015,7 @@ static enum vodq_rc parse_output(const cJSON *obj, const char *base_dir, struct 
         o->has_loudness = true;
     }
     TRY(get_bool(obj, path, "faststart", true, &o->faststart, err));
+    TRY(get_num(obj, path, "max_duration", 0, 0, 86400, &o->max_duration_s, err));
     char cp[PATH_MAX_LEN];
     TRY(get_object(obj, path, "cover", cover_keys, N_OF(cover_keys),
                    "{\"at\": seconds, \"path\": file}", cp, sizeof(cp), &it, err));
@@ -916,7 +1030,7 @@ static enum vodq_rc parse_output(const cJSON *obj, const char *base_dir, struct 
 
 double vodq_clip_source_span_s(const struct vodq_clip *c)
 {
-    if (c->type == VODQ_CLIP_IMAGE)
+    if (c->type != VODQ_CLIP_VIDEO)
         return c->image_duration_s;
     if (c->out_s >= 0)
         return c->out_s - c->in_s;
@@ -928,11 +1042,16 @@ double vodq_clip_source_span_s(const struct vodq_clip *c)
 int64_t vodq_clip_frames(const struct vodq_clip *c, const struct vodq_output_spec *out)
 {
     double span = vodq_clip_source_span_s(c);
-    double speed = c->type == VODQ_CLIP_IMAGE ? 1.0 : c->speed;
+    double speed = c->type != VODQ_CLIP_VIDEO ? 1.0 : c->speed;
 
     if (span < 0)
         return -1;
-    return llround(span / speed * out->fps_num / out->fps_den);
+    return llround(span / speed * out->fps_num / out->fps_den) + vodq_clip_freeze_frames(c, out);
+}
+
+int64_t vodq_clip_freeze_frames(const struct vodq_clip *c, const struct vodq_output_spec *out)
+{
+    return c->type == VODQ_CLIP_VIDEO ? llround(c->freeze_s * out->fps_num / out->fps_den) : 0;
 }
 
 int64_t vodq_transition_frames(const struct vodq_clip *c, const struct vodq_output_spec *out)
@@ -955,6 +1074,11 @@ int64_t vodq_timeline_frames(const struct vodq_timeline *tl)
         if (n < 0)
             return -1;
         total += n - vodq_transition_frames(c, &tl->output);
+    }
+    if (tl->output.max_duration_s > 0) {
+        int64_t cap = llround(tl->output.max_duration_s * tl->output.fps_num / tl->output.fps_den);
+        if (cap >= 1 && cap < total)
+            total = cap;
     }
     return total;
 }
@@ -1080,6 +1204,26 @@ static enum vodq_rc parse_overlay_item(const cJSON *obj, const char *path, const
     return parse_overlay(obj, path, base_dir, item, err);
 }
 
+static enum vodq_rc parse_audio_item(const cJSON *obj, const char *path, const char *base_dir,
+                                     void *item, struct vodq_err *err)
+{
+    ((struct vodq_music *)item)->out_s = -1;
+    return parse_music(obj, path, base_dir, item, err);
+}
+
+static enum vodq_rc parse_subtitle_item(const cJSON *obj, const char *path, const char *base_dir,
+                                        void *item, struct vodq_err *err)
+{
+    static const char *const keys[] = {"src", "start"};
+    struct vodq_subtitle *sub = item;
+
+    if (!cJSON_IsObject(obj))
+        return bad(err, path, NULL, "must be an object {\"src\", \"start\"}");
+    TRY(check_keys(obj, path, keys, N_OF(keys), err));
+    TRY(get_file(obj, path, "src", base_dir, true, &sub->src, err));
+    return get_num(obj, path, "start", 0, 0, 86400, &sub->start_s, err);
+}
+
 static enum vodq_rc parse_caption_item(const cJSON *obj, const char *path, const char *base_dir,
                                        void *item, struct vodq_err *err)
 {
@@ -1120,8 +1264,9 @@ static enum vodq_rc parse_list(const cJSON *root, const char *key, int max, size
 static enum vodq_rc parse_root(const cJSON *root, const char *base_dir, struct vodq_timeline *tl,
                                struct vodq_err *err)
 {
-    static const char *const keys[] = {"version",  "tracks", "overlays",
-                                       "captions", "music",  "output"};
+    static const char *const keys[] = {"version", "tracks", "overlays",  "captions",
+                                       "music",   "output", "audio",     "subtitles",
+                                       "volume_ranges"};
     const cJSON *it;
     int64_t version = 0;
 
@@ -1142,7 +1287,12 @@ static enum vodq_rc parse_root(const cJSON *root, const char *base_dir, struct v
                    (void **)&tl->captions, &tl->n_captions, err));
     it = field(root, "music");
     if (it)
-        TRY(parse_music(it, base_dir, &tl->music, err));
+        TRY(parse_music(it, "music", base_dir, &tl->music, err));
+    TRY(parse_list(root, "audio", 256, sizeof(*tl->audio), base_dir, parse_audio_item,
+                   (void **)&tl->audio, &tl->n_audio, err));
+    TRY(parse_list(root, "subtitles", 16, sizeof(*tl->subtitles), base_dir, parse_subtitle_item,
+                   (void **)&tl->subtitles, &tl->n_subtitles, err));
+    TRY(parse_vol_ranges(root, "", &tl->vol, &tl->n_vol, err));
     return check_lengths(tl, err);
 }
 
@@ -1307,6 +1457,23 @@ fail:
     return rc;
 }
 
+static enum vodq_rc probe_music(struct vodq_music *m, const char *mp, struct vodq_err *err)
+{
+    char sp[PATH_MAX_LEN];
+
+    join(sp, sizeof(sp), mp, "src");
+    TRY(probe_file(m->src, sp, false, true, &m->info, err));
+    if (m->info.duration_s > 0 && m->in_s >= m->info.duration_s)
+        return bad(err, mp, "in", "%g is past the end of the source (%.3f s): %s", m->in_s,
+                   m->info.duration_s, m->src);
+    if (m->info.duration_s <= 0 && (m->loop || m->in_s > 0) && m->out_s < 0)
+        return bad(err, mp, "out", "required: the duration of %s is unknown", m->src);
+    if (m->out_s > 0 && m->info.duration_s > 0 && m->out_s > m->info.duration_s + 0.05)
+        return bad(err, mp, "out", "%g is past the end of the source (%.3f s): %s", m->out_s,
+                   m->info.duration_s, m->src);
+    return VODQ_OK;
+}
+
 enum vodq_rc vodq_timeline_probe(struct vodq_timeline *tl, struct vodq_err *err)
 {
     char path[PATH_MAX_LEN];
@@ -1314,6 +1481,8 @@ enum vodq_rc vodq_timeline_probe(struct vodq_timeline *tl, struct vodq_err *err)
     for (size_t t = 0; t < tl->n_tracks; t++) {
         for (size_t i = 0; i < tl->tracks[t].n_clips; i++) {
             struct vodq_clip *c = &tl->tracks[t].clips[i];
+            if (c->type == VODQ_CLIP_COLOR)
+                continue;
             pathf(path, sizeof(path), "tracks[%zu].clips[%zu].src", t, i);
             TRY(probe_file(c->src, path, true, false, &c->info, err));
             if (c->type == VODQ_CLIP_VIDEO && c->info.duration_s > 0) {
@@ -1338,17 +1507,11 @@ enum vodq_rc vodq_timeline_probe(struct vodq_timeline *tl, struct vodq_err *err)
         pathf(path, sizeof(path), "overlays[%zu].src", i);
         TRY(probe_file(tl->overlays[i].src, path, true, false, &tl->overlays[i].info, err));
     }
-    if (tl->music.src) {
-        struct vodq_music *m = &tl->music;
-        TRY(probe_file(m->src, "music.src", false, true, &m->info, err));
-        if (m->info.duration_s > 0 && m->in_s >= m->info.duration_s)
-            return bad(err, "music", "in", "%g is past the end of the source (%.3f s): %s", m->in_s,
-                       m->info.duration_s, m->src);
-        if (m->info.duration_s <= 0 && (m->loop || m->in_s > 0) && m->out_s < 0)
-            return bad(err, "music", "out", "required: the duration of %s is unknown", m->src);
-        if (m->out_s > 0 && m->info.duration_s > 0 && m->out_s > m->info.duration_s + 0.05)
-            return bad(err, "music", "out", "%g is past the end of the source (%.3f s): %s",
-                       m->out_s, m->info.duration_s, m->src);
+    if (tl->music.src)
+        TRY(probe_music(&tl->music, "music", err));
+    for (size_t i = 0; i < tl->n_audio; i++) {
+        pathf(path, sizeof(path), "audio[%zu]", i);
+        TRY(probe_music(&tl->audio[i], path, err));
     }
     TRY(check_lengths(tl, err));
     tl->probed = true;
@@ -1360,8 +1523,10 @@ void vodq_timeline_cleanup(struct vodq_timeline *tl)
     if (tl == NULL)
         return;
     for (size_t t = 0; t < tl->n_tracks; t++) {
-        for (size_t i = 0; i < tl->tracks[t].n_clips; i++)
+        for (size_t i = 0; i < tl->tracks[t].n_clips; i++) {
             free(tl->tracks[t].clips[i].src);
+            free(tl->tracks[t].clips[i].vol);
+        }
         free(tl->tracks[t].clips);
     }
     free(tl->tracks);
@@ -1374,6 +1539,13 @@ void vodq_timeline_cleanup(struct vodq_timeline *tl)
     }
     free(tl->captions);
     free(tl->music.src);
+    for (size_t i = 0; i < tl->n_audio; i++)
+        free(tl->audio[i].src);
+    free(tl->audio);
+    for (size_t i = 0; i < tl->n_subtitles; i++)
+        free(tl->subtitles[i].src);
+    free(tl->subtitles);
+    free(tl->vol);
     free(tl->output.cover_path);
     free(tl->base_dir);
     memset(tl, 0, sizeof(*tl));

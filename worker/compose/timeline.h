@@ -26,7 +26,9 @@
 /* Used when the CJK font is not installed. */
 #define VODQ_TIMELINE_FALLBACK_FONT "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
-enum vodq_clip_type { VODQ_CLIP_VIDEO, VODQ_CLIP_IMAGE };
+/* VODQ_CLIP_COLOR: a solid colour ("background") for "duration" seconds,
+ * no media (gaps and canvases of imported timelines). */
+enum vodq_clip_type { VODQ_CLIP_VIDEO, VODQ_CLIP_IMAGE, VODQ_CLIP_COLOR };
 
 enum vodq_fit { VODQ_FIT_CONTAIN, VODQ_FIT_COVER, VODQ_FIT_BLUR, VODQ_FIT_STRETCH };
 
@@ -65,6 +67,13 @@ struct vodq_media_info {
     int color_trc;        /* enum AVColorTransferCharacteristic as tagged */
 };
 
+/* A span of clip-local (or, at the top level, timeline) time whose sound
+ * gets another gain. */
+struct vodq_vol_range {
+    double start_s, end_s; /* end_s > start_s */
+    double volume;         /* 0..10, linear */
+};
+
 struct vodq_transition {
     char type[24];     /* xfade transition name; "" = none (hard cut) */
     double duration_s; /* overlap with the next clip; > 0 when type is set */
@@ -86,7 +95,16 @@ struct vodq_clip {
     double saturation;                 /* 0..3, 1 = unchanged */
     struct vodq_transition transition; /* into the next clip (main track only) */
     struct vodq_media_info info;       /* filled by vodq_timeline_probe() */
-    /* Clips of tracks[1] and above (picture in picture) only: */
+    /* Picture edits before the fit, in this order (all optional): */
+    bool has_crop;                  /* keep crop_* (fractions of the picture) */
+    double crop_x, crop_y, crop_w, crop_h;
+    int rotate;                     /* 0, 90, 180, 270 degrees clockwise */
+    bool hflip, vflip;              /* mirror */
+    double freeze_s;                /* hold the last frame this long at the end */
+    double fade_in_s, fade_out_s;   /* sound fades at the clip's start / end */
+    struct vodq_vol_range *vol;     /* owned; gain over clip-local spans */
+    size_t n_vol;
+    /* Clips of tracks and above (picture in picture) only: */
     bool pip;                /* drawn over the main track, not cut into it */
     double start_s;          /* timeline time it appears; default: after the
                               * previous clip of its track */
@@ -94,6 +112,8 @@ struct vodq_clip {
     int x, y;                /* offset from the anchor, pixels */
     double scale;            /* width as a fraction of the output width; 0 = width_px */
     int width_px;            /* width in pixels */
+    int height_px;           /* height in pixels; 0 = from the aspect; with
+                              * width_px the picture fills the box per fit */
     double opacity;          /* 0..1 */
 };
 
@@ -142,7 +162,15 @@ struct vodq_music {
     double volume;     /* 0..10 */
     double fade_in_s;  /* >= 0 */
     double fade_out_s; /* >= 0, ends where the music ends */
+    double duration_s; /* < 0 = no cap; else plays at most this long */
+    double speed;      /* 0.25..4, tempo (pitch kept) */
     struct vodq_media_info info;
+};
+
+/* A subtitle file (ASS/SSA or SRT) burnt in with libass. */
+struct vodq_subtitle {
+    char *src;      /* owned */
+    double start_s; /* timeline time its time 0 falls on */
 };
 
 struct vodq_output_spec {
@@ -163,6 +191,7 @@ struct vodq_output_spec {
     bool has_loudness;     /* normalise the mix to loudness_lufs */
     double loudness_lufs;  /* -70..-5 */
     bool faststart;
+    double max_duration_s; /* > 0: the output is cut there */
     double cover_at_s; /* < 0 = no cover */
     char *cover_path;  /* owned; NULL = no cover */
 };
@@ -177,6 +206,12 @@ struct vodq_timeline {
     struct vodq_caption *captions; /* owned */
     size_t n_captions;
     struct vodq_music music; /* music.src NULL = none */
+    struct vodq_music *audio; /* owned; more sound tracks mixed like music */
+    size_t n_audio;
+    struct vodq_subtitle *subtitles; /* owned */
+    size_t n_subtitles;
+    struct vodq_vol_range *vol; /* owned; gain of the mix over timeline spans */
+    size_t n_vol;
     struct vodq_output_spec output;
     char *base_dir; /* owned; folder relative paths were resolved against */
     bool probed;    /* vodq_timeline_probe() succeeded */
@@ -210,6 +245,10 @@ double vodq_clip_source_span_s(const struct vodq_clip *c);
 /* Number of output frames clip c lasts at the output rate (after speed),
  * rounded to the nearest frame; -1 when unknown (unprobed open-ended clip). */
 int64_t vodq_clip_frames(const struct vodq_clip *c, const struct vodq_output_spec *out);
+
+/* Frames of clip c that hold its last picture ("freeze"; part of
+ * vodq_clip_frames). */
+int64_t vodq_clip_freeze_frames(const struct vodq_clip *c, const struct vodq_output_spec *out);
 
 /* Number of output frames of the transition after clip c (0 = cut). */
 int64_t vodq_transition_frames(const struct vodq_clip *c, const struct vodq_output_spec *out);
