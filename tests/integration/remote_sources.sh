@@ -69,6 +69,11 @@ px=$(ffmpeg -v error -i "$T_DIR/o4.mp4" -frames:v 1 -vf "crop=8:8:20:20,scale=1:
 check "the red overlay is drawn ($px)" bash -c "set -- $px; [ \$1 -gt 200 ] && [ \$2 -lt 60 ] && [ \$3 -lt 60 ]"
 check "clip3 in one plain GET" grep -q "^GET /clip3.mp4 range= status=200" "$T_DIR/req.log"
 
+# ---- a URL signed for GET only: HEAD is refused (403), the GET still fetches it
+timeline "$URL/getonly/clip3.mp4?X-Sig=abc" >"$T_DIR/tg.json"
+check "GET-only signed URL renders" "${C[@]}" "$T_DIR/tg.json" "$T_DIR/og.mp4" 2>"$T_DIR/cg.log"
+expect_eq "GET-only: 60 frames" 60 "$(frames "$T_DIR/og.mp4")"
+
 # ---- LRU eviction: a cache smaller than two files keeps only the newest
 E=(timeout 120 $VODQ_WRAP "$CMP" --cache-dir "$T_DIR/cache-lru" --cache-max-bytes $((size + size2 - 1)))
 timeline "$URL/clip.mp4" >"$T_DIR/tl1.json"; timeline "$URL/clip2.mp4" >"$T_DIR/tl2.json"
