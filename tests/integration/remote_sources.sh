@@ -89,6 +89,7 @@ rc=0; "${C[@]}" "$T_DIR/t5.json" "$T_DIR/o5.mp4" 2>"$T_DIR/c5.log" || rc=$?
 expect_eq "a 404 fails (exit 1)" 1 "$rc"
 check "the error names the URL" grep -q "$URL/missing.mp4" "$T_DIR/c5.log"
 check "the error says 404" grep -q "404" "$T_DIR/c5.log"
+check "the error names the JSON path" grep -q "tracks\[0\].clips\[0\].src: source $URL/missing.mp4" "$T_DIR/c5.log"
 check "the query string is not printed" bash -c "! grep -q SEKRET '$T_DIR/c5.log'"
 check "no output file" test ! -e "$T_DIR/o5.mp4"
 expect_eq "a 404 is not retried" 1 "$(grep -c "^HEAD /missing.mp4" "$T_DIR/req.log")"
