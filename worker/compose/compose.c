@@ -399,6 +399,11 @@ out:
         g_resolver.release(g_resolver.arg, lease);
     vodq_plan_cleanup(&plan);
     vodq_timeline_cleanup(&tl);
+    /* the inputs hold credentials: wipe them before the memory is freed */
+    const cJSON *in = spec ? cJSON_GetObjectItemCaseSensitive(spec, "inputs") : NULL;
+    for (cJSON *it = cJSON_IsObject(in) ? in->child : NULL; it; it = it->next)
+        if (cJSON_IsString(it) && it->valuestring)
+            memset(it->valuestring, 0, strlen(it->valuestring));
     cJSON_Delete(spec);
     return rc;
 }
