@@ -9,6 +9,8 @@ count requests and ranges.
 Special paths:
   /stall/NAME   answers HEAD normally, then sends the headers of a GET and
                 stalls forever without a body byte (a silent server)
+  /getonly/NAME a URL signed for GET only (as presigned S3 URLs are): HEAD
+                gets 403, GET works (no Accept-Ranges, no validator)
   anything missing: 404
 
 usage: http_source.py DIR PORT LOG
@@ -40,6 +42,9 @@ class H(BaseHTTPRequestHandler):
         stall = path.startswith("/stall/")
         if stall:
             path = path[len("/stall"):]
+        self.getonly = path.startswith("/getonly/")
+        if self.getonly:
+            path = path[len("/getonly"):]
         full = os.path.realpath(os.path.join(ROOT, path.lstrip("/")))
         if not full.startswith(os.path.realpath(ROOT) + os.sep) or not os.path.isfile(full):
             return None, stall
@@ -56,6 +61,20 @@ class H(BaseHTTPRequestHandler):
             self.end_headers()
             if not head:
                 self.wfile.write(body)
+            return
+        if self.getonly and head:
+            log(f"{self.command} {self.path} range={rng} status=403")
+            self.send_response(403)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.getonly:
+            log(f"{self.command} {self.path} range={rng} status=200")
+            data = open(full, "rb").read()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
             return
         st = os.stat(full)
         size = st.st_size

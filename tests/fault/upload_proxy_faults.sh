@@ -10,7 +10,8 @@
 #  P4. an upload that fails for good aborts its multipart upload; with a
 #      checkpoint it stays open and a rerun resumes and finishes it;
 #  P5. a compose killed with -9 leaves OUT.part-XXXXXX; the next attempt removes
-#      it, and the worker's start-up sweep (--sweep-dirs) removes old ones.
+#      it, and the worker's start-up sweep (--sweep-dirs) removes old ones;
+#  P6. the proxy's --rate-bps throttle holds an upload back.
 . "$VODQ_TESTS/lib.sh"
 
 /usr/bin/python3 -c 'import swift' 2>/dev/null || { echo "# swift not installed"; exit 77; }
@@ -92,6 +93,14 @@ rc=0; upl p4c.bin --checkpoint "$T_DIR/p4.ckpt" >/dev/null 2>"$T_DIR/p4r.err" ||
 expect_eq "P4 the rerun resumes and finishes" 0 "$rc"
 check "P4 the resumed object reads back equal" readback p4c.bin
 expect_eq "P4 nothing left open" 0 "$(open_uploads)"
+
+# ---- P6: the proxy's throttle (for benchmarks): 12 MiB at 6 MB/s take at least 2 s
+px none . 1 1 --rate-bps 6000000
+t0=$(date +%s.%N)
+rc=0; upl p6.bin >/dev/null 2>"$T_DIR/p6.err" || rc=$?
+dt=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+expect_eq "P6 throttled upload succeeds" 0 "$rc"
+check "P6 --rate-bps 6000000 holds 12 MiB back for >= 2 s ($dt s)" awk -v d="$dt" 'BEGIN { exit !(d >= 2.0) }'
 
 # ---- P5: partial files of a killed compose
 CMP=$VODQ_BIN/vodq-compose

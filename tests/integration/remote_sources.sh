@@ -15,7 +15,9 @@ CMP=$VODQ_BIN/vodq-compose
 W=$T_DIR/www; mkdir -p "$W"
 ffmpeg -loglevel error -f lavfi -i testsrc2=size=320x240:rate=30 -f lavfi -i sine=f=440 -t 3 \
   -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest "$W/clip.mp4"
-cp "$W/clip.mp4" "$W/clip2.mp4"; cp "$W/clip.mp4" "$W/clip3.mp4"
+cp "$W/clip.mp4" "$W/clip3.mp4"
+ffmpeg -loglevel error -f lavfi -i testsrc2=size=320x240:rate=30 -f lavfi -i sine=f=660 -t 3 \
+  -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest "$W/clip2.mp4"
 ffmpeg -loglevel error -f lavfi -i color=c=red:s=64x64 -frames:v 1 "$W/logo.png"
 cp /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf "$W/font.ttf"
 HP=$(free_port)
@@ -52,7 +54,8 @@ timeline "$URL/clip2.mp4" >"$T_DIR/t3.json"
 "${C[@]}" "$T_DIR/t3.json" "$T_DIR/o3a.mp4" 2>"$T_DIR/c3a.log" & p1=$!
 "${C[@]}" "$T_DIR/t3.json" "$T_DIR/o3b.mp4" 2>"$T_DIR/c3b.log" & p2=$!
 wait $p1 && wait $p2 && ok "two concurrent renders succeed" || not_ok "two concurrent renders succeed"
-expect_eq "clip2 downloaded once" $(((size + 131071) / 131072)) "$(grep -c "^GET /clip2.mp4 " "$T_DIR/req.log")"
+size2=$(stat -c %s "$W/clip2.mp4")
+expect_eq "clip2 downloaded once" $(((size2 + 131071) / 131072)) "$(grep -c "^GET /clip2.mp4 " "$T_DIR/req.log")"
 
 # ---- a source without ranges (fits one request) and the overlay + caption font kinds
 cat >"$T_DIR/t4.json" <<JSON
@@ -66,12 +69,27 @@ px=$(ffmpeg -v error -i "$T_DIR/o4.mp4" -frames:v 1 -vf "crop=8:8:20:20,scale=1:
 check "the red overlay is drawn ($px)" bash -c "set -- $px; [ \$1 -gt 200 ] && [ \$2 -lt 60 ] && [ \$3 -lt 60 ]"
 check "clip3 in one plain GET" grep -q "^GET /clip3.mp4 range= status=200" "$T_DIR/req.log"
 
+# ---- a URL signed for GET only: HEAD is refused (403), the GET still fetches it
+timeline "$URL/getonly/clip3.mp4?X-Sig=abc" >"$T_DIR/tg.json"
+check "GET-only signed URL renders" "${C[@]}" "$T_DIR/tg.json" "$T_DIR/og.mp4" 2>"$T_DIR/cg.log"
+expect_eq "GET-only: 60 frames" 60 "$(frames "$T_DIR/og.mp4")"
+
+# ---- LRU eviction: a cache smaller than two files keeps only the newest
+E=(timeout 120 $VODQ_WRAP "$CMP" --cache-dir "$T_DIR/cache-lru" --cache-max-bytes $((size + size2 - 1)))
+timeline "$URL/clip.mp4" >"$T_DIR/tl1.json"; timeline "$URL/clip2.mp4" >"$T_DIR/tl2.json"
+check "lru: first render" "${E[@]}" "$T_DIR/tl1.json" "$T_DIR/ol1.mp4" 2>"$T_DIR/cl1.log"
+touch -d '-1 min' "$T_DIR/cache-lru/"*.mp4
+check "lru: second render" "${E[@]}" "$T_DIR/tl2.json" "$T_DIR/ol2.mp4" 2>"$T_DIR/cl2.log"
+expect_eq "lru: one file kept under the bound" 1 "$(ls "$T_DIR/cache-lru" | grep -c '\.mp4$')"
+check "lru: the kept one is the newest (clip2)" cmp -s "$T_DIR/cache-lru/$(ls "$T_DIR/cache-lru" | grep '\.mp4$')" "$W/clip2.mp4"
+
 # ---- a 404: the URL is named, its query string is not, no output is left
 timeline "$URL/missing.mp4?token=SEKRET-Q-77" >"$T_DIR/t5.json"
 rc=0; "${C[@]}" "$T_DIR/t5.json" "$T_DIR/o5.mp4" 2>"$T_DIR/c5.log" || rc=$?
 expect_eq "a 404 fails (exit 1)" 1 "$rc"
 check "the error names the URL" grep -q "$URL/missing.mp4" "$T_DIR/c5.log"
 check "the error says 404" grep -q "404" "$T_DIR/c5.log"
+check "the error names the JSON path" grep -q "tracks\[0\].clips\[0\].src: source $URL/missing.mp4" "$T_DIR/c5.log"
 check "the query string is not printed" bash -c "! grep -q SEKRET '$T_DIR/c5.log'"
 check "no output file" test ! -e "$T_DIR/o5.mp4"
 expect_eq "a 404 is not retried" 1 "$(grep -c "^HEAD /missing.mp4" "$T_DIR/req.log")"

@@ -100,23 +100,31 @@ static enum vodq_rc fetch_event(void *opaque, const char *name, const char *json
     return c->io->event ? c->io->event(c->io->opaque, name, json) : VODQ_OK;
 }
 
-/* Collects the addresses of every source string of tl that is a URL. */
-static size_t url_refs(struct vodq_timeline *tl, char ***refs, size_t cap)
+/* A source string of the timeline that is a URL, and its JSON path. */
+struct url_ref {
+    char **s;
+    char path[96]; /* "tracks[T].clips[I].src" */
+};
+
+/* Collects every source string of tl that is a URL. */
+static size_t url_refs(struct vodq_timeline *tl, struct url_ref *refs, size_t cap)
 {
     size_t n = 0;
-#define ADD(p)                                                                                    \
+#define ADD(p, ...)                                                                               \
     do {                                                                                          \
-        if ((p) && strstr((p), "://") && n < cap)                                                 \
-            refs[n++] = &(p);                                                                     \
+        if ((p) && strstr((p), "://") && n < cap) {                                               \
+            refs[n].s = &(p);                                                                     \
+            snprintf(refs[n++].path, sizeof(refs[0].path), __VA_ARGS__);                          \
+        }                                                                                         \
     } while (0)
     for (size_t t = 0; t < tl->n_tracks; t++)
         for (size_t i = 0; i < tl->tracks[t].n_clips; i++)
-            ADD(tl->tracks[t].clips[i].src);
+            ADD(tl->tracks[t].clips[i].src, "tracks[%zu].clips[%zu].src", t, i);
     for (size_t i = 0; i < tl->n_overlays; i++)
-        ADD(tl->overlays[i].src);
+        ADD(tl->overlays[i].src, "overlays[%zu].src", i);
     for (size_t i = 0; i < tl->n_captions; i++)
-        ADD(tl->captions[i].font);
-    ADD(tl->music.src);
+        ADD(tl->captions[i].font, "captions[%zu].font", i);
+    ADD(tl->music.src, "music.src");
 #undef ADD
     return n;
 }
@@ -135,7 +143,7 @@ static enum vodq_rc resolve_urls(struct cmp_ctx *c, const cJSON *spec, struct vo
                                  void **lease, struct vodq_err *err)
 {
     size_t cap = count_srcs(tl), n, nu = 0;
-    char ***refs = calloc(cap, sizeof(*refs));
+    struct url_ref *refs = calloc(cap, sizeof(*refs));
     const char **urls = calloc(cap, sizeof(*urls));
     char **paths = calloc(cap, sizeof(*paths));
     size_t *which = calloc(cap, sizeof(*which));
@@ -152,10 +160,10 @@ static enum vodq_rc resolve_urls(struct cmp_ctx *c, const cJSON *spec, struct vo
         goto out;
     for (size_t i = 0; i < n; i++) {
         size_t j = 0;
-        while (j < nu && strcmp(urls[j], *refs[i]) != 0)
+        while (j < nu && strcmp(urls[j], *refs[i].s) != 0)
             j++;
         if (j == nu)
-            urls[nu++] = *refs[i];
+            urls[nu++] = *refs[i].s;
         which[i] = j;
     }
     if (g_resolver.resolve == NULL) {
@@ -177,8 +185,19 @@ static enum vodq_rc resolve_urls(struct cmp_ctx *c, const cJSON *spec, struct vo
     c->fio.wait = c->io->wait ? cmp_wait : NULL;
     c->fio.take_auth = NULL;
     rc = g_resolver.resolve(g_resolver.arg, inputs, urls, nu, paths, lease, &c->fio, err);
-    if (rc != VODQ_OK)
+    if (rc != VODQ_OK) {
+        /* name the JSON path of the (first) source the error is about */
+        for (size_t i = 0; err && i < n; i++) {
+            size_t q = strcspn(*refs[i].s, "?#");
+            char shown[512];
+            snprintf(shown, sizeof(shown), "%.*s:", (int)(q < 400 ? q : 400), *refs[i].s);
+            if (strstr(err->msg, shown)) {
+                vodq_err_prefix(err, "%s", refs[i].path);
+                break;
+            }
+        }
         goto out;
+    }
     /* the timeline owns its strings: swap each URL for its file */
     for (size_t i = 0; i < n; i++) {
         char *p = strdup(paths[which[i]]);
@@ -186,8 +205,8 @@ static enum vodq_rc resolve_urls(struct cmp_ctx *c, const cJSON *spec, struct vo
             rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
             goto out;
         }
-        free(*refs[i]);
-        *refs[i] = p;
+        free(*refs[i].s);
+        *refs[i].s = p;
     }
 out:
     if (inputs) { /* holds credentials */
@@ -688,6 +707,11 @@ out:
     vodq_compose_release(lease);
     vodq_plan_cleanup(&plan);
     vodq_timeline_cleanup(&tl);
+    /* the inputs hold credentials: wipe them before the memory is freed */
+    const cJSON *in = spec ? cJSON_GetObjectItemCaseSensitive(spec, "inputs") : NULL;
+    for (cJSON *it = cJSON_IsObject(in) ? in->child : NULL; it; it = it->next)
+        if (cJSON_IsString(it) && it->valuestring)
+            memset(it->valuestring, 0, strlen(it->valuestring));
     cJSON_Delete(spec);
     cJSON_Delete(dropped);
     cJSON_Delete(notes);

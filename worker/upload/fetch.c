@@ -394,10 +394,11 @@ static enum vodq_rc sign_cb(void *arg, struct vodq_http_req *req, struct vodq_er
 
 /* Sends reqs[0..n) keeping at most parallel in flight, reporting progress
  * and polling control. Returns VODQ_OK when every request finished
- * successfully; else the first failure (*bad = its index, or -1 for a stop)
- * after cancelling what is still in flight. */
+ * successfully (or, keep_going, when every one finished either way: look at
+ * each req->err); else the first failure (*bad = its index, or -1 for a
+ * stop) after cancelling what is still in flight. */
 static enum vodq_rc drive(struct call *c, struct vodq_http_req *reqs, size_t n, int parallel,
-                          long *bad, struct vodq_err *err)
+                          bool keep_going, long *bad, struct vodq_err *err)
 {
     size_t next = 0, finished = 0;
     enum vodq_rc rc = VODQ_OK;
@@ -414,7 +415,7 @@ static enum vodq_rc drive(struct call *c, struct vodq_http_req *reqs, size_t n, 
         struct vodq_http_req *d = vodq_http_wait(c->h, 200);
         if (d) {
             finished++;
-            if (d->err.code != VODQ_OK) {
+            if (d->err.code != VODQ_OK && !keep_going) {
                 *bad = (long)(d - reqs);
                 if (err)
                     *err = d->err;
@@ -601,13 +602,14 @@ static enum vodq_rc download(struct call *c, struct src *s, const char *final,
             reqs[i].resp_fd_status = 206;
             ctx[i].if_match = s->etag[0] ? s->etag : NULL;
         } else {
-            reqs[i].resp_fd_max = s->size > 0 ? s->size : 0;
+            /* bounded: the announced size, else the whole cache */
+            reqs[i].resp_fd_max = s->size > 0 ? s->size : c->f->o.cache_max_bytes;
         }
     }
     if (rc != VODQ_OK)
         goto out;
     long bad;
-    rc = drive(c, reqs, n, c->f->o.parallel, &bad, err);
+    rc = drive(c, reqs, n, c->f->o.parallel, false, &bad, err);
     if (rc != VODQ_OK) {
         if (bad >= 0) {
             source_error(s, &reqs[bad], "download", err);
@@ -785,14 +787,33 @@ enum vodq_rc vodq_fetch_resolve(void *fp, const char *inputs_json, const char *c
             goto out;
     }
     long bad;
-    rc = drive(&c, heads, n, f->o.parallel * 2, &bad, err);
-    if (rc != VODQ_OK) {
-        if (bad >= 0)
-            source_error(&s[bad], &heads[bad], "HEAD", err);
+    rc = drive(&c, heads, n, f->o.parallel * 2, true, &bad, err);
+    if (rc != VODQ_OK)
         goto out;
-    }
     for (size_t i = 0; i < n; i++) {
+        const struct vodq_http_req *h = &heads[i];
+        if (h->err.code != VODQ_OK) {
+            /* A URL signed for GET only (presigned S3/OSS) refuses HEAD with
+             * 403 or 405: fetch it without knowing its size or validator
+             * (a cache entry of its own, keyed by the whole URL). */
+            bool refused = h->status == 403 || h->status == 405 || h->status == 501;
+            if (!(refused && !s[i].remote_obj)) {
+                rc = source_error(&s[i], h, "HEAD", err);
+                goto out;
+            }
+            s[i].size = -1;
+            name_of(&s[i], &cr);
+            continue;
+        }
         head_facts(&s[i], &heads[i]);
+        if (s[i].size > f->o.cache_max_bytes) {
+            rc = vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                              "source %s: %lld bytes is more than the whole cache "
+                              "(cache-max-bytes %lld)",
+                              s[i].shown, (long long)s[i].size, (long long)f->o.cache_max_bytes);
+            err->permanent = true;
+            goto out;
+        }
         name_of(&s[i], &cr);
         char p[PATH_MAX];
         if (!have_file(&c, &s[i], p, sizeof(p)) && s[i].size > 0)
