@@ -23,6 +23,7 @@ struct vodq_sched_config {
     long long events_maxlen;     /* events stream MAXLEN ~ */
     long long retention_s;       /* finished job hash retention */
     struct vodq_job_defaults defaults; /* for specs that leave them out */
+    const struct vodq_keyring *keys;   /* seals stored credentials; NULL = clear; borrowed */
 };
 
 struct vodq_sched;

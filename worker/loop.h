@@ -24,6 +24,7 @@ struct vodq_worker_config {
     long long retention_s;          /* finished job hash retention */
     const char *capabilities_json;  /* extra capability JSON object (encoders...), or NULL */
     const struct vodq_roots *roots; /* path roots handed to every task; NULL = none */
+    const struct vodq_keyring *keys; /* opens sealed credentials (spec, auth); NULL = none */
     vodq_exec_run_fn exec[VODQ_TASK__COUNT]; /* engine per task type */
 };
 

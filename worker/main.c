@@ -1,5 +1,6 @@
 /* main.c: vodq-worker, claims compose, upload and sleep tasks and runs them. */
 #include "shared/config.h"
+#include "shared/crypto.h"
 #include "shared/log.h"
 #include "shared/notify.h"
 #include "shared/roots.h"
@@ -40,7 +41,8 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-    char *redis_url = NULL, *queue = NULL, *id = NULL, *log_level = NULL, *roots_list = NULL;
+    char *redis_url = NULL, *queue = NULL, *id = NULL, *log_level = NULL, *roots_list = NULL,
+         *secret_key_file = NULL;
     long long slots_sleep = 0, slots_compose = 0, slots_upload = 0, heartbeat_ms = 0,
               progress_ms = 0, grace_ms = 0, block_ms = 0, events_maxlen = 0, retention_s = 0;
     bool log_json = false, no_gpu_lane = false;
@@ -71,6 +73,9 @@ int main(int argc, char **argv)
          "DIR,DIR,...: the only folders jobs may read and write (sources, outputs, covers, "
          "upload files, cache); empty = anywhere (warned)",
          &roots_list, 0, 0},
+        {"secret-key-file", "VODQ_SECRET_KEY_FILE", VODQ_OPT_STR, "",
+         "keyring ('KEYID BASE64KEY' lines) that opens credentials stored encrypted in Redis",
+         &secret_key_file, 0, 0},
         {"log-level", "VODQ_LOG_LEVEL", VODQ_OPT_STR, "info", "debug, info, warn or error",
          &log_level, 0, 0},
         {"log-json", "VODQ_LOG_JSON", VODQ_OPT_BOOL, "", "log JSON lines", &log_json, 0, 0},
@@ -101,6 +106,19 @@ int main(int argc, char **argv)
         vodq_config_free(opts, n);
         return 2;
     }
+    struct vodq_keyring *keys = NULL;
+    if (secret_key_file && *secret_key_file) {
+        char warn[512];
+        keys = vodq_keyring_load(secret_key_file, warn, sizeof(warn), &err);
+        if (!keys) {
+            fprintf(stderr, "vodq-worker: %s\n", err.msg);
+            vodq_roots_cleanup(&roots);
+            vodq_config_free(opts, n);
+            return 2;
+        }
+        if (*warn)
+            vodq_warn("%s", warn);
+    }
     if (roots.n == 0)
         vodq_warn("no --roots: jobs may read and write any file this user can; set --roots "
                   "DIR,... (VODQ_ROOTS) to confine them");
@@ -108,6 +126,7 @@ int main(int argc, char **argv)
         vodq_info("path roots: %s", roots.shown);
     struct vodq_worker_config cfg = {
         .roots = &roots,
+        .keys = keys,
         .redis_url = redis_url,
         .queue = queue,
         .id = id,
@@ -150,6 +169,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "vodq-worker: %s\n", err.msg);
         vodq_config_free(opts, n);
         vodq_roots_cleanup(&roots);
+        vodq_keyring_free(keys);
         free(caps);
         return 2;
     }
@@ -167,6 +187,7 @@ int main(int argc, char **argv)
     vodq_worker_free(w);
     free(caps);
     vodq_roots_cleanup(&roots);
+    vodq_keyring_free(keys);
     vodq_config_free(opts, n);
     return rc == VODQ_OK ? 0 : 1;
 }
