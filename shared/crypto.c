@@ -1,6 +1,7 @@
 /* crypto.c: AES-256-GCM sealing of credentials with a keyring (OpenSSL). */
 #include "shared/crypto.h"
 
+#include "shared/config.h"
 #include "shared/job.h"
 
 #include <cjson/cJSON.h>
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define KEY_BYTES 32
 #define NONCE_BYTES 12
@@ -60,17 +60,9 @@ struct vodq_keyring *vodq_keyring_load(const char *path, char *warn, size_t warn
 {
     if (warn_cap)
         warn[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        vodq_err_set(err, VODQ_ERR_INVALID, errno, "secret key file %s: %s", path,
-                     strerror(errno));
+    FILE *f = vodq_config_open_secret("secret key file", path, 077, warn, warn_cap, err);
+    if (!f)
         return NULL;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
-        snprintf(warn, warn_cap,
-                 "secret key file %s is readable by other users (mode %03o); chmod 600 it", path,
-                 (unsigned)(st.st_mode & 0777));
     struct vodq_keyring *k = calloc(1, sizeof(*k));
     char line[512];
     int lineno = 0;
@@ -79,26 +71,15 @@ struct vodq_keyring *vodq_keyring_load(const char *path, char *warn, size_t warn
         vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
     while (ok && fgets(line, sizeof(line), f)) {
         lineno++;
-        char *s = line;
-        while (isspace((unsigned char)*s))
-            s++;
-        if (!*s || *s == '#')
+        char *w[2];
+        int nw = vodq_config_words(line, w, 2);
+        if (nw == 0)
             continue;
-        char *id = s;
-        while (*s && !isspace((unsigned char)*s))
-            s++;
-        size_t idn = (size_t)(s - id);
-        while (*s && isspace((unsigned char)*s))
-            s++;
-        char *b64 = s;
-        while (*s && !isspace((unsigned char)*s))
-            s++;
-        size_t bn = (size_t)(s - b64);
-        while (*s && isspace((unsigned char)*s))
-            s++;
+        const char *id = w[0], *b64 = nw > 1 ? w[1] : "";
+        size_t idn = strlen(id), bn = strlen(b64);
         unsigned char raw[64];
         int got = -1;
-        if (bn == 44 && !*s) /* base64 of 32 bytes: 44 characters, one '=' */
+        if (bn == 44 && nw == 2) /* base64 of 32 bytes: 44 characters, one '=' */
             got = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)bn);
         if (!kid_ok(id, idn) || got != 33 || b64[43] != '=' || b64[42] == '=') {
             vodq_err_set(err, VODQ_ERR_INVALID, 0,
