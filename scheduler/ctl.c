@@ -1,5 +1,6 @@
 /* ctl.c: vodqctl, the command line client of a vodq queue. */
 #include "shared/config.h"
+#include "shared/crypto.h"
 #include "shared/job.h"
 #include "shared/keys.h"
 #include "shared/proto.h"
@@ -577,7 +578,7 @@ static int cmd_session(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    char *redis_url = NULL, *queue = NULL, *state = NULL;
+    char *redis_url = NULL, *queue = NULL, *state = NULL, *secret_key_file = NULL;
     char *redis_ca = NULL, *redis_cert = NULL, *redis_key = NULL;
     long long limit = 0, events_maxlen = 0, retention_s = 0;
     const struct vodq_opt opts[] = {
@@ -597,6 +598,9 @@ int main(int argc, char **argv)
          100000000},
         {"retention-s", "VODQ_RETENTION_S", VODQ_OPT_INT, "604800",
          "seconds a finished job hash is kept (as the scheduler's)", &retention_s, 1, 315360000},
+        {"secret-key-file", "VODQ_SECRET_KEY_FILE", VODQ_OPT_STR, "",
+         "keyring: submit and refresh-auth seal credentials before they reach Redis",
+         &secret_key_file, 0, 0},
     };
     int n = (int)(sizeof(opts) / sizeof(opts[0]));
     int npos = 0;
@@ -617,6 +621,16 @@ int main(int argc, char **argv)
         return fail("%s", err.msg);
     if (vodq_redis_tls_config(redis_ca, redis_cert, redis_key, &err) != VODQ_OK)
         return fail("%s", err.msg);
+    struct vodq_keyring *keys = NULL;
+    if (secret_key_file && *secret_key_file) {
+        char warn[512];
+        keys = vodq_keyring_load(secret_key_file, warn, sizeof(warn), &err);
+        if (!keys)
+            return fail("%s", err.msg);
+        if (*warn)
+            fprintf(stderr, "vodqctl: warning: %s\n", warn);
+        Q.keys = keys;
+    }
     struct vodq_redis_opts o = {.url = redis_url, .command_timeout_ms = 5000};
     R = vodq_redis_new(&o, &err);
     if (!R)
@@ -654,6 +668,7 @@ int main(int argc, char **argv)
     else
         rc = fail("unknown command '%s' (try --help)", cmd);
     vodq_redis_free(R);
+    vodq_keyring_free(keys);
     vodq_config_free(opts, n);
     return rc;
 }

@@ -394,6 +394,7 @@ struct vodq_http *vodq_http_start(const struct vodq_http_config *cfg, struct vod
     }
     if (vodq_queue_init(&h->q, cfg->queue, 0, 0, err) != VODQ_OK)
         goto fail;
+    h->q.keys = cfg->keys;
     struct vodq_httpd_opts o = {
         .listen = cfg->listen,
         .token_file = cfg->token_file,

@@ -23,6 +23,7 @@ struct vodq_http_config {
     const char *queue;                        /* borrowed */
     struct vodq_sched *sched;                 /* borrowed, for counters; may be NULL */
     const struct vodq_job_defaults *defaults; /* borrowed; max_spec_bytes limits bodies */
+    const struct vodq_keyring *keys;          /* seals submitted credentials; may be NULL */
 };
 
 struct vodq_http;

@@ -3,6 +3,7 @@
 #include "scheduler/sched.h"
 #include "shared/config.h"
 #include "shared/redis.h"
+#include "shared/crypto.h"
 #include "shared/log.h"
 #include "shared/notify.h"
 
@@ -24,7 +25,7 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
     char *redis_url = NULL, *queue = NULL, *id = NULL, *http = NULL, *log_level = NULL,
-         *http_token_file = NULL;
+         *http_token_file = NULL, *secret_key_file = NULL;
     char *redis_ca = NULL, *redis_cert = NULL, *redis_key = NULL;
     long long lease_ms = 0, worker_timeout_ms = 0, tick_ms = 0, block_ms = 0, max_attempts = 0,
               backoff_base_ms = 0, backoff_max_ms = 0, max_spec_bytes = 0, events_maxlen = 0,
@@ -73,6 +74,10 @@ int main(int argc, char **argv)
          0},
         {"http-threads", "VODQ_HTTP_THREADS", VODQ_OPT_INT, "4", "HTTP server threads",
          &http_threads, 1, 64},
+        {"secret-key-file", "VODQ_SECRET_KEY_FILE", VODQ_OPT_STR, "",
+         "keyring ('KEYID BASE64KEY' lines; the first encrypts): credentials in Redis are "
+         "stored AES-256-GCM encrypted",
+         &secret_key_file, 0, 0},
         {"log-level", "VODQ_LOG_LEVEL", VODQ_OPT_STR, "info", "debug, info, warn or error",
          &log_level, 0, 0},
         {"log-json", "VODQ_LOG_JSON", VODQ_OPT_BOOL, "", "log JSON lines", &log_json, 0, 0},
@@ -98,7 +103,21 @@ int main(int argc, char **argv)
         return 2;
     }
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    struct vodq_keyring *keys = NULL;
+    if (secret_key_file && *secret_key_file) {
+        char warn[512];
+        keys = vodq_keyring_load(secret_key_file, warn, sizeof(warn), &err);
+        if (!keys) {
+            fprintf(stderr, "vodq-scheduler: %s\n", err.msg);
+            vodq_config_free(opts, n);
+            return 2;
+        }
+        if (*warn)
+            vodq_warn("%s", warn);
+        vodq_info("credentials are stored encrypted (key id %s)", vodq_keyring_id(keys));
+    }
     struct vodq_sched_config cfg = {
+        .keys = keys,
         .redis_url = redis_url,
         .queue = queue,
         .id = id,
@@ -117,6 +136,7 @@ int main(int argc, char **argv)
     struct vodq_sched *s = vodq_sched_new(&cfg, &err);
     if (!s) {
         fprintf(stderr, "vodq-scheduler: %s\n", err.msg);
+        vodq_keyring_free(keys);
         vodq_config_free(opts, n);
         return 2;
     }
@@ -129,11 +149,13 @@ int main(int argc, char **argv)
                                       .redis_url = redis_url,
                                       .queue = queue,
                                       .sched = s,
-                                      .defaults = &cfg.defaults};
+                                      .defaults = &cfg.defaults,
+                                      .keys = keys};
         h = vodq_http_start(&hc, &err);
         if (!h) {
             fprintf(stderr, "vodq-scheduler: %s\n", err.msg);
             vodq_sched_free(s);
+            vodq_keyring_free(keys);
             vodq_config_free(opts, n);
             return 2;
         }
@@ -153,6 +175,7 @@ int main(int argc, char **argv)
     vodq_notify("STOPPING=1", NULL);
     vodq_http_stop(h);
     vodq_sched_free(s);
+    vodq_keyring_free(keys);
     vodq_config_free(opts, n);
     return rc == VODQ_OK ? 0 : 1;
 }

@@ -2,6 +2,7 @@
 #include "scheduler/sched.h"
 
 #include "shared/keys.h"
+#include "shared/crypto.h"
 #include "shared/log.h"
 #include "shared/notify.h"
 #include "shared/proto.h"
@@ -43,6 +44,7 @@ struct vodq_sched *vodq_sched_new(const struct vodq_sched_config *cfg, struct vo
         free(s);
         return NULL;
     }
+    s->q.keys = cfg->keys;
     if (cfg->id && *cfg->id && !vodq_job_id_valid(cfg->id)) {
         vodq_err_set(err, VODQ_ERR_INVALID, 0, "id '%s': only 1-128 of [A-Za-z0-9_.:-]", cfg->id);
         free(s);
@@ -170,7 +172,16 @@ static bool handle_submit(struct vodq_sched *s, struct vodq_redis *r, const stru
     /* a rejected spec is stored with its secrets masked (cut at 64 KiB so a
      * huge payload is not kept): it may not even be JSON */
     char *shown = NULL;
-    if (vrc != VODQ_OK && spec_text) {
+    if (vrc == VODQ_OK && s->q.keys) {
+        /* credentials are stored sealed; values a submitter sealed stay as they are */
+        struct vodq_err serr = {0};
+        shown = vodq_seal_spec(s->q.keys, spec.json, &serr);
+        if (!shown) {
+            vodq_warn("submit: cannot seal the credentials of job %s: %s", id, serr.msg);
+            vodq_job_spec_cleanup(&spec);
+            return false; /* read the entry again later */
+        }
+    } else if (vrc != VODQ_OK && spec_text) {
         shown = vodq_job_spec_shown(spec_text, spec_len > 65536 ? 65536 : spec_len);
         if (!shown) {
             vodq_job_spec_cleanup(&spec);
@@ -180,7 +191,7 @@ static bool handle_submit(struct vodq_sched *s, struct vodq_redis *r, const stru
     const char *args[15] = {
         id,
         vrc == VODQ_OK ? vodq_task_type_name(spec.type) : "",
-        vrc == VODQ_OK ? spec.json : (shown ? shown : ""),
+        shown ? shown : (vrc == VODQ_OK ? spec.json : ""),
         vrc == VODQ_OK ? "queued" : "rejected",
         vrc == VODQ_OK ? "" : verr.msg,
         maxa, tmo, bb, bm,

@@ -24,6 +24,7 @@ struct vodq_sched_config {
     long long retention_s;       /* finished job hash retention */
     long long session_ttl_s;     /* a session without activity this long expires */
     struct vodq_job_defaults defaults; /* for specs that leave them out */
+    const struct vodq_keyring *keys;   /* seals stored credentials; NULL = clear; borrowed */
 };
 
 struct vodq_sched;

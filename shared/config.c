@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static enum vodq_rc set_value(const struct vodq_opt *o, const char *val, const char *from,
                               struct vodq_err *err)
@@ -241,4 +242,43 @@ int vodq_config_main(const struct vodq_opt *opts, int n, int argc, char **argv, 
         return 2;
     }
     return -1;
+}
+
+FILE *vodq_config_open_secret(const char *what, const char *path, unsigned mask, char *warn,
+                              size_t warn_cap, struct vodq_err *err)
+{
+    if (warn_cap)
+        warn[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        vodq_err_set(err, VODQ_ERR_INVALID, errno, "%s %s: %s", what, path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & mask))
+        snprintf(warn, warn_cap, "%s %s is readable by other users (mode %03o); chmod 600 it",
+                 what, path, (unsigned)(st.st_mode & 0777));
+    return f;
+}
+
+int vodq_config_words(char *line, char **words, int max)
+{
+    char *s = line;
+    while (isspace((unsigned char)*s))
+        s++;
+    if (*s == '#')
+        return 0;
+    int n = 0;
+    while (*s) {
+        if (n < max)
+            words[n] = s;
+        n++;
+        while (*s && !isspace((unsigned char)*s))
+            s++;
+        if (*s)
+            *s++ = '\0';
+        while (isspace((unsigned char)*s))
+            s++;
+    }
+    return n;
 }

@@ -49,6 +49,20 @@ void vodq_config_usage(FILE *f, const char *prog, const char *synopsis, const ch
 int vodq_config_main(const struct vodq_opt *opts, int n, int argc, char **argv, int *npos,
                      int max_pos, const char *prog, const char *synopsis, const char *desc);
 
+/* Opens a file that holds secrets (HTTP tokens, a keyring) for reading.
+ * When its mode has any bit of `mask` (e.g. 007: others may read it),
+ * writes "<what> <path> is readable by other users (mode 644); chmod 600 it"
+ * into warn (else warn = ""). Returns the FILE (fclose it) or NULL with
+ * err VODQ_ERR_INVALID naming what and path. */
+FILE *vodq_config_open_secret(const char *what, const char *path, unsigned mask, char *warn,
+                              size_t warn_cap, struct vodq_err *err);
+
+/* Splits a line of whitespace-separated words in place (each word gets a
+ * NUL). A blank line or one starting with '#' has 0 words. Stores up to
+ * max word pointers and returns how many words the line has (which may be
+ * more than max). */
+int vodq_config_words(char *line, char **words, int max);
+
 /* Frees the strings that vodq_config_load() allocated for STR options. */
 void vodq_config_free(const struct vodq_opt *opts, int n);
 

@@ -1,18 +1,18 @@
 /* httpd.c: libmicrohttpd behind vodq's routes, bearer tokens and limits. */
 #include "shared/httpd.h"
 
+#include "shared/config.h"
+
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define TOKEN_MIN 16
 #define TOKEN_MAX 256
@@ -48,17 +48,10 @@ struct vodq_httpd_tokens *vodq_httpd_tokens_load(const char *path, char *warn, s
 {
     if (warn_cap)
         warn[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        vodq_err_set(err, VODQ_ERR_INVALID, errno, "http token file %s: %s", path,
-                     strerror(errno));
+    /* group-readable is fine (root:vodq 0640); others must not read it */
+    FILE *f = vodq_config_open_secret("http token file", path, 007, warn, warn_cap, err);
+    if (!f)
         return NULL;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH)))
-        snprintf(warn, warn_cap,
-                 "http token file %s is readable by other users (mode %03o); chmod 600 it",
-                 path, (unsigned)(st.st_mode & 0777));
     struct vodq_httpd_tokens *t = calloc(1, sizeof(*t));
     char line[1024];
     int lineno = 0;
@@ -67,29 +60,18 @@ struct vodq_httpd_tokens *vodq_httpd_tokens_load(const char *path, char *warn, s
         vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
     while (ok && fgets(line, sizeof(line), f)) {
         lineno++;
-        char *s = line;
-        while (isspace((unsigned char)*s))
-            s++;
-        if (!*s || *s == '#')
+        char *w[2];
+        int nw = vodq_config_words(line, w, 2);
+        if (nw == 0)
             continue;
-        char *role = s;
-        while (*s && !isspace((unsigned char)*s))
-            s++;
-        size_t rlen = (size_t)(s - role);
-        while (*s && isspace((unsigned char)*s))
-            s++;
-        char *tok = s;
-        while (*s && !isspace((unsigned char)*s))
-            s++;
-        size_t tlen = (size_t)(s - tok);
-        while (*s && isspace((unsigned char)*s))
-            s++;
+        const char *tok = nw > 1 ? w[1] : "";
+        size_t tlen = strlen(tok);
         enum vodq_httpd_access r = VODQ_HTTPD_NONE;
-        if (rlen == 5 && !strncmp(role, "admin", 5))
+        if (!strcmp(w[0], "admin"))
             r = VODQ_HTTPD_ADMIN;
-        else if (rlen == 4 && !strncmp(role, "read", 4))
+        else if (!strcmp(w[0], "read"))
             r = VODQ_HTTPD_READ;
-        if (r == VODQ_HTTPD_NONE || *s) {
+        if (r == VODQ_HTTPD_NONE || nw != 2) {
             vodq_err_set(err, VODQ_ERR_INVALID, 0,
                          "http token file %s:%d: expected 'admin TOKEN' or 'read TOKEN'", path,
                          lineno);

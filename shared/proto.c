@@ -1,6 +1,8 @@
 /* proto.c: queue names, the embedded Lua scripts and their C wrappers. */
 #include "shared/proto.h"
 
+#include "shared/crypto.h"
+
 #include "lua_scripts.h"
 #include "shared/keys.h"
 
@@ -267,11 +269,19 @@ enum vodq_rc vodq_proto_control(struct vodq_redis *r, const struct vodq_queue *q
                                 const char *cmd, const char *arg, char *msg, size_t cap,
                                 struct vodq_err *err)
 {
+    char *sealed = NULL;
+    if (arg && *arg && q->keys && !strcmp(cmd, "refresh_auth")) {
+        sealed = vodq_seal(q->keys, arg, strlen(arg), err);
+        if (!sealed)
+            return err && err->code ? err->code : VODQ_ERR_OOM;
+        arg = sealed;
+    }
     const char *args[3] = {job, cmd, arg ? arg : ""};
     struct vodq_proto_chan ch;
     vodq_proto_chan_init(&ch, "ctl");
     struct vodq_reply *rep =
         vodq_proto_call_once(r, &ch, q, VODQ_LUA_CONTROL, 3, args, NULL, 3, err);
+    free(sealed);
     if (!rep)
         return err ? err->code : VODQ_ERR_IO;
     const char *status = vodq_proto_map_str(rep, "status", NULL);
@@ -301,8 +311,16 @@ enum vodq_rc vodq_proto_submit(struct vodq_redis *r, const struct vodq_queue *q,
         snprintf(id, sizeof(id), "%s", spec.id);
     else
         vodq_job_id_new(id, sizeof(id));
-    const char *body = vrc == VODQ_OK ? spec.json : text;
-    size_t body_len = vrc == VODQ_OK ? strlen(spec.json) : len;
+    /* what goes into Redis: a valid spec with its credentials sealed (with
+     * a keyring), an invalid one with them masked */
+    char *owned = vrc == VODQ_OK ? (q->keys ? vodq_seal_spec(q->keys, spec.json, err) : NULL)
+                                 : vodq_job_spec_shown(text, len);
+    if ((vrc != VODQ_OK || q->keys) && !owned) {
+        vodq_job_spec_cleanup(&spec);
+        return err && err->code ? err->code : VODQ_ERR_OOM;
+    }
+    const char *body = owned ? owned : spec.json;
+    size_t body_len = strlen(body);
     char key[VODQ_KEY_MAX], skey[VODQ_KEY_MAX], now[24];
     vodq_queue_key(q, key, sizeof(key), VODQ_KEY_JOB, id);
     vodq_queue_key(q, skey, sizeof(skey), VODQ_KEY_SUBMIT, NULL);
@@ -335,6 +353,7 @@ enum vodq_rc vodq_proto_submit(struct vodq_redis *r, const struct vodq_queue *q,
     }
 done:
     vodq_job_spec_cleanup(&spec);
+    free(owned);
     return rc;
 }
 

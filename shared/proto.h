@@ -35,6 +35,9 @@ struct vodq_queue {
     char retention[24];  /* seconds a finished job hash is kept */
     char route_key[96];  /* "vodq:{Q}:stats", declared as KEYS[1] of every script so that
                           * a Redis Cluster client routes the call to the queue's slot */
+    const struct vodq_keyring *keys; /* borrowed; set after vodq_queue_init: credentials
+                                      * written to Redis are sealed with it (shared/crypto.h);
+                                      * NULL = stored in clear */
 };
 
 /* Fills *q for queue name (1-60 chars [A-Za-z0-9_.-]). */
@@ -114,7 +117,8 @@ enum vodq_rc vodq_proto_ensure_groups(struct vodq_redis *r, const struct vodq_qu
                                       struct vodq_err *err);
 
 /* Control: cmd is "pause", "resume", "cancel", "refresh_auth" or "retry";
- * arg is the new credentials for refresh_auth (else NULL). On success
+ * arg is the new credentials for refresh_auth (else NULL), sealed before
+ * they are sent when q->keys is set. On success
  * copies the script's answer ("pausing", "queued", ...) into msg. A
  * refused command returns VODQ_ERR_INVALID (or NOTFOUND) with the reason. */
 enum vodq_rc vodq_proto_control(struct vodq_redis *r, const struct vodq_queue *q, const char *job,
@@ -123,7 +127,8 @@ enum vodq_rc vodq_proto_control(struct vodq_redis *r, const struct vodq_queue *q
 
 /* Submits spec text through the submit stream the way integrations do,
  * after creating the job hash in state "submitted" so that status works
- * at once. The spec is parsed here (to find or make its id); an invalid
+ * at once. With q->keys, the credentials in a valid spec are sealed before
+ * they leave the process; an invalid spec is sent with them masked. The spec is parsed here (to find or make its id); an invalid
  * spec is still submitted (the scheduler records it as rejected) but rc is
  * VODQ_ERR_INVALID with the reason, and id_out holds its id. */
 enum vodq_rc vodq_proto_submit(struct vodq_redis *r, const struct vodq_queue *q, const char *text,

@@ -111,6 +111,7 @@ struct vodq_worker *vodq_worker_new(const struct vodq_worker_config *cfg, struct
     w->cfg = *cfg;
     if (vodq_queue_init(&w->q, cfg->queue, cfg->events_maxlen, cfg->retention_s, err) != VODQ_OK)
         goto fail;
+    w->q.keys = cfg->keys;
     if (cfg->id && *cfg->id && !vodq_job_id_valid(cfg->id)) {
         vodq_err_set(err, VODQ_ERR_INVALID, 0, "id '%s': only 1-128 of [A-Za-z0-9_.:-]", cfg->id);
         goto fail;

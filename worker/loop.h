@@ -51,6 +51,7 @@ struct vodq_worker_config {
     long long retention_s;          /* finished job hash retention */
     const char *capabilities_json;  /* extra capability JSON object (encoders...), or NULL */
     const struct vodq_roots *roots; /* path roots handed to every task; NULL = none */
+    const struct vodq_keyring *keys; /* opens sealed credentials (spec, auth); NULL = none */
     vodq_exec_run_fn exec[VODQ_TASK__COUNT]; /* engine per task type */
     /* per pool, optional: true for a spec whose task ends at once (a sleep of 0 ms); such
      * tasks run on the thread that claimed them, without a slot or a thread wake-up */

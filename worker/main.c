@@ -2,6 +2,7 @@
 #include "shared/config.h"
 #include "shared/redis.h"
 #include "shared/job.h"
+#include "shared/crypto.h"
 #include "shared/log.h"
 #include "shared/notify.h"
 #include "shared/roots.h"
@@ -67,6 +68,7 @@ int main(int argc, char **argv)
     char *redis_ca = NULL, *redis_cert = NULL, *redis_key = NULL;
     char *work_dir = NULL;
     char *tags_opt = NULL;
+    char *secret_key_file = NULL;
     long long slots_sleep = 0, slots_compose = 0, slots_upload = 0, heartbeat_ms = 0,
               progress_ms = 0, grace_ms = 0, block_ms = 0, events_maxlen = 0, retention_s = 0;
     bool log_json = false, no_gpu_lane = false, inputs_path_style = false;
@@ -101,6 +103,9 @@ int main(int argc, char **argv)
          "DIR,DIR,...: the only folders jobs may read and write (sources, outputs, covers, "
          "upload files, cache); empty = anywhere (warned)",
          &roots_list, 0, 0},
+        {"secret-key-file", "VODQ_SECRET_KEY_FILE", VODQ_OPT_STR, "",
+         "keyring ('KEYID BASE64KEY' lines) that opens credentials stored encrypted in Redis",
+         &secret_key_file, 0, 0},
         {"log-level", "VODQ_LOG_LEVEL", VODQ_OPT_STR, "info", "debug, info, warn or error",
          &log_level, 0, 0},
         {"work-dir", "VODQ_WORK_DIR", VODQ_OPT_STR, "", "folder for temporary files of compose+upload tasks (default $TMPDIR or /tmp)", &work_dir, 0, 0},
@@ -166,6 +171,19 @@ int main(int argc, char **argv)
         vodq_config_free(opts, n);
         return 2;
     }
+    struct vodq_keyring *keys = NULL;
+    if (secret_key_file && *secret_key_file) {
+        char warn[512];
+        keys = vodq_keyring_load(secret_key_file, warn, sizeof(warn), &err);
+        if (!keys) {
+            fprintf(stderr, "vodq-worker: %s\n", err.msg);
+            vodq_roots_cleanup(&roots);
+            vodq_config_free(opts, n);
+            return 2;
+        }
+        if (*warn)
+            vodq_warn("%s", warn);
+    }
     if (roots.n == 0)
         vodq_warn("no --roots: jobs may read and write any file this user can; set --roots "
                   "DIR,... (VODQ_ROOTS) to confine them");
@@ -173,6 +191,7 @@ int main(int argc, char **argv)
         vodq_info("path roots: %s", roots.shown);
     struct vodq_worker_config cfg = {
         .roots = &roots,
+        .keys = keys,
         .redis_url = redis_url,
         .queue = queue,
         .id = id,
@@ -283,6 +302,7 @@ int main(int argc, char **argv)
         vodq_config_free(opts, n);
         vodq_roots_cleanup(&roots);
         vodq_fetch_free(fetch);
+        vodq_keyring_free(keys);
         free(caps);
         return 2;
     }
@@ -302,6 +322,7 @@ int main(int argc, char **argv)
     vodq_fetch_free(fetch);
     free(caps);
     vodq_roots_cleanup(&roots);
+    vodq_keyring_free(keys);
     vodq_config_free(opts, n);
     return rc == VODQ_OK ? 0 : 1;
 }

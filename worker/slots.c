@@ -2,6 +2,7 @@
  * (progress, events, control, credentials, checkpoint) it reports through. */
 #include "worker/runtime.h"
 
+#include "shared/crypto.h"
 #include "shared/keys.h"
 #include "shared/log.h"
 #include "shared/proto.h"
@@ -145,7 +146,11 @@ static char *io_take_auth(void *opaque)
     struct vodq_reply *rep = vodq_redis_cmd(r, &err, "HMGET %s auth auth_version", key);
     char *out = NULL;
     if (rep && rep->type == VODQ_REPLY_ARRAY && rep->elements == 2 && rep->element[0]->str) {
-        out = strdup(rep->element[0]->str);
+        const char *a = rep->element[0]->str;
+        /* sealed by vodqctl refresh-auth when it has the keyring */
+        out = vodq_sealed(a) ? vodq_unseal(s->w->q.keys, a, &err) : strdup(a);
+        if (!out && err.code)
+            vodq_warn("job %s: new credentials unusable: %s", s->t.job, err.msg);
         s->t.auth_seen = vodq_reply_int(rep->element[1], v);
     }
     vodq_reply_free(rep);
@@ -388,6 +393,14 @@ static struct done *run_task(struct slot *s)
     const char *set_file =
         s->type == VODQ_TASK_UPLOAD && t->last_export && t->last_export[0] ? t->last_export : NULL;
     char *section = vodq_job_spec_section(t->spec, type, set_file);
+    bool sealed_bad = false;
+    if (section && strstr(section, VODQ_SEAL_PREFIX)) {
+        /* credentials stored sealed: opened here, only in this process's memory */
+        char *open = vodq_unseal_spec(w->q.keys, section, &err);
+        free(section);
+        section = open;
+        sealed_bad = open == NULL;
+    }
     if (section && s->type == VODQ_TASK_UPLOAD && t->auth_seen > 0) {
         /* credentials from refresh-auth replace those of the spec: a task
          * parked in waiting_auth resumes with the new ones */
@@ -405,7 +418,10 @@ static struct done *run_task(struct slot *s)
     }
     if (section && (s->type == VODQ_TASK_COMPOSE || s->type == VODQ_TASK_COMPOSE_GPU))
         section = with_media_map(s, section);
-    if (!section) {
+    if (sealed_bad) {
+        rc = VODQ_ERR_INVALID;
+        err.permanent = true;
+    } else if (!section) {
         rc = vodq_err_set(&err, VODQ_ERR_INVALID, 0, "%s: missing from the job spec", type);
         err.permanent = true;
     } else if (s->type == VODQ_TASK_UPLOAD && !strstr(section, "\"file\"")) {
