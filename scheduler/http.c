@@ -201,6 +201,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return reply(c, MHD_HTTP_NOT_FOUND, "application/json", json_error("no such endpoint"));
 }
 
+/* A request that ends before its body did (the client went away) never
+ * reaches the last call of handle(): free its body here. */
+static void completed(void *cls, struct MHD_Connection *c, void **state,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    struct body *b = *state;
+    if (b) {
+        free(b->buf);
+        free(b);
+        *state = NULL;
+    }
+}
+
 struct vodq_http *vodq_http_start(const char *addr, const char *redis_url, const char *queue,
                                   struct vodq_sched *sched,
                                   const struct vodq_job_defaults *defaults, struct vodq_err *err)
@@ -231,7 +247,8 @@ struct vodq_http *vodq_http_start(const char *addr, const char *redis_url, const
     h->sched = sched;
     h->defaults = defaults;
     h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
-                            NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
+                            NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, &sa,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
     if (!h->d) {
         vodq_err_set(err, VODQ_ERR_IO, 0, "http: cannot listen on %s", addr);
         goto fail;
