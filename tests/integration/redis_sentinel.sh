@@ -51,12 +51,12 @@ check "a write to a replica reads as READONLY (connection dropped)" readonly_nam
 
 REDIS_URL="redis+sentinel://127.0.0.1:${S_PORTS[0]},127.0.0.1:${S_PORTS[1]},127.0.0.1:${S_PORTS[2]}/vm"
 start_scheduler s1 --lease-ms 3000 --worker-timeout-ms 2000
-start_worker w1 --slots-sleep 4
 ids=()
 for i in $(seq 30); do ids+=("$(submit_sleep 800)"); done
 # every submitted job is on the replica before the master dies (replication
 # is asynchronous: a write the replica never got is lost by any client)
-wait_for 10 bash -c "[ \$(redis-cli -p $R_PORT keys 'vodq:*job:*' | wc -l) -ge 30 ]"
+wait_for 20 bash -c "[ \$(redis-cli -p $R_PORT keys 'vodq:*job:*' | wc -l) -ge 30 ]"
+start_worker w1 --slots-sleep 4
 n_done() {
   local id n=0
   for id in "${ids[@]}"; do [ "$(job_field "$id" state)" = succeeded ] && n=$((n + 1)); done
@@ -73,8 +73,7 @@ promoted() {
 check "the sentinels promote the replica" wait_for 30 promoted
 REDIS_PORT=$R_PORT # job_field, rcli and ctl-free checks read the new master
 for i in $(seq 5); do ids+=("$(submit_sleep 20)"); done
-all_ok() { local id; for id in "${ids[@]}"; do [ "$(job_field "$id" state)" = succeeded ] || return 1; done; }
-check "all 35 jobs, before and after the failover, succeed" wait_for 90 all_ok
+check "all 35 jobs, before and after the failover, succeed" wait_for 90 all_state succeeded "${ids[@]}"
 lost=0
 for id in "${ids[@]}"; do [ -n "$(job_field "$id" state)" ] || lost=$((lost + 1)); done
 expect_eq "no job lost" "0" "$lost"
