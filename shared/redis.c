@@ -898,6 +898,14 @@ static enum vodq_rc connect_sentinel(struct vodq_redis *r, struct vodq_err *err)
             continue;
         const char *argv[] = {"SENTINEL", "get-master-addr-by-name", r->url.master};
         struct vodq_reply *rep = raw_argv(r, err, 3, argv);
+        if (rep && rep->type == VODQ_REPLY_ERROR && strncmp(rep->str, "NOAUTH", 6) == 0 &&
+            r->url.password[0]) { /* a sentinel with requirepass: the URL's credentials */
+            vodq_reply_free(rep);
+            rep = NULL;
+            if ((rc = auth(r, err)) != VODQ_OK)
+                continue;
+            rep = raw_argv(r, err, 3, argv);
+        }
         if (!rep) {
             rc = err ? err->code : VODQ_ERR_IO;
             continue;
