@@ -15,6 +15,7 @@ PKGS=(
   swift swift-proxy swift-object swift-container swift-account python3-swift
   valgrind fonts-dejavu-core fonts-wqy-microhei chromium
   systemd  # systemd-analyze security --offline (tests/integration/systemd_units.sh)
+  redis-sentinel clang libclang-rt-14-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -16,6 +16,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -405,6 +406,31 @@ static SSL *tls_new(struct vodq_err *err)
 
 /* ---- the connection: socket, TLS, RESP through hiredis's reader -------- */
 
+/* OpenSSL writes with write(2): a peer that is gone would raise SIGPIPE,
+ * which kills a program that does not ignore it. Block it in this thread
+ * around TLS writes and drop one that became pending. */
+static void sigpipe_block(sigset_t *old)
+{
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &s, old);
+}
+
+static void sigpipe_restore(const sigset_t *old)
+{
+    sigset_t s, pending;
+    sigemptyset(&s);
+    sigaddset(&s, SIGPIPE);
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) && !sigismember(old, SIGPIPE)) {
+        struct timespec zero = {0, 0};
+        int e = errno;
+        sigtimedwait(&s, NULL, &zero);
+        errno = e;
+    }
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 struct vodq_redis *vodq_redis_new(const struct vodq_redis_opts *opts, struct vodq_err *err)
 {
     struct vodq_redis *r = calloc(1, sizeof(*r));
@@ -595,7 +621,10 @@ static enum vodq_rc tls_start(struct vodq_redis *r, struct vodq_err *err)
     sock_timeout(r->fd, r->connect_timeout_ms);
     ERR_clear_error();
     errno = 0;
+    sigset_t old;
+    sigpipe_block(&old);
     int rc = SSL_connect(r->ssl);
+    sigpipe_restore(&old);
     if (rc == 1) {
         sock_timeout(r->fd, r->command_timeout_ms);
         return VODQ_OK;
@@ -663,9 +692,12 @@ static enum vodq_rc flush_out(struct vodq_redis *r, struct vodq_err *err)
         int e = 0;
         if (r->ssl) {
             ERR_clear_error();
+            sigset_t old;
+            sigpipe_block(&old);
             int k = SSL_write(r->ssl, r->wbuf + off, (int)(r->wlen - off > 1 << 30 ? 1 << 30
                                                                                   : r->wlen - off));
             e = errno;
+            sigpipe_restore(&old);
             if (k <= 0) {
                 int se = SSL_get_error(r->ssl, k);
                 char why[160];
@@ -866,6 +898,14 @@ static enum vodq_rc connect_sentinel(struct vodq_redis *r, struct vodq_err *err)
             continue;
         const char *argv[] = {"SENTINEL", "get-master-addr-by-name", r->url.master};
         struct vodq_reply *rep = raw_argv(r, err, 3, argv);
+        if (rep && rep->type == VODQ_REPLY_ERROR && strncmp(rep->str, "NOAUTH", 6) == 0 &&
+            r->url.password[0]) { /* a sentinel with requirepass: the URL's credentials */
+            vodq_reply_free(rep);
+            rep = NULL;
+            if ((rc = auth(r, err)) != VODQ_OK)
+                continue;
+            rep = raw_argv(r, err, 3, argv);
+        }
         if (!rep) {
             rc = err ? err->code : VODQ_ERR_IO;
             continue;

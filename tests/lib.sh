@@ -97,6 +97,12 @@ wait_state() {
   return 1
 }
 
+# all_state STATE ID...: true when every job given is in STATE
+all_state() {
+  local want=$1 id; shift
+  for id in "$@"; do [ "$(job_field "$id" state)" = "$want" ] || return 1; done
+}
+
 # wait_for TIMEOUT_S COMMAND...: polls until the command succeeds
 wait_for() {
   local t=$1 i; shift

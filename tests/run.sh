@@ -4,6 +4,7 @@
 #  2. every test (unit, integration, fault) through ctest on build/
 #  3. the unit tests and the queue integration tests again on the ASan+UBSan build
 #  4. the queue integration test of submit-to-completion under valgrind
+#  5. every libFuzzer harness of tests/fuzz for 30 s (clang, ASan+UBSan, build-fuzz/)
 # Exit status 0 only when everything passed.
 set -euo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,4 +26,6 @@ echo "== valgrind (queue_basic with vodq-scheduler and vodqctl under memcheck)"
 VODQ_BIN="$src/build/bin" VODQ_TESTS="$src/tests" VODQ_SRC="$src" VODQ_WRAP_WORKER= \
   VODQ_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$src/tests/valgrind.supp" \
   bash tests/integration/queue_basic.sh || rc=1
+echo "== fuzz (tests/fuzz/run.sh: each harness 30 s on its corpus, ASan+UBSan)"
+bash tests/fuzz/run.sh "${VODQ_FUZZ_SECONDS:-30}" || rc=1
 exit $rc

@@ -23,8 +23,7 @@ denials() { rcli ACL LOG 128 | grep -c '^reason$' || true; }
 run_jobs() { # run_jobs TAG: jobs, pause/resume and cancel as the current REDIS_URL
   local tag=$1 ids=() i
   for i in $(seq 6); do ids+=("$(submit_sleep 50)"); done
-  all_ok() { local id; for id in "${ids[@]}"; do [ "$(job_field "$id" state)" = succeeded ] || return 1; done; }
-  check "$tag: jobs succeed" wait_for 30 all_ok
+  check "$tag: jobs succeed" wait_for 30 all_state succeeded "${ids[@]}"
   local long
   long=$(submit_sleep 4000)
   check "$tag: long job active" wait_state "$long" active 10

@@ -50,8 +50,7 @@ start_scheduler s1
 start_worker w1 --slots-sleep 4
 ids=()
 for i in $(seq 10); do ids+=("$(submit_sleep 50)"); done
-all_ok() { local id; for id in "${ids[@]}"; do [ "$(job_field "$id" state)" = succeeded ] || return 1; done; }
-check "10 jobs succeed over TLS (host name localhost)" wait_for 30 all_ok
+check "10 jobs succeed over TLS (host name localhost)" wait_for 30 all_state succeeded "${ids[@]}"
 
 # control through the worker's TLS pub/sub connection and the heartbeat
 long=$(submit_sleep 3000)
@@ -70,7 +69,7 @@ wait "$REDIS_PID" 2>/dev/null || true
 sleep 0.5
 start_tls_redis 2
 for i in $(seq 5); do ids+=("$(submit_sleep 20)"); done
-check "jobs from before and after a TLS server restart succeed" wait_for 60 all_ok
+check "jobs from before and after a TLS server restart succeed" wait_for 60 all_state succeeded "${ids[@]}"
 check "worker still running" kill -0 "$PID_w1"
 check "scheduler still running" kill -0 "$PID_s1"
 

@@ -14,8 +14,7 @@ start_scheduler s1
 start_worker w1 --slots-sleep 4
 ids=()
 for i in $(seq 8); do ids+=("$(submit_sleep 50)"); done
-all_ok() { local id; for id in "${ids[@]}"; do [ "$(job_field "$id" state)" = succeeded ] || return 1; done; }
-check "8 jobs succeed through the unix socket (database 2)" wait_for 30 all_ok
+check "8 jobs succeed through the unix socket (database 2)" wait_for 30 all_state succeeded "${ids[@]}"
 long=$(submit_sleep 5000)
 check "long job active" wait_state "$long" active 10
 check "cancel through the unix socket" ctl cancel "$long"
