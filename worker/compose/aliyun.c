@@ -122,6 +122,7 @@ struct ctx {
     double canvas_w, canvas_h; /* FECanvas; 0 = none */
     double total;    /* output length (s); < 0 unknown */
     cJSON *spans;    /* ClipId -> [TimelineIn, TimelineOut, "track path"] */
+    cJSON *probed;   /* source -> [duration, width, height]: each file is opened once */
     bool quiet;      /* a trial run that only collects spans: lists nothing */
     bool refs_final; /* spans are complete: an unknown ReferenceClipId is an error */
     cJSON *captions, *audio, *subtitles, *vol, *tracks;
@@ -422,7 +423,21 @@ static enum vodq_rc probe(struct ctx *x, const char *src, const char *path,
         snprintf(full, sizeof(full), "%s/%s", x->o->base_dir, src);
     else
         snprintf(full, sizeof(full), "%s", src);
+    const cJSON *hit = cJSON_GetObjectItemCaseSensitive(x->probed, full);
+    if (cJSON_GetArraySize(hit) == 3) {
+        m->duration_s = cJSON_GetArrayItem(hit, 0)->valuedouble;
+        m->width = cJSON_GetArrayItem(hit, 1)->valueint;
+        m->height = cJSON_GetArrayItem(hit, 2)->valueint;
+        return VODQ_OK;
+    }
     enum vodq_rc rc = x->o->probe(x->o->probe_opaque, full, m, x->err);
+    if (rc == VODQ_OK && x->probed) {
+        cJSON *a = cJSON_CreateArray();
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(m->duration_s));
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(m->width));
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(m->height));
+        cJSON_AddItemToObject(x->probed, full, a);
+    }
     if (rc != VODQ_OK && x->err) {
         char msg[sizeof(x->err->msg)];
         snprintf(msg, sizeof(msg), "%s", x->err->msg);
@@ -1365,7 +1380,8 @@ static enum vodq_rc video_track(struct ctx *x, const cJSON *clips, const char *t
                 cJSON_AddItemToArray(out, color_clip(gap));
                 cJSON_AddItemToArray(out, vc);
                 cursor += gap;
-            } else if (gap < -0.5 / x->fps && !x->quiet) {
+            } else if (gap < -0.5 / x->fps && x->media && !x->quiet) {
+                /* (only once lengths are known: the first pass guesses them) */
                 cJSON_Delete(f.ranges);
                 return failf(x, p,
                              "starts at %.3f s, inside the previous clip (ends %.3f s): clips of "
@@ -2149,8 +2165,8 @@ static bool has_key(const cJSON *node, const char *key, int depth)
 
 /* One conversion: a fresh context and timeline. */
 static enum vodq_rc run_once(const cJSON *doc, const struct vodq_aliyun_opts *o, bool media,
-                             cJSON *dropped, cJSON *notes, cJSON *spans, bool quiet, bool final,
-                             cJSON **tl_out, struct vodq_err *err)
+                             cJSON *dropped, cJSON *notes, cJSON *spans, cJSON *probed,
+                             bool quiet, bool final, cJSON **tl_out, struct vodq_err *err)
 {
     struct ctx x;
     cJSON *tl = cJSON_CreateObject();
@@ -2163,6 +2179,7 @@ static enum vodq_rc run_once(const cJSON *doc, const struct vodq_aliyun_opts *o,
     x.dropped = dropped;
     x.notes = notes;
     x.spans = spans;
+    x.probed = probed;
     x.quiet = quiet;
     x.refs_final = final;
     x.total = -1;
@@ -2200,19 +2217,24 @@ static enum vodq_rc run_once(const cJSON *doc, const struct vodq_aliyun_opts *o,
 static enum vodq_rc run_pass(const cJSON *doc, const struct vodq_aliyun_opts *o, bool media,
                              cJSON *dropped, cJSON *notes, cJSON **tl_out, struct vodq_err *err)
 {
-    cJSON *spans = NULL, *scratch = NULL;
+    cJSON *spans = NULL, *scratch = NULL, *probed = cJSON_CreateObject();
     enum vodq_rc rc = VODQ_OK;
 
+    if (probed == NULL)
+        return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
     if (has_key(doc, "ReferenceClipId", 0)) {
         spans = cJSON_CreateObject();
         if (spans == NULL)
-            return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
-        rc = run_once(doc, o, media, dropped, notes, spans, true, false, &scratch, err);
+            rc = vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+        else
+            rc = run_once(doc, o, media, dropped, notes, spans, probed, true, false, &scratch,
+                          err);
         cJSON_Delete(scratch);
     }
     if (rc == VODQ_OK)
-        rc = run_once(doc, o, media, dropped, notes, spans, false, true, tl_out, err);
+        rc = run_once(doc, o, media, dropped, notes, spans, probed, false, true, tl_out, err);
     cJSON_Delete(spans);
+    cJSON_Delete(probed);
     return rc;
 }
 
