@@ -125,6 +125,7 @@ struct ctx {
     cJSON *probed;   /* source -> [duration, width, height]: each file is opened once */
     bool quiet;      /* a trial run that only collects spans: lists nothing */
     bool refs_final; /* spans are complete: an unknown ReferenceClipId is an error */
+    double factor;   /* AutoSpeed of the track being built: its time is divided by it */
     cJSON *captions, *audio, *subtitles, *vol, *tracks;
 };
 
@@ -460,6 +461,25 @@ struct placed {
     struct vodq_aliyun_media m;
 };
 
+/* TrackShortenMode/TrackExpandMode AutoSpeed: the clip's times on the
+ * track (TimelineIn, length, held frames) divided by the track's factor,
+ * its speed multiplied (spec 11.3: one factor for every clip [U 14]). */
+static enum vodq_rc autospeed(struct ctx *x, const char *path, struct placed *pl)
+{
+    if (x->factor <= 0 || fabs(x->factor - 1) < 1e-9)
+        return VODQ_OK;
+    pl->tl_in /= x->factor;
+    pl->len /= x->factor;
+    pl->freeze /= x->factor;
+    if (!pl->image) {
+        pl->speed *= x->factor;
+        if (pl->speed < 0.25 - EPS || pl->speed > 4 + EPS)
+            return failf(x, path, "AutoSpeed would play it at %.3fx, outside vodq's 0.25..4",
+                         pl->speed);
+    }
+    return VODQ_OK;
+}
+
 /* Resolves one clip's source span and timeline span; cursor = where the
  * previous clip of the track ended. audio: an AudioTrackClip. */
 static enum vodq_rc place(struct ctx *x, const cJSON *clip, const char *path, const char *tpath,
@@ -471,6 +491,8 @@ static enum vodq_rc place(struct ctx *x, const cJSON *clip, const char *path, co
     char p[AP_LEN];
 
     memset(pl, 0, sizeof(*pl));
+    if (x->factor > 0)
+        cursor *= x->factor; /* the track's own (unscaled) time */
     pl->image = !audio && type && (strcasecmp(type, "Image") == 0 ||
                                    strcasecmp(type, "GlobalImage") == 0);
     TRY(source(x, clip, path, &pl->src));
@@ -535,7 +557,7 @@ static enum vodq_rc place(struct ctx *x, const cJSON *clip, const char *path, co
         pl->out = -1;
         if (f_to && to - ti < pl->len)
             pl->len = to - ti;
-        return VODQ_OK;
+        return autospeed(x, path, pl);
     }
     /* Video / audio: out = min(Out, source) or min(source, MaxOut). */
     double srcdur = pl->m.duration_s;
@@ -588,7 +610,12 @@ static enum vodq_rc place(struct ctx *x, const cJSON *clip, const char *path, co
         pl->len = 1; /* first pass placeholder */
     if (pl->len < 0)
         return failf(x, path, "Out is needed: the duration of %s is unknown", pl->src);
-    return VODQ_OK;
+    if (audio && truthy(clip, "LoopMode")) {
+        if (x->factor > 0)
+            pl->tl_in /= x->factor; /* AutoSpeed leaves looped audio's speed alone [S] */
+        return VODQ_OK;
+    }
+    return autospeed(x, path, pl);
 }
 
 /* ---- Effects ---- */
@@ -1865,6 +1892,77 @@ static enum vodq_rc check_array(struct ctx *x, const cJSON *doc, const char *key
     return VODQ_OK;
 }
 
+/* TrackShortenMode / TrackExpandMode: only "AutoSpeed" exists. */
+static enum vodq_rc check_modes(struct ctx *x, const cJSON *t, const char *tp)
+{
+    static const char *const modes[] = {"TrackShortenMode", "TrackExpandMode"};
+    char p[AP_LEN];
+
+    for (size_t i = 0; i < N_OF(modes); i++) {
+        const char *m = getstr(t, modes[i]);
+        if (get(t, modes[i]) && (m == NULL || strcasecmp(m, "AutoSpeed") != 0)) {
+            joinp(p, sizeof(p), tp, modes[i]);
+            return failf(x, p, "unknown value (only \"AutoSpeed\")");
+        }
+    }
+    return VODQ_OK;
+}
+
+/* The AutoSpeed factor the trial run found for track tp (1 = none). */
+static double track_factor(struct ctx *x, const char *tp)
+{
+    char k[AP_LEN + 2];
+    snprintf(k, sizeof(k), "#%s", tp);
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(x->spans, k);
+    return cJSON_IsNumber(f) && f->valuedouble > 0 ? f->valuedouble : 1;
+}
+
+static void note_end(struct ctx *x, const char *tp, double end)
+{
+    char k[AP_LEN + 2];
+    snprintf(k, sizeof(k), "@%s", tp);
+    if (x->spans && !cJSON_GetObjectItemCaseSensitive(x->spans, k))
+        cJSON_AddNumberToObject(x->spans, k, end);
+}
+
+/* Trial run: the factor of every AutoSpeed track against the main one. */
+static enum vodq_rc set_factors(struct ctx *x, const cJSON *doc, double main_end)
+{
+    static const char *const kinds[] = {"VideoTracks", "AudioTracks"};
+    char tp[AP_LEN], k[AP_LEN + 2];
+
+    for (size_t kind = 0; kind < 2; kind++) {
+        const cJSON *t;
+        size_t ti = 0;
+        cJSON_ArrayForEach(t, get(doc, kinds[kind]))
+        {
+            pathf(tp, sizeof(tp), "%s[%zu]", kinds[kind], ti++);
+            bool shorten = get(t, "TrackShortenMode") != NULL;
+            bool expand = get(t, "TrackExpandMode") != NULL;
+            if (!shorten && !expand)
+                continue;
+            if (truthy(t, "MainTrack"))
+                continue;
+            if (main_end <= 0) {
+                x->quiet = false;
+                listf(x, x->notes, tp, "AutoSpeed without a MainTrack: ignored");
+                x->quiet = true;
+                continue;
+            }
+            snprintf(k, sizeof(k), "@%s", tp);
+            const cJSON *e = cJSON_GetObjectItemCaseSensitive(x->spans, k);
+            if (!cJSON_IsNumber(e) || e->valuedouble <= 0)
+                continue;
+            double f = e->valuedouble / main_end;
+            if ((f > 1 + 1e-9 && shorten) || (f < 1 - 1e-9 && expand)) {
+                snprintf(k, sizeof(k), "#%s", tp);
+                cJSON_AddNumberToObject(x->spans, k, f);
+            }
+        }
+    }
+    return VODQ_OK;
+}
+
 /* One conversion pass into *tl. */
 static enum vodq_rc convert(struct ctx *x, const cJSON *doc, cJSON *tl)
 {
@@ -1904,12 +2002,7 @@ static enum vodq_rc convert(struct ctx *x, const cJSON *doc, cJSON *tl)
         pathf(tp, sizeof(tp), "VideoTracks[%zu]", ti++);
         if (!cJSON_IsObject(t) || (clips && !cJSON_IsArray(clips)))
             return failf(x, tp, "must be an object {\"VideoTrackClips\": [...]}");
-        if (get(t, "TrackShortenMode") || get(t, "TrackExpandMode")) {
-            char p[AP_LEN];
-            joinp(p, sizeof(p), tp, get(t, "TrackShortenMode") ? "TrackShortenMode"
-                                                               : "TrackExpandMode");
-            return failf(x, p, "AutoSpeed is not supported by vodq's importer");
-        }
+        TRY(check_modes(x, t, tp));
         if (type && strcasecmp(type, "Effect") == 0) {
             char ip[AP_LEN];
             joinp(ip, sizeof(ip), tp, "VideoTrackClips");
@@ -1984,8 +2077,11 @@ static enum vodq_rc convert(struct ctx *x, const cJSON *doc, cJSON *tl)
             clips = cJSON_AddArrayToObject(pt, "clips");
             cJSON_AddItemToArray(tracks, pt);
         }
+        x->factor = track_factor(x, tp);
         TRY(video_track(x, get(vtracks[k], "VideoTrackClips"), tp, "VideoTrackClips",
                         k == 0 && bottom_main, clips, &ends[k]));
+        x->factor = 1;
+        note_end(x, tp, ends[k]);
         total = fmax(total, ends[k]);
         if (main_idx < 0 && truthy(vtracks[k], "MainTrack")) {
             main_idx = (int)k;
@@ -2002,16 +2098,19 @@ static enum vodq_rc convert(struct ctx *x, const cJSON *doc, cJSON *tl)
             return failf(x, tp, "must be an object {\"AudioTrackClips\": [...]}");
         if (disabled(t))
             continue;
-        if (get(t, "TrackShortenMode") || get(t, "TrackExpandMode"))
-            return failf(x, tp, "TrackShortenMode/TrackExpandMode AutoSpeed is not supported "
-                                "by vodq's importer");
+        TRY(check_modes(x, t, tp));
+        x->factor = track_factor(x, tp);
         TRY(audio_track(x, clips, tp, &e));
+        x->factor = 1;
+        note_end(x, tp, e);
         aend = fmax(aend, e);
         if (main_idx < 0 && truthy(t, "MainTrack")) {
             main_idx = 1000;
             main_end = e;
         }
     }
+    if (x->quiet)
+        TRY(set_factors(x, doc, main_idx >= 0 ? main_end : -1));
     if (nv == 0)
         total = aend; /* audio only: as long as the longest audio track */
     if (main_idx >= 0)
@@ -2182,6 +2281,7 @@ static enum vodq_rc run_once(const cJSON *doc, const struct vodq_aliyun_opts *o,
     x.probed = probed;
     x.quiet = quiet;
     x.refs_final = final;
+    x.factor = 1;
     x.total = -1;
     x.fps = 30;
     if (tl == NULL)
@@ -2222,7 +2322,8 @@ static enum vodq_rc run_pass(const cJSON *doc, const struct vodq_aliyun_opts *o,
 
     if (probed == NULL)
         return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
-    if (has_key(doc, "ReferenceClipId", 0)) {
+    if (has_key(doc, "ReferenceClipId", 0) || has_key(doc, "TrackShortenMode", 0) ||
+        has_key(doc, "TrackExpandMode", 0)) {
         spans = cJSON_CreateObject();
         if (spans == NULL)
             rc = vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
