@@ -107,10 +107,6 @@ static const struct font fonts[] = {
 
 /* ---- Context ---- */
 
-struct clipspan {
-    double tl_in, tl_out; /* timeline seconds */
-};
-
 struct ctx {
     const struct vodq_aliyun_opts *o;
     struct vodq_err *err;
