@@ -310,6 +310,13 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
         if (ali && !cJSON_IsObject(ali) && !cJSON_IsString(ali))
             return vodq_err_set(err, VODQ_ERR_INVALID, 0,
                                 "compose.aliyun_timeline: must be an object or a JSON string");
+        /* vodq-compose's file options: a job names no files for the worker to read
+         * beyond its timeline and media */
+        if (cJSON_GetObjectItemCaseSensitive(sec, "media_map_file") ||
+            cJSON_GetObjectItemCaseSensitive(sec, "output_media_config_file"))
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "compose: media_map_file and output_media_config_file are "
+                                "vodq-compose options; give media_map / output_media_config");
         if ((tl != NULL) + (tf != NULL) + (ali != NULL) > 1)
             return vodq_err_set(err, VODQ_ERR_INVALID, 0,
                                 "compose: give one of timeline, timeline_file, aliyun_timeline");

@@ -149,8 +149,8 @@ static const struct bad_case refused[] = {
     {"{\"VideoTracks\":[{\"VideoTrackClips\":[" V1 "]}],\"SubtitleTracks\":[{"
      "\"SubtitleTrackClips\":[{\"Type\":\"Text\",\"Content\":\"x\",\"ScrollSpeed\":50}]}]}",
      "SubtitleTracks[0].SubtitleTrackClips[0].ScrollSpeed: scrolling text is not supported"},
-    {"{\"VideoTracks\":[{\"TrackShortenMode\":\"AutoSpeed\",\"VideoTrackClips\":[" V1 "]}]}",
-     "VideoTracks[0].TrackShortenMode: AutoSpeed is not supported"},
+    {"{\"VideoTracks\":[{\"TrackShortenMode\":\"Fast\",\"VideoTrackClips\":[" V1 "]}]}",
+     "VideoTracks[0].TrackShortenMode: unknown value (only \"AutoSpeed\")"},
     {"{\"ImageTracks\":[{\"ImageTrackClips\":[{\"MediaURL\":\"l.png\"}]}],\"AudioTracks\":[{"
      "\"AudioTrackClips\":[{\"MediaURL\":\"m.m4a\",\"Out\":3}]}]}",
      "ImageTracks: image tracks need at least one video track"},
@@ -454,6 +454,46 @@ static void test_reference(void **state)
     vodq_aliyun_result_cleanup(&r);
 }
 
+/* AutoSpeed (spec 11.3): a 6 s upper track sped up 1.5x to the 4 s main
+ * track, a 2 s audio track slowed to 0.5x; without the mode, cut. */
+static void test_autospeed(void **state)
+{
+    struct vodq_aliyun_result r;
+    struct vodq_err err = {0};
+    (void)state;
+
+    assert_int_equal(
+        import("{\"VideoTracks\":[{\"MainTrack\":true,\"VideoTrackClips\":[{\"MediaURL\":"
+               "\"a.mp4\",\"Out\":4}]},{\"TrackShortenMode\":\"AutoSpeed\",\"VideoTrackClips\":"
+               "[{\"MediaURL\":\"b.mp4\",\"Out\":3,\"Width\":0.5},{\"MediaURL\":\"b.mp4\","
+               "\"Out\":3,\"Width\":0.5}]}],\"AudioTracks\":[{\"TrackExpandMode\":\"AutoSpeed\","
+               "\"AudioTrackClips\":[{\"MediaURL\":\"m.m4a\",\"Out\":2}]}]}",
+               false, &r, &err),
+        VODQ_OK);
+    const cJSON *t = r.timeline;
+    assert_float_equal(NUM(t, "tracks", "1", "clips", "0", "speed"), 1.5, 1e-9);
+    assert_float_equal(NUM(t, "tracks", "1", "clips", "1", "start"), 2, 1e-9);
+    assert_float_equal(NUM(t, "audio", "0", "speed"), 0.5, 1e-9);
+    assert_float_equal(NUM(t, "audio", "0", "duration"), 4, 1e-9);
+    assert_float_equal(NUM(t, "output", "max_duration"), 4, 1e-9);
+    vodq_aliyun_result_cleanup(&r);
+}
+
+/* MaxDuration wins over MainTrack [U 14]. */
+static void test_maxduration(void **state)
+{
+    struct vodq_aliyun_result r;
+    struct vodq_err err = {0};
+    (void)state;
+
+    assert_int_equal(import("{\"MaxDuration\":\"2.5\",\"VideoTracks\":[{\"MainTrack\":true,"
+                            "\"VideoTrackClips\":[" V1 "," V1 "]}]}",
+                            false, &r, &err),
+                     VODQ_OK);
+    assert_float_equal(NUM(r.timeline, "output", "max_duration"), 2.5, 1e-9);
+    vodq_aliyun_result_cleanup(&r);
+}
+
 static void test_detect(void **state)
 {
     cJSON *a = cJSON_Parse("{\"VideoTracks\":[]}");
@@ -475,7 +515,8 @@ int main(void)
         cmocka_unit_test(test_timing),   cmocka_unit_test(test_geometry),
         cmocka_unit_test(test_layout),   cmocka_unit_test(test_random_transitions),
         cmocka_unit_test(test_detect),   cmocka_unit_test(test_disabled),
-        cmocka_unit_test(test_reference),
+        cmocka_unit_test(test_reference), cmocka_unit_test(test_autospeed),
+        cmocka_unit_test(test_maxduration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

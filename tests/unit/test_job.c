@@ -272,6 +272,9 @@ static void test_spec_compose_upload(void **state)
          "compose.timeline", "must be an object"},
         {"{\"type\":\"compose\",\"compose\":{\"timeline_file\":3,\"output\":\"o.mp4\"}}",
          "compose.timeline_file", "must be a string"},
+        {"{\"type\":\"compose\",\"compose\":{\"aliyun_timeline\":{},\"media_map_file\":\"/etc/x\","
+         "\"output\":\"o.mp4\"}}",
+         "compose", "media_map_file and output_media_config_file are vodq-compose options"},
         {"{\"type\":\"compose\",\"compose\":{\"aliyun_timeline\":5,\"output\":\"o.mp4\"}}",
          "compose.aliyun_timeline", "must be an object or a JSON string"},
         {"{\"type\":\"compose\",\"compose\":{\"aliyun_timeline\":{},\"timeline\":{},"

@@ -107,10 +107,6 @@ static const struct font fonts[] = {
 
 /* ---- Context ---- */
 
-struct clipspan {
-    double tl_in, tl_out; /* timeline seconds */
-};
-
 struct ctx {
     const struct vodq_aliyun_opts *o;
     struct vodq_err *err;
@@ -122,8 +118,10 @@ struct ctx {
     double canvas_w, canvas_h; /* FECanvas; 0 = none */
     double total;    /* output length (s); < 0 unknown */
     cJSON *spans;    /* ClipId -> [TimelineIn, TimelineOut, "track path"] */
+    cJSON *probed;   /* source -> [duration, width, height]: each file is opened once */
     bool quiet;      /* a trial run that only collects spans: lists nothing */
     bool refs_final; /* spans are complete: an unknown ReferenceClipId is an error */
+    double factor;   /* AutoSpeed of the track being built: its time is divided by it */
     cJSON *captions, *audio, *subtitles, *vol, *tracks;
 };
 
@@ -422,7 +420,21 @@ static enum vodq_rc probe(struct ctx *x, const char *src, const char *path,
         snprintf(full, sizeof(full), "%s/%s", x->o->base_dir, src);
     else
         snprintf(full, sizeof(full), "%s", src);
+    const cJSON *hit = cJSON_GetObjectItemCaseSensitive(x->probed, full);
+    if (cJSON_GetArraySize(hit) == 3) {
+        m->duration_s = cJSON_GetArrayItem(hit, 0)->valuedouble;
+        m->width = cJSON_GetArrayItem(hit, 1)->valueint;
+        m->height = cJSON_GetArrayItem(hit, 2)->valueint;
+        return VODQ_OK;
+    }
     enum vodq_rc rc = x->o->probe(x->o->probe_opaque, full, m, x->err);
+    if (rc == VODQ_OK && x->probed) {
+        cJSON *a = cJSON_CreateArray();
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(m->duration_s));
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(m->width));
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(m->height));
+        cJSON_AddItemToObject(x->probed, full, a);
+    }
     if (rc != VODQ_OK && x->err) {
         char msg[sizeof(x->err->msg)];
         snprintf(msg, sizeof(msg), "%s", x->err->msg);
@@ -445,6 +457,25 @@ struct placed {
     struct vodq_aliyun_media m;
 };
 
+/* TrackShortenMode/TrackExpandMode AutoSpeed: the clip's times on the
+ * track (TimelineIn, length, held frames) divided by the track's factor,
+ * its speed multiplied (spec 11.3: one factor for every clip [U 14]). */
+static enum vodq_rc autospeed(struct ctx *x, const char *path, struct placed *pl)
+{
+    if (x->factor <= 0 || fabs(x->factor - 1) < 1e-9)
+        return VODQ_OK;
+    pl->tl_in /= x->factor;
+    pl->len /= x->factor;
+    pl->freeze /= x->factor;
+    if (!pl->image) {
+        pl->speed *= x->factor;
+        if (pl->speed < 0.25 - EPS || pl->speed > 4 + EPS)
+            return failf(x, path, "AutoSpeed would play it at %.3fx, outside vodq's 0.25..4",
+                         pl->speed);
+    }
+    return VODQ_OK;
+}
+
 /* Resolves one clip's source span and timeline span; cursor = where the
  * previous clip of the track ended. audio: an AudioTrackClip. */
 static enum vodq_rc place(struct ctx *x, const cJSON *clip, const char *path, const char *tpath,
@@ -456,6 +487,8 @@ static enum vodq_rc place(struct ctx *x, const cJSON *clip, const char *path, co
     char p[AP_LEN];
 
     memset(pl, 0, sizeof(*pl));
+    if (x->factor > 0)
+        cursor *= x->factor; /* the track's own (unscaled) time */
     pl->image = !audio && type && (strcasecmp(type, "Image") == 0 ||
                                    strcasecmp(type, "GlobalImage") == 0);
     TRY(source(x, clip, path, &pl->src));
@@ -520,7 +553,7 @@ static enum vodq_rc place(struct ctx *x, const cJSON *clip, const char *path, co
         pl->out = -1;
         if (f_to && to - ti < pl->len)
             pl->len = to - ti;
-        return VODQ_OK;
+        return autospeed(x, path, pl);
     }
     /* Video / audio: out = min(Out, source) or min(source, MaxOut). */
     double srcdur = pl->m.duration_s;
@@ -573,7 +606,12 @@ static enum vodq_rc place(struct ctx *x, const cJSON *clip, const char *path, co
         pl->len = 1; /* first pass placeholder */
     if (pl->len < 0)
         return failf(x, path, "Out is needed: the duration of %s is unknown", pl->src);
-    return VODQ_OK;
+    if (audio && truthy(clip, "LoopMode")) {
+        if (x->factor > 0)
+            pl->tl_in /= x->factor; /* AutoSpeed leaves looped audio's speed alone [S] */
+        return VODQ_OK;
+    }
+    return autospeed(x, path, pl);
 }
 
 /* ---- Effects ---- */
@@ -1365,7 +1403,8 @@ static enum vodq_rc video_track(struct ctx *x, const cJSON *clips, const char *t
                 cJSON_AddItemToArray(out, color_clip(gap));
                 cJSON_AddItemToArray(out, vc);
                 cursor += gap;
-            } else if (gap < -0.5 / x->fps && !x->quiet) {
+            } else if (gap < -0.5 / x->fps && x->media && !x->quiet) {
+                /* (only once lengths are known: the first pass guesses them) */
                 cJSON_Delete(f.ranges);
                 return failf(x, p,
                              "starts at %.3f s, inside the previous clip (ends %.3f s): clips of "
@@ -1849,6 +1888,77 @@ static enum vodq_rc check_array(struct ctx *x, const cJSON *doc, const char *key
     return VODQ_OK;
 }
 
+/* TrackShortenMode / TrackExpandMode: only "AutoSpeed" exists. */
+static enum vodq_rc check_modes(struct ctx *x, const cJSON *t, const char *tp)
+{
+    static const char *const modes[] = {"TrackShortenMode", "TrackExpandMode"};
+    char p[AP_LEN];
+
+    for (size_t i = 0; i < N_OF(modes); i++) {
+        const char *m = getstr(t, modes[i]);
+        if (get(t, modes[i]) && (m == NULL || strcasecmp(m, "AutoSpeed") != 0)) {
+            joinp(p, sizeof(p), tp, modes[i]);
+            return failf(x, p, "unknown value (only \"AutoSpeed\")");
+        }
+    }
+    return VODQ_OK;
+}
+
+/* The AutoSpeed factor the trial run found for track tp (1 = none). */
+static double track_factor(struct ctx *x, const char *tp)
+{
+    char k[AP_LEN + 2];
+    snprintf(k, sizeof(k), "#%s", tp);
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(x->spans, k);
+    return cJSON_IsNumber(f) && f->valuedouble > 0 ? f->valuedouble : 1;
+}
+
+static void note_end(struct ctx *x, const char *tp, double end)
+{
+    char k[AP_LEN + 2];
+    snprintf(k, sizeof(k), "@%s", tp);
+    if (x->spans && !cJSON_GetObjectItemCaseSensitive(x->spans, k))
+        cJSON_AddNumberToObject(x->spans, k, end);
+}
+
+/* Trial run: the factor of every AutoSpeed track against the main one. */
+static enum vodq_rc set_factors(struct ctx *x, const cJSON *doc, double main_end)
+{
+    static const char *const kinds[] = {"VideoTracks", "AudioTracks"};
+    char tp[AP_LEN], k[AP_LEN + 2];
+
+    for (size_t kind = 0; kind < 2; kind++) {
+        const cJSON *t;
+        size_t ti = 0;
+        cJSON_ArrayForEach(t, get(doc, kinds[kind]))
+        {
+            pathf(tp, sizeof(tp), "%s[%zu]", kinds[kind], ti++);
+            bool shorten = get(t, "TrackShortenMode") != NULL;
+            bool expand = get(t, "TrackExpandMode") != NULL;
+            if (!shorten && !expand)
+                continue;
+            if (truthy(t, "MainTrack"))
+                continue;
+            if (main_end <= 0) {
+                x->quiet = false;
+                listf(x, x->notes, tp, "AutoSpeed without a MainTrack: ignored");
+                x->quiet = true;
+                continue;
+            }
+            snprintf(k, sizeof(k), "@%s", tp);
+            const cJSON *e = cJSON_GetObjectItemCaseSensitive(x->spans, k);
+            if (!cJSON_IsNumber(e) || e->valuedouble <= 0)
+                continue;
+            double f = e->valuedouble / main_end;
+            if ((f > 1 + 1e-9 && shorten) || (f < 1 - 1e-9 && expand)) {
+                snprintf(k, sizeof(k), "#%s", tp);
+                cJSON_AddNumberToObject(x->spans, k, f);
+            }
+        }
+    }
+    return VODQ_OK;
+}
+
 /* One conversion pass into *tl. */
 static enum vodq_rc convert(struct ctx *x, const cJSON *doc, cJSON *tl)
 {
@@ -1888,12 +1998,7 @@ static enum vodq_rc convert(struct ctx *x, const cJSON *doc, cJSON *tl)
         pathf(tp, sizeof(tp), "VideoTracks[%zu]", ti++);
         if (!cJSON_IsObject(t) || (clips && !cJSON_IsArray(clips)))
             return failf(x, tp, "must be an object {\"VideoTrackClips\": [...]}");
-        if (get(t, "TrackShortenMode") || get(t, "TrackExpandMode")) {
-            char p[AP_LEN];
-            joinp(p, sizeof(p), tp, get(t, "TrackShortenMode") ? "TrackShortenMode"
-                                                               : "TrackExpandMode");
-            return failf(x, p, "AutoSpeed is not supported by vodq's importer");
-        }
+        TRY(check_modes(x, t, tp));
         if (type && strcasecmp(type, "Effect") == 0) {
             char ip[AP_LEN];
             joinp(ip, sizeof(ip), tp, "VideoTrackClips");
@@ -1968,8 +2073,11 @@ static enum vodq_rc convert(struct ctx *x, const cJSON *doc, cJSON *tl)
             clips = cJSON_AddArrayToObject(pt, "clips");
             cJSON_AddItemToArray(tracks, pt);
         }
+        x->factor = track_factor(x, tp);
         TRY(video_track(x, get(vtracks[k], "VideoTrackClips"), tp, "VideoTrackClips",
                         k == 0 && bottom_main, clips, &ends[k]));
+        x->factor = 1;
+        note_end(x, tp, ends[k]);
         total = fmax(total, ends[k]);
         if (main_idx < 0 && truthy(vtracks[k], "MainTrack")) {
             main_idx = (int)k;
@@ -1986,16 +2094,19 @@ static enum vodq_rc convert(struct ctx *x, const cJSON *doc, cJSON *tl)
             return failf(x, tp, "must be an object {\"AudioTrackClips\": [...]}");
         if (disabled(t))
             continue;
-        if (get(t, "TrackShortenMode") || get(t, "TrackExpandMode"))
-            return failf(x, tp, "TrackShortenMode/TrackExpandMode AutoSpeed is not supported "
-                                "by vodq's importer");
+        TRY(check_modes(x, t, tp));
+        x->factor = track_factor(x, tp);
         TRY(audio_track(x, clips, tp, &e));
+        x->factor = 1;
+        note_end(x, tp, e);
         aend = fmax(aend, e);
         if (main_idx < 0 && truthy(t, "MainTrack")) {
             main_idx = 1000;
             main_end = e;
         }
     }
+    if (x->quiet)
+        TRY(set_factors(x, doc, main_idx >= 0 ? main_end : -1));
     if (nv == 0)
         total = aend; /* audio only: as long as the longest audio track */
     if (main_idx >= 0)
@@ -2149,8 +2260,8 @@ static bool has_key(const cJSON *node, const char *key, int depth)
 
 /* One conversion: a fresh context and timeline. */
 static enum vodq_rc run_once(const cJSON *doc, const struct vodq_aliyun_opts *o, bool media,
-                             cJSON *dropped, cJSON *notes, cJSON *spans, bool quiet, bool final,
-                             cJSON **tl_out, struct vodq_err *err)
+                             cJSON *dropped, cJSON *notes, cJSON *spans, cJSON *probed,
+                             bool quiet, bool final, cJSON **tl_out, struct vodq_err *err)
 {
     struct ctx x;
     cJSON *tl = cJSON_CreateObject();
@@ -2163,8 +2274,10 @@ static enum vodq_rc run_once(const cJSON *doc, const struct vodq_aliyun_opts *o,
     x.dropped = dropped;
     x.notes = notes;
     x.spans = spans;
+    x.probed = probed;
     x.quiet = quiet;
     x.refs_final = final;
+    x.factor = 1;
     x.total = -1;
     x.fps = 30;
     if (tl == NULL)
@@ -2200,19 +2313,25 @@ static enum vodq_rc run_once(const cJSON *doc, const struct vodq_aliyun_opts *o,
 static enum vodq_rc run_pass(const cJSON *doc, const struct vodq_aliyun_opts *o, bool media,
                              cJSON *dropped, cJSON *notes, cJSON **tl_out, struct vodq_err *err)
 {
-    cJSON *spans = NULL, *scratch = NULL;
+    cJSON *spans = NULL, *scratch = NULL, *probed = cJSON_CreateObject();
     enum vodq_rc rc = VODQ_OK;
 
-    if (has_key(doc, "ReferenceClipId", 0)) {
+    if (probed == NULL)
+        return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+    if (has_key(doc, "ReferenceClipId", 0) || has_key(doc, "TrackShortenMode", 0) ||
+        has_key(doc, "TrackExpandMode", 0)) {
         spans = cJSON_CreateObject();
         if (spans == NULL)
-            return vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
-        rc = run_once(doc, o, media, dropped, notes, spans, true, false, &scratch, err);
+            rc = vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
+        else
+            rc = run_once(doc, o, media, dropped, notes, spans, probed, true, false, &scratch,
+                          err);
         cJSON_Delete(scratch);
     }
     if (rc == VODQ_OK)
-        rc = run_once(doc, o, media, dropped, notes, spans, false, true, tl_out, err);
+        rc = run_once(doc, o, media, dropped, notes, spans, probed, false, true, tl_out, err);
     cJSON_Delete(spans);
+    cJSON_Delete(probed);
     return rc;
 }
 
