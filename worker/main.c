@@ -40,7 +40,8 @@ int main(int argc, char **argv)
 {
     char *redis_url = NULL, *queue = NULL, *id = NULL, *log_level = NULL;
     long long slots_sleep = 0, slots_compose = 0, slots_upload = 0, heartbeat_ms = 0,
-              progress_ms = 0, grace_ms = 0, block_ms = 0, events_maxlen = 0, retention_s = 0;
+              progress_ms = 0, grace_ms = 0, block_ms = 0, events_maxlen = 0, retention_s = 0,
+              stall_s = 0;
     bool log_json = false, no_gpu_lane = false;
     const struct vodq_opt opts[] = {
         {"redis", "VODQ_REDIS_URL", VODQ_OPT_STR, "redis://127.0.0.1:6379",
@@ -68,6 +69,9 @@ int main(int argc, char **argv)
         {"log-level", "VODQ_LOG_LEVEL", VODQ_OPT_STR, "info", "debug, info, warn or error",
          &log_level, 0, 0},
         {"log-json", "VODQ_LOG_JSON", VODQ_OPT_BOOL, "", "log JSON lines", &log_json, 0, 0},
+        {"compose-stall-timeout-s", "VODQ_COMPOSE_STALL_TIMEOUT_S", VODQ_OPT_INT, "60",
+         "fail a compose task that makes no progress this long (spec stall_timeout overrides)",
+         &stall_s, 1, 86400},
         {"no-gpu-lane", "VODQ_NO_GPU_LANE", VODQ_OPT_BOOL, "",
          "do not serve GPU compose jobs even when a GPU encoder opens", &no_gpu_lane, 0, 0},
     };
@@ -105,6 +109,7 @@ int main(int argc, char **argv)
     cfg.exec[VODQ_TASK_UPLOAD] = vodq_upload_run;
     cfg.slots[VODQ_TASK_COMPOSE] = (int)slots_compose;
     cfg.exec[VODQ_TASK_COMPOSE] = vodq_compose_run;
+    vodq_compose_set_stall_timeout((double)stall_s);
     /* The encoder probe (opening each encoder for real) goes into the
      * capability record; a worker serves the compose_gpu lane only when it
      * found a GPU encoder. */

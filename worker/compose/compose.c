@@ -12,6 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The worker's default watchdog (compose-stall-timeout-s); 0 = the engine's. */
+static double default_stall_s;
+
+void vodq_compose_set_stall_timeout(double seconds)
+{
+    default_stall_s = seconds > 0 ? seconds : 0;
+}
+
 char *vodq_compose_capabilities_json(void)
 {
     return vodq_hw_probe_json();
@@ -102,8 +110,8 @@ enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
     struct vodq_timeline tl;
     struct vodq_plan plan;
     struct vodq_engine_stats st;
-    struct vodq_engine_opts o = {io, cmp_progress, cmp_control, cmp_wait, NULL};
-    const cJSON *out, *enc;
+    struct vodq_engine_opts o = {io, cmp_progress, cmp_control, cmp_wait, NULL, default_stall_s};
+    const cJSON *out, *enc, *stall;
     enum vodq_rc rc;
 
     memset(&tl, 0, sizeof(tl));
@@ -131,6 +139,17 @@ enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
         goto out;
     }
     o.encoder = enc ? enc->valuestring : NULL;
+    stall = cJSON_GetObjectItemCaseSensitive(spec, "stall_timeout");
+    if (stall != NULL && !cJSON_IsNull(stall)) {
+        if (!cJSON_IsNumber(stall) || !(stall->valuedouble >= 1 && stall->valuedouble <= 86400)) {
+            rc = vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                              "compose.stall_timeout: must be a number of seconds, 1..86400");
+            if (err)
+                err->permanent = true;
+            goto out;
+        }
+        o.stall_timeout_s = stall->valuedouble;
+    }
     rc = cmp_timeline(spec, out->valuestring, &tl, err);
     if (rc == VODQ_OK)
         rc = vodq_timeline_probe(&tl, err);

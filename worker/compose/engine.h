@@ -33,6 +33,10 @@ struct vodq_engine_opts {
     /* Encoder name overriding plan->out.encoder ("auto" or a name); NULL =
      * the plan's. "auto" picks NVENC, then VAAPI, then software (hw.h). */
     const char *encoder;
+    /* Watchdog: a render that takes no frame from any input for this many
+     * seconds (not counting pauses) fails with VODQ_ERR_TIMEOUT naming the
+     * input file and the stream it waited on; <= 0 = 60 s. */
+    double stall_timeout_s;
 };
 
 struct vodq_engine_stats {

@@ -102,6 +102,8 @@ static void usage(FILE *f)
             "  --encoder NAME        video encoder: auto (NVENC, VAAPI, then software) or an\n"
             "                        FFmpeg encoder name (libx264, h264_nvenc, ...); overrides\n"
             "                        the timeline's output.encoder\n"
+            "  --stall-timeout S     fail when the render makes no progress for S seconds\n"
+            "                        (default 60)\n"
             "  --json                print the result as JSON on stdout\n"
             "  --print-ffmpeg-args   print the equivalent ffmpeg command line, one argument\n"
             "                        per line, and exit without rendering\n"
@@ -149,6 +151,7 @@ static int print_ffmpeg_args(const char *tl_path, const char *out, const char *e
 int main(int argc, char **argv)
 {
     const char *pos[2] = {NULL, NULL}, *encoder = NULL;
+    double stall = 0;
     bool json = false, ffargs = false, probe = false;
     int npos = 0;
 
@@ -167,6 +170,13 @@ int main(int argc, char **argv)
             encoder = argv[++i];
         } else if (strncmp(a, "--encoder=", 10) == 0) {
             encoder = a + 10;
+        } else if (strcmp(a, "--stall-timeout") == 0 && i + 1 < argc) {
+            char *end;
+            stall = strtod(argv[++i], &end);
+            if (end == argv[i] || *end != '\0' || !(stall >= 1 && stall <= 86400)) {
+                fprintf(stderr, "vodq-compose: --stall-timeout: seconds, 1..86400\n");
+                return 2;
+            }
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "vodq-compose: unknown option %s (see --help)\n", a);
             return 2;
@@ -205,6 +215,7 @@ int main(int argc, char **argv)
     if (spec == NULL || cJSON_AddStringToObject(spec, "timeline_file", pos[0]) == NULL ||
         cJSON_AddStringToObject(spec, "output", pos[1]) == NULL ||
         (encoder && cJSON_AddStringToObject(spec, "encoder", encoder) == NULL) ||
+        (stall > 0 && cJSON_AddNumberToObject(spec, "stall_timeout", stall) == NULL) ||
         (spec_json = cJSON_PrintUnformatted(spec)) == NULL) {
         fprintf(stderr, "vodq-compose: out of memory\n");
         cJSON_Delete(spec);
