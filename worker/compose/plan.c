@@ -531,7 +531,7 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
     sb_printf(g, "[%d:v]", idx);
     if (mi->interlaced) {
         double sf = mi->fps_num > 0 ? (double)mi->fps_num / mi->fps_den : 25;
-        sb_printf(g, "bwdif=mode=%s:parity=%s:deint=all,",
+        sb_printf(g, "bwdif=mode=%s:parity=%s:deint=interlaced,",
                   F / c->speed > 1.5 * sf ? "send_field" : "send_frame", mi->tff ? "tff" : "bff");
     }
     if (seek > 0)
