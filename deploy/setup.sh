@@ -16,6 +16,7 @@ PKGS=(
   valgrind fonts-dejavu-core fonts-wqy-microhei chromium
   systemd  # systemd-analyze security --offline (tests/integration/systemd_units.sh)
   redis-sentinel clang libclang-rt-14-dev
+  libimage-exiftool-perl
 )
 missing=()
 for p in "${PKGS[@]}"; do

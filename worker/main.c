@@ -70,7 +70,8 @@ int main(int argc, char **argv)
     char *tags_opt = NULL;
     char *secret_key_file = NULL;
     long long slots_sleep = 0, slots_compose = 0, slots_upload = 0, heartbeat_ms = 0,
-              progress_ms = 0, grace_ms = 0, block_ms = 0, events_maxlen = 0, retention_s = 0;
+              progress_ms = 0, grace_ms = 0, block_ms = 0, events_maxlen = 0, retention_s = 0,
+              stall_s = 0;
     bool log_json = false, no_gpu_lane = false, inputs_path_style = false;
     char *cache_dir = NULL, *in_endpoint = NULL, *in_region = NULL, *in_ak = NULL, *in_sk = NULL,
          *in_token = NULL, *sweep_dirs = NULL;
@@ -110,6 +111,9 @@ int main(int argc, char **argv)
          &log_level, 0, 0},
         {"work-dir", "VODQ_WORK_DIR", VODQ_OPT_STR, "", "folder for temporary files of compose+upload tasks (default $TMPDIR or /tmp)", &work_dir, 0, 0},
         {"log-json", "VODQ_LOG_JSON", VODQ_OPT_BOOL, "", "log JSON lines", &log_json, 0, 0},
+        {"compose-stall-timeout-s", "VODQ_COMPOSE_STALL_TIMEOUT_S", VODQ_OPT_INT, "60",
+         "fail a compose task that makes no progress this long (spec stall_timeout overrides)",
+         &stall_s, 1, 86400},
         {"no-gpu-lane", "VODQ_NO_GPU_LANE", VODQ_OPT_BOOL, "",
          "do not serve GPU compose jobs even when a GPU encoder opens", &no_gpu_lane, 0, 0},
         {"cache-dir", "VODQ_CACHE_DIR", VODQ_OPT_STR, "",
@@ -210,6 +214,7 @@ int main(int argc, char **argv)
     cfg.slots[VODQ_TASK_COMPOSE] = (int)slots_compose;
     cfg.exec[VODQ_TASK_COMPOSE] = vodq_render_upload_run; /* plain compose without "upload" */
     vodq_render_upload_set_work_dir(work_dir);
+    vodq_compose_set_stall_timeout((double)stall_s);
     /* The encoder probe (opening each encoder for real) goes into the
      * capability record and yields the worker's tags; a worker serves the
      * compose_gpu lane (from its one pool of compose slots) when a tag needs a

@@ -3,14 +3,20 @@
  * ffmpeg command line: the output decodes (read back with libavformat) with
  * the asked size, rate, duration and BT.709 tags and a sound track; pause
  * holds progress; cancel and yield leave no file; a missing and a corrupt
- * input fail naming the file. */
+ * input fail naming the file; an input that stops delivering data trips the
+ * stall watchdog, which names the file and the stream it waited on. */
 #include "worker/compose/compose.h"
 #include "worker/compose/engine.h"
+#include "worker/compose/plan.h"
+#include "worker/compose/timeline.h"
 
 #include <libavformat/avformat.h>
 #include <libavutil/log.h>
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -46,7 +52,10 @@ static int setup(void **state)
              "-f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine=frequency=440:sample_rate=44100 "
              "-t 2 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac a.mp4 && "
              "ffmpeg -hide_banner -nostdin -loglevel error -y -f lavfi -i color=blue:size=200x100 "
-             "-frames:v 1 p.png && head -c 20000 /dev/urandom > x.mp4",
+             "-frames:v 1 p.png && head -c 20000 /dev/urandom > x.mp4 && "
+             "ffmpeg -hide_banner -nostdin -loglevel error -y -f lavfi -i testsrc2=size=160x120:rate=25 "
+             "-f lavfi -i sine=frequency=440:sample_rate=48000 -t 8 -c:v libx264 -preset ultrafast "
+             "-c:a aac -f mpegts s.ts",
              dir);
     return system(cmd) == 0 ? 0 : -1;
 }
@@ -314,7 +323,74 @@ static void test_bad_spec(void **state)
              dir);
     assert_int_equal(vodq_compose_run(spec, &io, &res, &err), VODQ_ERR_INVALID);
     assert_non_null(strstr(err.msg, "tracks[0].clips[0].speed"));
+    assert_true(err.permanent);    memset(&err, 0, sizeof(err));
+    snprintf(spec, sizeof(spec),
+             "{\"output\":\"%s/bad.mp4\",\"stall_timeout\":0,\"timeline\":{\"version\":1,"
+             "\"tracks\":[{\"clips\":[{\"type\":\"video\",\"src\":\"a.mp4\"}]}]}}",
+             dir);
+    assert_int_equal(vodq_compose_run(spec, &io, &res, &err), VODQ_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "compose.stall_timeout"));
     assert_true(err.permanent);
+}
+
+/* An input that stops delivering data (a FIFO whose writer sends the first
+ * half of the file, then nothing for 4 s): with a 1 s stall timeout the
+ * render fails with VODQ_ERR_TIMEOUT well before the writer gives up,
+ * naming the file and the stream it waited on, and leaves no output. */
+static void test_stall(void **state)
+{
+    char json[512], fifo[300], cmd[1400], out[300];
+    struct vodq_timeline tl;
+    struct vodq_plan plan;
+    struct vodq_err err = {0};
+    struct stat st;
+    struct timespec t0, t1;
+    (void)state;
+
+    memset(&tl, 0, sizeof(tl));
+    memset(&plan, 0, sizeof(plan));
+    snprintf(json, sizeof(json),
+             "{\"version\":1,\"tracks\":[{\"clips\":[{\"type\":\"video\",\"src\":\"s.ts\"}]}],"
+             "\"output\":{\"width\":160,\"height\":120,\"fps\":25,\"preset\":\"ultrafast\"}}");
+    assert_int_equal(vodq_timeline_parse(json, strlen(json), dir, &tl, &err), VODQ_OK);
+    assert_int_equal(vodq_timeline_probe(&tl, &err), VODQ_OK);
+    assert_int_equal(vodq_plan_build(&tl, &plan, &err), VODQ_OK);
+    /* the engine reads the same file through a FIFO that stalls halfway */
+    snprintf(fifo, sizeof(fifo), "%s/stall.ts", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    snprintf(out, sizeof(out), "%s/s.ts", dir);
+    assert_int_equal(stat(out, &st), 0);
+    free(plan.inputs[0].path);
+    plan.inputs[0].path = strdup(fifo);
+    assert_non_null(plan.inputs[0].path);
+    snprintf(cmd, sizeof(cmd), "(head -c %lld '%s'; sleep 4) > '%s'", (long long)st.st_size / 2,
+             out, fifo);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    struct vodq_engine_opts o = {0};
+    o.stall_timeout_s = 1;
+    snprintf(out, sizeof(out), "%s/stall.mp4", dir);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    enum vodq_rc rc = vodq_engine_render(&plan, out, &o, NULL, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (rc != VODQ_ERR_TIMEOUT)
+        print_error("render: %d %s\n", rc, err.msg);
+    assert_int_equal(rc, VODQ_ERR_TIMEOUT);
+    assert_non_null(strstr(err.msg, "stall.ts"));
+    assert_non_null(strstr(err.msg, "no progress for"));
+    assert_true(strstr(err.msg, "video stream (#") || strstr(err.msg, "audio stream (#"));
+    /* the watchdog fired (about 1 s after the data stopped); the writer's
+     * 4 s only bound the join of the blocked input thread */
+    assert_true((double)(t1.tv_sec - t0.tv_sec) < 30);
+    assert_int_equal(count_files("stall.mp4"), 0);
+    vodq_plan_cleanup(&plan);
+    vodq_timeline_cleanup(&tl);
 }
 
 int main(void)
@@ -323,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_render),         cmocka_unit_test(test_pause),
         cmocka_unit_test(test_cancel),         cmocka_unit_test(test_missing_input),
         cmocka_unit_test(test_corrupt_input),  cmocka_unit_test(test_bad_spec),
+        cmocka_unit_test(test_stall),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

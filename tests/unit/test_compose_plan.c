@@ -222,7 +222,8 @@ static void drain(AVFilterContext *vsink, AVFilterContext *asink, AVFrame *f, AV
 }
 
 /* Pushes input idx's frames, as the engine would after seeking: source
- * frame j (time j/fps) is sent when j/fps >= seek_s with pts j - first, for
+ * frame j (time j/fps) is sent when j/fps >= seek_s with its time relative
+ * to the seek point (j/fps - seek_s, in 1/(1000 fps)), for
  * at most duration_s; images send one frame; loops repeat the source. */
 static void feed_video(AVFilterContext *src, const struct vodq_plan_input *in,
                        const struct fake_media *m, AVFilterContext *vsink, AVFilterContext *asink,
@@ -259,7 +260,8 @@ static void feed_video(AVFilterContext *src, const struct vodq_plan_input *in,
                 for (int y = 0; y < ch; y++)
                     memset(f->data[p] + y * f->linesize[p], 128, (size_t)cw);
         }
-        f->pts = j;
+        int fpsv = m->fps ? m->fps : (int)(ftb.den / ftb.num);
+        f->pts = llround(((double)(first + j) / fpsv - in->seek_s) * fpsv * 1000);
         assert_int_equal(av_buffersrc_add_frame(src, f), 0);
         av_frame_unref(f);
         drain(vsink, asink, out, ftb, r);
@@ -348,7 +350,7 @@ static AVFilterGraph *run_plan(const struct vodq_plan *plan, struct run_result *
             int fps = m->fps ? m->fps : plan->out.fps_num;
             snprintf(args, sizeof(args),
                      "video_size=%dx%d:pix_fmt=%d:time_base=1/%d:pixel_aspect=1/1:frame_rate=%d/1",
-                     m->w, m->h, m->pix_fmt, fps, fps);
+                     m->w, m->h, m->pix_fmt, fps * 1000, fps);
             ret = avfilter_graph_create_filter(&ctx, avfilter_get_by_name("buffer"), name, args,
                                                NULL, graph);
             vsrc[idx] = ctx;
@@ -551,8 +553,8 @@ static void test_no_needless_scale(void **state)
     build(TLO("{\"src\":\"b.mp4\",\"out\":0.5},{\"src\":\"b.mp4\",\"out\":0.5,\"fit\":\"cover\"}",
               "\"output\":{\"width\":640,\"height\":360,\"fps\":30}"),
           &tl, &plan);
-    assert_true(has(&plan, "[0:v]setpts=PTS-STARTPTS,fps=30/1,null,format=yuv420p,setsar=1"));
-    assert_true(has(&plan, "[1:v]setpts=PTS-STARTPTS,fps=30/1,null,format=yuv420p,crop="));
+    assert_true(has(&plan, "[0:v]fps=30/1:start_time=0,null,format=yuv420p,setsar=1"));
+    assert_true(has(&plan, "[1:v]fps=30/1:start_time=0,null,format=yuv420p,crop="));
     assert_null(strstr(plan.filter_complex, "scale="));
     AVFilterGraph *g = run_exact(&plan, &r);
     done(&tl, &plan, g);
@@ -644,7 +646,7 @@ static void test_speed(void **state)
           &tl, &plan);
     /* 2 s at 2x = 1 s; 0.5 s at 0.25x = 2 s */
     assert_float_equal(plan.duration_s, 3.0, 1e-9);
-    assert_true(has(&plan, "settb=expr=AVTB,setpts=(PTS-STARTPTS)/2.000000"));
+    assert_true(has(&plan, "settb=expr=AVTB,setpts=PTS/2.000000,fps=25/1:start_time=0"));
     assert_true(has(&plan, "atempo=2"));
     assert_true(has(&plan, "atempo=0.5,atempo=0.5"));
     AVFilterGraph *g = run_exact(&plan, &r);
@@ -689,10 +691,10 @@ static void test_colour_conversion(void **state)
               OUT_SMALL),
           &tl, &plan);
     /* SD tagged BT.470BG: converted; untagged HD: BT.709 by size */
-    assert_true(has(&plan, "[0:v]setpts=PTS-STARTPTS,fps=25/1,scale=w=112:h=90:"
+    assert_true(has(&plan, "[0:v]fps=25/1:start_time=0,scale=w=112:h=90:"
                            "in_range=tv:out_range=tv,format=yuv420p,colorspace=ispace=bt470bg:"
                            "space=bt709:iprimaries=bt709:primaries=bt709:itrc=bt709:trc=bt709"));
-    assert_true(has(&plan, "[1:v]setpts=PTS-STARTPTS,fps=25/1,scale=w=160:h=90:"
+    assert_true(has(&plan, "[1:v]fps=25/1:start_time=0,scale=w=160:h=90:"
                            "in_range=tv:out_range=tv,format=yuv420p,setsar=1"));
     /* a phone video turned 90 degrees is rotated and contained upright */
     assert_true(has(&plan, "transpose=clock,scale=w=50:h=90"));

@@ -40,6 +40,14 @@ void vodq_compose_set_resolver(const struct vodq_compose_resolver *r)
         memset(&g_resolver, 0, sizeof(g_resolver));
 }
 
+/* The worker's default watchdog (compose-stall-timeout-s); 0 = the engine's. */
+static double default_stall_s;
+
+void vodq_compose_set_stall_timeout(double seconds)
+{
+    default_stall_s = seconds > 0 ? seconds : 0;
+}
+
 char *vodq_compose_capabilities_json(void)
 {
     return vodq_hw_probe_json();
@@ -646,8 +654,9 @@ enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
     struct vodq_engine_stats st;
     struct cmp_ctx ctx;
     struct vodq_engine_opts o = {.opaque = &ctx, .progress = cmp_progress,
-                                 .control = cmp_control, .wait = cmp_wait};
-    const cJSON *out, *enc;
+                                 .control = cmp_control, .wait = cmp_wait,
+                                 .stall_timeout_s = default_stall_s};
+    const cJSON *out, *enc, *stall;
     void *lease = NULL;
     cJSON *dropped = NULL, *notes = NULL;
     enum vodq_rc rc;
@@ -680,6 +689,17 @@ enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
         goto out;
     }
     o.encoder = enc ? enc->valuestring : NULL;
+    stall = cJSON_GetObjectItemCaseSensitive(spec, "stall_timeout");
+    if (stall != NULL && !cJSON_IsNull(stall)) {
+        if (!cJSON_IsNumber(stall) || !(stall->valuedouble >= 1 && stall->valuedouble <= 86400)) {
+            rc = vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                              "compose.stall_timeout: must be a number of seconds, 1..86400");
+            if (err)
+                err->permanent = true;
+            goto out;
+        }
+        o.stall_timeout_s = stall->valuedouble;
+    }
     /* the output is checked before anything is read */
     rc = vodq_roots_check(io ? io->roots : NULL, "compose.output", out->valuestring,
                           VODQ_ROOTS_WRITE, NULL, 0, err);

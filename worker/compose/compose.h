@@ -7,8 +7,9 @@
  *             "aliyun", "output_media_config" | "produce_config": {...},
  *             "media_map": {"MediaId": "path or URL"}, "media_map_file": path,
  *             "inputs": {...} credentials for s3:// and oss:// sources (fetch.h),
- *             "lenient": bool, "seed": N}
- * ("encoder" overrides the timeline's output.encoder). Relative media paths
+ *             "lenient": bool, "seed": N, "stall_timeout": seconds}
+ * ("encoder" overrides the timeline's output.encoder; "stall_timeout", 1..86400,
+ * fails a render that makes no progress that long, default 60 s). Relative media paths
  * resolve against the timeline file's folder, or the output's folder for an
  * inline timeline. A bad timeline fails with err->permanent set and the JSON
  * path in the message. Progress: milliseconds of output, extra
@@ -73,6 +74,10 @@ void vodq_compose_release(void *lease);
  * "dropped" and "notes" beside it: {"timeline":..,"dropped":[..],"notes":[..]}),
  * as new malloc'd pretty JSON; NULL with err set (the import's error). */
 char *vodq_compose_print_timeline(const char *spec_json, struct vodq_err *err);
+
+/* Sets the stall timeout (seconds) of tasks whose spec gives none; <= 0 =
+ * the engine's default (60 s). Call before any task runs. */
+void vodq_compose_set_stall_timeout(double seconds);
 
 /* The encoder probe (hw.h) as a new malloc'd JSON object text, or NULL. */
 char *vodq_compose_capabilities_json(void);

@@ -5,10 +5,15 @@
  * feeding the source that the graph asks for (failed requests), encodes and
  * muxes. A producer blocks when its queue is full, unless the other queue
  * of the same file is empty and still expected (the consumer may be waiting
- * on it), so memory stays bounded by the file's interleaving. */
+ * on it): then the queue grows, up to ENG_QMAX_BYTES of decoded frames, so
+ * a badly interleaved file (seconds of sound before its second picture) can
+ * neither deadlock the input thread against the graph nor use unbounded
+ * memory. A watchdog fails a render that takes no frame from any input for
+ * the stall timeout, naming the input and the stream it waited on. */
 #include "worker/compose/engine.h"
 
 #include "worker/compose/hw.h"
+#include "worker/compose/timeline.h"
 
 #include <libavcodec/avcodec.h>
 #include <libavfilter/avfilter.h>
@@ -32,12 +37,15 @@
 #include <unistd.h>
 
 #define ENG_QCAP 8           /* frames per queue before the producer waits */
+#define ENG_QMAX_BYTES (256LL << 20) /* decoded bytes a starved-for queue may grow to */
+#define ENG_STALL_S 60.0     /* default watchdog: seconds without progress */
 #define ENG_POLL_MS 100      /* control is polled at least this often */
 #define ENG_PROGRESS_MS 200  /* progress callback interval */
 
 struct eng_queue {
-    AVFrame *f[ENG_QCAP * 8];
-    int head, n;
+    AVFrame **f;       /* ring of cap frames; grows while the other stream starves */
+    int cap, head, n;
+    int64_t bytes;     /* decoded bytes queued */
     bool used; /* the graph reads this stream */
     bool eof;  /* the producer is done with it */
 };
@@ -57,15 +65,17 @@ struct eng_input {
     pthread_cond_t cv;
     bool abort;
     int err;           /* AVERROR of a failure in the thread */
-    char errmsg[200];  /* what failed */
+    char errmsg[256];  /* what failed */
     struct eng_queue vq, aq;
     /* producer side */
     double start_s, offset_s, pass_end_s, a_next_s;
     bool vdone, adone;
+    int64_t vframes; /* pictures queued (under mu) */
     /* consumer side */
     AVFilterContext *vsrc, *asrc;
     bool vsrc_eof, asrc_eof;
     AVRational vtb;
+    AVPacket *sub; /* one AMR frame of a multi-frame packet */
 };
 
 struct eng {
@@ -89,6 +99,8 @@ struct eng {
     int64_t published; /* growing: bytes reported to o->written */
     bool vend, aend;
     double t0, last_progress;
+    double stall_s;   /* watchdog timeout, seconds */
+    double last_act;  /* when a frame last came from an input or the graph */
 };
 
 static double eng_now(void)
@@ -109,31 +121,78 @@ static void q_free(struct eng_queue *q)
 {
     while (q->n > 0) {
         av_frame_free(&q->f[q->head]);
-        q->head = (q->head + 1) % (int)(sizeof(q->f) / sizeof(q->f[0]));
+        q->head = (q->head + 1) % q->cap;
         q->n--;
     }
+    free(q->f);
+    q->f = NULL;
+    q->cap = q->head = 0;
+    q->bytes = 0;
 }
 
-/* Producer: queues f (taking it). Returns false when aborted. */
+static int64_t frame_bytes(const AVFrame *f)
+{
+    int64_t n = 0;
+    for (int i = 0; i < AV_NUM_DATA_POINTERS && f->buf[i]; i++)
+        n += (int64_t)f->buf[i]->size;
+    return n;
+}
+
+/* Doubles q's ring (under the input's lock). Returns false when out of memory. */
+static bool q_grow(struct eng_queue *q)
+{
+    int cap = q->cap ? q->cap * 2 : ENG_QCAP;
+    AVFrame **f = calloc((size_t)cap, sizeof(*f));
+    if (f == NULL)
+        return false;
+    for (int i = 0; i < q->n; i++)
+        f[i] = q->f[(q->head + i) % q->cap];
+    free(q->f);
+    q->f = f;
+    q->cap = cap;
+    q->head = 0;
+    return true;
+}
+
+static void in_fail(struct eng_input *in, int ret, const char *what);
+
+/* Producer: queues f (taking it). Returns false when aborted or failed. */
 static bool q_push(struct eng_input *in, struct eng_queue *q, struct eng_queue *other, AVFrame *f)
 {
-    const int size = (int)(sizeof(q->f) / sizeof(q->f[0]));
+    int64_t fb = frame_bytes(f);
+    bool too_far = false, oom = false;
+
     pthread_mutex_lock(&in->mu);
     for (;;) {
         if (in->abort)
             break;
+        /* The consumer may be waiting on the other stream, which the
+         * producer cannot reach without queueing this one first. */
         bool other_starved = other->used && !other->eof && other->n == 0;
-        if (q->n < ENG_QCAP || (other_starved && q->n < size))
+        if (q->n < ENG_QCAP)
             break;
+        if (other_starved) {
+            too_far = q->bytes + fb > ENG_QMAX_BYTES;
+            break;
+        }
         pthread_cond_wait(&in->cv, &in->mu);
     }
-    if (in->abort) {
+    if (!in->abort && !too_far && q->n == q->cap)
+        oom = !q_grow(q);
+    if (in->abort || too_far || oom) {
         pthread_mutex_unlock(&in->mu);
         av_frame_free(&f);
+        if (too_far)
+            in_fail(in, AVERROR(ENOMEM), q == &in->aq ? "sound" : "picture");
+        else if (oom)
+            in_fail(in, AVERROR(ENOMEM), "decode");
         return false;
     }
-    q->f[(q->head + q->n) % size] = f;
+    q->f[(q->head + q->n) % q->cap] = f;
     q->n++;
+    q->bytes += fb;
+    if (q == &in->vq)
+        in->vframes++;
     pthread_cond_broadcast(&in->cv);
     pthread_mutex_unlock(&in->mu);
     return true;
@@ -144,7 +203,6 @@ static bool q_push(struct eng_input *in, struct eng_queue *q, struct eng_queue *
  * producer. peek leaves the frame queued and sets *f to it. */
 static int q_pop(struct eng_input *in, struct eng_queue *q, AVFrame **f, int timeout_ms, bool peek)
 {
-    const int size = (int)(sizeof(q->f) / sizeof(q->f[0]));
     struct timespec dl;
     int r;
 
@@ -159,8 +217,9 @@ static int q_pop(struct eng_input *in, struct eng_queue *q, AVFrame **f, int tim
     if (q->n > 0) {
         *f = q->f[q->head];
         if (!peek) {
-            q->head = (q->head + 1) % size;
+            q->head = (q->head + 1) % q->cap;
             q->n--;
+            q->bytes -= frame_bytes(*f);
             pthread_cond_broadcast(&in->cv);
         }
         r = 1;
@@ -180,8 +239,15 @@ static void in_fail(struct eng_input *in, int ret, const char *what)
     pthread_mutex_lock(&in->mu);
     if (in->err == 0) {
         in->err = ret < 0 ? ret : AVERROR_UNKNOWN;
-        snprintf(in->errmsg, sizeof(in->errmsg), "%s %s: %s", what, in->pin->path,
-                 av_err2str(in->err));
+        if (strcmp(what, "sound") == 0 || strcmp(what, "picture") == 0)
+            snprintf(in->errmsg, sizeof(in->errmsg),
+                     "%s: badly interleaved: its %s runs more than %lld MiB of decoded data "
+                     "ahead of its %s; remux it (ffmpeg -i IN -c copy OUT.mp4)",
+                     in->pin->path, what, ENG_QMAX_BYTES >> 20,
+                     strcmp(what, "sound") == 0 ? "picture" : "sound");
+        else
+            snprintf(in->errmsg, sizeof(in->errmsg), "%s %s: %s", what, in->pin->path,
+                     av_err2str(in->err));
     }
     pthread_cond_broadcast(&in->cv);
     pthread_mutex_unlock(&in->mu);
@@ -325,6 +391,58 @@ static bool in_decode(struct eng_input *in, AVCodecContext *dec, const AVPacket 
     }
 }
 
+/* ---- AMR: one frame per packet ---- */
+
+/* Bytes after the TOC byte of each AMR frame type (3GPP TS 26.101/26.201;
+ * 9..14 reserved, 15 = no data). */
+static const uint8_t amr_nb_bytes[16] = {12, 13, 15, 17, 19, 20, 26, 31, 5, 0, 0, 0, 0, 0, 0, 0};
+static const uint8_t amr_wb_bytes[16] = {17, 23, 32, 36, 40, 46, 50, 58, 60, 5, 0, 0, 0, 0, 0, 0};
+
+/* FFmpeg 5.1's amrnb/amrwb decoders decode only the first frame of a
+ * packet, and 3GP files from phones store several 20 ms frames per sample:
+ * such packets are cut into single frames (each with its own timestamp)
+ * before decoding, so no sound is lost. Other packets go through as they are. */
+static bool in_decode_audio(struct eng_input *in, AVPacket *pkt, AVFrame *fr)
+{
+    enum AVCodecID id = in->adec->codec_id;
+    const uint8_t *sizes = id == AV_CODEC_ID_AMR_NB ? amr_nb_bytes : amr_wb_bytes;
+    int per = id == AV_CODEC_ID_AMR_NB ? 160 : 320; /* samples per frame */
+    AVRational stb = in->fmt->streams[in->aidx]->time_base;
+
+    if ((id != AV_CODEC_ID_AMR_NB && id != AV_CODEC_ID_AMR_WB) || pkt->size < 1 ||
+        pkt->size <= 1 + sizes[(pkt->data[0] >> 3) & 15] || in->adec->sample_rate <= 0)
+        return in_decode(in, in->adec, pkt, fr);
+    if (in->sub == NULL && (in->sub = av_packet_alloc()) == NULL) {
+        in_fail(in, AVERROR(ENOMEM), "decode");
+        return false;
+    }
+    AVRational ftb = {1, in->adec->sample_rate};
+    for (int off = 0, i = 0; off < pkt->size; i++) {
+        int n = 1 + sizes[(pkt->data[off] >> 3) & 15];
+        if (n > pkt->size - off)
+            n = pkt->size - off;
+        int ret = av_packet_ref(in->sub, pkt);
+        if (ret < 0) {
+            in_fail(in, ret, "decode");
+            return false;
+        }
+        in->sub->data += off;
+        in->sub->size = n;
+        int64_t d = av_rescale_q((int64_t)i * per, ftb, stb);
+        if (pkt->pts != AV_NOPTS_VALUE)
+            in->sub->pts = pkt->pts + d;
+        if (pkt->dts != AV_NOPTS_VALUE)
+            in->sub->dts = pkt->dts + d;
+        in->sub->duration = av_rescale_q(per, ftb, stb);
+        bool ok = in_decode(in, in->adec, in->sub, fr);
+        av_packet_unref(in->sub);
+        if (!ok)
+            return false;
+        off += n;
+    }
+    return true;
+}
+
 static bool in_all_done(const struct eng_input *in)
 {
     return (in->vidx < 0 || in->vdone) && (in->aidx < 0 || in->adone);
@@ -376,7 +494,7 @@ static void *in_thread(void *arg)
         if (pkt->stream_index == in->vidx && !in->vdone)
             ok = in_decode(in, in->vdec, pkt, fr);
         else if (pkt->stream_index == in->aidx && !in->adone)
-            ok = in_decode(in, in->adec, pkt, fr);
+            ok = in_decode_audio(in, pkt, fr);
         av_packet_unref(pkt);
     }
     pthread_mutex_lock(&in->mu);
@@ -417,7 +535,8 @@ static enum vodq_rc in_open_stream(struct eng_input *in, enum AVMediaType type, 
 {
     int ret;
 
-    *idx = av_find_best_stream(in->fmt, type, -1, -1, NULL, 0);
+    *idx = type == AVMEDIA_TYPE_VIDEO ? vodq_timeline_video_stream(in->fmt, in->pin->is_image)
+                                      : av_find_best_stream(in->fmt, type, -1, -1, NULL, 0);
     if (*idx < 0)
         return vodq_err_set(err, VODQ_ERR_MEDIA, *idx, "%s: no %s stream", in->pin->path,
                             av_get_media_type_string(type));
@@ -649,6 +768,24 @@ static enum vodq_rc eng_ctl_rc(enum vodq_ctl c, struct vodq_err *err)
     return VODQ_OK;
 }
 
+/* The watchdog: fails the render when nothing has come from any input or
+ * the graph for e->stall_s seconds while it waits on stream video/audio of
+ * in. Time spent paused does not count. */
+static enum vodq_rc eng_stalled(struct eng *e, struct eng_input *in, bool video,
+                                struct vodq_err *err)
+{
+    double idle = eng_now() - e->last_act;
+    if (idle < e->stall_s)
+        return VODQ_OK;
+    int idx = video ? in->vidx : in->aidx;
+    AVCodecParameters *par = in->fmt->streams[idx]->codecpar;
+    return vodq_err_set(err, VODQ_ERR_TIMEOUT, AVERROR(ETIMEDOUT),
+                        "%s: no progress for %.0f s waiting for its %s stream (#%d, %s); the "
+                        "file may be truncated, badly interleaved or unreadable",
+                        in->pin->path, idle, video ? "video" : "audio", idx,
+                        avcodec_get_name(par->codec_id));
+}
+
 /* Polls control; blocks while paused. */
 static enum vodq_rc eng_control(struct eng *e, struct vodq_err *err)
 {
@@ -658,6 +795,8 @@ static enum vodq_rc eng_control(struct eng *e, struct vodq_err *err)
     if (o == NULL || o->control == NULL)
         return VODQ_OK;
     c = o->control(o->opaque);
+    if (c == VODQ_CTL_PAUSE)
+        e->last_act = INFINITY; /* the watchdog sleeps while paused */
     while (c == VODQ_CTL_PAUSE) {
         if (o->wait) {
             c = o->wait(o->opaque, 500);
@@ -666,6 +805,8 @@ static enum vodq_rc eng_control(struct eng *e, struct vodq_err *err)
             c = o->control(o->opaque);
         }
     }
+    if (isinf(e->last_act))
+        e->last_act = eng_now();
     return eng_ctl_rc(c, err);
 }
 
@@ -674,8 +815,10 @@ static enum vodq_rc eng_peek(struct eng *e, struct eng_input *in, struct eng_que
 {
     for (;;) {
         int r = q_pop(in, q, f, ENG_POLL_MS, true);
-        if (r == 1)
+        if (r == 1) {
+            e->last_act = eng_now();
             return VODQ_OK;
+        }
         if (r == 0) {
             *f = NULL;
             return VODQ_OK;
@@ -687,6 +830,8 @@ static enum vodq_rc eng_peek(struct eng *e, struct eng_input *in, struct eng_que
             return VODQ_ERR_MEDIA;
         }
         enum vodq_rc rc = eng_control(e, err);
+        if (rc == VODQ_OK)
+            rc = eng_stalled(e, in, q == &in->vq, err);
         if (rc != VODQ_OK)
             return rc;
     }
@@ -824,6 +969,7 @@ static enum vodq_rc eng_drain_sink(struct eng *e, bool video, struct vodq_err *e
     int ret;
 
     while ((ret = av_buffersink_get_frame_flags(sink, e->frame, 0)) >= 0) {
+        e->last_act = eng_now();
         rc = video ? eng_video_frame(e, e->frame, err) : eng_audio_frame(e, e->frame, err);
         av_frame_unref(e->frame);
         if (rc != VODQ_OK)
@@ -905,6 +1051,10 @@ static enum vodq_rc eng_feed(struct eng *e, struct vodq_err *err)
     }
     AVFilterContext *src = video ? best->vsrc : best->asrc;
     int ret = 0;
+    if (r >= 0)
+        e->last_act = eng_now();
+    else if (r == -1)
+        return eng_stalled(e, best, video, err);
     if (r == 1) {
         ret = av_buffersrc_add_frame_flags(src, f, AV_BUFFERSRC_FLAG_PUSH);
         av_frame_free(&f);
@@ -1164,6 +1314,7 @@ static void eng_cleanup(struct eng *e)
         q_free(&in->aq);
         avcodec_free_context(&in->vdec);
         avcodec_free_context(&in->adec);
+        av_packet_free(&in->sub);
         avformat_close_input(&in->fmt);
         av_buffer_unref(&in->hwdev);
         pthread_cond_destroy(&in->cv);
@@ -1280,13 +1431,30 @@ enum vodq_rc vodq_engine_render(const struct vodq_plan *plan, const char *out_pa
     e.o = o;
     e.t0 = eng_now();
     e.last_progress = e.t0;
+    e.last_act = e.t0;
+    e.stall_s = o && o->stall_timeout_s > 0 ? o->stall_timeout_s : ENG_STALL_S;
     if (st)
         memset(st, 0, sizeof(*st));
     rc = eng_setup(&e, out_path, err);
     if (rc == VODQ_OK)
         rc = eng_run(&e, err);
-    if (rc == VODQ_OK && e.frames == 0)
-        rc = vodq_err_set(err, VODQ_ERR_MEDIA, 0, "render produced no video frames");
+    if (rc == VODQ_OK && e.frames == 0) {
+        /* name the input that gave no picture */
+        struct eng_input *bad = NULL;
+        for (size_t i = 0; i < e.n_in && bad == NULL; i++) {
+            pthread_mutex_lock(&e.in[i].mu);
+            if (e.in[i].vidx >= 0 && e.in[i].vframes == 0)
+                bad = &e.in[i];
+            pthread_mutex_unlock(&e.in[i].mu);
+        }
+        if (bad)
+            rc = vodq_err_set(err, VODQ_ERR_MEDIA, 0,
+                              "%s: no picture could be decoded from %.3f s (no keyframe "
+                              "before that point, or the video stream is unreadable)",
+                              bad->pin->path, bad->pin->seek_s);
+        else
+            rc = vodq_err_set(err, VODQ_ERR_MEDIA, 0, "render produced no video frames");
+    }
     if (rc == VODQ_OK) {
         int ret = av_write_trailer(e.mux);
         if (ret >= 0)

@@ -47,6 +47,10 @@ struct vodq_engine_opts {
      * vodq_engine_render returns VODQ_OK (it is then at out_path). May be
      * NULL. */
     void (*written)(void *opaque, const char *tmp_path, int64_t bytes);
+    /* Watchdog: a render that takes no frame from any input for this many
+     * seconds (not counting pauses) fails with VODQ_ERR_TIMEOUT naming the
+     * input file and the stream it waited on; <= 0 = 60 s. */
+    double stall_timeout_s;
 };
 
 struct vodq_engine_stats {

@@ -151,6 +151,8 @@ static void usage(FILE *f)
             "  --encoder NAME        video encoder: auto (NVENC, VAAPI, then software) or an\n"
             "                        FFmpeg encoder name (libx264, h264_nvenc, ...); overrides\n"
             "                        the timeline's output.encoder\n"
+            "  --stall-timeout S     fail when the render makes no progress for S seconds\n"
+            "                        (default 60)\n"
             "  --json                print the result as JSON on stdout\n"
             "  --print-ffmpeg-args   print the equivalent ffmpeg command line, one argument\n"
             "                        per line, and exit without rendering\n"
@@ -250,6 +252,7 @@ int main(int argc, char **argv)
     long long cache_max = 0, stall_s = 0, attempts = 0, range_bytes = 0;
     bool json = false, ffargs = false, probe = false, print_tl = false, lenient = false;
     double seed = -1;
+    double stall = 0;
     int npos = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -302,6 +305,13 @@ int main(int argc, char **argv)
               : a[8] == 'r' ? &range_bytes
                             : &attempts) = v;
             i++;
+        } else if (strcmp(a, "--stall-timeout") == 0 && i + 1 < argc) {
+            char *end;
+            stall = strtod(argv[++i], &end);
+            if (end == argv[i] || *end != '\0' || !(stall >= 1 && stall <= 86400)) {
+                fprintf(stderr, "vodq-compose: --stall-timeout: seconds, 1..86400\n");
+                return 2;
+            }
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "vodq-compose: unknown option %s (see --help)\n", a);
             return 2;
@@ -392,6 +402,7 @@ int main(int argc, char **argv)
         (ocfg && cJSON_AddStringToObject(spec, "output_media_config_file", ocfg) == NULL) ||
         (lenient && cJSON_AddBoolToObject(spec, "lenient", true) == NULL) ||
         (seed >= 0 && cJSON_AddNumberToObject(spec, "seed", seed) == NULL) ||
+        (stall > 0 && cJSON_AddNumberToObject(spec, "stall_timeout", stall) == NULL) ||
         (spec_json = cJSON_PrintUnformatted(spec)) == NULL) {
         fprintf(stderr, "vodq-compose: out of memory\n");
         cJSON_Delete(spec);

@@ -277,6 +277,8 @@ static void display_size(const struct vodq_media_info *in, double *dw, double *d
 
 static void sb_rotation(struct sbuf *b, const struct vodq_media_info *in)
 {
+    if (in->mirror) /* EXIF orientations 2, 4, 5, 7: mirrored first */
+        sb_printf(b, "hflip,");
     if (in->rotation == 90)
         sb_printf(b, "transpose=clock,");
     else if (in->rotation == 270)
@@ -402,6 +404,18 @@ static void pip_size(const struct vodq_clip *c, const struct vodq_output_spec *o
         *w = o->width;
     if (*h > o->height)
         *h = o->height;
+}
+
+/* Surround to the output's channels with normalised coefficients: swresample
+ * leaves float rematrixing unnormalised, so a 5.1 downmix (centre and
+ * surrounds at -3 dB on top of the fronts) would be up to 7.6 dB louder than
+ * its sources and clip. rematrix_maxval=1 scales the matrix so that no
+ * output channel can exceed full scale, as FFmpeg does for integer formats. */
+static void sb_downmix(struct sbuf *g, const struct vodq_media_info *mi,
+                       const struct vodq_output_spec *o)
+{
+    if (mi->channels > o->channels)
+        sb_printf(g, ",aresample=rematrix_maxval=1,aformat=channel_layouts=%s", layout_of(o));
 }
 
 /* atempo accepts 0.5..2 per instance here; chain for 0.25..4. */
@@ -555,7 +569,20 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
     double span = (double)(n - vodq_clip_freeze_frames(c, o)) / F * c->speed;
     double in_s = c->in_s, seek, lead = 0;
     const struct vodq_media_info *mi = &c->info;
-    if (mi->fps_num > 0 && mi->fps_den > 0) {
+    if (c->in_s > 0 && mi->near_s > 0) {
+        /* The frame nearest "in" on the source's own timestamps (probed;
+         * variable frame rates have no grid): seek half the gap to the
+         * frame before it early, so that exactly that frame comes first. */
+        double gap = mi->near_gap_s > 0 ? mi->near_gap_s
+                     : mi->fps_num > 0  ? (double)mi->fps_den / mi->fps_num
+                                        : 0.04;
+        in_s = mi->near_s;
+        seek = in_s - gap / 2;
+        if (seek < 0)
+            seek = 0;
+        lead = in_s - seek;
+        in->duration_s = lead + span + 2.0 * gap + 0.1;
+    } else if (c->in_s > 0 && mi->fps_num > 0 && mi->fps_den > 0) {
         /* Start on the source frame nearest "in": seek half a frame early so
          * that timestamp rounding never drops the wanted frame. */
         double sf = (double)mi->fps_num / mi->fps_den;
@@ -574,15 +601,30 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
 
     /* Frames before the seek point (an engine that seeks to the keyframe
      * before seek_s may pass them with negative timestamps) are dropped by
-     * trim=start=0, as the ffmpeg command line's accurate seek does. */
-    sb_printf(g, "[%d:v]%s", idx, seek > 0 ? "trim=start=0," : "");
-    if (c->speed != 1)
+     * trim=start=0, as the ffmpeg command line's accurate seek does.
+     * Interlaced sources are deinterlaced first (bwdif, one frame per frame,
+     * or per field when the output rate is about twice the source's). */
+    sb_printf(g, "[%d:v]", idx);
+    if (mi->interlaced) {
+        double sf = mi->fps_num > 0 ? (double)mi->fps_num / mi->fps_den : 25;
+        sb_printf(g, "bwdif=mode=%s:parity=%s:deint=interlaced,",
+                  F / c->speed > 1.5 * sf ? "send_field" : "send_frame", mi->tff ? "tff" : "bff");
+    }
+    if (seek > 0)
+        sb_printf(g, "trim=start=0,");
+    /* Timestamps stay relative to the seek point (minus the lead to the
+     * wanted frame), not to the first frame: a picture that starts after
+     * the sound keeps its delay; fps=start_time=0 fills it with the first
+     * frame and drops what comes before the wanted frame. */
+    if (c->speed != 1 && lead > 0)
         /* microsecond time base first: dividing coarse timestamps would round
          * neighbouring frames onto the same pts */
-        sb_printf(g, "settb=expr=AVTB,setpts=(PTS-STARTPTS)/%.6f,fps=%d/%d,", c->speed, o->fps_num,
-                  o->fps_den);
-    else
-        sb_printf(g, "setpts=PTS-STARTPTS,fps=%d/%d,", o->fps_num, o->fps_den);
+        sb_printf(g, "settb=expr=AVTB,setpts=(PTS-%.6f/TB)/%.6f,", lead, c->speed);
+    else if (c->speed != 1)
+        sb_printf(g, "settb=expr=AVTB,setpts=PTS/%.6f,", c->speed);
+    else if (lead > 0)
+        sb_printf(g, "setpts=PTS-%.6f/TB,", lead);
+    sb_printf(g, "fps=%d/%d:start_time=0,", o->fps_num, o->fps_den);
     sb_picture(g, c, k, o);
     if (vodq_clip_freeze_frames(c, o) > 0) /* the held frame is the span's last */
         sb_printf(g, ",trim=end_frame=%lld", (long long)(n - vodq_clip_freeze_frames(c, o)));
@@ -594,6 +636,7 @@ static int add_clip(struct vodq_plan *plan, size_t cap, struct sbuf *g, const st
          * delay, filled with silence by aresample first_pts=0. */
         sb_printf(g, "[%d:a]atrim=start=%.6f:end=%.6f,asetpts=PTS-%.6f/TB,aresample=%d:first_pts=0",
                   idx, lead, lead + span, lead, o->sample_rate);
+        sb_downmix(g, mi, o);
         sb_atempo(g, c->speed);
         if (c->volume != 1)
             sb_printf(g, ",volume=%.4f", c->volume);
@@ -789,7 +832,7 @@ static int add_music(struct vodq_plan *plan, size_t cap, struct sbuf *g, const s
             plan->inputs[idx].seek_s = m->in_s;
             plan->inputs[idx].duration_s = seg;
             sb_printf(g,
-                      "[%d:a]atrim=duration=%.6f,asetpts=PTS-STARTPTS,aresample=%d,"
+                      "[%d:a]atrim=duration=%.6f,asetpts=PTS-STARTPTS,aresample=%d:rematrix_maxval=1,"
                       "aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s[%s_%d];\n",
                       idx, seg, o->sample_rate, o->sample_rate, layout_of(o), label, r);
         }
@@ -810,7 +853,9 @@ static int add_music(struct vodq_plan *plan, size_t cap, struct sbuf *g, const s
         }
         sb_printf(g, "[%d:a]asetpts=PTS-STARTPTS,", idx);
     }
-    sb_printf(g, "aresample=%d,aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s",
+    /* rematrix_maxval=1: a surround source is downmixed with normalised
+     * coefficients (sb_downmix) */
+    sb_printf(g, "aresample=%d:rematrix_maxval=1,aformat=sample_fmts=fltp:sample_rates=%d:channel_layouts=%s",
               o->sample_rate, o->sample_rate, layout_of(o));
     if (speed != 1) {
         sb_atempo(g, speed);

@@ -1375,8 +1375,153 @@ fail:
 
 /* ---- Probe: stream parameters from the container headers ---- */
 
+int vodq_timeline_video_stream(const struct AVFormatContext *fmt, bool still_ok)
+{
+    int best = -1;
+
+    for (unsigned i = 0; i < fmt->nb_streams; i++) {
+        const AVStream *st = fmt->streams[i];
+        if (st->codecpar->codec_type != AVMEDIA_TYPE_VIDEO)
+            continue;
+        if (st->disposition & AV_DISPOSITION_ATTACHED_PIC) {
+            if (still_ok && best < 0)
+                best = (int)i;
+            continue;
+        }
+        /* a moving picture wins over a cover; the default-flagged or
+         * larger one over the others */
+        if (best < 0 || (fmt->streams[best]->disposition & AV_DISPOSITION_ATTACHED_PIC) ||
+            (st->disposition & AV_DISPOSITION_DEFAULT &&
+             !(fmt->streams[best]->disposition & AV_DISPOSITION_DEFAULT)) ||
+            (int64_t)st->codecpar->width * st->codecpar->height >
+                (int64_t)fmt->streams[best]->codecpar->width * fmt->streams[best]->codecpar->height)
+            best = (int)i;
+    }
+    return best;
+}
+
+static unsigned rd16(const uint8_t *p, bool le)
+{
+    return le ? (unsigned)p[0] | (unsigned)p[1] << 8 : (unsigned)p[0] << 8 | p[1];
+}
+
+static uint32_t rd32(const uint8_t *p, bool le)
+{
+    return le ? (uint32_t)rd16(p, true) | (uint32_t)rd16(p + 2, true) << 16
+              : (uint32_t)rd16(p, false) << 16 | rd16(p + 2, false);
+}
+
+/* The EXIF orientation (1..8) of a JPEG file from its APP1 segment; 0 when
+ * it has none. FFmpeg 5.1 exposes it only on decoded frames, and the plan
+ * needs it before decoding. */
+static int jpeg_exif_orientation(const char *file)
+{
+    uint8_t buf[65536 + 4];
+    FILE *f = fopen(file, "rb");
+    size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
+    size_t pos = 2;
+
+    if (f)
+        fclose(f);
+    if (n < 4 || buf[0] != 0xFF || buf[1] != 0xD8)
+        return 0;
+    while (pos + 4 <= n && buf[pos] == 0xFF) {
+        unsigned marker = buf[pos + 1], len = rd16(buf + pos + 2, false);
+        const uint8_t *seg = buf + pos + 4;
+        if (marker == 0xDA || marker == 0xD9 || len < 2)
+            break; /* image data: no EXIF before it */
+        if (marker == 0xE1 && len >= 8 + 14 && pos + 2 + len <= n &&
+            memcmp(seg, "Exif\0\0", 6) == 0) {
+            const uint8_t *t = seg + 6; /* TIFF header */
+            size_t tlen = len - 2 - 6;
+            bool le = t[0] == 'I' && t[1] == 'I';
+            if (!le && !(t[0] == 'M' && t[1] == 'M'))
+                return 0;
+            uint32_t ifd = rd32(t + 4, le);
+            if (ifd + 2 > tlen)
+                return 0;
+            unsigned cnt = rd16(t + ifd, le);
+            for (unsigned i = 0; i < cnt && ifd + 2 + 12 * (i + 1) <= tlen; i++) {
+                const uint8_t *ent = t + ifd + 2 + 12 * i;
+                if (rd16(ent, le) == 0x0112 && rd16(ent + 2, le) == 3) {
+                    unsigned v = rd16(ent + 8, le);
+                    return v >= 1 && v <= 8 ? (int)v : 0;
+                }
+            }
+            return 0;
+        }
+        pos += 2 + len;
+    }
+    return 0;
+}
+
+/* Rotation (clockwise) and mirroring of EXIF orientations 1..8: the
+ * picture is flipped horizontally first, then rotated. */
+static void exif_to_rotation(int o, struct vodq_media_info *info)
+{
+    static const int rot[9] = {0, 0, 0, 180, 180, 270, 90, 90, 270};
+    static const bool mir[9] = {false, false, true, false, true, true, false, true, false};
+
+    if (o >= 1 && o <= 8) {
+        info->rotation = rot[o];
+        info->mirror = mir[o];
+    }
+}
+
+/* Finds, on the video stream's own packet timestamps, the frame nearest
+ * want_s (seconds from the file's start) and the gap to the frame before
+ * it: variable-frame-rate sources have no grid to snap to. Reads packets
+ * (no decoding) from the keyframe before want_s - 1 s to want_s + 1 s. */
+static void probe_near_frame(AVFormatContext *fmt, int vi, double want_s,
+                             struct vodq_media_info *info)
+{
+    AVStream *st = fmt->streams[vi];
+    double start = fmt->start_time == AV_NOPTS_VALUE ? 0 : (double)fmt->start_time / AV_TIME_BASE;
+    double tb = av_q2d(st->time_base), ts[512];
+    int64_t seek = (int64_t)llround((start + fmax(0, want_s - 1.0)) * AV_TIME_BASE);
+    AVPacket *pkt = av_packet_alloc();
+    size_t n = 0;
+
+    if (pkt == NULL)
+        return;
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        fmt->streams[i]->discard = (int)i == vi ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    if (avformat_seek_file(fmt, -1, INT64_MIN, seek, seek, 0) < 0 && want_s > 30)
+        goto out;
+    while (n < sizeof(ts) / sizeof(ts[0]) && av_read_frame(fmt, pkt) >= 0) {
+        int64_t t = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+        int64_t d = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+        bool mine = pkt->stream_index == vi;
+        av_packet_unref(pkt);
+        if (!mine || t == AV_NOPTS_VALUE)
+            continue;
+        ts[n++] = (double)t * tb - start;
+        if ((double)d * tb - start > want_s + 1.0)
+            break;
+    }
+    if (n == 0)
+        goto out;
+    size_t best = 0;
+    for (size_t i = 1; i < n; i++)
+        if (fabs(ts[i] - want_s) < fabs(ts[best] - want_s) - 1e-9 ||
+            (fabs(fabs(ts[i] - want_s) - fabs(ts[best] - want_s)) <= 1e-9 && ts[i] < ts[best]))
+            best = i;
+    info->near_s = ts[best];
+    info->near_gap_s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double g = ts[best] - ts[i];
+        if (g > 1e-9 && (info->near_gap_s == 0 || g < info->near_gap_s))
+            info->near_gap_s = g;
+    }
+out:
+    av_packet_free(&pkt);
+}
+
+/* Probes file for the timeline field at JSON path 'path'. near_s > 0: also
+ * find the video frame nearest that source time; -2: an image (a cover
+ * picture attached to a sound file will do); -1: neither. */
 static enum vodq_rc probe_file(const char *file, const char *path, bool want_video, bool want_audio,
-                               struct vodq_media_info *info, struct vodq_err *err)
+                               double near_s, struct vodq_media_info *info, struct vodq_err *err)
 {
     AVFormatContext *fmt = NULL;
     int ret, vi, ai;
@@ -1385,6 +1530,7 @@ static enum vodq_rc probe_file(const char *file, const char *path, bool want_vid
 
     memset(info, 0, sizeof(*info));
     info->duration_s = -1;
+    info->near_s = -1;
     info->pix_fmt = -1;
     info->sar_num = info->sar_den = 1;
     ret = avformat_open_input(&fmt, file, NULL, NULL);
@@ -1400,12 +1546,24 @@ static enum vodq_rc probe_file(const char *file, const char *path, bool want_vid
                           msg);
         goto fail;
     }
-    vi = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    /* A still cover attached to a sound file is no video: it is refused
+     * for video clips (it would give one frame, then nothing) and used as
+     * the picture of image clips and stickers. */
+    vi = vodq_timeline_video_stream(fmt, !want_audio && near_s < -1.5);
     ai = av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
     info->has_video = vi >= 0;
     info->has_audio = ai >= 0;
+    if (ai >= 0)
+        info->channels = fmt->streams[ai]->codecpar->ch_layout.nb_channels;
     if (want_video && vi < 0) {
-        rc = vodq_err_set(err, VODQ_ERR_MEDIA, 0, "%s: no video stream in %s", path, file);
+        if (vodq_timeline_video_stream(fmt, true) >= 0)
+            rc = vodq_err_set(err, VODQ_ERR_MEDIA, 0,
+                              "%s: %s has no video: its only picture is a still cover image "
+                              "attached to its sound, not a moving picture (use it as "
+                              "\"music\", or the picture in an image clip)",
+                              path, file);
+        else
+            rc = vodq_err_set(err, VODQ_ERR_MEDIA, 0, "%s: no video stream in %s", path, file);
         goto fail;
     }
     if (want_audio && ai < 0) {
@@ -1420,8 +1578,14 @@ static enum vodq_rc probe_file(const char *file, const char *path, bool want_vid
         const uint8_t *dm;
         AVRational fr = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
 
-        if (want_video && st->duration > 0 && st->duration != AV_NOPTS_VALUE)
+        if (want_video && st->duration > 0 && st->duration != AV_NOPTS_VALUE) {
+            /* The stream's real extent from the file's start (the origin of
+             * in/out): a stream that starts later ends later too. */
             info->duration_s = (double)st->duration * av_q2d(st->time_base);
+            if (st->start_time != AV_NOPTS_VALUE && fmt->start_time != AV_NOPTS_VALUE)
+                info->duration_s += fmax(0, (double)st->start_time * av_q2d(st->time_base) -
+                                                (double)fmt->start_time / AV_TIME_BASE);
+        }
         info->width = par->width;
         info->height = par->height;
         if (par->width <= 0 || par->height <= 0) {
@@ -1450,6 +1614,12 @@ static enum vodq_rc probe_file(const char *file, const char *path, bool want_vid
             int q = (int)lround(theta / 90.0);
             info->rotation = ((q % 4) + 4) % 4 * 90;
         }
+        if (par->codec_id == AV_CODEC_ID_MJPEG && dm == NULL)
+            exif_to_rotation(jpeg_exif_orientation(file), info);
+        info->interlaced = par->field_order > AV_FIELD_PROGRESSIVE;
+        info->tff = par->field_order == AV_FIELD_TT || par->field_order == AV_FIELD_TB;
+        if (near_s > 0)
+            probe_near_frame(fmt, vi, near_s, info);
     }
     info->probed = true;
 fail:
@@ -1462,7 +1632,7 @@ static enum vodq_rc probe_music(struct vodq_music *m, const char *mp, struct vod
     char sp[PATH_MAX_LEN];
 
     join(sp, sizeof(sp), mp, "src");
-    TRY(probe_file(m->src, sp, false, true, &m->info, err));
+    TRY(probe_file(m->src, sp, false, true, -1, &m->info, err));
     if (m->info.duration_s > 0 && m->in_s >= m->info.duration_s)
         return bad(err, mp, "in", "%g is past the end of the source (%.3f s): %s", m->in_s,
                    m->info.duration_s, m->src);
@@ -1484,7 +1654,9 @@ enum vodq_rc vodq_timeline_probe(struct vodq_timeline *tl, struct vodq_err *err)
             if (c->type == VODQ_CLIP_COLOR)
                 continue;
             pathf(path, sizeof(path), "tracks[%zu].clips[%zu].src", t, i);
-            TRY(probe_file(c->src, path, true, false, &c->info, err));
+            TRY(probe_file(c->src, path, true, false,
+                           c->type == VODQ_CLIP_IMAGE ? -2 : c->in_s > 0 ? c->in_s : -1,
+                           &c->info, err));
             if (c->type == VODQ_CLIP_VIDEO && c->info.duration_s > 0) {
                 double end = c->out_s >= 0 ? c->out_s : c->in_s;
                 /* One source frame of slack: container durations are rounded. */
@@ -1505,7 +1677,7 @@ enum vodq_rc vodq_timeline_probe(struct vodq_timeline *tl, struct vodq_err *err)
     }
     for (size_t i = 0; i < tl->n_overlays; i++) {
         pathf(path, sizeof(path), "overlays[%zu].src", i);
-        TRY(probe_file(tl->overlays[i].src, path, true, false, &tl->overlays[i].info, err));
+        TRY(probe_file(tl->overlays[i].src, path, true, false, -2, &tl->overlays[i].info, err));
     }
     if (tl->music.src)
         TRY(probe_music(&tl->music, "music", err));

@@ -59,7 +59,16 @@ struct vodq_media_info {
     int width, height;    /* coded picture size of the video stream */
     int sar_num, sar_den; /* sample aspect ratio; 1/1 when unknown */
     int fps_num, fps_den; /* average frame rate; 0/0 unknown */
-    int rotation;         /* display rotation in degrees clockwise: 0, 90, 180, 270 */
+    int rotation;         /* display rotation in degrees clockwise: 0, 90, 180, 270
+                           * (container display matrix, or a JPEG's EXIF orientation) */
+    bool mirror;          /* flip horizontally before rotating (EXIF orientation 2, 4, 5, 7) */
+    bool interlaced;      /* the stream's field order says interlaced */
+    bool tff;             /* interlaced, top field first */
+    int channels;         /* of the audio stream; 0 none */
+    double near_s;        /* video clips with in > 0: source time (from the file's start,
+                           * on the stream's own timestamps) of the frame nearest in;
+                           * < 0 unknown */
+    double near_gap_s;    /* time from the frame before it to it; 0 unknown */
     int pix_fmt;          /* enum AVPixelFormat of the stream, -1 unknown */
     int color_space;      /* enum AVColorSpace as tagged (2 = unspecified) */
     int color_range;      /* enum AVColorRange as tagged (0 = unspecified) */
@@ -268,6 +277,13 @@ double vodq_timeline_duration_s(const struct vodq_timeline *tl);
 
 /* Frees what *tl owns and zeroes it; safe on a zeroed or partly filled one. */
 void vodq_timeline_cleanup(struct vodq_timeline *tl);
+
+struct AVFormatContext;
+
+/* Index of the best video stream of an opened file that is a moving
+ * picture: a cover image attached to a sound file (attached picture) only
+ * when still_ok (image clips and stickers); -1 when there is none. */
+int vodq_timeline_video_stream(const struct AVFormatContext *fmt, bool still_ok);
 
 /* Returns the static name of an enum value ("contain", "top-right", ...). */
 const char *vodq_fit_name(enum vodq_fit fit);
