@@ -51,9 +51,10 @@ struct vodq_worker_config {
     long long retention_s;          /* finished job hash retention */
     const char *capabilities_json;  /* extra capability JSON object (encoders...), or NULL */
     vodq_exec_run_fn exec[VODQ_TASK__COUNT]; /* engine per task type */
-    /* per pool, optional: true for a spec whose task ends at once (a sleep of 0 ms); such
-     * tasks run on the thread that claimed them, without a slot or a thread wake-up */
-    bool (*instant[VODQ_TASK__COUNT])(const char *spec_json);
+    /* per pool, optional: true for a spec whose task ends at once (a sleep of 0 ms), with
+     * its result in *result_json (malloc'd); such tasks are finished by the thread that
+     * claimed them, without a slot or a thread wake-up */
+    bool (*instant[VODQ_TASK__COUNT])(const char *spec_json, char **result_json);
 };
 
 struct vodq_worker;
