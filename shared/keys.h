@@ -11,7 +11,12 @@
 #define VODQ_KEY_PREFIX_FMT "vodq:{%s}:" /* queue name */
 #define VODQ_KEY_SUBMIT "submit"         /* stream: job specs to validate */
 #define VODQ_KEY_JOB "job:"              /* hash: job:<id> */
-#define VODQ_KEY_SESSION "session:"      /* hash: session:<id> */
+#define VODQ_KEY_SESSION "session:"      /* hash: session:<id>; beside it (common.lua)
+                                         * session:<id>:jobs, :open, :waiting, :exports
+                                         * (sorted sets) and :paths (hash) */
+#define VODQ_KEY_SESSION_JOBS ":jobs"    /* suffix: the session's jobs in submit order */
+#define VODQ_KEY_REPLY "reply:"          /* string: reply:<channel>, a script's last answer
+                                         * on a replay channel (common.lua once()) */
 #define VODQ_KEY_CKPT "ckpt:"            /* hash: ckpt:<id> upload checkpoint */
 #define VODQ_KEY_EVENTS "events"         /* stream: durable events */
 #define VODQ_KEY_EV_CHANNEL "ev"         /* pub/sub: wake-up copy of each event */

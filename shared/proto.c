@@ -471,7 +471,7 @@ char *vodq_proto_session_json(struct vodq_redis *r, const struct vodq_queue *q,
     }
     obj = vodq_job_hash_json(f, v, k);
     vodq_queue_key(q, jkey, sizeof(jkey), VODQ_KEY_SESSION, session);
-    strncat(jkey, ":jobs", sizeof(jkey) - strlen(jkey) - 1);
+    strncat(jkey, VODQ_KEY_SESSION_JOBS, sizeof(jkey) - strlen(jkey) - 1);
     jobs = vodq_redis_cmd(r, err, "ZRANGE %s 0 -1", jkey);
     if (!obj || !jobs || jobs->type != VODQ_REPLY_ARRAY) {
         if (!obj)

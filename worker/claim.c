@@ -46,7 +46,7 @@ int vodq_wk_dispatch(struct vodq_worker *w, enum vodq_task_type type,
         return 0;
     int n = 0;
     enum vodq_task_type pool = vodq_wk_pool_of(type);
-    bool (*is_instant)(const char *) = w->cfg.instant[pool];
+    bool (*is_instant)(const char *, char **) = w->cfg.instant[pool];
     struct done *inst = NULL, **tail = &inst;
     pthread_mutex_lock(&w->mu);
     for (size_t i = 0; i < tasks->elements; i++) {
@@ -56,9 +56,10 @@ int vodq_wk_dispatch(struct vodq_worker *w, enum vodq_task_type type,
             vodq_error("%s", err.msg);
             continue;
         }
-        if (is_instant && !strcmp(pt.desired, "run") && is_instant(pt.spec)) {
+        char *result = NULL;
+        if (is_instant && !strcmp(pt.desired, "run") && is_instant(pt.spec, &result)) {
             pthread_mutex_unlock(&w->mu);
-            *tail = vodq_wk_run_instant(w, type, &pt);
+            *tail = vodq_wk_instant_done(type, &pt, result);
             tail = &(*tail)->next;
             pthread_mutex_lock(&w->mu);
             continue;

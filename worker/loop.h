@@ -53,9 +53,10 @@ struct vodq_worker_config {
     const struct vodq_roots *roots; /* path roots handed to every task; NULL = none */
     const struct vodq_keyring *keys; /* opens sealed credentials (spec, auth); NULL = none */
     vodq_exec_run_fn exec[VODQ_TASK__COUNT]; /* engine per task type */
-    /* per pool, optional: true for a spec whose task ends at once (a sleep of 0 ms); such
-     * tasks run on the thread that claimed them, without a slot or a thread wake-up */
-    bool (*instant[VODQ_TASK__COUNT])(const char *spec_json);
+    /* per pool, optional: true for a spec whose task ends at once (a sleep of 0 ms), with
+     * its result in *result_json (malloc'd); such tasks are finished by the thread that
+     * claimed them, without a slot or a thread wake-up */
+    bool (*instant[VODQ_TASK__COUNT])(const char *spec_json, char **result_json);
 };
 
 struct vodq_worker;

@@ -105,10 +105,10 @@ int vodq_wk_dispatch(struct vodq_worker *w, enum vodq_task_type type,
                      const struct vodq_reply *tasks, struct done **instant);
 void *vodq_wk_claimer_main(void *arg);
 
-/* slots.c: an instant task (cfg.instant says so) run on the calling thread, without a
- * slot or a thread wake-up; returns its done record */
-struct done *vodq_wk_run_instant(struct vodq_worker *w, enum vodq_task_type lane,
-                                 const struct vodq_proto_task *pt);
+/* slots.c: the done record of an instant task (cfg.instant gave its result, which this
+ * takes over), finished on the calling thread without a slot or a thread wake-up */
+struct done *vodq_wk_instant_done(enum vodq_task_type lane, const struct vodq_proto_task *pt,
+                                  char *result);
 
 /* the other threads' bodies */
 void *vodq_wk_slot_main(void *arg);

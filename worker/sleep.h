@@ -14,8 +14,9 @@
 enum vodq_rc vodq_sleep_run(const char *spec_json, struct vodq_task_io *io,
                             struct vodq_task_result *result, struct vodq_err *err);
 
-/* True for a sleep of 0 ms that does not fail: it ends at once, so the worker runs it
- * on its claim thread (loop.h, cfg.instant). */
-bool vodq_sleep_instant(const char *spec_json);
+/* True for a sleep of 0 ms that does not fail: it ends at once, so the worker finishes
+ * it on its claim thread (loop.h, cfg.instant); *result_json gets its result (the one
+ * vodq_sleep_run would give; the caller frees it). */
+bool vodq_sleep_instant(const char *spec_json, char **result_json);
 
 #endif

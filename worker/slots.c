@@ -274,53 +274,18 @@ static void done_result(struct done *d, enum vodq_task_type pool, enum vodq_rc r
         d->a2 = strdup("");
 }
 
-static enum vodq_rc inst_progress(void *o, int64_t done, int64_t total, const char *extra)
+struct done *vodq_wk_instant_done(enum vodq_task_type lane, const struct vodq_proto_task *pt,
+                                  char *result)
 {
-    (void)o, (void)done, (void)total, (void)extra;
-    return VODQ_OK;
-}
-static enum vodq_rc inst_event(void *o, const char *name, const char *json)
-{
-    (void)o, (void)name, (void)json;
-    return VODQ_OK;
-}
-static enum vodq_ctl inst_control(void *o)
-{
-    (void)o;
-    return VODQ_CTL_RUN;
-}
-static enum vodq_ctl inst_wait(void *o, int timeout_ms)
-{
-    (void)o, (void)timeout_ms;
-    return VODQ_CTL_RUN;
-}
-static char *inst_auth(void *o)
-{
-    (void)o;
-    return NULL;
-}
-
-struct done *vodq_wk_run_instant(struct vodq_worker *w, enum vodq_task_type lane,
-                                 const struct vodq_proto_task *pt)
-{
-    enum vodq_task_type pool = vodq_wk_pool_of(lane);
     struct done *d = calloc(1, sizeof(*d));
     if (!d)
         abort(); /* daemon: out of memory */
     d->type = lane;
     snprintf(d->job, sizeof(d->job), "%s", pt->job);
     snprintf(d->fence, sizeof(d->fence), "%s", pt->fence);
-    struct vodq_task_io io = {.progress = inst_progress, .event = inst_event,
-                              .control = inst_control, .wait = inst_wait, .take_auth = inst_auth,
-                              .job_id = pt->job, .attempt = pt->attempt};
-    struct vodq_task_result res = {0};
+    struct vodq_task_result res = {.result_json = result};
     struct vodq_err err = {0};
-    char *section = vodq_job_spec_section(pt->spec, vodq_task_section(pool), NULL);
-    enum vodq_rc rc = section ? w->cfg.exec[pool](section, &io, &res, &err)
-                              : vodq_err_set(&err, VODQ_ERR_INVALID, 0, "%s: missing from the job spec",
-                                             vodq_task_section(pool));
-    free(section);
-    done_result(d, pool, rc, &res, &err, pt->attempt);
+    done_result(d, vodq_wk_pool_of(lane), VODQ_OK, &res, &err, pt->attempt);
     return d;
 }
 
