@@ -5,8 +5,8 @@
 #     plain render of the same timeline (ffmpeg -f framemd5), same duration and
 #     frame count; parts were sent while the render went on; the cover follows;
 #     nothing is left in the work dir, no multipart upload stays open;
-#  2. cancel mid-way: the multipart upload is aborted, checkpoint and
-#     temporary files are gone;
+#  2. pause mid-way stops both halves; resume; cancel: the multipart upload
+#     is aborted, checkpoint and temporary files are gone;
 #  3. kill -9 of the worker mid-way: another worker renders again, reuses the
 #     checkpointed parts whose bytes are identical, and the object is correct;
 #     the dead worker's temporary folder is swept.
@@ -56,12 +56,12 @@ cat >"$T_DIR/play.html" <<'HTML'
 const v=document.getElementById('v'), o=document.getElementById('out');
 v.addEventListener('error',()=>{o.textContent+='error'+(v.error&&v.error.code);});
 v.addEventListener('loadedmetadata',()=>{o.textContent+='duration='+v.duration+' width='+v.videoWidth+' ';});
-v.addEventListener('canplaythrough',()=>{o.textContent+='canplaythrough';});
+v.addEventListener('loadeddata',()=>{o.textContent+='loadeddata';});
 </script></body></html>
 HTML
 dom=$(timeout 120 chromium --headless --no-sandbox --disable-gpu --allow-file-access-from-files \
   --virtual-time-budget=20000 --dump-dom "file://$T_DIR/play.html" 2>/dev/null | grep -o '<div id="out">[^<]*' || true)
-expect_eq "a browser's video element loads it (Chromium)" '<div id="out">duration=8 width=640 canplaythrough' "$dom"
+expect_eq "a browser's video element loads it (Chromium)" '<div id="out">duration=8 width=640 loadeddata' "$dom"
 res=$(job_field ru1 result)
 check "result: frames and a multipart upload of >= 2 parts ($res)" python3 -c "
 import json,sys; r=json.loads(sys.argv[1]); assert r['frames']==200, r; assert r['upload']['parts']>=2, r
@@ -76,8 +76,19 @@ expect_eq "checkpoint deleted" 0 "$(rcli EXISTS 'vodq:{default}:ckpt:ru1')"
 expect_eq "no last export (nothing local)" "" "$(job_field ru1 output)"
 
 # 2. cancel mid-way (upload throttled so that it lasts)
-job ru2 ru2.mp4 '"max_send_bps":2000000' | ctl submit - >/dev/null
+job ru2 ru2.mp4 '"max_send_bps":4000000,"buffer_max_bytes":20971520' | ctl submit - >/dev/null
 check "a part is checkpointed" wait_for 60 bash -c "redis-cli -p $REDIS_PORT HKEYS 'vodq:{default}:ckpt:ru2' | grep -q '^part:'"
+# pause stops both halves: the render file stops growing, no part is added
+rsize() { stat -c %s "$W"/vodq-ru-*/render.mp4* 2>/dev/null || echo none; }
+check "pause" ctl pause ru2
+check "reports paused" wait_state ru2 paused 10
+sleep 4 # parts in flight when the pause came may finish (2 x 5 MiB at 4 MB/s)
+s1=$(rsize) p1=$(rcli HLEN 'vodq:{default}:ckpt:ru2'); sleep 2
+check "paused with its render file ($s1 bytes)" test "$s1" != none
+expect_eq "paused: the render does not grow" "$s1" "$(rsize)"
+expect_eq "paused: no new parts" "$p1" "$(rcli HLEN 'vodq:{default}:ckpt:ru2')"
+check "resume" ctl resume ru2
+check "active again" wait_state ru2 active 10
 check "cancel" ctl cancel ru2
 check "cancelled" wait_state ru2 cancelled 20
 expect_eq "multipart upload aborted" "$before" "$(open_uploads)"
