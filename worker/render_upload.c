@@ -472,9 +472,16 @@ static enum vodq_rc ru_run(const cJSON *sec, const char *spec_json, struct vodq_
         err->permanent = true;
         goto out;
     }
+    sweep(wd);
+    if (io->control && io->control(io->opaque) == VODQ_CTL_CANCEL) {
+        /* cancelled while queued with a checkpoint: the upload engine only
+         * aborts the multipart upload; nothing is rendered */
+        struct vodq_upload_source src = {.opaque = r, .wait_bytes = u_wait_bytes};
+        rc = vodq_upload_run_source(up_json, &src, io, NULL, err);
+        goto out;
+    }
     if ((rc = vodq_compose_plan(spec_json, wd, &tl, &plan, err)) != VODQ_OK)
         goto out;
-    sweep(wd);
     if (snprintf(r->dir, sizeof(r->dir), "%s/" RU_PREFIX "%ld-XXXXXX", wd, (long)getpid()) >=
             (int)sizeof(r->dir) ||
         !mkdtemp(r->dir)) {

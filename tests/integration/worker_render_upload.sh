@@ -9,7 +9,8 @@
 #     is aborted, checkpoint and temporary files are gone;
 #  3. kill -9 of the worker mid-way: another worker renders again, reuses the
 #     checkpointed parts whose bytes are identical, and the object is correct;
-#     the dead worker's temporary folder is swept.
+#     the dead worker's temporary folder is swept;
+#  4. kill -9, then cancel: the next worker aborts the multipart upload.
 . "$VODQ_TESTS/lib.sh"
 /usr/bin/python3 -c 'import swift' 2>/dev/null || { echo "# swift not installed"; exit 77; }
 redis_start
@@ -113,4 +114,16 @@ fmd5 "$T_DIR/ru3.mp4" >"$T_DIR/ru3.md5"
 check "object after the kill decodes to the plain render's frames (framemd5)" cmp -s "$T_DIR/plain.md5" "$T_DIR/ru3.md5"
 expect_eq "no multipart upload left open" "$before" "$(open_uploads)"
 expect_eq "work dir empty (dead worker's folder swept)" "" "$(ls -A "$W")"
+
+# 4. kill -9, then cancel while no worker holds it: the next worker only aborts
+#    the checkpointed multipart upload (renders nothing)
+job ru4 ru4.mp4 '"max_send_bps":3000000' | ctl submit - >/dev/null
+check "ru4: a part is checkpointed" wait_for 60 bash -c "redis-cli -p $REDIS_PORT HKEYS 'vodq:{default}:ckpt:ru4' | grep -q '^part:'"
+kill -9 "$PID_w2"
+check "cancel after the kill" ctl cancel ru4
+start_worker w3 "${WOPTS[@]}"
+check "cancelled by the next worker" wait_state ru4 cancelled 60
+expect_eq "its multipart upload aborted" "$before" "$(open_uploads)"
+expect_eq "its checkpoint deleted" 0 "$(rcli EXISTS 'vodq:{default}:ckpt:ru4')"
+check "work dir empty again" wait_for 10 bash -c "[ -z \"\$(ls -A '$W')\" ]"
 t_done
