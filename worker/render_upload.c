@@ -83,6 +83,19 @@ static int64_t since_ms(const struct timespec *t)
     return (int64_t)(now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
 }
 
+/* An absolute CLOCK_REALTIME deadline ms from now, for pthread_cond_timedwait
+ * (the same as worker/loop.c's). */
+static void deadline_in(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
 /* ---- the render thread's callbacks ---- */
 
 static enum vodq_rc r_progress(void *opaque, int64_t done_ms, int64_t total_ms, int64_t frames,
@@ -122,13 +135,7 @@ static enum vodq_ctl r_wait(void *opaque, int timeout_ms)
 {
     struct ru *r = opaque;
     struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    deadline_in(&dl, timeout_ms);
     pthread_mutex_lock(&r->mu);
     enum vodq_ctl c = r_state(r);
     while (c == VODQ_CTL_PAUSE && pthread_cond_timedwait(&r->cv, &r->mu, &dl) == 0)
@@ -261,13 +268,7 @@ static int64_t u_wait_bytes(void *opaque, int64_t want, int timeout_ms, bool *en
 {
     struct ru *r = opaque;
     struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    deadline_in(&dl, timeout_ms);
     pthread_mutex_lock(&r->mu);
     while (timeout_ms > 0 && r->written < want && !r->render_done &&
            pthread_cond_timedwait(&r->cv, &r->mu, &dl) == 0)
@@ -472,9 +473,16 @@ static enum vodq_rc ru_run(const cJSON *sec, const char *spec_json, struct vodq_
         err->permanent = true;
         goto out;
     }
+    sweep(wd);
+    if (io->control && io->control(io->opaque) == VODQ_CTL_CANCEL) {
+        /* cancelled while queued with a checkpoint: the upload engine only
+         * aborts the multipart upload; nothing is rendered */
+        struct vodq_upload_source src = {.opaque = r, .wait_bytes = u_wait_bytes};
+        rc = vodq_upload_run_source(up_json, &src, io, NULL, err);
+        goto out;
+    }
     if ((rc = vodq_compose_plan(spec_json, wd, io, &tl, &plan, &lease, err)) != VODQ_OK)
         goto out;
-    sweep(wd);
     if (snprintf(r->dir, sizeof(r->dir), "%s/" RU_PREFIX "%ld-XXXXXX", wd, (long)getpid()) >=
             (int)sizeof(r->dir) ||
         !mkdtemp(r->dir)) {

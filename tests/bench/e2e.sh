@@ -107,7 +107,9 @@ run_chained() { # KEY
   python3 -c "print(f'{$t1 - $t0:.2f}')"
 }
 
-OV=() CH=()
+# secs ID: the job's own run time (started_at to finished_at)
+secs() { python3 -c "print(f'{($(job_field "$1" finished_at) - $(job_field "$1" started_at)) / 1000:.2f}')"; }
+OV=() CH=() CR=() CU=()
 for i in $(seq "$RUNS"); do
   for side in overlapped chained; do
     key=$side$i
@@ -117,7 +119,9 @@ for i in $(seq "$RUNS"); do
       local_bytes=$(stat -c %s "$T_DIR/out/$key.mp4")
       [ "$bytes" = "$local_bytes" ] || { echo "chained object $key: $bytes bytes, local $local_bytes" >&2; exit 1; }
       rm -f "$T_DIR/out/$key.mp4"
-      CH+=("$w")
+      CH+=("$w") CR+=("$(secs "$key")") CU+=("$(secs "$key.then1")")
+      echo "  chained parts: render $(secs "$key") s, upload $(secs "$key.then1") s"
+
     else
       OV+=("$w")
     fi
@@ -130,6 +134,6 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR
 mo=$(median "${OV[@]}")
 mc=$(median "${CH[@]}")
 echo "overlapped median wall ${mo} s (runs: ${OV[*]})"
-echo "chained    median wall ${mc} s (runs: ${CH[*]})"
+echo "chained    median wall ${mc} s (runs: ${CH[*]}; its render $(median "${CR[@]}") s, upload $(median "${CU[@]}") s)"
 echo "upload rate cap ${RATE} bit/s, output video ${BITRATE} bit/s, preset ${PRESET}, ${SECS} s 1080p30"
 python3 -c "print(f'ratio {$mo / $mc:.3f}')"

@@ -5,11 +5,12 @@
 #     plain render of the same timeline (ffmpeg -f framemd5), same duration and
 #     frame count; parts were sent while the render went on; the cover follows;
 #     nothing is left in the work dir, no multipart upload stays open;
-#  2. cancel mid-way: the multipart upload is aborted, checkpoint and
-#     temporary files are gone;
+#  2. pause mid-way stops both halves; resume; cancel: the multipart upload
+#     is aborted, checkpoint and temporary files are gone;
 #  3. kill -9 of the worker mid-way: another worker renders again, reuses the
 #     checkpointed parts whose bytes are identical, and the object is correct;
-#     the dead worker's temporary folder is swept.
+#     the dead worker's temporary folder is swept;
+#  4. kill -9, then cancel: the next worker aborts the multipart upload.
 . "$VODQ_TESTS/lib.sh"
 /usr/bin/python3 -c 'import swift' 2>/dev/null || { echo "# swift not installed"; exit 77; }
 redis_start
@@ -56,12 +57,12 @@ cat >"$T_DIR/play.html" <<'HTML'
 const v=document.getElementById('v'), o=document.getElementById('out');
 v.addEventListener('error',()=>{o.textContent+='error'+(v.error&&v.error.code);});
 v.addEventListener('loadedmetadata',()=>{o.textContent+='duration='+v.duration+' width='+v.videoWidth+' ';});
-v.addEventListener('canplaythrough',()=>{o.textContent+='canplaythrough';});
+v.addEventListener('loadeddata',()=>{o.textContent+='loadeddata';});
 </script></body></html>
 HTML
 dom=$(timeout 120 chromium --headless --no-sandbox --disable-gpu --allow-file-access-from-files \
   --virtual-time-budget=20000 --dump-dom "file://$T_DIR/play.html" 2>/dev/null | grep -o '<div id="out">[^<]*' || true)
-expect_eq "a browser's video element loads it (Chromium)" '<div id="out">duration=8 width=640 canplaythrough' "$dom"
+expect_eq "a browser's video element loads it (Chromium)" '<div id="out">duration=8 width=640 loadeddata' "$dom"
 res=$(job_field ru1 result)
 check "result: frames and a multipart upload of >= 2 parts ($res)" python3 -c "
 import json,sys; r=json.loads(sys.argv[1]); assert r['frames']==200, r; assert r['upload']['parts']>=2, r
@@ -76,8 +77,19 @@ expect_eq "checkpoint deleted" 0 "$(rcli EXISTS 'vodq:{default}:ckpt:ru1')"
 expect_eq "no last export (nothing local)" "" "$(job_field ru1 output)"
 
 # 2. cancel mid-way (upload throttled so that it lasts)
-job ru2 ru2.mp4 '"max_send_bps":2000000' | ctl submit - >/dev/null
+job ru2 ru2.mp4 '"max_send_bps":4000000,"buffer_max_bytes":20971520' | ctl submit - >/dev/null
 check "a part is checkpointed" wait_for 60 bash -c "redis-cli -p $REDIS_PORT HKEYS 'vodq:{default}:ckpt:ru2' | grep -q '^part:'"
+# pause stops both halves: the render file stops growing, no part is added
+rsize() { stat -c %s "$W"/vodq-ru-*/render.mp4* 2>/dev/null || echo none; }
+check "pause" ctl pause ru2
+check "reports paused" wait_state ru2 paused 10
+sleep 4 # parts in flight when the pause came may finish (2 x 5 MiB at 4 MB/s)
+s1=$(rsize) p1=$(rcli HLEN 'vodq:{default}:ckpt:ru2'); sleep 2
+check "paused with its render file ($s1 bytes)" test "$s1" != none
+expect_eq "paused: the render does not grow" "$s1" "$(rsize)"
+expect_eq "paused: no new parts" "$p1" "$(rcli HLEN 'vodq:{default}:ckpt:ru2')"
+check "resume" ctl resume ru2
+check "active again" wait_state ru2 active 10
 check "cancel" ctl cancel ru2
 check "cancelled" wait_state ru2 cancelled 20
 expect_eq "multipart upload aborted" "$before" "$(open_uploads)"
@@ -102,4 +114,16 @@ fmd5 "$T_DIR/ru3.mp4" >"$T_DIR/ru3.md5"
 check "object after the kill decodes to the plain render's frames (framemd5)" cmp -s "$T_DIR/plain.md5" "$T_DIR/ru3.md5"
 expect_eq "no multipart upload left open" "$before" "$(open_uploads)"
 expect_eq "work dir empty (dead worker's folder swept)" "" "$(ls -A "$W")"
+
+# 4. kill -9, then cancel while no worker holds it: the next worker only aborts
+#    the checkpointed multipart upload (renders nothing)
+job ru4 ru4.mp4 '"max_send_bps":3000000' | ctl submit - >/dev/null
+check "ru4: a part is checkpointed" wait_for 60 bash -c "redis-cli -p $REDIS_PORT HKEYS 'vodq:{default}:ckpt:ru4' | grep -q '^part:'"
+kill -9 "$PID_w2"
+check "cancel after the kill" ctl cancel ru4
+start_worker w3 "${WOPTS[@]}"
+check "cancelled by the next worker" wait_state ru4 cancelled 60
+expect_eq "its multipart upload aborted" "$before" "$(open_uploads)"
+expect_eq "its checkpoint deleted" 0 "$(rcli EXISTS 'vodq:{default}:ckpt:ru4')"
+check "work dir empty again" wait_for 10 bash -c "[ -z \"\$(ls -A '$W')\" ]"
 t_done
