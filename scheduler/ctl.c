@@ -1,4 +1,6 @@
 /* ctl.c: vodqctl, the command line client of a vodq queue. */
+#include "vodq/vodq.h"
+
 #include "shared/config.h"
 #include "shared/job.h"
 #include "shared/keys.h"
@@ -26,22 +28,43 @@ static const char *description =
     "                           '-' reads them from standard input)\n"
     "  dead list                dead-lettered jobs with their last error\n"
     "  retry ID                 bring a dead job back\n"
-    "  stats                    depth, in flight, rates and workers";
+    "  stats                    depth, in flight, rates and workers\n"
+    "\n"
+    "Exit status: 0 success; 1 failure (a Redis error, a failed job for watch);\n"
+    "2 usage error (bad flag, unknown command, missing argument).";
 
 static struct vodq_redis *R;
 static struct vodq_queue Q;
 static bool json_out;
+
+/* Prints "vodqctl: MESSAGE[ (try --help)]" and returns status. */
+static int vfail(int status, const char *fmt, va_list ap)
+{
+    fputs("vodqctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(status == 2 ? " (try --help)\n" : "\n", stderr);
+    return status;
+}
 
 static int fail(const char *fmt, ...) VODQ_PRINTF(1, 2);
 static int fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("vodqctl: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int rc = vfail(1, fmt, ap);
     va_end(ap);
-    return 1;
+    return rc;
+}
+
+/* A usage error (bad flag, missing or unknown argument): exit status 2. */
+static int usage_fail(const char *fmt, ...) VODQ_PRINTF(1, 2);
+static int usage_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfail(2, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static char *read_all(const char *path, size_t *len)
@@ -75,7 +98,7 @@ static char *read_all(const char *path, size_t *len)
 static int cmd_submit(int argc, char **argv, const struct vodq_job_defaults *d)
 {
     if (argc < 1)
-        return fail("submit: which file? (FILE or - for standard input)");
+        return usage_fail("submit: which file? (FILE or - for standard input)");
     size_t len = 0;
     char *text = read_all(argv[0], &len);
     if (!text)
@@ -124,7 +147,7 @@ static void print_human(const char *j)
 static int cmd_status(int argc, char **argv)
 {
     if (argc < 1)
-        return fail("status: which job? (status ID)");
+        return usage_fail("status: which job? (status ID)");
     struct vodq_err err = {0};
     char *j = vodq_proto_job_json(R, &Q, argv[0], &err);
     if (!j)
@@ -155,7 +178,7 @@ static void draw(const char *id, const char *state, double pct, bool tty, const 
 static int cmd_watch(int argc, char **argv, const char *url)
 {
     if (argc < 1)
-        return fail("watch: which job? (watch ID)");
+        return usage_fail("watch: which job? (watch ID)");
     const char *id = argv[0];
     bool tty = isatty(2);
     struct vodq_redis_opts o = {.url = url, .command_timeout_ms = 1000};
@@ -317,12 +340,12 @@ static int cmd_list(int argc, char **argv, const char *state, long long limit)
 static int cmd_control(const char *cmd, int argc, char **argv)
 {
     if (argc < 1)
-        return fail("%s: which job?", cmd);
+        return usage_fail("%s: which job?", cmd);
     const char *arg = NULL;
     char *owned = NULL;
     if (!strcmp(cmd, "refresh_auth")) {
         if (argc < 2)
-            return fail("refresh-auth: usage: refresh-auth ID AUTH (or - to read it from stdin)");
+            return usage_fail("refresh-auth: usage: refresh-auth ID AUTH (or - to read it from stdin)");
         arg = argv[1];
         if (!strcmp(arg, "-")) {
             size_t len;
@@ -348,7 +371,7 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 static int cmd_dead(int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "list") != 0)
-        return fail("dead: usage: dead list");
+        return usage_fail("dead: usage: dead list");
     char key[VODQ_KEY_MAX];
     vodq_queue_key(&Q, key, sizeof(key), VODQ_KEY_DEAD, NULL);
     struct vodq_err err = {0};
@@ -492,17 +515,39 @@ int main(int argc, char **argv)
     int npos = 0;
     bool help = false;
     struct vodq_err err = {0};
-    if (vodq_config_load(opts, n, argc, argv, &npos, &help, &err) != VODQ_OK)
-        return fail("%s", err.msg);
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--version")) {
+            printf("vodqctl %s\n", vodq_version());
+            return 0;
+        }
+    if (vodq_config_load(opts, n, argc, argv, &npos, &help, &err) != VODQ_OK) {
+        fprintf(stderr, "vodqctl: %s\n", err.msg);
+        return 2;
+    }
     if (help || npos == 0) {
         vodq_config_usage(help ? stdout : stderr, "vodqctl", synopsis, description, opts, n);
         vodq_config_free(opts, n);
         return help ? 0 : 2;
     }
     if (state && *state && vodq_job_state_parse(state) == VODQ_JOB__COUNT)
-        return fail("--state '%s': unknown state (submitted, queued, active, paused, "
+        return usage_fail("--state '%s': unknown state (submitted, queued, active, paused, "
                     "waiting_auth, delayed, succeeded, dead, cancelled, rejected)",
                     state);
+    /* usage errors are found before connecting: exit 2 even without Redis */
+    static const struct {
+        const char *name, *args; /* args: what it needs, for the message */
+        int min_args;
+    } commands[] = {{"submit", "FILE|-", 1}, {"status", "ID", 1},     {"watch", "ID", 1},
+                    {"list", "", 0},         {"pause", "ID", 1},      {"resume", "ID", 1},
+                    {"cancel", "ID", 1},     {"retry", "ID", 1},      {"refresh-auth", "ID AUTH|-", 2},
+                    {"dead", "list", 1},     {"stats", "", 0}};
+    size_t k = 0, nk = sizeof(commands) / sizeof(commands[0]);
+    while (k < nk && strcmp(commands[k].name, argv[1]))
+        k++;
+    if (k == nk)
+        return usage_fail("unknown command '%s'", argv[1]);
+    if (npos - 1 < commands[k].min_args)
+        return usage_fail("usage: %s %s", commands[k].name, commands[k].args);
     if (vodq_queue_init(&Q, queue, events_maxlen, retention_s, &err) != VODQ_OK)
         return fail("%s", err.msg);
     struct vodq_redis_opts o = {.url = redis_url, .command_timeout_ms = 5000};
@@ -536,7 +581,7 @@ int main(int argc, char **argv)
     else if (!strcmp(cmd, "stats"))
         rc = cmd_stats();
     else
-        rc = fail("unknown command '%s' (try --help)", cmd);
+        rc = usage_fail("unknown command '%s'", cmd);
     vodq_redis_free(R);
     vodq_config_free(opts, n);
     return rc;

@@ -1,20 +1,16 @@
 /* client.c: the public client library (include/vodq/vodq.h). */
-#include "vodq/vodq.h"
+#include "shared/client.h"
 
-#include "shared/job.h"
-#include "shared/keys.h"
 #include "shared/proto.h"
-#include "shared/redis.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct vodq_client {
-    struct vodq_redis *r;
-    struct vodq_queue q;
-    struct vodq_job_defaults d;
-};
+const char *vodq_version(void)
+{
+    return VODQ_VERSION_STRING;
+}
 
 struct vodq_client *vodq_client_open(const char *redis_url, const char *queue,
                                      struct vodq_err *err)
@@ -25,6 +21,11 @@ struct vodq_client *vodq_client_open(const char *redis_url, const char *queue,
         return NULL;
     }
     struct vodq_redis_opts o = {.url = redis_url, .command_timeout_ms = 5000};
+    if (!(c->url = strdup(redis_url ? redis_url : ""))) {
+        vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+        vodq_client_close(c);
+        return NULL;
+    }
     if (vodq_queue_init(&c->q, queue ? queue : "default", 0, 0, err) != VODQ_OK ||
         !(c->r = vodq_redis_new(&o, err)) || vodq_redis_ping(c->r, err) != VODQ_OK) {
         vodq_client_close(c);
@@ -39,6 +40,7 @@ void vodq_client_close(struct vodq_client *c)
     if (!c)
         return;
     vodq_redis_free(c->r);
+    free(c->url);
     free(c);
 }
 
@@ -86,10 +88,8 @@ enum vodq_rc vodq_job_refresh_auth(struct vodq_client *c, const char *id, const 
     return control(c, id, "refresh_auth", auth, err);
 }
 
-/* Handles one events-stream entry; returns 1 when the job reached a
- * terminal state (rc set), else 0. */
-static int on_entry(const struct vodq_reply *e, const char *id, const struct vodq_callbacks *cb,
-                    enum vodq_rc *rc)
+int vodq_client_on_entry(const struct vodq_reply *e, const char *id,
+                         const struct vodq_callbacks *cb, enum vodq_rc *rc)
 {
     const struct vodq_reply *f = e->element[1];
     const char *job = NULL, *type = NULL, *state = NULL, *data = "{}";
@@ -160,22 +160,14 @@ enum vodq_rc vodq_job_watch(struct vodq_client *c, const char *id,
             const struct vodq_reply *entries = r->element[0]->element[1];
             for (size_t i = 0; i < entries->elements && !done; i++) {
                 snprintf(last, sizeof(last), "%s", entries->element[i]->element[0]->str);
-                done = on_entry(entries->element[i], id, cb, &rc);
+                done = vodq_client_on_entry(entries->element[i], id, cb, &rc);
             }
         }
         vodq_reply_free(r);
         if (done)
             break;
     }
-    if (rc != VODQ_OK) {
-        char *j = vodq_proto_job_json(c->r, &c->q, id, err);
-        char e[200] = "", st[32] = "";
-        vodq_json_get_string(j, "error", e, sizeof(e));
-        vodq_json_get_string(j, "state", st, sizeof(st));
-        free(j);
-        vodq_err_set(err, rc, 0, "job %s %s%s%s", id, st, e[0] ? ": " : "", e);
-    }
-    return rc;
+    return vodq_client_ended(c->r, &c->q, id, cb, rc, err);
 }
 
 static enum vodq_rc submit_built(struct vodq_client *c, char *spec, char *id, size_t cap,
@@ -212,6 +204,17 @@ enum vodq_rc vodq_session_upload_image(struct vodq_client *c, const char *sessio
 {
     return submit_built(c, vodq_job_spec_upload(session, path, upload_address, upload_auth, true),
                         id, cap, err);
+}
+
+enum vodq_rc vodq_session_upload(struct vodq_client *c, const char *session, const char *path,
+                                 const struct vodq_upload_opts *o, char *id, size_t cap,
+                                 struct vodq_err *err)
+{
+    char *spec = vodq_job_spec_upload_opts(session, path, o);
+    if (!spec)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                            "upload: needs s3_url, or upload_address and upload_auth");
+    return submit_built(c, spec, id, cap, err);
 }
 
 enum vodq_rc vodq_session_release(struct vodq_client *c, const char *session,

@@ -210,6 +210,7 @@ void vodq_config_usage(FILE *f, const char *prog, const char *synopsis, const ch
     }
     fprintf(f, "  %-26s %s\n", "--config FILE", "read 'name = value' lines first [env VODQ_CONFIG]");
     fprintf(f, "  %-26s %s\n", "--help", "show this help");
+    fprintf(f, "  %-26s %s\n", "--version", "print the version and exit");
 }
 
 void vodq_config_free(const struct vodq_opt *opts, int n)
@@ -228,6 +229,12 @@ int vodq_config_main(const struct vodq_opt *opts, int n, int argc, char **argv, 
 {
     bool help = false;
     struct vodq_err err = {0};
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+        if (!strcmp(argv[i], "--version")) {
+            printf("%s %s\n", prog, VODQ_VERSION);
+            return 0;
+        }
+    }
     if (vodq_config_load(opts, n, argc, argv, npos, &help, &err) != VODQ_OK) {
         fprintf(stderr, "%s: %s\n", prog, err.msg);
         return 2;

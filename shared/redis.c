@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -418,6 +419,46 @@ struct vodq_reply *vodq_redis_read(struct vodq_redis *r, struct vodq_err *err)
     if (redisGetReply(r->ctx, &h) != REDIS_OK)
         h = NULL;
     return take(r, h, err, "read");
+}
+
+int vodq_redis_fd(const struct vodq_redis *r)
+{
+    return r && r->ctx ? r->ctx->fd : -1;
+}
+
+enum vodq_rc vodq_redis_flush(struct vodq_redis *r, struct vodq_err *err)
+{
+    if (!r->ctx)
+        return vodq_err_set(err, VODQ_ERR_IO, 0, "redis: not connected");
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(r->ctx, &done) != REDIS_OK)
+            return ctx_error(r, err, "write");
+    return VODQ_OK;
+}
+
+struct vodq_reply *vodq_redis_read_ready(struct vodq_redis *r, bool *again, struct vodq_err *err)
+{
+    *again = false;
+    if (!r->ctx) {
+        vodq_err_set(err, VODQ_ERR_IO, 0, "redis: not connected");
+        return NULL;
+    }
+    void *h = NULL;
+    if (redisGetReplyFromReader(r->ctx, &h) != REDIS_OK)
+        return take(r, NULL, err, "read");
+    if (h)
+        return take(r, h, err, "read");
+    struct pollfd p = {.fd = r->ctx->fd, .events = POLLIN};
+    if (poll(&p, 1, 0) <= 0) {
+        *again = true;
+        return NULL;
+    }
+    if (redisBufferRead(r->ctx) != REDIS_OK || redisGetReplyFromReader(r->ctx, &h) != REDIS_OK)
+        return take(r, NULL, err, "read");
+    if (!h)
+        *again = true;
+    return h ? take(r, h, err, "read") : NULL;
 }
 
 static enum vodq_rc register_script(struct vodq_redis *r, struct vodq_script *s,

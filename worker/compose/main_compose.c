@@ -5,6 +5,7 @@
 #include "worker/compose/timeline.h"
 
 #include <cjson/cJSON.h>
+#include <libavutil/avutil.h>
 #include <libavutil/log.h>
 
 #include <errno.h>
@@ -106,6 +107,7 @@ static void usage(FILE *f)
             "  --print-ffmpeg-args   print the equivalent ffmpeg command line, one argument\n"
             "                        per line, and exit without rendering\n"
             "  --probe               print the encoder probe (JSON) and exit\n"
+            "  --version             print the version and exit\n"
             "  --help                this text\n"
             "SIGINT/SIGTERM cancel the render and remove the partial file.\n"
             "Exit status: 0 success, 1 failure, 2 usage, 3 cancelled.\n");
@@ -156,6 +158,9 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("vodq-compose %s (%s)\n", VODQ_VERSION, av_version_info());
             return 0;
         } else if (strcmp(a, "--json") == 0) {
             json = true;

@@ -13,6 +13,7 @@
 #include "worker/upload/upload.h"
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -104,7 +105,7 @@ static void usage(FILE *fp)
             "  --limit-rate N         upload at most N bytes/s (K/M/G suffixes allowed)\n"
             "  --json                 print the result as JSON on stdout\n"
             "  --quiet                no progress output\n"
-            "  --help\n"
+            "  --help, --version\n"
             "\n"
             "Exit status: 0 the object is complete and verified; 1 failed; 2 usage error;\n"
             "3 paused by a signal (checkpoint kept); 4 credentials expired and none arrived\n"
@@ -267,7 +268,7 @@ int main(int argc, char **argv)
 {
     enum {
         O_VOD_ADDR = 256, O_VOD_AUTH, O_IMAGE, O_V1, O_S3, O_ENDPOINT, O_REGION, O_AK, O_SK,
-        O_TOKEN, O_PATH, O_PART, O_PAR, O_CKPT, O_AUTHF, O_WAIT, O_JSON, O_QUIET, O_CTYPE,
+        O_VERSION, O_TOKEN, O_PATH, O_PART, O_PAR, O_CKPT, O_AUTHF, O_WAIT, O_JSON, O_QUIET, O_CTYPE,
         O_MAXATT, O_RETRY, O_TIMEOUT, O_CANCEL, O_RATE, O_HELP,
     };
     static const struct option longopts[] = {
@@ -296,6 +297,7 @@ int main(int argc, char **argv)
         {"cancel", no_argument, NULL, O_CANCEL},
         {"limit-rate", required_argument, NULL, O_RATE},
         {"help", no_argument, NULL, O_HELP},
+        {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
     const char *vod_addr = getenv("VODQ_VOD_ADDRESS"), *vod_auth = getenv("VODQ_VOD_AUTH");
@@ -351,6 +353,7 @@ int main(int argc, char **argv)
             break;
         case O_HELP:
         case 'h': usage(stdout); return EXIT_DONE;
+        case O_VERSION: printf("vodq-upload %s (%s)\n", VODQ_VERSION, curl_version()); return EXIT_DONE;
         default: usage(stderr); return EXIT_USAGE;
         }
     }
