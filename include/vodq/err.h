@@ -35,9 +35,11 @@ enum vodq_rc {
     VODQ_ERR__COUNT
 };
 
+/* cause comes first so that `struct vodq_err e = {0};` is valid C++ too
+ * (C++ does not convert 0 to an enum). */
 struct vodq_err {
-    enum vodq_rc code; /* VODQ_OK when no error */
     int cause;         /* errno, AVERROR, CURLcode or HTTP status; 0 if none */
+    enum vodq_rc code; /* VODQ_OK when no error */
     bool permanent;    /* true: retrying cannot help (bad input, 4xx) */
     char msg[256];     /* always NUL-terminated */
 };
