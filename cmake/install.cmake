@@ -38,9 +38,10 @@ file(GLOB VODQ_MAN3 ${CMAKE_SOURCE_DIR}/docs/man/*.3)
 install(FILES ${VODQ_MAN1} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${VODQ_MAN3} DESTINATION ${CMAKE_INSTALL_MANDIR}/man3)
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/completion/vodq.bash
-  DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME vodqctl)
-foreach(p vodq-scheduler vodq-worker vodq-compose vodq-upload)
-  install(CODE "file(CREATE_LINK vodqctl
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME vodq)
+# bash-completion loads completions/<command> on first use: one link per program
+foreach(p vodqctl vodq-scheduler vodq-worker vodq-compose vodq-upload)
+  install(CODE "file(CREATE_LINK vodq
     \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_DATADIR}/bash-completion/completions/${p}\" SYMBOLIC)")
 endforeach()
 install(FILES ${CMAKE_SOURCE_DIR}/examples/seed_flow.c DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)

@@ -39,7 +39,7 @@ cat >"$T_DIR/t.cpp" <<'CPP'
 #include <cstdio>
 static_assert(VODQ_VERSION_MAJOR >= 0, "version macros");
 int main() {
-    vodq_err e = {0};
+    vodq_err e = {};
     vodq_client *c = vodq_client_open("redis://127.0.0.1:1", nullptr, &e);
     std::printf("%s %s %d\n", vodq_version(), vodq_rc_name(e.code), c == nullptr);
     return c == nullptr && e.code == VODQ_ERR_IO ? 0 : 1;
