@@ -119,6 +119,12 @@ if /usr/bin/python3 -c 'import swift' 2>/dev/null; then
   check "progress callbacks ran" grep -q '100%' "$T_DIR/seed_s3.log"
   expect_eq "session released" 0 "$(rcli EXISTS 'vodq:{default}:session:sess1')"
   check "no credential in the example's output" bash -c "! grep -q testing '$T_DIR/seed_s3.out' '$T_DIR/seed_s3.log'"
+  # vodq-upload takes the AWS_* variables, and an IP-address endpoint goes path style
+  AWS_ENDPOINT_URL=$EP AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing \
+    "$P/bin/vodq-upload" "$M/cover.jpg" --s3 "s3://$B/aws-env.jpg" --image --quiet >"$T_DIR/up.log" 2>&1
+  expect_eq "vodq-upload with AWS_* variables only, no --path-style, exits 0" 0 "$?"
+  s3curl -f -o "$T_DIR/back2.jpg" "$EP/$B/aws-env.jpg"
+  check "and the object is there" cmp -s "$T_DIR/back2.jpg" "$M/cover.jpg"
 else
   echo "# swift not installed: S3 part skipped"
 fi

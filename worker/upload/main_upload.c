@@ -84,13 +84,15 @@ static void usage(FILE *fp)
             "  --region R             OSS region for V4 (default: UploadAuth Region, else from the endpoint)\n"
             "S3 target:\n"
             "  --s3 s3://bucket/key   object to write\n"
-            "  --region R             default us-east-1\n"
-            "  --access-key K         or env VODQ_S3_ACCESS_KEY\n"
-            "  --secret-key S         or env VODQ_S3_SECRET_KEY\n"
-            "  --session-token T      or env VODQ_S3_SESSION_TOKEN\n"
+            "  --region R             or env AWS_REGION, AWS_DEFAULT_REGION; default us-east-1\n"
+            "  --access-key K         or env VODQ_S3_ACCESS_KEY, then AWS_ACCESS_KEY_ID\n"
+            "  --secret-key S         or env VODQ_S3_SECRET_KEY, then AWS_SECRET_ACCESS_KEY\n"
+            "  --session-token T      or env VODQ_S3_SESSION_TOKEN, then AWS_SESSION_TOKEN\n"
             "Both:\n"
-            "  --endpoint URL         S3 endpoint; for VOD, overrides the address's Endpoint\n"
+            "  --endpoint URL         S3 endpoint (or env AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL);\n"
+            "                         for VOD, overrides the address's Endpoint\n"
             "  --path-style           http://host/bucket/key instead of http://bucket.host/key\n"
+            "                         (always so for an S3 endpoint whose host is an IP address)\n"
             "  --part-size N          bytes, K/M/G suffixes allowed (default %d MiB; S3 minimum 5 MiB)\n"
             "  --parallel N           parts in flight (default %d)\n"
             "  --content-type T       default from the file extension\n"
@@ -388,6 +390,16 @@ int main(int argc, char **argv)
             if (!tok && cJSON_IsString(t))
                 tok = t->valuestring;
         }
+    }
+    /* the AWS CLI/SDK variables come last: after vodq's own, the flags and the auth file */
+    if (!is_vod) {
+        ak = ak ? ak : getenv("AWS_ACCESS_KEY_ID");
+        sk = sk ? sk : getenv("AWS_SECRET_ACCESS_KEY");
+        tok = tok ? tok : getenv("AWS_SESSION_TOKEN");
+        region = region ? region : getenv("AWS_REGION");
+        region = region ? region : getenv("AWS_DEFAULT_REGION");
+        endpoint = endpoint ? endpoint : getenv("AWS_ENDPOINT_URL_S3");
+        endpoint = endpoint ? endpoint : getenv("AWS_ENDPOINT_URL");
     }
 
     cJSON *spec = cJSON_CreateObject();
