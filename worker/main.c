@@ -1,7 +1,9 @@
 /* main.c: vodq-worker, claims compose, upload and sleep tasks and runs them. */
 #include "shared/config.h"
 #include "shared/log.h"
+#include "worker/compose/avlog.h"
 #include "worker/compose/compose.h"
+#include "worker/serve.h"
 #include "worker/loop.h"
 #include "worker/sleep.h"
 #include "worker/upload/upload.h"
@@ -38,7 +40,7 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-    char *redis_url = NULL, *queue = NULL, *id = NULL, *log_level = NULL;
+    char *redis_url = NULL, *queue = NULL, *id = NULL, *log_level = NULL, *http = NULL;
     long long slots_sleep = 0, slots_compose = 0, slots_upload = 0, heartbeat_ms = 0,
               progress_ms = 0, grace_ms = 0, block_ms = 0, events_maxlen = 0, retention_s = 0;
     bool log_json = false, no_gpu_lane = false;
@@ -70,6 +72,9 @@ int main(int argc, char **argv)
         {"log-json", "VODQ_LOG_JSON", VODQ_OPT_BOOL, "", "log JSON lines", &log_json, 0, 0},
         {"no-gpu-lane", "VODQ_NO_GPU_LANE", VODQ_OPT_BOOL, "",
          "do not serve GPU compose jobs even when a GPU encoder opens", &no_gpu_lane, 0, 0},
+        {"http", "VODQ_HTTP", VODQ_OPT_STR, "",
+         "serve /metrics and /livez (no Redis needed) on ADDR:PORT (off when empty)", &http, 0,
+         0},
     };
     int n = (int)(sizeof(opts) / sizeof(opts[0]));
     int npos = 0;
@@ -87,11 +92,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "vodq-worker: %s\n", err.msg);
         return 2;
     }
+    vodq_compose_log_init();
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    /* the id is fixed here so that the metrics can carry it */
+    char wid[160];
+    vodq_job_instance_id(wid, sizeof(wid), "", id);
     struct vodq_worker_config cfg = {
         .redis_url = redis_url,
         .queue = queue,
-        .id = id,
+        .id = wid,
         .heartbeat_ms = heartbeat_ms,
         .progress_interval_ms = progress_ms,
         .grace_ms = grace_ms,
@@ -133,6 +142,17 @@ int main(int argc, char **argv)
         free(caps);
         return 2;
     }
+    struct vodq_serve *srv = NULL;
+    if (http && *http) {
+        if (!(srv = vodq_serve_start(http, wid, &err))) {
+            fprintf(stderr, "vodq-worker: %s\n", err.msg);
+            vodq_worker_free(w);
+            vodq_config_free(opts, n);
+            free(caps);
+            return 2;
+        }
+        vodq_info("http: /metrics and /livez on port %d", vodq_serve_port(srv));
+    }
     the_worker = w;
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
@@ -143,6 +163,7 @@ int main(int argc, char **argv)
     if (rc != VODQ_OK)
         vodq_error("%s", err.msg);
     the_worker = NULL;
+    vodq_serve_stop(srv);
     vodq_worker_free(w);
     free(caps);
     vodq_config_free(opts, n);
