@@ -1,5 +1,6 @@
 /* http.c: /healthz, /metrics, /jobs over libmicrohttpd (one polling thread). */
 #include "scheduler/http.h"
+#include "scheduler/stats.h"
 
 #include "shared/keys.h"
 #include "shared/proto.h"
@@ -21,6 +22,7 @@ struct vodq_http {
     struct vodq_queue q;
     struct vodq_sched *sched;
     const struct vodq_job_defaults *defaults;
+    struct vodq_stats *stats; /* latency/failure metrics (stats.c) */
 };
 
 struct body {
@@ -118,7 +120,7 @@ static char *metrics(struct vodq_http *h)
 #undef P
     if (len >= cap)
         out[cap - 1] = '\0';
-    return out;
+    return vodq_stats_append(out, h->stats);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -230,6 +232,7 @@ struct vodq_http *vodq_http_start(const char *addr, const char *redis_url, const
         goto fail;
     h->sched = sched;
     h->defaults = defaults;
+    h->stats = vodq_stats_new(h->r, &h->q);
     h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
                             NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
     if (!h->d) {
@@ -248,6 +251,7 @@ void vodq_http_stop(struct vodq_http *h)
     if (!h)
         return;
     MHD_stop_daemon(h->d);
+    vodq_stats_free(h->stats);
     vodq_redis_free(h->r);
     free(h);
 }
