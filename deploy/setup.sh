@@ -14,7 +14,7 @@ PKGS=(
   libcurl4-openssl-dev libssl-dev libxml2-dev libmicrohttpd-dev
   swift swift-proxy swift-object swift-container swift-account python3-swift
   valgrind fonts-dejavu-core fonts-wqy-microhei
-  groff-base libinih-dev prometheus
+  groff-base libinih-dev prometheus python3-yaml
 )
 missing=()
 for p in "${PKGS[@]}"; do
