@@ -1,5 +1,6 @@
 /* http.c: /healthz, /metrics, /jobs over libmicrohttpd (one polling thread). */
 #include "scheduler/http.h"
+#include "scheduler/api.h"
 #include "scheduler/stats.h"
 
 #include "shared/keys.h"
@@ -23,6 +24,7 @@ struct vodq_http {
     struct vodq_sched *sched;
     const struct vodq_job_defaults *defaults;
     struct vodq_stats *stats; /* latency/failure metrics (stats.c) */
+    struct vodq_api *api;     /* REST API, event stream, dashboard (api.c) */
 };
 
 struct body {
@@ -152,7 +154,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return MHD_YES;
         }
         enum MHD_Result ret;
-        if (strcmp(url, "/jobs") != 0) {
+        bool handled = false;
+        if (strcmp(url, "/jobs") != 0 && h->api)
+            ret = vodq_api_handle(h->api, c, url, method, b->buf, b->len, &handled);
+        if (handled) {
+            /* answered by api.c */
+        } else if (strcmp(url, "/jobs") != 0) {
             ret = reply(c, MHD_HTTP_NOT_FOUND, "application/json", json_error("no such endpoint"));
         } else if (b->too_big || !b->buf) {
             ret = reply(c, MHD_HTTP_BAD_REQUEST, "application/json",
@@ -180,6 +187,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strcmp(method, "GET") != 0)
         return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
                      json_error("GET or POST only"));
+    bool handled = false;
+    enum MHD_Result api_ret = h->api ? vodq_api_handle(h->api, c, url, method, NULL, 0, &handled)
+                                     : MHD_NO;
+    if (handled)
+        return api_ret;
     if (!strcmp(url, "/healthz")) {
         struct vodq_err err = {0};
         bool ok = vodq_redis_ping(h->r, &err) == VODQ_OK;
@@ -233,6 +245,7 @@ struct vodq_http *vodq_http_start(const char *addr, const char *redis_url, const
     h->sched = sched;
     h->defaults = defaults;
     h->stats = vodq_stats_new(h->r, &h->q);
+    h->api = vodq_api_new(h->r, &h->q, redis_url);
     h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
                             NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
     if (!h->d) {
@@ -252,6 +265,7 @@ void vodq_http_stop(struct vodq_http *h)
         return;
     MHD_stop_daemon(h->d);
     vodq_stats_free(h->stats);
+    vodq_api_free(h->api);
     vodq_redis_free(h->r);
     free(h);
 }
