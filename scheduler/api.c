@@ -229,35 +229,29 @@ static enum MHD_Result list_jobs(struct vodq_api *a, struct MHD_Connection *c)
     return send_sb(c, MHD_HTTP_OK, &b);
 }
 
-/* Appends one events-stream entry as {"id","type","state","data"} (data inlined). */
+/* Appends one events-stream entry as {"id","job","type","state","data"}
+ * (data, the scripts' own JSON object, inlined). */
 static void event_json(struct sb *b, const struct vodq_reply *e)
 {
-    const struct vodq_reply *f = e->element[1];
+    struct vodq_event ev;
+    vodq_event_fields(e, &ev);
     sb_printf(b, "{\"id\":");
-    sb_json(b, e->element[0]->str);
-    const char *data = "{}";
-    for (size_t k = 0; f && k + 1 < f->elements; k += 2) {
-        const char *key = f->element[k]->str, *v = f->element[k + 1]->str;
-        if (!key || !v)
+    sb_json(b, ev.id);
+    const char *names[] = {"job", "type", "state"}, *vals[] = {ev.job, ev.type, ev.state};
+    for (int i = 0; i < 3; i++) {
+        if (!vals[i])
             continue;
-        if (!strcmp(key, "data")) {
-            data = v;
-        } else if (!strcmp(key, "type") || !strcmp(key, "state") || !strcmp(key, "job")) {
-            sb_printf(b, ",\"%s\":", key);
-            sb_json(b, v);
-        }
+        sb_printf(b, ",\"%s\":", names[i]);
+        sb_json(b, vals[i]);
     }
-    /* the data field is the scripts' own JSON (an object) */
-    sb_printf(b, ",\"data\":%s}", data[0] == '{' || data[0] == '[' ? data : "{}");
+    sb_printf(b, ",\"data\":%s}", ev.data[0] == '{' || ev.data[0] == '[' ? ev.data : "{}");
 }
 
 static bool entry_is_job(const struct vodq_reply *e, const char *id)
 {
-    const struct vodq_reply *f = e->element[1];
-    for (size_t k = 0; f && k + 1 < f->elements; k += 2)
-        if (f->element[k]->str && !strcmp(f->element[k]->str, "job"))
-            return f->element[k + 1]->str && !strcmp(f->element[k + 1]->str, id);
-    return false;
+    struct vodq_event ev;
+    vodq_event_fields(e, &ev);
+    return ev.job && !strcmp(ev.job, id);
 }
 
 static enum MHD_Result job_events(struct vodq_api *a, struct MHD_Connection *c, const char *id)

@@ -140,18 +140,12 @@ static int read_batch(struct vodq_stats *st)
     struct slot **need = calloc((size_t)n + 1, sizeof(*need));
     int nneed = 0;
     for (int i = 0; i < n && need; i++) {
-        const struct vodq_reply *f = es->element[i]->element[1];
-        const char *job = NULL, *type = NULL;
-        for (size_t k = 0; f && k + 1 < f->elements; k += 2) {
-            if (!strcmp(f->element[k]->str, "job"))
-                job = f->element[k + 1]->str;
-            else if (!strcmp(f->element[k]->str, "type"))
-                type = f->element[k + 1]->str;
-        }
-        if (!job || !type || strcmp(type, "state") != 0)
+        struct vodq_event ev;
+        vodq_event_fields(es->element[i], &ev);
+        if (!ev.job || !ev.type || strcmp(ev.type, "state") != 0)
             continue;
         bool fresh;
-        struct slot *s = slot_of(st, job, &fresh);
+        struct slot *s = slot_of(st, ev.job, &fresh);
         if (s->lane < 0 && nneed < n && (nneed == 0 || need[nneed - 1] != s))
             need[nneed++] = s;
     }
@@ -162,22 +156,10 @@ static int read_batch(struct vodq_stats *st)
     for (int i = 0; i < n; i++) {
         const struct vodq_reply *e = es->element[i];
         snprintf(st->last, sizeof(st->last), "%s", e->element[0]->str);
-        const struct vodq_reply *f = e->element[1];
-        const char *job = NULL, *type = NULL, *state = "", *data = "{}";
-        for (size_t k = 0; f && k + 1 < f->elements; k += 2) {
-            const char *key = f->element[k]->str, *v = f->element[k + 1]->str;
-            if (!key || !v)
-                continue;
-            if (!strcmp(key, "job"))
-                job = v;
-            else if (!strcmp(key, "type"))
-                type = v;
-            else if (!strcmp(key, "state"))
-                state = v;
-            else if (!strcmp(key, "data"))
-                data = v;
-        }
-        if (!job || !type || strcmp(type, "state") != 0)
+        struct vodq_event ev;
+        vodq_event_fields(e, &ev);
+        const char *job = ev.job, *state = ev.state ? ev.state : "", *data = ev.data;
+        if (!job || !ev.type || strcmp(ev.type, "state") != 0)
             continue;
         bool fresh;
         struct slot *s = slot_of(st, job, &fresh);

@@ -91,21 +91,9 @@ enum vodq_rc vodq_job_refresh_auth(struct vodq_client *c, const char *id, const 
 int vodq_client_on_entry(const struct vodq_reply *e, const char *id,
                          const struct vodq_callbacks *cb, enum vodq_rc *rc)
 {
-    const struct vodq_reply *f = e->element[1];
-    const char *job = NULL, *type = NULL, *state = NULL, *data = "{}";
-    for (size_t i = 0; f && i + 1 < f->elements; i += 2) {
-        const char *k = f->element[i]->str, *v = f->element[i + 1]->str;
-        if (!k || !v)
-            continue;
-        if (!strcmp(k, "job"))
-            job = v;
-        else if (!strcmp(k, "type"))
-            type = v;
-        else if (!strcmp(k, "state"))
-            state = v;
-        else if (!strcmp(k, "data"))
-            data = v;
-    }
+    struct vodq_event ev;
+    vodq_event_fields(e, &ev);
+    const char *job = ev.job, *type = ev.type, *state = ev.state, *data = ev.data;
     if (!job || strcmp(job, id) || !type)
         return 0;
     if (!strcmp(type, "progress")) {
