@@ -72,6 +72,18 @@ static void sb_json(struct sb *b, const char *s)
     sb_printf(b, "\"");
 }
 
+/* Appends ,"field":"value" for each pair of a hash (HGETALL) or stream
+ * entry's field list. */
+static void sb_pairs(struct sb *b, const struct vodq_reply *f)
+{
+    for (size_t k = 0; f && f->type == VODQ_REPLY_ARRAY && k + 1 < f->elements; k += 2) {
+        sb_printf(b, ",");
+        sb_json(b, f->element[k]->str);
+        sb_printf(b, ":");
+        sb_json(b, f->element[k + 1]->str);
+    }
+}
+
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
                                  char *text)
 {
@@ -372,12 +384,7 @@ static enum MHD_Result get_session(struct vodq_api *a, struct MHD_Connection *c,
     struct sb b = {0};
     sb_printf(&b, "{\"id\":");
     sb_json(&b, id);
-    for (size_t k = 0; k + 1 < h->elements; k += 2) {
-        sb_printf(&b, ",");
-        sb_json(&b, h->element[k]->str);
-        sb_printf(&b, ":");
-        sb_json(&b, h->element[k + 1]->str);
-    }
+    sb_pairs(&b, h);
     sb_printf(&b, "}");
     vodq_reply_free(h);
     return send_sb(c, MHD_HTTP_OK, &b);
@@ -394,15 +401,9 @@ static enum MHD_Result get_dead(struct vodq_api *a, struct MHD_Connection *c)
     struct sb b = {0};
     sb_printf(&b, "{\"dead\":[");
     for (size_t i = 0; r->type == VODQ_REPLY_ARRAY && i < r->elements; i++) {
-        const struct vodq_reply *f = r->element[i]->element[1];
         sb_printf(&b, "%s{\"entry\":", i ? "," : "");
         sb_json(&b, r->element[i]->element[0]->str);
-        for (size_t k = 0; f && k + 1 < f->elements; k += 2) {
-            sb_printf(&b, ",");
-            sb_json(&b, f->element[k]->str);
-            sb_printf(&b, ":");
-            sb_json(&b, f->element[k + 1]->str);
-        }
+        sb_pairs(&b, r->element[i]->element[1]);
         sb_printf(&b, "}");
     }
     vodq_reply_free(r);
