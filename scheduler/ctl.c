@@ -520,19 +520,23 @@ int main(int argc, char **argv)
             printf("vodqctl %s\n", vodq_version());
             return 0;
         }
+    int rc;
     if (vodq_config_load(opts, n, argc, argv, &npos, &help, &err) != VODQ_OK) {
         fprintf(stderr, "vodqctl: %s\n", err.msg);
-        return 2;
+        rc = 2;
+        goto out;
     }
     if (help || npos == 0) {
         vodq_config_usage(help ? stdout : stderr, "vodqctl", synopsis, description, opts, n);
-        vodq_config_free(opts, n);
-        return help ? 0 : 2;
+        rc = help ? 0 : 2;
+        goto out;
     }
-    if (state && *state && vodq_job_state_parse(state) == VODQ_JOB__COUNT)
-        return usage_fail("--state '%s': unknown state (submitted, queued, active, paused, "
+    if (state && *state && vodq_job_state_parse(state) == VODQ_JOB__COUNT) {
+        rc = usage_fail("--state '%s': unknown state (submitted, queued, active, paused, "
                     "waiting_auth, delayed, succeeded, dead, cancelled, rejected)",
                     state);
+        goto out;
+    }
     /* usage errors are found before connecting: exit 2 even without Redis */
     static const struct {
         const char *name, *args; /* args: what it needs, for the message */
@@ -544,25 +548,24 @@ int main(int argc, char **argv)
     size_t k = 0, nk = sizeof(commands) / sizeof(commands[0]);
     while (k < nk && strcmp(commands[k].name, argv[1]))
         k++;
-    if (k == nk)
-        return usage_fail("unknown command '%s'", argv[1]);
-    if (npos - 1 < commands[k].min_args)
-        return usage_fail("usage: %s %s", commands[k].name, commands[k].args);
-    if (vodq_queue_init(&Q, queue, events_maxlen, retention_s, &err) != VODQ_OK)
-        return fail("%s", err.msg);
+    if (k == nk) {
+        rc = usage_fail("unknown command '%s'", argv[1]);
+        goto out;
+    }
+    if (npos - 1 < commands[k].min_args) {
+        rc = usage_fail("usage: %s %s", commands[k].name, commands[k].args);
+        goto out;
+    }
     struct vodq_redis_opts o = {.url = redis_url, .command_timeout_ms = 5000};
-    R = vodq_redis_new(&o, &err);
-    if (!R)
-        return fail("%s", err.msg);
-    if (vodq_redis_ping(R, &err) != VODQ_OK) {
-        vodq_redis_free(R);
-        return fail("%s", err.msg);
+    if (vodq_queue_init(&Q, queue, events_maxlen, retention_s, &err) != VODQ_OK ||
+        !(R = vodq_redis_new(&o, &err)) || vodq_redis_ping(R, &err) != VODQ_OK) {
+        rc = fail("%s", err.msg);
+        goto out;
     }
     const char *cmd = argv[1];
     int cargc = npos - 1;
     char **cargv = argv + 2;
     struct vodq_job_defaults d = {3, 1000, 600000, 1 << 20};
-    int rc;
     if (!strcmp(cmd, "submit"))
         rc = cmd_submit(cargc, cargv, &d);
     else if (!strcmp(cmd, "status"))
@@ -582,6 +585,7 @@ int main(int argc, char **argv)
         rc = cmd_stats();
     else
         rc = usage_fail("unknown command '%s'", cmd);
+out:
     vodq_redis_free(R);
     vodq_config_free(opts, n);
     return rc;

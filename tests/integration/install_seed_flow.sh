@@ -77,7 +77,7 @@ target_link_libraries(use PRIVATE vodq::vodq)
 CM
 printf '#include <vodq/vodq.h>\n#include <stdio.h>\nint main(void){puts(vodq_version());return 0;}\n' >"$T_DIR/cm/use.c"
 check "find_package(vodq) + vodq::vodq builds" bash -c \
-  "cmake -S '$T_DIR/cm' -B '$T_DIR/cm/b' -DCMAKE_PREFIX_PATH='$P' >'$T_DIR/cm.log' 2>&1 && cmake --build '$T_DIR/cm/b' >>'$T_DIR/cm.log' 2>&1"
+  "cmake -S '$T_DIR/cm' -B '$T_DIR/cm/b' -DCMAKE_PREFIX_PATH='$P' -DCMAKE_C_FLAGS='${san[*]:-}' -DCMAKE_EXE_LINKER_FLAGS='${san[*]:-}' >'$T_DIR/cm.log' 2>&1 && cmake --build '$T_DIR/cm/b' >>'$T_DIR/cm.log' 2>&1"
 expect_eq "and runs" "$(pkg-config --modversion vodq)" "$("$T_DIR/cm/b/use" 2>&1 || true)"
 
 # man pages and completion
