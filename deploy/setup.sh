@@ -17,17 +17,26 @@ PKGS=(
   systemd  # systemd-analyze security --offline (tests/integration/systemd_units.sh)
   redis-sentinel clang libclang-rt-14-dev
   libimage-exiftool-perl
+  groff-base libinih-dev prometheus python3-yaml nodejs
 )
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm: Debian's package, unless the installed nodejs brings its own (nodesource)
+command -v npm >/dev/null || missing+=(npm)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# the dashboard test's browser driver (tests/ui, pinned by its package-lock.json);
+# offline it is skipped here and the test says so
+if [ ! -d "$src/tests/ui/node_modules/playwright-core" ]; then
+  (cd "$src/tests/ui" && npm ci --no-audit --no-fund --ignore-scripts >/dev/null 2>&1) ||
+    echo "setup: npm ci in tests/ui failed (offline?): the dashboard test will fail" >&2
 fi
 [ "${1:-}" = --no-build ] && exit 0
 jobs=$(nproc 2>/dev/null || echo 2)

@@ -1,4 +1,6 @@
 /* ctl.c: vodqctl, the command line client of a vodq queue. */
+#include "vodq/vodq.h"
+
 #include "shared/config.h"
 #include "shared/crypto.h"
 #include "shared/job.h"
@@ -37,23 +39,45 @@ static const char *description =
     "                           from this host); later calls for it fail\n"
     "  media set ID URL         map an Aliyun MediaId/ImageId to a path or URL for\n"
     "                           imported Aliyun timelines (docs/aliyun-timeline.md)\n"
-    "  media list | media rm ID the map, or remove one entry";
+    "  media list | media rm ID the map, or remove one entry\n"
+
+    "\n"
+    "Exit status: 0 success; 1 failure (a Redis error, a failed job for watch);\n"
+    "2 usage error (bad flag, unknown command, missing argument).";
 
 static struct vodq_redis *R;
 static struct vodq_queue Q;
 static bool json_out;
 static bool delete_exports;
 
+/* Prints "vodqctl: MESSAGE[ (try --help)]" and returns status. */
+static int vfail(int status, const char *fmt, va_list ap)
+{
+    fputs("vodqctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(status == 2 ? " (try --help)\n" : "\n", stderr);
+    return status;
+}
+
 static int fail(const char *fmt, ...) VODQ_PRINTF(1, 2);
 static int fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("vodqctl: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int rc = vfail(1, fmt, ap);
     va_end(ap);
-    return 1;
+    return rc;
+}
+
+/* A usage error (bad flag, missing or unknown argument): exit status 2. */
+static int usage_fail(const char *fmt, ...) VODQ_PRINTF(1, 2);
+static int usage_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfail(2, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static char *read_all(const char *path, size_t *len)
@@ -87,7 +111,7 @@ static char *read_all(const char *path, size_t *len)
 static int cmd_submit(int argc, char **argv, const struct vodq_job_defaults *d)
 {
     if (argc < 1)
-        return fail("submit: which file? (FILE or - for standard input)");
+        return usage_fail("submit: which file? (FILE or - for standard input)");
     size_t len = 0;
     char *text = read_all(argv[0], &len);
     if (!text)
@@ -136,7 +160,7 @@ static void print_human(const char *j)
 static int cmd_status(int argc, char **argv)
 {
     if (argc < 1)
-        return fail("status: which job? (status ID)");
+        return usage_fail("status: which job? (status ID)");
     struct vodq_err err = {0};
     char *j = vodq_proto_job_json(R, &Q, argv[0], &err);
     if (!j)
@@ -167,7 +191,7 @@ static void draw(const char *id, const char *state, double pct, bool tty, const 
 static int cmd_watch(int argc, char **argv, const char *url)
 {
     if (argc < 1)
-        return fail("watch: which job? (watch ID)");
+        return usage_fail("watch: which job? (watch ID)");
     const char *id = argv[0];
     bool tty = isatty(2);
     struct vodq_redis_opts o = {.url = url, .command_timeout_ms = 1000};
@@ -329,12 +353,12 @@ static int cmd_list(int argc, char **argv, const char *state, long long limit)
 static int cmd_control(const char *cmd, int argc, char **argv)
 {
     if (argc < 1)
-        return fail("%s: which job?", cmd);
+        return usage_fail("%s: which job?", cmd);
     const char *arg = NULL;
     char *owned = NULL;
     if (!strcmp(cmd, "refresh_auth")) {
         if (argc < 2)
-            return fail("refresh-auth: usage: refresh-auth ID AUTH (or - to read it from stdin)");
+            return usage_fail("refresh-auth: usage: refresh-auth ID AUTH (or - to read it from stdin)");
         arg = argv[1];
         if (!strcmp(arg, "-")) {
             size_t len;
@@ -360,7 +384,7 @@ static int cmd_control(const char *cmd, int argc, char **argv)
 static int cmd_dead(int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "list") != 0)
-        return fail("dead: usage: dead list");
+        return usage_fail("dead: usage: dead list");
     char key[VODQ_KEY_MAX];
     vodq_queue_key(&Q, key, sizeof(key), VODQ_KEY_DEAD, NULL);
     struct vodq_err err = {0};
@@ -581,6 +605,7 @@ int main(int argc, char **argv)
     char *redis_url = NULL, *queue = NULL, *state = NULL, *secret_key_file = NULL;
     char *redis_ca = NULL, *redis_cert = NULL, *redis_key = NULL;
     long long limit = 0, events_maxlen = 0, retention_s = 0;
+    struct vodq_keyring *keys = NULL; /* opens/seals credentials; freed at out */
     const struct vodq_opt opts[] = {
         {"redis", "VODQ_REDIS_URL", VODQ_OPT_STR, "redis://127.0.0.1:6379", VODQ_REDIS_URL_HELP,
          &redis_url, 0, 0},
@@ -606,44 +631,73 @@ int main(int argc, char **argv)
     int npos = 0;
     bool help = false;
     struct vodq_err err = {0};
-    if (vodq_config_load(opts, n, argc, argv, &npos, &help, &err) != VODQ_OK)
-        return fail("%s", err.msg);
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--version")) {
+            printf("vodqctl %s\n", vodq_version());
+            return 0;
+        }
+    int rc;
+    if (vodq_config_load(opts, n, argc, argv, &npos, &help, &err) != VODQ_OK) {
+        fprintf(stderr, "vodqctl: %s\n", err.msg);
+        rc = 2;
+        goto out;
+    }
     if (help || npos == 0) {
         vodq_config_usage(help ? stdout : stderr, "vodqctl", synopsis, description, opts, n);
-        vodq_config_free(opts, n);
-        return help ? 0 : 2;
+        rc = help ? 0 : 2;
+        goto out;
     }
-    if (state && *state && vodq_job_state_parse(state) == VODQ_JOB__COUNT)
-        return fail("--state '%s': unknown state (submitted, queued, active, paused, "
+    if (state && *state && vodq_job_state_parse(state) == VODQ_JOB__COUNT) {
+        rc = usage_fail("--state '%s': unknown state (submitted, queued, active, paused, "
                     "waiting_auth, waiting_session, delayed, succeeded, dead, cancelled, rejected)",
                     state);
-    if (vodq_queue_init(&Q, queue, events_maxlen, retention_s, &err) != VODQ_OK)
-        return fail("%s", err.msg);
-    if (vodq_redis_tls_config(redis_ca, redis_cert, redis_key, &err) != VODQ_OK)
-        return fail("%s", err.msg);
-    struct vodq_keyring *keys = NULL;
+        goto out;
+    }
+    /* usage errors are found before connecting: exit 2 even without Redis */
+    static const struct {
+        const char *name, *args; /* args: what it needs, for the message */
+        int min_args;
+    } commands[] = {{"submit", "FILE|-", 1}, {"status", "ID", 1},     {"watch", "ID", 1},
+                    {"list", "", 0},         {"pause", "ID", 1},      {"resume", "ID", 1},
+                    {"cancel", "ID", 1},     {"retry", "ID", 1},      {"refresh-auth", "ID AUTH|-", 2},
+                    {"dead", "list", 1},     {"stats", "", 0},
+                    {"session", "show|release S", 2}, {"media", "set|list|rm ...", 1}};
+    size_t k = 0, nk = sizeof(commands) / sizeof(commands[0]);
+    while (k < nk && strcmp(commands[k].name, argv[1]))
+        k++;
+    if (k == nk) {
+        rc = usage_fail("unknown command '%s'", argv[1]);
+        goto out;
+    }
+    if (npos - 1 < commands[k].min_args) {
+        rc = usage_fail("usage: %s %s", commands[k].name, commands[k].args);
+        goto out;
+    }
+    if (vodq_redis_tls_config(redis_ca, redis_cert, redis_key, &err) != VODQ_OK) {
+        rc = fail("%s", err.msg);
+        goto out;
+    }
     if (secret_key_file && *secret_key_file) {
         char warn[512];
         keys = vodq_keyring_load(secret_key_file, warn, sizeof(warn), &err);
-        if (!keys)
-            return fail("%s", err.msg);
+        if (!keys) {
+            rc = fail("%s", err.msg);
+            goto out;
+        }
         if (*warn)
             fprintf(stderr, "vodqctl: warning: %s\n", warn);
-        Q.keys = keys;
     }
     struct vodq_redis_opts o = {.url = redis_url, .command_timeout_ms = 5000};
-    R = vodq_redis_new(&o, &err);
-    if (!R)
-        return fail("%s", err.msg);
-    if (vodq_redis_ping(R, &err) != VODQ_OK) {
-        vodq_redis_free(R);
-        return fail("%s", err.msg);
+    if (vodq_queue_init(&Q, queue, events_maxlen, retention_s, &err) != VODQ_OK ||
+        !(R = vodq_redis_new(&o, &err)) || vodq_redis_ping(R, &err) != VODQ_OK) {
+        rc = fail("%s", err.msg);
+        goto out;
     }
+    Q.keys = keys;
     const char *cmd = argv[1];
     int cargc = npos - 1;
     char **cargv = argv + 2;
     struct vodq_job_defaults d = {3, 1000, 600000, 1 << 20};
-    int rc;
     if (!strcmp(cmd, "submit"))
         rc = cmd_submit(cargc, cargv, &d);
     else if (!strcmp(cmd, "status"))
@@ -666,7 +720,8 @@ int main(int argc, char **argv)
     else if (!strcmp(cmd, "media"))
         rc = cmd_media(cargc, cargv);
     else
-        rc = fail("unknown command '%s' (try --help)", cmd);
+        rc = usage_fail("unknown command '%s'", cmd);
+out:
     vodq_redis_free(R);
     vodq_keyring_free(keys);
     vodq_config_free(opts, n);

@@ -8,6 +8,7 @@
  *   once while the poller says Redis is down, and otherwise use a pooled
  *   connection with short connect and read timeouts. */
 #include "scheduler/http.h"
+#include "scheduler/stats.h"
 
 #include "shared/httpd.h"
 #include "shared/keys.h"
@@ -221,6 +222,9 @@ static void *poller_main(void *arg)
                                 .reconnect_max_ms = 500};
     struct vodq_err err = {0};
     struct vodq_redis *r = vodq_redis_new(&o, &err);
+    /* wait and run time histograms, failures, retries (stats.c): read from
+     * the events stream on this thread, so requests never wait on Redis */
+    struct vodq_stats *stats = r ? vodq_stats_new(r, &h->q) : NULL;
     pthread_mutex_lock(&h->mu);
     while (!h->stop) {
         pthread_mutex_unlock(&h->mu);
@@ -230,6 +234,8 @@ static void *poller_main(void *arg)
         if (ok) {
             atomic_store(&h->last_ok_ms, mono_ms());
             s = scrape(h, r);
+            if (s)
+                s = vodq_stats_append(s, stats);
         }
         pthread_mutex_lock(&h->mu);
         if (s) {
@@ -250,6 +256,7 @@ static void *poller_main(void *arg)
         pthread_cond_timedwait(&h->cv, &h->mu, &ts);
     }
     pthread_mutex_unlock(&h->mu);
+    vodq_stats_free(stats);
     vodq_redis_free(r);
     return NULL;
 }

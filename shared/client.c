@@ -1,10 +1,7 @@
 /* client.c: the public client library (include/vodq/vodq.h). */
-#include "vodq/vodq.h"
+#include "shared/client.h"
 
-#include "shared/job.h"
-#include "shared/keys.h"
 #include "shared/proto.h"
-#include "shared/redis.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,11 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-struct vodq_client {
-    struct vodq_redis *r;
-    struct vodq_queue q;
-    struct vodq_job_defaults d;
-};
+const char *vodq_version(void)
+{
+    return VODQ_VERSION_STRING;
+}
 
 struct vodq_client *vodq_client_open(const char *redis_url, const char *queue,
                                      struct vodq_err *err)
@@ -27,6 +23,11 @@ struct vodq_client *vodq_client_open(const char *redis_url, const char *queue,
         return NULL;
     }
     struct vodq_redis_opts o = {.url = redis_url, .command_timeout_ms = 5000};
+    if (!(c->url = strdup(redis_url ? redis_url : ""))) {
+        vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+        vodq_client_close(c);
+        return NULL;
+    }
     if (vodq_queue_init(&c->q, queue ? queue : "default", 0, 0, err) != VODQ_OK ||
         !(c->r = vodq_redis_new(&o, err)) || vodq_redis_ping(c->r, err) != VODQ_OK) {
         vodq_client_close(c);
@@ -41,6 +42,7 @@ void vodq_client_close(struct vodq_client *c)
     if (!c)
         return;
     vodq_redis_free(c->r);
+    free(c->url);
     free(c);
 }
 
@@ -88,26 +90,12 @@ enum vodq_rc vodq_job_refresh_auth(struct vodq_client *c, const char *id, const 
     return control(c, id, "refresh_auth", auth, err);
 }
 
-/* Handles one events-stream entry; returns 1 when the job reached a
- * terminal state (rc set), else 0. */
-static int on_entry(const struct vodq_reply *e, const char *id, const struct vodq_callbacks *cb,
-                    enum vodq_rc *rc)
+int vodq_client_on_entry(const struct vodq_reply *e, const char *id,
+                         const struct vodq_callbacks *cb, enum vodq_rc *rc)
 {
-    const struct vodq_reply *f = e->element[1];
-    const char *job = NULL, *type = NULL, *state = NULL, *data = "{}";
-    for (size_t i = 0; f && i + 1 < f->elements; i += 2) {
-        const char *k = f->element[i]->str, *v = f->element[i + 1]->str;
-        if (!k || !v)
-            continue;
-        if (!strcmp(k, "job"))
-            job = v;
-        else if (!strcmp(k, "type"))
-            type = v;
-        else if (!strcmp(k, "state"))
-            state = v;
-        else if (!strcmp(k, "data"))
-            data = v;
-    }
+    struct vodq_event ev;
+    vodq_event_fields(e, &ev);
+    const char *job = ev.job, *type = ev.type, *state = ev.state, *data = ev.data;
     if (!job || strcmp(job, id) || !type)
         return 0;
     if (!strcmp(type, "progress")) {
@@ -162,22 +150,14 @@ enum vodq_rc vodq_job_watch(struct vodq_client *c, const char *id,
             const struct vodq_reply *entries = r->element[0]->element[1];
             for (size_t i = 0; i < entries->elements && !done; i++) {
                 snprintf(last, sizeof(last), "%s", entries->element[i]->element[0]->str);
-                done = on_entry(entries->element[i], id, cb, &rc);
+                done = vodq_client_on_entry(entries->element[i], id, cb, &rc);
             }
         }
         vodq_reply_free(r);
         if (done)
             break;
     }
-    if (rc != VODQ_OK) {
-        char *j = vodq_proto_job_json(c->r, &c->q, id, err);
-        char e[200] = "", st[32] = "";
-        vodq_json_get_string(j, "error", e, sizeof(e));
-        vodq_json_get_string(j, "state", st, sizeof(st));
-        free(j);
-        vodq_err_set(err, rc, 0, "job %s %s%s%s", id, st, e[0] ? ": " : "", e);
-    }
-    return rc;
+    return vodq_client_ended(c->r, &c->q, id, cb, rc, err);
 }
 
 static enum vodq_rc submit_built(struct vodq_client *c, char *spec, char *id, size_t cap,
@@ -219,6 +199,17 @@ enum vodq_rc vodq_session_upload_image(struct vodq_client *c, const char *sessio
 char *vodq_session_get(struct vodq_client *c, const char *session, struct vodq_err *err)
 {
     return vodq_proto_session_json(c->r, &c->q, session, err);
+}
+
+enum vodq_rc vodq_session_upload(struct vodq_client *c, const char *session, const char *path,
+                                 const struct vodq_upload_opts *o, char *id, size_t cap,
+                                 struct vodq_err *err)
+{
+    char *spec = vodq_job_spec_upload_opts(session, path, o);
+    if (!spec)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                            "upload: needs s3_url, or upload_address and upload_auth");
+    return submit_built(c, spec, id, cap, err);
 }
 
 enum vodq_rc vodq_session_release(struct vodq_client *c, const char *session, int delete_exports,

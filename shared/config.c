@@ -1,6 +1,8 @@
 /* config.c: table-driven config loader (defaults, file, environment, flags). */
 #include "shared/config.h"
 
+#include <ini.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -67,54 +69,119 @@ static const struct vodq_opt *find(const struct vodq_opt *opts, int n, const cha
     return NULL;
 }
 
-static char *trim(char *s)
+/* ---- The config file (INI through libinih) ----
+ *
+ * name = value lines; '#' or ';' at the start of a line, or after a space,
+ * starts a comment. Lines before any [section] and lines in the program's
+ * own section ([scheduler], [worker], [vodqctl], [compose], [upload]: the
+ * program name without "vodq-") must name options the program knows.
+ * Lines in [vodq] (or [common]) are shared by every program: each takes the
+ * options it knows and skips the others. Other sections belong to other
+ * programs and are skipped, so one file (VODQ_CONFIG) can serve them all. */
+
+#define LINE_MAX_BYTES 199 /* libinih's INI_MAX_LINE (200) less the NUL */
+
+struct ini_ctx {
+    const struct vodq_opt *opts;
+    int n;
+    const char *path;
+    const char *section; /* this program's section */
+    FILE *f;
+    int lineno;          /* of the line being parsed */
+    int err_line;        /* first line our handler or reader refused, 0 if none */
+    enum vodq_rc rc;
+    struct vodq_err *err;
+};
+
+/* libinih's reader: one line per call; leading blanks are dropped so that
+ * an indented line is never a continuation of the previous value. */
+static char *ini_read(char *str, int num, void *stream)
 {
-    while (isspace((unsigned char)*s))
+    struct ini_ctx *c = stream;
+    char line[4096];
+    if (c->rc != VODQ_OK || !fgets(line, sizeof(line), c->f))
+        return NULL;
+    c->lineno++;
+    char *s = line;
+    while (*s == ' ' || *s == '\t')
         s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
+    size_t len = strcspn(s, "\r\n");
+    if (len >= (size_t)num || len > LINE_MAX_BYTES) {
+        c->err_line = c->lineno;
+        c->rc = vodq_err_set(c->err, VODQ_ERR_INVALID, 0, "%s:%d: line longer than %d bytes",
+                             c->path, c->lineno, LINE_MAX_BYTES);
+        return NULL;
+    }
+    memcpy(str, s, len);
+    str[len] = '\n';
+    str[len + 1] = '\0';
+    return str;
+}
+
+static int ini_handle(void *user, const char *section, const char *name, const char *value)
+{
+    struct ini_ctx *c = user;
+    if (c->rc != VODQ_OK)
+        return 0;
+    bool shared = !strcmp(section, "vodq") || !strcmp(section, "common");
+    bool own = !*section || !strcmp(section, c->section);
+    if (!shared && !own)
+        return 1;
+    /* a '#' comment after the value (libinih itself only knows ';') */
+    char val[LINE_MAX_BYTES + 1];
+    snprintf(val, sizeof(val), "%s", value);
+    for (char *h = val; (h = strchr(h, '#')); h++)
+        if (h == val || h[-1] == ' ' || h[-1] == '\t') {
+            *h = '\0';
+            break;
+        }
+    size_t e = strlen(val);
+    while (e > 0 && (val[e - 1] == ' ' || val[e - 1] == '\t'))
+        val[--e] = '\0';
+    const struct vodq_opt *o = find(c->opts, c->n, name, strlen(name));
+    if (!o) {
+        if (shared)
+            return 1;
+        c->err_line = c->lineno;
+        c->rc = vodq_err_set(c->err, VODQ_ERR_INVALID, 0, "%s:%d: unknown option '%s'%s%s%s",
+                             c->path, c->lineno, name, *section ? " in [" : "", section,
+                             *section ? "]" : "");
+        return 0;
+    }
+    char from[300];
+    snprintf(from, sizeof(from), "%s:%d", c->path, c->lineno);
+    if ((c->rc = set_value(o, val, from, c->err)) != VODQ_OK) {
+        c->err_line = c->lineno;
+        return 0;
+    }
+    return 1;
 }
 
 static enum vodq_rc load_file(const struct vodq_opt *opts, int n, const char *path,
-                              struct vodq_err *err)
+                              const char *section, struct vodq_err *err)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return vodq_err_set(err, VODQ_ERR_IO, errno, "config file %s: %s", path, strerror(errno));
-    char line[4096];
-    int lineno = 0;
-    enum vodq_rc rc = VODQ_OK;
-    while (fgets(line, sizeof(line), f)) {
-        lineno++;
-        char *hash = strchr(line, '#');
-        if (hash)
-            *hash = '\0';
-        char *s = trim(line);
-        if (!*s)
-            continue;
-        char *eq = strchr(s, '=');
-        if (!eq) {
-            rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s:%d: expected 'name = value'", path,
-                              lineno);
-            break;
-        }
-        *eq = '\0';
-        char *key = trim(s), *val = trim(eq + 1);
-        const struct vodq_opt *o = find(opts, n, key, strlen(key));
-        if (!o) {
-            rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s:%d: unknown option '%s'", path, lineno,
-                              key);
-            break;
-        }
-        char from[300];
-        snprintf(from, sizeof(from), "%s:%d", path, lineno);
-        if ((rc = set_value(o, val, from, err)) != VODQ_OK)
-            break;
-    }
+    struct ini_ctx c = {opts, n, path, section, f, 0, 0, VODQ_OK, err};
+    int bad = ini_parse_stream(ini_read, &c, ini_handle, &c);
     fclose(f);
-    return rc;
+    if (c.rc != VODQ_OK && (bad == 0 || bad >= c.err_line))
+        return c.rc;
+    if (bad > 0)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s:%d: expected 'name = value'", path, bad);
+    if (bad < 0)
+        return vodq_err_set(err, VODQ_ERR_OOM, 0, "config file %s: out of memory", path);
+    return VODQ_OK;
+}
+
+/* The program's own section: argv[0]'s base name without "vodq-". */
+static const char *own_section(int argc, char **argv)
+{
+    const char *p = argc > 0 && argv[0] ? argv[0] : "";
+    const char *slash = strrchr(p, '/');
+    p = slash ? slash + 1 : p;
+    return strncmp(p, "vodq-", 5) == 0 ? p + 5 : p;
 }
 
 enum vodq_rc vodq_config_load(const struct vodq_opt *opts, int n, int argc, char **argv,
@@ -136,7 +203,7 @@ enum vodq_rc vodq_config_load(const struct vodq_opt *opts, int n, int argc, char
         else if (!strncmp(argv[i], "--config=", 9))
             cfg = argv[i] + 9;
     }
-    if (cfg && *cfg && (rc = load_file(opts, n, cfg, err)) != VODQ_OK)
+    if (cfg && *cfg && (rc = load_file(opts, n, cfg, own_section(argc, argv), err)) != VODQ_OK)
         return rc;
     for (int i = 0; i < n; i++) {
         const char *v = opts[i].env ? getenv(opts[i].env) : NULL;
@@ -209,8 +276,10 @@ void vodq_config_usage(FILE *f, const char *prog, const char *synopsis, const ch
                 o->env ? o->env : "", o->env ? "; " : "",
                 o->def && *o->def ? o->def : (o->type == VODQ_OPT_BOOL ? "off" : "none"));
     }
-    fprintf(f, "  %-26s %s\n", "--config FILE", "read 'name = value' lines first [env VODQ_CONFIG]");
+    fprintf(f, "  %-26s %s\n", "--config FILE",
+            "read 'name = value' lines first: [vodq] and this program's section [env VODQ_CONFIG]");
     fprintf(f, "  %-26s %s\n", "--help", "show this help");
+    fprintf(f, "  %-26s %s\n", "--version", "print the version and exit");
 }
 
 void vodq_config_free(const struct vodq_opt *opts, int n)
@@ -229,6 +298,12 @@ int vodq_config_main(const struct vodq_opt *opts, int n, int argc, char **argv, 
 {
     bool help = false;
     struct vodq_err err = {0};
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+        if (!strcmp(argv[i], "--version")) {
+            printf("%s %s\n", prog, VODQ_VERSION);
+            return 0;
+        }
+    }
     if (vodq_config_load(opts, n, argc, argv, npos, &help, &err) != VODQ_OK) {
         fprintf(stderr, "%s: %s\n", prog, err.msg);
         return 2;

@@ -2,8 +2,13 @@
  * environment and flags (in that order; later wins).
  *
  * A program declares a table of struct vodq_opt pointing at its own
- * variables and calls vodq_config_load(). The file is "name = value" lines
- * ('#' starts a comment), named by --config FILE or $VODQ_CONFIG. */
+ * variables and calls vodq_config_load(). The file, named by --config FILE
+ * or $VODQ_CONFIG, is INI (libinih): "name = value" lines, '#' or ';'
+ * comments. [vodq] (or [common]) is shared: each program takes the names it
+ * knows and skips the rest. [scheduler], [worker], [vodqctl]... (argv[0]'s
+ * base name without "vodq-") belong to one program, and so do lines before
+ * any section (the older one-file-per-program form): there an unknown name
+ * is an error. Other programs' sections are skipped. */
 #ifndef VODQ_CONFIG_H
 #define VODQ_CONFIG_H
 

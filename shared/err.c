@@ -39,6 +39,14 @@ const char *vodq_rc_name(enum vodq_rc rc)
     return rc_table[rc].name;
 }
 
+enum vodq_rc vodq_rc_parse(const char *name)
+{
+    for (int i = 0; name && i < VODQ_ERR__COUNT; i++)
+        if (!strcmp(rc_table[i].name, name))
+            return (enum vodq_rc)i;
+    return VODQ_ERR__COUNT;
+}
+
 enum vodq_rc vodq_err_set(struct vodq_err *e, enum vodq_rc code, int cause, const char *fmt, ...)
 {
     if (!e)

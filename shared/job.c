@@ -1,6 +1,8 @@
 /* job.c: job states, spec validation, ids and backoff. */
 #include "shared/job.h"
 
+#include "vodq/vodq.h"
+
 #include <cjson/cJSON.h>
 
 #include <fcntl.h>
@@ -666,17 +668,58 @@ char *vodq_job_spec_compose(const char *session, const char *timeline_json, cons
 char *vodq_job_spec_upload(const char *session, const char *path, const char *upload_address,
                            const char *upload_auth, bool image)
 {
+    struct vodq_upload_opts o = {
+        .upload_address = upload_address, .upload_auth = upload_auth, .image = image};
+    return vodq_job_spec_upload_opts(session, path, &o);
+}
+
+static void add_str(cJSON *o, const char *name, const char *v)
+{
+    if (v && *v)
+        cJSON_AddStringToObject(o, name, v);
+}
+
+static void add_num(cJSON *o, const char *name, long long v)
+{
+    if (v > 0)
+        cJSON_AddNumberToObject(o, name, (double)v);
+}
+
+char *vodq_job_spec_upload_opts(const char *session, const char *path,
+                                const struct vodq_upload_opts *o)
+{
+    if (!o || (!o->s3_url && (!o->upload_address || !o->upload_auth)))
+        return NULL;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "type", "upload");
-    if (session)
-        cJSON_AddStringToObject(root, "session", session);
+    add_str(root, "id", o->job_id);
+    add_str(root, "session", session);
+    add_num(root, "max_attempts", o->max_attempts);
     cJSON *sec = cJSON_AddObjectToObject(root, "upload");
-    if (path)
-        cJSON_AddStringToObject(sec, "file", path);
-    cJSON_AddStringToObject(sec, "kind", image ? "image" : "video");
-    cJSON *vod = cJSON_AddObjectToObject(sec, "vod");
-    cJSON_AddStringToObject(vod, "upload_address", upload_address);
-    cJSON_AddStringToObject(vod, "upload_auth", upload_auth);
+    add_str(sec, "file", path);
+    cJSON_AddStringToObject(sec, "kind", o->image ? "image" : "video");
+    add_str(sec, "content_type", o->content_type);
+    add_num(sec, "part_size", o->part_size);
+    add_num(sec, "parallel", o->parallel);
+    add_num(sec, "wait_auth_s", o->wait_auth_s);
+    if (o->s3_url) {
+        cJSON *s3 = cJSON_AddObjectToObject(sec, "s3");
+        add_str(s3, "url", o->s3_url);
+        add_str(s3, "endpoint", o->endpoint);
+        add_str(s3, "region", o->region);
+        add_str(s3, "access_key", o->access_key);
+        add_str(s3, "secret_key", o->secret_key);
+        add_str(s3, "session_token", o->session_token);
+        if (o->path_style)
+            cJSON_AddTrueToObject(s3, "path_style");
+    } else {
+        cJSON *vod = cJSON_AddObjectToObject(sec, "vod");
+        cJSON_AddStringToObject(vod, "upload_address", o->upload_address);
+        cJSON_AddStringToObject(vod, "upload_auth", o->upload_auth);
+        add_str(vod, "endpoint", o->endpoint);
+        if (o->path_style)
+            cJSON_AddTrueToObject(vod, "path_style");
+    }
     return print_free(root);
 }
 

@@ -145,6 +145,11 @@ bool vodq_json_get_true(const char *json, const char *key);
 char *vodq_job_spec_compose(const char *session, const char *timeline_json, const char *output);
 char *vodq_job_spec_upload(const char *session, const char *path, const char *upload_address,
                            const char *upload_auth, bool image);
+/* The same from a struct vodq_upload_opts (include/vodq/vodq.h): an S3
+ * target when o->s3_url is set, else VOD; NULL when neither is complete. */
+struct vodq_upload_opts;
+char *vodq_job_spec_upload_opts(const char *session, const char *path,
+                                const struct vodq_upload_opts *o);
 
 /* Writes a process instance id into buf: given if not NULL/empty, else
  * prefix + "host-pid-random" (consumer names of workers and schedulers). */

@@ -511,3 +511,25 @@ done:
     vodq_reply_free(h);
     return out;
 }
+
+void vodq_event_fields(const struct vodq_reply *e, struct vodq_event *ev)
+{
+    *ev = (struct vodq_event){.data = "{}"};
+    if (!e || e->type != VODQ_REPLY_ARRAY || e->elements < 2)
+        return;
+    ev->id = e->element[0]->str;
+    const struct vodq_reply *f = e->element[1];
+    for (size_t i = 0; f && i + 1 < f->elements; i += 2) {
+        const char *k = f->element[i]->str, *v = f->element[i + 1]->str;
+        if (!k || !v)
+            continue;
+        if (!strcmp(k, "job"))
+            ev->job = v;
+        else if (!strcmp(k, "type"))
+            ev->type = v;
+        else if (!strcmp(k, "state"))
+            ev->state = v;
+        else if (!strcmp(k, "data"))
+            ev->data = v;
+    }
+}

@@ -155,4 +155,12 @@ enum vodq_rc vodq_proto_session_release(struct vodq_redis *r, const struct vodq_
 char *vodq_proto_session_json(struct vodq_redis *r, const struct vodq_queue *q,
                               const char *session, struct vodq_err *err);
 
+/* The fields of one events-stream entry (an element of an XRANGE/XREAD
+ * reply, docs/protocol.md §3): borrowed from e, valid while e lives; job,
+ * type and state NULL when absent, data "{}" when absent. */
+struct vodq_event {
+    const char *id, *job, *type, *state, *data;
+};
+void vodq_event_fields(const struct vodq_reply *e, struct vodq_event *ev);
+
 #endif

@@ -1057,6 +1057,40 @@ struct vodq_reply *vodq_redis_read(struct vodq_redis *r, struct vodq_err *err)
     return take(r, read_reply(r, err), err);
 }
 
+int vodq_redis_fd(const struct vodq_redis *r)
+{
+    return r ? r->fd : -1;
+}
+
+enum vodq_rc vodq_redis_flush(struct vodq_redis *r, struct vodq_err *err)
+{
+    if (r->fd < 0)
+        return vodq_err_set(err, VODQ_ERR_IO, 0, "redis: not connected");
+    return r->wlen ? flush_out(r, err) : VODQ_OK;
+}
+
+struct vodq_reply *vodq_redis_read_ready(struct vodq_redis *r, bool *again, struct vodq_err *err)
+{
+    *again = false;
+    if (r->fd < 0) {
+        vodq_err_set(err, VODQ_ERR_IO, 0, "redis: not connected");
+        return NULL;
+    }
+    void *h = NULL;
+    if (redisReaderGetReply(r->reader, &h) != REDIS_OK)
+        return take(r, read_reply(r, err), err); /* reports the reader's error */
+    if (h)
+        return take(r, h, err);
+    /* nothing buffered: read only when bytes wait (TLS may hold decrypted ones) */
+    struct pollfd p = {.fd = r->fd, .events = POLLIN};
+    if (!(r->ssl && SSL_pending(r->ssl) > 0) && poll(&p, 1, 0) <= 0) {
+        *again = true;
+        return NULL;
+    }
+    /* a reply has begun to arrive: the rest comes within the command timeout */
+    return take(r, read_reply(r, err), err);
+}
+
 static enum vodq_rc register_script(struct vodq_redis *r, struct vodq_script *s,
                                     struct vodq_err *err)
 {

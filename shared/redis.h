@@ -135,6 +135,16 @@ enum vodq_rc vodq_redis_append_argv(struct vodq_redis *r, int argc, const char *
                                     const size_t *argvlen, struct vodq_err *err);
 struct vodq_reply *vodq_redis_read(struct vodq_redis *r, struct vodq_err *err);
 
+/* Non-blocking use (vodq_watch): the connection's socket (-1 when not
+ * connected; it changes on reconnect); write the appended commands without
+ * reading; and take a reply if one has arrived, reading the socket at most
+ * once and only when poll() says it is readable. read_ready returns NULL
+ * with *again set when no whole reply is there yet, or NULL with err filled
+ * (and the connection dropped) on an error. */
+int vodq_redis_fd(const struct vodq_redis *r);
+enum vodq_rc vodq_redis_flush(struct vodq_redis *r, struct vodq_err *err);
+struct vodq_reply *vodq_redis_read_ready(struct vodq_redis *r, bool *again, struct vodq_err *err);
+
 /* A Lua script: its text and its SHA1 (computed on first use). */
 struct vodq_script {
     const char *name;  /* for error messages */

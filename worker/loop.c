@@ -4,6 +4,7 @@
 
 #include "shared/keys.h"
 #include "shared/log.h"
+#include "shared/metrics.h"
 #include "shared/proto.h"
 #include "shared/redis.h"
 
@@ -117,6 +118,9 @@ struct vodq_worker *vodq_worker_new(const struct vodq_worker_config *cfg, struct
         goto fail;
     }
     vodq_job_instance_id(w->id, sizeof(w->id), "", cfg->id);
+    vodq_log_set_worker(w->id);
+    for (int t = 0; t < VODQ_TASK__COUNT; t++)
+        vodq_metric_slots(t, cfg->slots[t]);
     w->cfg.slots[VODQ_TASK_COMPOSE_GPU] = 0; /* the compose pool serves it */
     for (int t = 0; t < VODQ_TASK__COUNT; t++)
         w->n_slots += w->cfg.slots[t];

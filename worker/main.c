@@ -6,8 +6,10 @@
 #include "shared/log.h"
 #include "shared/notify.h"
 #include "shared/roots.h"
+#include "worker/compose/avlog.h"
 #include "worker/compose/compose.h"
 #include "worker/render_upload.h"
+#include "worker/serve.h"
 #include "worker/loop.h"
 #include "worker/sleep.h"
 #include "worker/upload/fetch.h"
@@ -69,6 +71,7 @@ int main(int argc, char **argv)
     char *work_dir = NULL;
     char *tags_opt = NULL;
     char *secret_key_file = NULL;
+    char *http = NULL;
     long long slots_sleep = 0, slots_compose = 0, slots_upload = 0, heartbeat_ms = 0,
               progress_ms = 0, grace_ms = 0, block_ms = 0, events_maxlen = 0, retention_s = 0,
               stall_s = 0;
@@ -146,6 +149,9 @@ int main(int argc, char **argv)
          "capability tags to announce instead of the probe's (comma list of nvenc, nvdec, "
          "cuda_filters, vaapi, qsv, x264, x265); jobs are routed by them",
          &tags_opt, 0, 0},
+        {"http", "VODQ_HTTP", VODQ_OPT_STR, "",
+         "serve /metrics and /livez (no Redis needed) on ADDR:PORT (off when empty)", &http, 0,
+         0},
     };
     int n = (int)(sizeof(opts) / sizeof(opts[0]));
     int npos = 0;
@@ -163,6 +169,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "vodq-worker: %s\n", err.msg);
         return 2;
     }
+    vodq_compose_log_init();
     if (vodq_redis_tls_config(redis_ca, redis_cert, redis_key, &err) != VODQ_OK) {
         fprintf(stderr, "vodq-worker: %s\n", err.msg);
         return 2;
@@ -193,12 +200,15 @@ int main(int argc, char **argv)
                   "DIR,... (VODQ_ROOTS) to confine them");
     else
         vodq_info("path roots: %s", roots.shown);
+    /* the id is fixed here so that the metrics can carry it */
+    char wid[160];
+    vodq_job_instance_id(wid, sizeof(wid), "", id);
     struct vodq_worker_config cfg = {
         .roots = &roots,
         .keys = keys,
         .redis_url = redis_url,
         .queue = queue,
-        .id = id,
+        .id = wid,
         .heartbeat_ms = heartbeat_ms,
         .progress_interval_ms = progress_ms,
         .grace_ms = grace_ms,
@@ -311,6 +321,17 @@ int main(int argc, char **argv)
         free(caps);
         return 2;
     }
+    struct vodq_serve *srv = NULL;
+    if (http && *http) {
+        if (!(srv = vodq_serve_start(http, wid, &err))) {
+            fprintf(stderr, "vodq-worker: %s\n", err.msg);
+            vodq_worker_free(w);
+            vodq_config_free(opts, n);
+            free(caps);
+            return 2;
+        }
+        vodq_info("http: /metrics and /livez on port %d", vodq_serve_port(srv));
+    }
     the_worker = w;
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
@@ -322,6 +343,7 @@ int main(int argc, char **argv)
         vodq_error("%s", err.msg);
     the_worker = NULL;
     vodq_notify("STOPPING=1", NULL);
+    vodq_serve_stop(srv);
     vodq_worker_free(w);
     vodq_compose_set_resolver(NULL);
     vodq_fetch_free(fetch);

@@ -5,6 +5,7 @@
 #include "shared/crypto.h"
 #include "shared/keys.h"
 #include "shared/log.h"
+#include "shared/metrics.h"
 #include "shared/proto.h"
 #include "shared/redis.h"
 
@@ -97,6 +98,8 @@ static enum vodq_rc io_event(void *opaque, const char *name, const char *json)
     enum vodq_rc rc = report(s, "event", name, json && *json ? json : "{}");
     if (rc == VODQ_OK && !strcmp(name, "token_expired"))
         s->reported = 2;
+    if (!strcmp(name, "token_expired"))
+        vodq_metric_add(VODQ_M_TOKEN_EXPIRED, 1);
     return rc;
 }
 
@@ -432,6 +435,28 @@ static struct done *run_task(struct slot *s)
     return d;
 }
 
+/* Logs a task's start and end (with the job, type and attempt on every
+ * line between: thread-local log context) and counts it for /metrics. */
+static int64_t task_begin(struct slot *s)
+{
+    vodq_log_context_set(s->t.job, vodq_task_type_name(s->type), s->t.attempt);
+    vodq_metric_task_start(s->type);
+    vodq_info("job %s: %s attempt %d started", s->t.job, vodq_task_type_name(s->type),
+              s->t.attempt);
+    return vodq_now_ms();
+}
+
+static void task_end(struct slot *s, const struct done *d, int64_t t0)
+{
+    long long ms = (long long)(vodq_now_ms() - t0);
+    const char *outcome = d ? d->outcome : "dropped";
+    vodq_metric_task_end(s->type, outcome, ms);
+    vodq_info("job %s: %s attempt %d ended: %s in %lld ms", s->t.job, vodq_task_type_name(s->type),
+              s->t.attempt, outcome, ms);
+    vodq_log_context_clear();
+}
+
+
 void *vodq_wk_slot_main(void *arg)
 {
     struct slot *s = arg;
@@ -443,7 +468,9 @@ void *vodq_wk_slot_main(void *arg)
         if (s->phase != SLOT_BUSY)
             break;
         pthread_mutex_unlock(&w->mu);
+        int64_t t0 = task_begin(s);
         struct done *d = run_task(s);
+        task_end(s, d, t0);
         vodq_wk_task_clear(&s->t);
         /* With few slots, report the result and claim the next task in the
          * same round trip on this slot's own connection: no thread hand-off

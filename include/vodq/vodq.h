@@ -9,45 +9,59 @@
  *   refreshWithUploadAuth(auth)  vodq_job_refresh_auth()
  *   pause/resume/cancelUpload    vodq_job_pause/resume/cancel(job id)
  *   release()                    vodq_session_release()
- *   callbacks                    vodq_job_watch() with a struct vodq_callbacks
+ *   callbacks                    vodq_job_watch() (blocking) or vodq_watch_*()
+ *                                (a descriptor and a step function for an
+ *                                event loop), with a struct vodq_callbacks
  *
  *   (session state)              vodq_session_get()
  *
  * Every call talks to Redis; a vodq_client is not thread-safe (one per
- * thread). Functions return VODQ_OK or an error code and fill *err. */
+ * thread). Functions return VODQ_OK or an error code and fill *err (which
+ * may be NULL). Self-contained: C99 or C++; link with `pkg-config --libs
+ * vodq`. examples/seed_flow.c walks through a whole session. */
 #ifndef VODQ_VODQ_H
 #define VODQ_VODQ_H
 
-#include "shared/err.h"
+#include <vodq/err.h>
+#include <vodq/version.h>
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The library's version, "MAJOR.MINOR.PATCH" (VODQ_VERSION_STRING of the
+ * headers it was built with). */
+VODQ_API const char *vodq_version(void);
 
 struct vodq_client;
 
 /* Connects to redis_url ("redis://[user:pass@]host:port/db") for queue
  * ("default" if NULL). Returns a new client or NULL with err filled; free
  * with vodq_client_close(). */
-struct vodq_client *vodq_client_open(const char *redis_url, const char *queue,
-                                     struct vodq_err *err);
-void vodq_client_close(struct vodq_client *c);
+VODQ_API struct vodq_client *vodq_client_open(const char *redis_url, const char *queue,
+                                              struct vodq_err *err);
+VODQ_API void vodq_client_close(struct vodq_client *c);
 
 /* Submits a job spec (JSON text, docs/protocol.md). On success writes the
  * job id into id (cap >= 129). An invalid spec fails with VODQ_ERR_INVALID
  * naming the bad field (the job is still recorded as rejected). */
-enum vodq_rc vodq_submit(struct vodq_client *c, const char *spec_json, char *id, size_t cap,
-                         struct vodq_err *err);
+VODQ_API enum vodq_rc vodq_submit(struct vodq_client *c, const char *spec_json, char *id,
+                                  size_t cap, struct vodq_err *err);
 
 /* Returns the job as a new JSON object text (free with free()), or NULL. */
-char *vodq_job_status(struct vodq_client *c, const char *id, struct vodq_err *err);
+VODQ_API char *vodq_job_status(struct vodq_client *c, const char *id, struct vodq_err *err);
 
-enum vodq_rc vodq_job_pause(struct vodq_client *c, const char *id, struct vodq_err *err);
-enum vodq_rc vodq_job_resume(struct vodq_client *c, const char *id, struct vodq_err *err);
-enum vodq_rc vodq_job_cancel(struct vodq_client *c, const char *id, struct vodq_err *err);
-enum vodq_rc vodq_job_retry(struct vodq_client *c, const char *id, struct vodq_err *err);
+VODQ_API enum vodq_rc vodq_job_pause(struct vodq_client *c, const char *id, struct vodq_err *err);
+VODQ_API enum vodq_rc vodq_job_resume(struct vodq_client *c, const char *id, struct vodq_err *err);
+VODQ_API enum vodq_rc vodq_job_cancel(struct vodq_client *c, const char *id, struct vodq_err *err);
+VODQ_API enum vodq_rc vodq_job_retry(struct vodq_client *c, const char *id, struct vodq_err *err);
 /* New credentials for an upload: the base64 UploadAuth (VOD) or a JSON
  * {"access_key","secret_key","session_token"} (S3). */
-enum vodq_rc vodq_job_refresh_auth(struct vodq_client *c, const char *id, const char *auth,
-                                   struct vodq_err *err);
+VODQ_API enum vodq_rc vodq_job_refresh_auth(struct vodq_client *c, const char *id, const char *auth,
+                                            struct vodq_err *err);
 
 /* Callbacks of vodq_job_watch(); any may be NULL. */
 struct vodq_callbacks {
@@ -58,44 +72,115 @@ struct vodq_callbacks {
     void (*on_state)(void *opaque, const char *id, const char *state, const char *data);
     /* other events: token_expired, retry, retry_resume, auth_expiring, stalled... */
     void (*on_event)(void *opaque, const char *id, const char *name, const char *data);
+    /* the job succeeded; result is its result JSON ("{}" if none), e.g.
+     * {"output":...} for compose, {"location":...,"etag":...} for upload */
+    void (*on_completed)(void *opaque, const char *id, const char *result);
+    /* the job ended without success (state "dead", "cancelled" or
+     * "rejected"); code is the job's error code: a vodq_rc_name() token
+     * ("auth", "io", ...; vodq_rc_parse() gives the enum) or "stalled",
+     * "cancelled", "rejected"; message is its error text */
+    void (*on_failed)(void *opaque, const char *id, const char *state, const char *code,
+                      const char *message);
 };
 
 /* Follows a job until it ends or timeout_ms passes (0 = no limit): reads
  * the durable events stream from the start of the job's life, so nothing
  * is missed. Returns VODQ_OK when the job succeeded, VODQ_ERR_TIMEOUT, or
  * an error with the job's last error message. */
-enum vodq_rc vodq_job_watch(struct vodq_client *c, const char *id,
-                            const struct vodq_callbacks *cb, long timeout_ms,
-                            struct vodq_err *err);
+VODQ_API enum vodq_rc vodq_job_watch(struct vodq_client *c, const char *id,
+                                     const struct vodq_callbacks *cb, long timeout_ms,
+                                     struct vodq_err *err);
+
+/* ---- Non-blocking watch, for event loops ----
+ *
+ * A watch follows one job on a Redis connection of its own (so that a
+ * callback may call the client, e.g. vodq_job_refresh_auth() from
+ * on_event "token_expired"). Wait until vodq_watch_fd() is readable (poll,
+ * epoll, libuv, GLib...) or a timeout of at most vodq_watch_timeout_ms()
+ * passes, then call vodq_watch_step(): it runs the callbacks for what
+ * arrived and never blocks. The descriptor can change after a step
+ * (reconnect); ask for it again each time round. */
+struct vodq_watch;
+
+/* Returns a new watch of job id on c's Redis and queue, reading the
+ * durable events stream from the start of the job's life (nothing is
+ * missed). Borrows cb (and its opaque), which must outlive the watch.
+ * Free with vodq_watch_free(). NULL with err filled on failure. */
+VODQ_API struct vodq_watch *vodq_watch_new(struct vodq_client *c, const char *id,
+                                           const struct vodq_callbacks *cb, struct vodq_err *err);
+VODQ_API void vodq_watch_free(struct vodq_watch *w);
+/* The socket to wait on for reading; -1 while disconnected (step again
+ * after vodq_watch_timeout_ms() to reconnect). */
+VODQ_API int vodq_watch_fd(const struct vodq_watch *w);
+/* The longest an event loop should wait before the next step. */
+VODQ_API int vodq_watch_timeout_ms(const struct vodq_watch *w);
+/* Handles what has arrived. Returns 0 while the job runs, 1 once it has
+ * ended (the callbacks have run; *err is VODQ_OK when it succeeded, else
+ * the job's failure as from vodq_job_watch()), or -1 on a connection or
+ * protocol error (err filled; the next step reconnects and goes on). */
+VODQ_API int vodq_watch_step(struct vodq_watch *w, struct vodq_err *err);
 
 /* Session helpers: a session groups a user's compose and upload jobs; its
  * hash remembers the last export, which an upload without a path takes.
  * Each writes the new job id into id (cap >= 129). */
-enum vodq_rc vodq_session_compose(struct vodq_client *c, const char *session,
-                                  const char *timeline_json, const char *output_path, char *id,
-                                  size_t cap, struct vodq_err *err);
+VODQ_API enum vodq_rc vodq_session_compose(struct vodq_client *c, const char *session,
+                                           const char *timeline_json, const char *output_path,
+                                           char *id, size_t cap, struct vodq_err *err);
 /* path NULL: the session's last export. address/auth: base64 VOD values. */
-enum vodq_rc vodq_session_upload_video(struct vodq_client *c, const char *session,
-                                       const char *path, const char *upload_address,
-                                       const char *upload_auth, char *id, size_t cap,
-                                       struct vodq_err *err);
-enum vodq_rc vodq_session_upload_image(struct vodq_client *c, const char *session,
-                                       const char *path, const char *upload_address,
-                                       const char *upload_auth, char *id, size_t cap,
-                                       struct vodq_err *err);
+VODQ_API enum vodq_rc vodq_session_upload_video(struct vodq_client *c, const char *session,
+                                                const char *path, const char *upload_address,
+                                                const char *upload_auth, char *id, size_t cap,
+                                                struct vodq_err *err);
+VODQ_API enum vodq_rc vodq_session_upload_image(struct vodq_client *c, const char *session,
+                                                const char *path, const char *upload_address,
+                                                const char *upload_auth, char *id, size_t cap,
+                                                struct vodq_err *err);
+/* Where and how an upload goes: an S3-compatible target when s3_url is
+ * set, else a VOD target (upload_address and upload_auth). NULL/0 fields
+ * take the engine's defaults (docs/protocol.md, the upload section). */
+struct vodq_upload_opts {
+    const char *s3_url;     /* "s3://bucket/key" */
+    const char *endpoint;   /* S3: "https://host[:port]" (NULL = AWS for region);
+                               VOD: overrides the address's Endpoint */
+    const char *region;     /* S3 signing region (NULL = us-east-1) */
+    const char *access_key; /* S3 credentials: never logged */
+    const char *secret_key;
+    const char *session_token;  /* NULL = none */
+    bool path_style;            /* http://host/bucket/key (MinIO, Swift, Ceph) */
+    const char *upload_address; /* VOD: base64 UploadAddress */
+    const char *upload_auth;    /* VOD: base64 UploadAuth */
+    bool image;                 /* one PutObject (a cover), not multipart */
+    const char *content_type;   /* NULL = from the file name */
+    long long part_size;        /* bytes per part (0 = 8 MiB) */
+    int parallel;               /* parts in flight (0 = 4) */
+    int wait_auth_s;            /* how long to wait for refresh-auth (0 = 300 s) */
+    const char *job_id;         /* NULL = generated */
+    int max_attempts;           /* 0 = the scheduler's default */
+};
+
+/* Uploads path (NULL: the session's last export) as o describes. */
+VODQ_API enum vodq_rc vodq_session_upload(struct vodq_client *c, const char *session,
+                                          const char *path, const struct vodq_upload_opts *o,
+                                          char *id, size_t cap, struct vodq_err *err);
+
 /* Returns the session as a new JSON object text (free with free()): "last_export" (the
  * path an upload without a file takes), "last_export_job", "last_export_seq" (its
  * number: the jobs of a session that produce an export are numbered when submitted, and
  * the last export only moves forward), "jobs", and "jobs_list": [{"id", "type", "state",
  * "seq"}] in submit order. NULL with VODQ_ERR_NOTFOUND for an unknown session, and
  * VODQ_ERR_INVALID "session released" for a released one. */
-char *vodq_session_get(struct vodq_client *c, const char *session, struct vodq_err *err);
+VODQ_API char *vodq_session_get(struct vodq_client *c, const char *session,
+                                struct vodq_err *err);
 /* Ends the session: cancels its unfinished jobs and deletes its keys; with
  * delete_exports, also deletes the files its jobs exported, from the caller's host
  * (they must be reachable there). Later calls for the session fail with "session
  * released" (a job submitted to it is rejected); the mark expires with the session's
  * ttl. Finished jobs keep their own retention. */
-enum vodq_rc vodq_session_release(struct vodq_client *c, const char *session, int delete_exports,
-                                  struct vodq_err *err);
+VODQ_API enum vodq_rc vodq_session_release(struct vodq_client *c, const char *session,
+                                           int delete_exports, struct vodq_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

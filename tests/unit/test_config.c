@@ -149,6 +149,46 @@ static void test_file(void **state)
     assert_int_equal(slots, 8);
 }
 
+/* One file for every program: [vodq] is shared (unknown names skipped),
+ * the program's own section ([prog] here, argv[0] without "vodq-") is
+ * strict, other sections are skipped. */
+static void test_sections(void **state)
+{
+    (void)state;
+    const char *path = write_cfg("; shared by all programs\n"
+                                 "[vodq]\n"
+                                 "redis = redis://shared:1\n"
+                                 "colour = blue   # an option of another program\n"
+                                 "[scheduler]\n"
+                                 "slots = 99\n"
+                                 "lease-ms = nonsense\n"
+                                 "[prog]\n"
+                                 "slots = 8 ; inline comment\n"
+                                 "  name = p1\n"
+                                 "[worker]\n"
+                                 "http = 0.0.0.0:9100\n");
+    struct args a;
+    assert_int_equal(load(&a, "--config", (char *)path, NULL), VODQ_OK);
+    assert_string_equal(redis_url, "redis://shared:1");
+    assert_int_equal(slots, 8);
+    assert_string_equal(name, "p1");
+    unlink(cfg_path);
+
+    /* an unknown name in the program's own section is an error naming it */
+    path = write_cfg("[vodq]\nslots = 2\n[prog]\ncolour = blue\n");
+    char want[256];
+    snprintf(want, sizeof(want), "%s:4: unknown option 'colour' in [prog]", path);
+    expect_invalid(load(&a, "--config", (char *)path, NULL), &a, want);
+    unlink(cfg_path);
+
+    /* a line too long for the parser is refused, not cut */
+    char big[400];
+    snprintf(big, sizeof(big), "name = %0300d\n", 7);
+    path = write_cfg(big);
+    snprintf(want, sizeof(want), "%s:1: line longer than 199 bytes", path);
+    expect_invalid(load(&a, "--config", (char *)path, NULL), &a, want);
+}
+
 static void test_precedence(void **state)
 {
     (void)state;
@@ -416,6 +456,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_precedence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flag_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),

@@ -247,6 +247,27 @@ static void test_s3_ok(void **state)
     free(url);
     vodq_target_cleanup(&t);
     vodq_target_cleanup(NULL);
+
+    /* an IP-address endpoint: always path style (no bucket in the host) */
+    const char *ips[] = {"http://10.1.2.3:9000", "http://[::1]:9000", "https://192.168.0.7"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(vodq_target_s3(&t, "s3://bkt/k", ips[i], NULL, "a", "b", NULL, false,
+                                        &err),
+                         VODQ_OK);
+        assert_true(t.path_style);
+        url = vodq_target_url(&t, NULL);
+        assert_non_null(strstr(url, "/bkt/k"));
+        assert_null(strstr(url, "bkt."));
+        free(url);
+        vodq_target_cleanup(&t);
+    }
+    /* a host name stays virtual-host style unless asked */
+    assert_int_equal(vodq_target_s3(&t, "s3://bkt/k", "http://minio.local:9000", NULL, "a", "b",
+                                    NULL, false, &err),
+                     VODQ_OK);
+    assert_false(t.path_style);
+    assert_string_equal(t.host, "bkt.minio.local:9000");
+    vodq_target_cleanup(&t);
 }
 
 static void test_encode(void **state)

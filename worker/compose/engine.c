@@ -15,6 +15,8 @@
 #include "worker/compose/hw.h"
 #include "worker/compose/timeline.h"
 
+#include "shared/metrics.h"
+
 #include <libavcodec/avcodec.h>
 #include <libavfilter/avfilter.h>
 #include <libavfilter/buffersink.h>
@@ -881,6 +883,8 @@ static enum vodq_rc eng_write(struct eng *e, AVCodecContext *enc, AVStream *st, 
                               struct vodq_err *err)
 {
     int ret = avcodec_send_frame(enc, f);
+    if (ret >= 0 && f && enc->codec_type == AVMEDIA_TYPE_VIDEO)
+        vodq_metric_add(VODQ_M_COMPOSE_FRAMES, 1);
     if (ret < 0 && !(f == NULL && ret == AVERROR_EOF))
         return vodq_err_set(err, VODQ_ERR_MEDIA, ret, "encode (%s): %s", enc->codec->name,
                             av_err2str(ret));

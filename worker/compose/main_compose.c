@@ -6,6 +6,7 @@
 #include "worker/upload/fetch.h"
 
 #include <cjson/cJSON.h>
+#include <libavutil/avutil.h>
 #include <libavutil/log.h>
 
 #include <errno.h>
@@ -171,6 +172,7 @@ static void usage(FILE *f)
             "  --fetch-attempts N    attempts per source request, first included (6)\n"
             "  --fetch-range-bytes N sources above this are fetched in parallel ranges of this\n"
             "                        size (8 MiB)\n"
+            "  --version             print the version and exit\n"
             "  --help                this text\n"
             "SIGINT/SIGTERM cancel the render and remove the partial file.\n"
             "Exit status: 0 success, 1 failure, 2 usage, 3 cancelled.\n");
@@ -259,6 +261,9 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("vodq-compose %s (%s)\n", VODQ_VERSION, av_version_info());
             return 0;
         } else if (strcmp(a, "--json") == 0) {
             json = true;

@@ -1,6 +1,8 @@
 /* http.c: libcurl multi wrapper with per-request retry (see http.h). */
 #include "worker/upload/http.h"
 
+#include "shared/metrics.h"
+
 #include <curl/curl.h>
 
 #include <ctype.h>
@@ -228,6 +230,7 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
         memcpy(buf, req->body + p->body_off, n);
     }
     p->body_off += n;
+    vodq_metric_add(VODQ_M_UPLOAD_BYTES, (long long)n);
     return n;
 }
 

@@ -13,6 +13,7 @@
 #include "worker/upload/upload.h"
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -83,13 +84,15 @@ static void usage(FILE *fp)
             "  --region R             OSS region for V4 (default: UploadAuth Region, else from the endpoint)\n"
             "S3 target:\n"
             "  --s3 s3://bucket/key   object to write\n"
-            "  --region R             default us-east-1\n"
-            "  --access-key K         or env VODQ_S3_ACCESS_KEY\n"
-            "  --secret-key S         or env VODQ_S3_SECRET_KEY\n"
-            "  --session-token T      or env VODQ_S3_SESSION_TOKEN\n"
+            "  --region R             or env AWS_REGION, AWS_DEFAULT_REGION; default us-east-1\n"
+            "  --access-key K         or env VODQ_S3_ACCESS_KEY, then AWS_ACCESS_KEY_ID\n"
+            "  --secret-key S         or env VODQ_S3_SECRET_KEY, then AWS_SECRET_ACCESS_KEY\n"
+            "  --session-token T      or env VODQ_S3_SESSION_TOKEN, then AWS_SESSION_TOKEN\n"
             "Both:\n"
-            "  --endpoint URL         S3 endpoint; for VOD, overrides the address's Endpoint\n"
+            "  --endpoint URL         S3 endpoint (or env AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL);\n"
+            "                         for VOD, overrides the address's Endpoint\n"
             "  --path-style           http://host/bucket/key instead of http://bucket.host/key\n"
+            "                         (always so for an S3 endpoint whose host is an IP address)\n"
             "  --part-size N          bytes, K/M/G suffixes allowed (default %d MiB; S3 minimum 5 MiB)\n"
             "  --parallel N           parts in flight (default %d)\n"
             "  --content-type T       default from the file extension\n"
@@ -104,7 +107,7 @@ static void usage(FILE *fp)
             "  --limit-rate N         upload at most N bytes/s (K/M/G suffixes allowed)\n"
             "  --json                 print the result as JSON on stdout\n"
             "  --quiet                no progress output\n"
-            "  --help\n"
+            "  --help, --version\n"
             "\n"
             "Exit status: 0 the object is complete and verified; 1 failed; 2 usage error;\n"
             "3 paused by a signal (checkpoint kept); 4 credentials expired and none arrived\n"
@@ -267,7 +270,7 @@ int main(int argc, char **argv)
 {
     enum {
         O_VOD_ADDR = 256, O_VOD_AUTH, O_IMAGE, O_V1, O_S3, O_ENDPOINT, O_REGION, O_AK, O_SK,
-        O_TOKEN, O_PATH, O_PART, O_PAR, O_CKPT, O_AUTHF, O_WAIT, O_JSON, O_QUIET, O_CTYPE,
+        O_VERSION, O_TOKEN, O_PATH, O_PART, O_PAR, O_CKPT, O_AUTHF, O_WAIT, O_JSON, O_QUIET, O_CTYPE,
         O_MAXATT, O_RETRY, O_TIMEOUT, O_CANCEL, O_RATE, O_HELP,
     };
     static const struct option longopts[] = {
@@ -296,6 +299,7 @@ int main(int argc, char **argv)
         {"cancel", no_argument, NULL, O_CANCEL},
         {"limit-rate", required_argument, NULL, O_RATE},
         {"help", no_argument, NULL, O_HELP},
+        {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
     const char *vod_addr = getenv("VODQ_VOD_ADDRESS"), *vod_auth = getenv("VODQ_VOD_AUTH");
@@ -351,6 +355,7 @@ int main(int argc, char **argv)
             break;
         case O_HELP:
         case 'h': usage(stdout); return EXIT_DONE;
+        case O_VERSION: printf("vodq-upload %s (%s)\n", VODQ_VERSION, curl_version()); return EXIT_DONE;
         default: usage(stderr); return EXIT_USAGE;
         }
     }
@@ -385,6 +390,16 @@ int main(int argc, char **argv)
             if (!tok && cJSON_IsString(t))
                 tok = t->valuestring;
         }
+    }
+    /* the AWS CLI/SDK variables come last: after vodq's own, the flags and the auth file */
+    if (!is_vod) {
+        ak = ak ? ak : getenv("AWS_ACCESS_KEY_ID");
+        sk = sk ? sk : getenv("AWS_SECRET_ACCESS_KEY");
+        tok = tok ? tok : getenv("AWS_SESSION_TOKEN");
+        region = region ? region : getenv("AWS_REGION");
+        region = region ? region : getenv("AWS_DEFAULT_REGION");
+        endpoint = endpoint ? endpoint : getenv("AWS_ENDPOINT_URL_S3");
+        endpoint = endpoint ? endpoint : getenv("AWS_ENDPOINT_URL");
     }
 
     cJSON *spec = cJSON_CreateObject();

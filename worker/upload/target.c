@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,6 +280,25 @@ fail:
 
 /* ---- S3 ---- */
 
+/* True when the endpoint's host is an IP address ("http://10.0.0.5:9000",
+ * "http://[::1]:9000"): a bucket cannot be a sub-domain of it, so such an
+ * endpoint is always addressed path style. */
+static bool endpoint_host_is_ip(const char *endpoint)
+{
+    const char *h = strstr(endpoint, "://");
+    h = h ? h + 3 : endpoint;
+    if (*h == '[')
+        return true;
+    char host[64];
+    size_t n = strcspn(h, ":/");
+    if (n == 0 || n >= sizeof(host))
+        return false;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    struct in_addr a;
+    return inet_pton(AF_INET, host, &a) == 1;
+}
+
 enum vodq_rc vodq_target_s3(struct vodq_target *t, const char *url, const char *endpoint,
                             const char *region, const char *access_key, const char *secret_key,
                             const char *token, bool path_style, struct vodq_err *err)
@@ -333,6 +353,8 @@ enum vodq_rc vodq_target_s3(struct vodq_target *t, const char *url, const char *
         rc = err ? err->code : VODQ_ERR_INVALID;
         goto fail;
     }
+    if (endpoint_host_is_ip(t->endpoint))
+        t->path_style = true;
     t->access_key = strdup(access_key);
     t->secret_key = strdup(secret_key);
     t->token = token && *token ? strdup(token) : NULL;

@@ -8,7 +8,8 @@
  *  - S3: s3://bucket/key on an S3-compatible endpoint, signed with AWS SigV4.
  *
  * Both are addressed virtual-host style (https://bucket.host/key) by
- * default, or path style (http://host:port/bucket/key) on request. The
+ * default, or path style (http://host:port/bucket/key) on request; an S3
+ * endpoint whose host is an IP address is always path style. The
  * endpoint is used as given (http allowed) and can be overridden.
  *
  * Credentials live only in access_key/secret_key/token; nothing here puts
