@@ -60,11 +60,12 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Ready: the poller had a good ping within DOWN_AFTER_MS. */
+/* Ready: the poller's last ping did not fail, and one succeeded within
+ * DOWN_AFTER_MS (a ping stuck on a hung server counts as failed then). */
 static bool redis_up(struct vodq_http *h)
 {
     int64_t ok = atomic_load(&h->last_ok_ms);
-    return ok > 0 && mono_ms() - ok < DOWN_AFTER_MS;
+    return !atomic_load(&h->down) && ok > 0 && mono_ms() - ok < DOWN_AFTER_MS;
 }
 
 /* Worth trying: the poller's last ping did not fail (or none ran yet). */
