@@ -36,16 +36,7 @@ RED="255 0 0" BLUE="0 0 255" YELLOW="255 255 0" GREEN="0 255 0" GREY="128 128 12
 # tl NAME JSON-BODY: writes NAME.json = {"version":1, BODY, output}
 tl() { printf '{ "version": 1, %s, %s }\n' "$2" "$OUT_SPEC" >"$1.json"; }
 
-# expect_near DESC EXPECTED ACTUAL TOL
-expect_near() {
-  if [ -n "$3" ] && num_near "$3" "$2" "$4"; then ok "$1 ($3, expected $2 ± $4)"
-  else not_ok "$1 (got '$3', expected $2 ± $4)"; fi
-}
-# expect_rgb DESC "R G B" ACTUAL TOL
-expect_rgb() {
-  if [ -n "$3" ] && rgb_near "$3" "$2" "$4"; then ok "$1 ($3)"
-  else not_ok "$1 (got '$3', expected '$2' ± $4)"; fi
-}
+# expect_near and expect_rgb come from tests/compose_lib.sh
 
 # --- trims, size, rate, audio ------------------------------------------------
 # 2 s of num.mp4 + 1.6 s of red.mp4 = 50 + 40 frames = 3.6 s
