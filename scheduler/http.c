@@ -304,15 +304,6 @@ static void h_metrics(void *ctx, const struct vodq_httpd_req *req, struct vodq_h
 
 /* ---- handlers -------------------------------------------------------- */
 
-static void h_livez(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
-{
-    (void)ctx;
-    (void)req;
-    resp->status = 200;
-    resp->type = "text/plain";
-    resp->body = strdup("ok\n");
-}
-
 static void h_readyz(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
 {
     (void)req;
@@ -411,7 +402,7 @@ static void h_job(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd
 
 /* The routing table: add a row for a new endpoint. */
 static const struct vodq_httpd_route routes[] = {
-    {"GET", "/livez", false, VODQ_HTTPD_NONE, h_livez, false},
+    {"GET", "/livez", false, VODQ_HTTPD_NONE, vodq_httpd_livez, false},
     {"GET", "/readyz", false, VODQ_HTTPD_NONE, h_readyz, false},
     {"GET", "/healthz", false, VODQ_HTTPD_NONE, h_readyz, false},
     {"GET", "/metrics", false, VODQ_HTTPD_READ, h_metrics, false},

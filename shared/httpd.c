@@ -262,6 +262,15 @@ void vodq_httpd_error(struct vodq_httpd_resp *resp, unsigned status, const char 
     resp->body = vodq_httpd_json_error(msg);
 }
 
+void vodq_httpd_livez(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
+{
+    (void)ctx;
+    (void)req;
+    resp->status = 200;
+    resp->type = "text/plain";
+    resp->body = strdup("ok\n");
+}
+
 const char *vodq_httpd_req_header(const struct vodq_httpd_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);

@@ -112,6 +112,10 @@ const char *vodq_httpd_req_arg(const struct vodq_httpd_req *req, const char *nam
 /* The value of request header name, or NULL. */
 const char *vodq_httpd_req_header(const struct vodq_httpd_req *req, const char *name);
 
+/* A handler for GET /livez: 200 "ok" while the process serves (touches
+ * nothing; a Redis outage never fails it). */
+void vodq_httpd_livez(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp);
+
 /* Returns a new JSON text {"error": msg} (free with free()); NULL on OOM. */
 char *vodq_httpd_json_error(const char *msg);
 
