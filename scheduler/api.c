@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #define PAGE_MAX 200        /* jobs per page at most */
+#define PAGE_BUDGET_MS 1000  /* a page stops scanning after this (shorter page, cursor kept) */
 #define JOB_EVENTS_SCAN 2000 /* newest events searched for one job's history */
 #define SSE_LIFETIME_MS 60000 /* an event stream ends after this; EventSource reconnects */
 #define SSE_BLOCK_MS 200      /* one XREAD blocks at most this long (a pool thread waits) */
@@ -184,6 +185,7 @@ bool vodq_api_list_jobs(struct vodq_redis *rd, const struct vodq_queue *q, const
     sb_printf(&b, "{\"jobs\":[");
     long n = 0;
     int rounds = 0;
+    int64_t give_up = vodq_now_ms() + PAGE_BUDGET_MS;
     do {
         struct vodq_reply *r = vodq_redis_cmd(rd, &err, "SCAN %s MATCH %s COUNT %ld", cursor,
                                               pattern, limit * 4);
@@ -213,7 +215,8 @@ bool vodq_api_list_jobs(struct vodq_redis *rd, const struct vodq_queue *q, const
             free(j);
         }
         vodq_reply_free(r);
-    } while (strcmp(cursor, "0") != 0 && n < limit && ++rounds < 1000);
+    } while (strcmp(cursor, "0") != 0 && n < limit && ++rounds < 1000 &&
+             vodq_now_ms() < give_up);
     sb_printf(&b, "],\"cursor\":");
     if (strcmp(cursor, "0") != 0)
         sb_json(&b, cursor);
