@@ -102,6 +102,10 @@ static bool answer_sb(struct vodq_httpd_resp *resp, unsigned status, struct sb *
 
 /* ---- Queues ---- */
 
+/* A command on rd unless one already failed (err set): a hung Redis costs
+ * a request one read timeout, not one per command. */
+#define CMD(...) (err.code == VODQ_OK ? vodq_redis_cmd(rd, &err, __VA_ARGS__) : NULL)
+
 static long long int_reply(struct vodq_reply *rep)
 {
     long long v = rep && rep->type == VODQ_REPLY_INTEGER ? rep->integer : 0;
@@ -121,20 +125,20 @@ bool vodq_api_get_queues(struct vodq_redis *rd, const struct vodq_queue *q, cons
     sb_printf(&b, ",\"now_ms\":%lld,\"lanes\":[", (long long)vodq_now_ms());
     for (int t = 0; t < VODQ_TASK__COUNT; t++) {
         vodq_queue_key(q, key, sizeof(key), VODQ_KEY_TASKS, vodq_task_type_name(t));
-        long long len = int_reply(vodq_redis_cmd(rd, &err, "XLEN %s", key));
+        long long len = int_reply(CMD("XLEN %s", key));
         long long running =
-            int_reply(vodq_redis_cmd(rd, &err, "XPENDING %s %s", key, VODQ_GROUP_WORKERS));
+            int_reply(CMD("XPENDING %s %s", key, VODQ_GROUP_WORKERS));
         sb_printf(&b, "%s{\"lane\":\"%s\",\"waiting\":%lld,\"running\":%lld}", t ? "," : "",
                   vodq_task_type_name(t), len > running ? len - running : 0, running);
     }
     vodq_queue_key(q, key, sizeof(key), VODQ_KEY_DELAYED, NULL);
-    sb_printf(&b, "],\"delayed\":%lld", int_reply(vodq_redis_cmd(rd, &err, "ZCARD %s", key)));
+    sb_printf(&b, "],\"delayed\":%lld", int_reply(CMD("ZCARD %s", key)));
     vodq_queue_key(q, key, sizeof(key), VODQ_KEY_DEAD, NULL);
-    sb_printf(&b, ",\"dead\":%lld", int_reply(vodq_redis_cmd(rd, &err, "XLEN %s", key)));
+    sb_printf(&b, ",\"dead\":%lld", int_reply(CMD("XLEN %s", key)));
     vodq_queue_key(q, key, sizeof(key), VODQ_KEY_WORKERS, NULL);
-    sb_printf(&b, ",\"workers\":%lld", int_reply(vodq_redis_cmd(rd, &err, "ZCARD %s", key)));
+    sb_printf(&b, ",\"workers\":%lld", int_reply(CMD("ZCARD %s", key)));
     vodq_queue_key(q, key, sizeof(key), VODQ_KEY_STATS, NULL);
-    struct vodq_reply *st = vodq_redis_cmd(rd, &err, "HGETALL %s", key);
+    struct vodq_reply *st = CMD("HGETALL %s", key);
     sb_printf(&b, ",\"totals\":{");
     for (size_t i = 0; st && st->type == VODQ_REPLY_ARRAY && i + 1 < st->elements; i += 2) {
         sb_printf(&b, "%s", i ? "," : "");
@@ -202,6 +206,12 @@ bool vodq_api_list_jobs(struct vodq_redis *rd, const struct vodq_queue *q, const
             if (strchr(id, ':'))
                 continue;
             char *j = vodq_proto_job_json(rd, q, id, &err);
+            if (!j && err.code != VODQ_ERR_NOTFOUND) {
+                vodq_reply_free(r);
+                free(b.p);
+                return answer_error(resp, 503, "redis unavailable");
+            }
+            err = (struct vodq_err){0};
             char v[160];
             bool keep = j != NULL;
             if (keep && state)
@@ -325,7 +335,7 @@ bool vodq_api_get_workers(struct vodq_redis *rd, const struct vodq_queue *q, con
     for (size_t i = 0; z->type == VODQ_REPLY_ARRAY && i + 1 < z->elements; i += 2) {
         const char *id = z->element[i]->str;
         vodq_queue_key(q, key, sizeof(key), VODQ_KEY_WORKER, id);
-        struct vodq_reply *h = vodq_redis_cmd(rd, &err, "HGETALL %s", key);
+        struct vodq_reply *h = CMD("HGETALL %s", key);
         sb_printf(&b, "%s{\"id\":", i ? "," : "");
         sb_json(&b, id);
         sb_printf(&b, ",\"heartbeat_age_ms\":%lld",
@@ -348,6 +358,10 @@ bool vodq_api_get_workers(struct vodq_redis *rd, const struct vodq_queue *q, con
         vodq_reply_free(h);
     }
     vodq_reply_free(z);
+    if (err.code != VODQ_OK) {
+        free(b.p);
+        return answer_error(resp, 503, "redis unavailable");
+    }
     sb_printf(&b, "]}");
     return answer_sb(resp, 200, &b);
 }

@@ -70,6 +70,11 @@ for round in stopped killed; do
   timed "/livez, Redis $round" "$U/livez"
   timed "GET /jobs/<id>, Redis $round" -H "Authorization: Bearer $READ" "$U/jobs/$id"
   timed "POST /jobs, Redis $round" -X POST -H "Authorization: Bearer $ADMIN" -d "$spec" "$U/jobs"
+  # the REST API under the dashboard (scheduler/api.c)
+  for p in /jobs /api/queues /workers /dead "/jobs/$id/events" "/events?job=$id"; do
+    timed "GET $p, Redis $round" -H "Authorization: Bearer $READ" "$U$p"
+  done
+  timed "POST /jobs/<id>/pause, Redis $round" -X POST -H "Authorization: Bearer $ADMIN" "$U/jobs/$id/pause"
   # several at once
   pids=()
   for i in 1 2 3 4 5 6; do
