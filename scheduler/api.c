@@ -13,14 +13,11 @@
 #include <unistd.h>
 
 #define PAGE_MAX 200        /* jobs per page at most */
+#define PAGE_BUDGET_MS 1000  /* a page stops scanning after this (shorter page, cursor kept) */
 #define JOB_EVENTS_SCAN 2000 /* newest events searched for one job's history */
-#define SSE_LIFETIME_MS 25000 /* an event stream ends after this; EventSource reconnects */
+#define SSE_LIFETIME_MS 60000 /* an event stream ends after this; EventSource reconnects */
+#define SSE_BLOCK_MS 200      /* one XREAD blocks at most this long (a pool thread waits) */
 
-struct vodq_api {
-    struct vodq_redis *r; /* borrowed, HTTP thread only */
-    struct vodq_queue q;
-    char *redis_url;
-};
 
 /* ---- A growing string ---- */
 
@@ -84,43 +81,33 @@ static void sb_pairs(struct sb *b, const struct vodq_reply *f)
     }
 }
 
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
-                                 char *text)
+/* Sets resp to the JSON error; false when the Redis connection should be
+ * dropped (a 503: it failed). */
+static bool answer_error(struct vodq_httpd_resp *resp, unsigned status, const char *msg)
 {
-    if (!text)
-        return MHD_NO;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, "Content-Type", type);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    enum MHD_Result ret = MHD_queue_response(c, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    vodq_httpd_error(resp, status, msg);
+    return status != 503;
 }
 
-static enum MHD_Result send_sb(struct MHD_Connection *c, unsigned status, struct sb *b)
+static bool answer_sb(struct vodq_httpd_resp *resp, unsigned status, struct sb *b)
 {
     if (b->oom) {
         free(b->p);
-        return MHD_NO;
+        return answer_error(resp, 500, "out of memory");
     }
-    return send_text(c, status, "application/json", b->p ? b->p : strdup("{}"));
-}
-
-static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg)
-{
-    struct sb b = {0};
-    sb_printf(&b, "{\"error\":");
-    sb_json(&b, msg);
-    sb_printf(&b, "}");
-    return send_sb(c, status, &b);
+    resp->status = status;
+    resp->body = b->p ? b->p : strdup("{}");
+    return true;
 }
 
 /* ---- Queues ---- */
 
-static long long int_reply(struct vodq_api *a, struct vodq_reply *rep)
+/* A command on rd unless one already failed (err set): a hung Redis costs
+ * a request one read timeout, not one per command. */
+#define CMD(...) (err.code == VODQ_OK ? vodq_redis_cmd(rd, &err, __VA_ARGS__) : NULL)
+
+static long long int_reply(struct vodq_reply *rep)
 {
-    (void)a;
     long long v = rep && rep->type == VODQ_REPLY_INTEGER ? rep->integer : 0;
     if (rep && rep->type == VODQ_REPLY_ARRAY && rep->elements > 0)
         v = vodq_reply_int(rep->element[0], 0);
@@ -128,30 +115,30 @@ static long long int_reply(struct vodq_api *a, struct vodq_reply *rep)
     return v;
 }
 
-static enum MHD_Result get_queues(struct vodq_api *a, struct MHD_Connection *c)
+bool vodq_api_get_queues(struct vodq_redis *rd, const struct vodq_queue *q, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
 {
     struct sb b = {0};
     struct vodq_err err = {0};
     char key[VODQ_KEY_MAX];
     sb_printf(&b, "{\"queue\":");
-    sb_json(&b, a->q.name);
+    sb_json(&b, q->name);
     sb_printf(&b, ",\"now_ms\":%lld,\"lanes\":[", (long long)vodq_now_ms());
     for (int t = 0; t < VODQ_TASK__COUNT; t++) {
-        vodq_queue_key(&a->q, key, sizeof(key), VODQ_KEY_TASKS, vodq_task_type_name(t));
-        long long len = int_reply(a, vodq_redis_cmd(a->r, &err, "XLEN %s", key));
+        vodq_queue_key(q, key, sizeof(key), VODQ_KEY_TASKS, vodq_task_type_name(t));
+        long long len = int_reply(CMD("XLEN %s", key));
         long long running =
-            int_reply(a, vodq_redis_cmd(a->r, &err, "XPENDING %s %s", key, VODQ_GROUP_WORKERS));
+            int_reply(CMD("XPENDING %s %s", key, VODQ_GROUP_WORKERS));
         sb_printf(&b, "%s{\"lane\":\"%s\",\"waiting\":%lld,\"running\":%lld}", t ? "," : "",
                   vodq_task_type_name(t), len > running ? len - running : 0, running);
     }
-    vodq_queue_key(&a->q, key, sizeof(key), VODQ_KEY_DELAYED, NULL);
-    sb_printf(&b, "],\"delayed\":%lld", int_reply(a, vodq_redis_cmd(a->r, &err, "ZCARD %s", key)));
-    vodq_queue_key(&a->q, key, sizeof(key), VODQ_KEY_DEAD, NULL);
-    sb_printf(&b, ",\"dead\":%lld", int_reply(a, vodq_redis_cmd(a->r, &err, "XLEN %s", key)));
-    vodq_queue_key(&a->q, key, sizeof(key), VODQ_KEY_WORKERS, NULL);
-    sb_printf(&b, ",\"workers\":%lld", int_reply(a, vodq_redis_cmd(a->r, &err, "ZCARD %s", key)));
-    vodq_queue_key(&a->q, key, sizeof(key), VODQ_KEY_STATS, NULL);
-    struct vodq_reply *st = vodq_redis_cmd(a->r, &err, "HGETALL %s", key);
+    vodq_queue_key(q, key, sizeof(key), VODQ_KEY_DELAYED, NULL);
+    sb_printf(&b, "],\"delayed\":%lld", int_reply(CMD("ZCARD %s", key)));
+    vodq_queue_key(q, key, sizeof(key), VODQ_KEY_DEAD, NULL);
+    sb_printf(&b, ",\"dead\":%lld", int_reply(CMD("XLEN %s", key)));
+    vodq_queue_key(q, key, sizeof(key), VODQ_KEY_WORKERS, NULL);
+    sb_printf(&b, ",\"workers\":%lld", int_reply(CMD("ZCARD %s", key)));
+    vodq_queue_key(q, key, sizeof(key), VODQ_KEY_STATS, NULL);
+    struct vodq_reply *st = CMD("HGETALL %s", key);
     sb_printf(&b, ",\"totals\":{");
     for (size_t i = 0; st && st->type == VODQ_REPLY_ARRAY && i + 1 < st->elements; i += 2) {
         sb_printf(&b, "%s", i ? "," : "");
@@ -163,52 +150,53 @@ static enum MHD_Result get_queues(struct vodq_api *a, struct MHD_Connection *c)
     sb_printf(&b, "}}");
     if (err.code != VODQ_OK) {
         free(b.p);
-        return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, err.msg);
+        return answer_error(resp, 503, err.msg);
     }
-    return send_sb(c, MHD_HTTP_OK, &b);
+    return answer_sb(resp, 200, &b);
 }
 
 /* ---- Jobs ---- */
 
-static const char *arg(struct MHD_Connection *c, const char *name)
+static const char *arg(const struct vodq_httpd_req *req, const char *name)
 {
-    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+    const char *v = vodq_httpd_req_arg(req, name);
     return v && *v ? v : NULL;
 }
 
 /* GET /jobs: one page of jobs matching the filters. The cursor is Redis'
  * SCAN cursor: pages are in no particular order, each job appears once
  * over a full walk, "cursor":null on the last page. */
-static enum MHD_Result list_jobs(struct vodq_api *a, struct MHD_Connection *c)
+bool vodq_api_list_jobs(struct vodq_redis *rd, const struct vodq_queue *q, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
 {
-    const char *state = arg(c, "state"), *type = arg(c, "type"), *session = arg(c, "session");
-    const char *cur = arg(c, "cursor"), *lim = arg(c, "limit");
+    const char *state = arg(req, "state"), *type = arg(req, "type"), *session = arg(req, "session");
+    const char *cur = arg(req, "cursor"), *lim = arg(req, "limit");
     long limit = lim ? strtol(lim, NULL, 10) : 50;
     if (limit < 1 || limit > PAGE_MAX)
-        return send_error(c, MHD_HTTP_BAD_REQUEST, "limit: must be 1..200");
+        return answer_error(resp, 400, "limit: must be 1..200");
     if (state && vodq_job_state_parse(state) == VODQ_JOB__COUNT)
-        return send_error(c, MHD_HTTP_BAD_REQUEST, "state: unknown job state");
+        return answer_error(resp, 400, "state: unknown job state");
     if (type && vodq_task_type_parse(type) == VODQ_TASK__COUNT)
-        return send_error(c, MHD_HTTP_BAD_REQUEST, "type: must be sleep, compose or upload");
+        return answer_error(resp, 400, "type: must be sleep, compose or upload");
     char cursor[32];
     snprintf(cursor, sizeof(cursor), "%s", cur ? cur : "0");
     if (strspn(cursor, "0123456789") != strlen(cursor))
-        return send_error(c, MHD_HTTP_BAD_REQUEST, "cursor: must be a number from a previous page");
+        return answer_error(resp, 400, "cursor: must be a number from a previous page");
     char pattern[VODQ_KEY_MAX];
-    vodq_queue_key(&a->q, pattern, sizeof(pattern), VODQ_KEY_JOB, "*");
-    size_t plen = strlen(a->q.prefix) + strlen(VODQ_KEY_JOB);
+    vodq_queue_key(q, pattern, sizeof(pattern), VODQ_KEY_JOB, "*");
+    size_t plen = strlen(q->prefix) + strlen(VODQ_KEY_JOB);
     struct vodq_err err = {0};
     struct sb b = {0};
     sb_printf(&b, "{\"jobs\":[");
     long n = 0;
     int rounds = 0;
+    int64_t give_up = vodq_now_ms() + PAGE_BUDGET_MS;
     do {
-        struct vodq_reply *r = vodq_redis_cmd(a->r, &err, "SCAN %s MATCH %s COUNT %ld", cursor,
+        struct vodq_reply *r = vodq_redis_cmd(rd, &err, "SCAN %s MATCH %s COUNT %ld", cursor,
                                               pattern, limit * 4);
         if (!r || r->type != VODQ_REPLY_ARRAY || r->elements != 2) {
             vodq_reply_free(r);
             free(b.p);
-            return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+            return answer_error(resp, 503,
                               err.msg[0] ? err.msg : "unexpected SCAN reply");
         }
         snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
@@ -217,7 +205,13 @@ static enum MHD_Result list_jobs(struct vodq_api *a, struct MHD_Connection *c)
             const char *id = keys->element[i]->str + plen;
             if (strchr(id, ':'))
                 continue;
-            char *j = vodq_proto_job_json(a->r, &a->q, id, &err);
+            char *j = vodq_proto_job_json(rd, q, id, &err);
+            if (!j && err.code != VODQ_ERR_NOTFOUND) {
+                vodq_reply_free(r);
+                free(b.p);
+                return answer_error(resp, 503, "redis unavailable");
+            }
+            err = (struct vodq_err){0};
             char v[160];
             bool keep = j != NULL;
             if (keep && state)
@@ -231,14 +225,15 @@ static enum MHD_Result list_jobs(struct vodq_api *a, struct MHD_Connection *c)
             free(j);
         }
         vodq_reply_free(r);
-    } while (strcmp(cursor, "0") != 0 && n < limit && ++rounds < 1000);
+    } while (strcmp(cursor, "0") != 0 && n < limit && ++rounds < 1000 &&
+             vodq_now_ms() < give_up);
     sb_printf(&b, "],\"cursor\":");
     if (strcmp(cursor, "0") != 0)
         sb_json(&b, cursor);
     else
         sb_printf(&b, "null");
     sb_printf(&b, "}");
-    return send_sb(c, MHD_HTTP_OK, &b);
+    return answer_sb(resp, 200, &b);
 }
 
 /* Appends one events-stream entry as {"id","job","type","state","data"}
@@ -266,15 +261,15 @@ static bool entry_is_job(const struct vodq_reply *e, const char *id)
     return ev.job && !strcmp(ev.job, id);
 }
 
-static enum MHD_Result job_events(struct vodq_api *a, struct MHD_Connection *c, const char *id)
+static bool job_events(struct vodq_redis *rd, const struct vodq_queue *q, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp, const char *id)
 {
     char key[VODQ_KEY_MAX];
-    vodq_queue_key(&a->q, key, sizeof(key), VODQ_KEY_EVENTS, NULL);
+    vodq_queue_key(q, key, sizeof(key), VODQ_KEY_EVENTS, NULL);
     struct vodq_err err = {0};
     struct vodq_reply *r =
-        vodq_redis_cmd(a->r, &err, "XREVRANGE %s + - COUNT %d", key, JOB_EVENTS_SCAN);
+        vodq_redis_cmd(rd, &err, "XREVRANGE %s + - COUNT %d", key, JOB_EVENTS_SCAN);
     if (!r)
-        return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, err.msg);
+        return answer_error(resp, 503, err.msg);
     struct sb b = {0};
     sb_printf(&b, "{\"events\":[");
     int n = 0;
@@ -286,61 +281,61 @@ static enum MHD_Result job_events(struct vodq_api *a, struct MHD_Connection *c, 
     }
     vodq_reply_free(r);
     sb_printf(&b, "]}");
-    return send_sb(c, MHD_HTTP_OK, &b);
+    return answer_sb(resp, 200, &b);
 }
 
-static enum MHD_Result job_control(struct vodq_api *a, struct MHD_Connection *c, const char *id,
+static bool job_control(struct vodq_redis *rd, const struct vodq_queue *q, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp, const char *id,
                                    const char *verb, const char *body, size_t body_len)
 {
     const char *cmd = !strcmp(verb, "auth") ? "refresh_auth" : verb;
     if (strcmp(cmd, "pause") && strcmp(cmd, "resume") && strcmp(cmd, "cancel") &&
         strcmp(cmd, "retry") && strcmp(cmd, "refresh_auth"))
-        return send_error(c, MHD_HTTP_NOT_FOUND, "no such action (pause, resume, cancel, retry, auth)");
+        return answer_error(resp, 404, "no such action (pause, resume, cancel, retry, auth)");
     char *auth = NULL;
     if (!strcmp(cmd, "refresh_auth")) {
         if (!body || !body_len)
-            return send_error(c, MHD_HTTP_BAD_REQUEST, "auth: the body must hold the new credentials");
+            return answer_error(resp, 400, "auth: the body must hold the new credentials");
         auth = strndup(body, body_len);
         if (!auth)
-            return MHD_NO;
+            return answer_error(resp, 500, "out of memory");
         size_t l = strlen(auth);
         while (l > 0 && (auth[l - 1] == '\n' || auth[l - 1] == '\r' || auth[l - 1] == ' '))
             auth[--l] = '\0';
     }
     char msg[256] = "";
     struct vodq_err err = {0};
-    enum vodq_rc rc = vodq_proto_control(a->r, &a->q, id, cmd, auth, msg, sizeof(msg), &err);
+    enum vodq_rc rc = vodq_proto_control(rd, q, id, cmd, auth, msg, sizeof(msg), &err);
     free(auth);
     if (rc != VODQ_OK)
-        return send_error(c,
-                          rc == VODQ_ERR_NOTFOUND   ? MHD_HTTP_NOT_FOUND
-                          : rc == VODQ_ERR_INVALID ? MHD_HTTP_CONFLICT
-                                                   : MHD_HTTP_SERVICE_UNAVAILABLE,
+        return answer_error(resp,
+                          rc == VODQ_ERR_NOTFOUND   ? 404
+                          : rc == VODQ_ERR_INVALID ? 409
+                                                   : 503,
                           err.msg);
     struct sb b = {0};
     sb_printf(&b, "{\"ok\":true,\"message\":");
     sb_json(&b, msg);
     sb_printf(&b, "}");
-    return send_sb(c, MHD_HTTP_OK, &b);
+    return answer_sb(resp, 200, &b);
 }
 
 /* ---- Workers, sessions, dead letters ---- */
 
-static enum MHD_Result get_workers(struct vodq_api *a, struct MHD_Connection *c)
+bool vodq_api_get_workers(struct vodq_redis *rd, const struct vodq_queue *q, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
 {
     char key[VODQ_KEY_MAX];
-    vodq_queue_key(&a->q, key, sizeof(key), VODQ_KEY_WORKERS, NULL);
+    vodq_queue_key(q, key, sizeof(key), VODQ_KEY_WORKERS, NULL);
     struct vodq_err err = {0};
-    struct vodq_reply *z = vodq_redis_cmd(a->r, &err, "ZRANGE %s 0 -1 WITHSCORES", key);
+    struct vodq_reply *z = vodq_redis_cmd(rd, &err, "ZRANGE %s 0 -1 WITHSCORES", key);
     if (!z)
-        return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, err.msg);
+        return answer_error(resp, 503, err.msg);
     struct sb b = {0};
     sb_printf(&b, "{\"workers\":[");
     long long now = (long long)vodq_now_ms();
     for (size_t i = 0; z->type == VODQ_REPLY_ARRAY && i + 1 < z->elements; i += 2) {
         const char *id = z->element[i]->str;
-        vodq_queue_key(&a->q, key, sizeof(key), VODQ_KEY_WORKER, id);
-        struct vodq_reply *h = vodq_redis_cmd(a->r, &err, "HGETALL %s", key);
+        vodq_queue_key(q, key, sizeof(key), VODQ_KEY_WORKER, id);
+        struct vodq_reply *h = CMD("HGETALL %s", key);
         sb_printf(&b, "%s{\"id\":", i ? "," : "");
         sb_json(&b, id);
         sb_printf(&b, ",\"heartbeat_age_ms\":%lld",
@@ -363,23 +358,28 @@ static enum MHD_Result get_workers(struct vodq_api *a, struct MHD_Connection *c)
         vodq_reply_free(h);
     }
     vodq_reply_free(z);
+    if (err.code != VODQ_OK) {
+        free(b.p);
+        return answer_error(resp, 503, "redis unavailable");
+    }
     sb_printf(&b, "]}");
-    return send_sb(c, MHD_HTTP_OK, &b);
+    return answer_sb(resp, 200, &b);
 }
 
-static enum MHD_Result get_session(struct vodq_api *a, struct MHD_Connection *c, const char *id)
+bool vodq_api_get_session(struct vodq_redis *rd, const struct vodq_queue *q, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
 {
+    const char *id = req->rest;
     if (!vodq_job_id_valid(id))
-        return send_error(c, MHD_HTTP_BAD_REQUEST, "bad session id");
+        return answer_error(resp, 400, "bad session id");
     char key[VODQ_KEY_MAX];
-    vodq_queue_key(&a->q, key, sizeof(key), VODQ_KEY_SESSION, id);
+    vodq_queue_key(q, key, sizeof(key), VODQ_KEY_SESSION, id);
     struct vodq_err err = {0};
-    struct vodq_reply *h = vodq_redis_cmd(a->r, &err, "HGETALL %s", key);
+    struct vodq_reply *h = vodq_redis_cmd(rd, &err, "HGETALL %s", key);
     if (!h)
-        return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, err.msg);
+        return answer_error(resp, 503, err.msg);
     if (h->type != VODQ_REPLY_ARRAY || h->elements == 0) {
         vodq_reply_free(h);
-        return send_error(c, MHD_HTTP_NOT_FOUND, "no such session");
+        return answer_error(resp, 404, "no such session");
     }
     struct sb b = {0};
     sb_printf(&b, "{\"id\":");
@@ -387,17 +387,17 @@ static enum MHD_Result get_session(struct vodq_api *a, struct MHD_Connection *c,
     sb_pairs(&b, h);
     sb_printf(&b, "}");
     vodq_reply_free(h);
-    return send_sb(c, MHD_HTTP_OK, &b);
+    return answer_sb(resp, 200, &b);
 }
 
-static enum MHD_Result get_dead(struct vodq_api *a, struct MHD_Connection *c)
+bool vodq_api_get_dead(struct vodq_redis *rd, const struct vodq_queue *q, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
 {
     char key[VODQ_KEY_MAX];
-    vodq_queue_key(&a->q, key, sizeof(key), VODQ_KEY_DEAD, NULL);
+    vodq_queue_key(q, key, sizeof(key), VODQ_KEY_DEAD, NULL);
     struct vodq_err err = {0};
-    struct vodq_reply *r = vodq_redis_cmd(a->r, &err, "XREVRANGE %s + - COUNT 200", key);
+    struct vodq_reply *r = vodq_redis_cmd(rd, &err, "XREVRANGE %s + - COUNT 200", key);
     if (!r)
-        return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, err.msg);
+        return answer_error(resp, 503, err.msg);
     struct sb b = {0};
     sb_printf(&b, "{\"dead\":[");
     for (size_t i = 0; r->type == VODQ_REPLY_ARRAY && i < r->elements; i++) {
@@ -408,7 +408,26 @@ static enum MHD_Result get_dead(struct vodq_api *a, struct MHD_Connection *c)
     }
     vodq_reply_free(r);
     sb_printf(&b, "]}");
-    return send_sb(c, MHD_HTTP_OK, &b);
+    return answer_sb(resp, 200, &b);
+}
+
+/* GET /jobs/{id}/events, POST /jobs/{id}/ACTION: rest is "{id}/...". */
+bool vodq_api_job_sub(struct vodq_redis *rd, const struct vodq_queue *q,
+                      const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
+{
+    const char *slash = strchr(req->rest, '/');
+    char jid[VODQ_ID_MAX + 1];
+    if (!slash || (size_t)(slash - req->rest) > VODQ_ID_MAX)
+        return answer_error(resp, 400, "bad job id");
+    snprintf(jid, sizeof(jid), "%.*s", (int)(slash - req->rest), req->rest);
+    if (!vodq_job_id_valid(jid))
+        return answer_error(resp, 400, "bad job id");
+    if (!strcmp(req->method, "GET")) {
+        if (strcmp(slash, "/events") != 0)
+            return answer_error(resp, 404, "no such endpoint");
+        return job_events(rd, q, req, resp, jid);
+    }
+    return job_control(rd, q, req, resp, jid, slash + 1, req->body, req->body_len);
 }
 
 /* ---- Server-Sent Events: /events?job=ID ---- */
@@ -432,12 +451,13 @@ static void sse_free(void *cls)
 }
 
 /* Fills s->pending with the job's new events (as SSE frames), or a comment
- * line as a keep-alive. Returns false when the stream should end. */
+ * line as a keep-alive, after a block of at most SSE_BLOCK_MS. Returns false
+ * when the stream should end. */
 static bool sse_fill(struct sse *s)
 {
     struct vodq_err err = {0};
-    struct vodq_reply *r =
-        vodq_redis_cmd(s->r, &err, "XREAD COUNT 200 BLOCK 100 STREAMS %s %s", s->ekey, s->last);
+    struct vodq_reply *r = vodq_redis_cmd(s->r, &err, "XREAD COUNT 200 BLOCK %d STREAMS %s %s",
+                                          SSE_BLOCK_MS, s->ekey, s->last);
     if (!r)
         return false;
     struct sb b = {0};
@@ -464,40 +484,46 @@ static bool sse_fill(struct sse *s)
     return true;
 }
 
-static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+static long sse_read(void *cls, char *buf, size_t max)
 {
-    (void)pos;
     struct sse *s = cls;
     if (s->poff >= s->plen) {
         if (vodq_now_ms() > s->ends_at || !sse_fill(s))
-            return MHD_CONTENT_READER_END_OF_STREAM;
+            return -1;
     }
     size_t n = s->plen - s->poff < max ? s->plen - s->poff : max;
     memcpy(buf, s->pending + s->poff, n);
     s->poff += n;
-    return (ssize_t)n;
+    return (long)n;
 }
 
-static enum MHD_Result events_stream(struct vodq_api *a, struct MHD_Connection *c)
+void vodq_api_events(const char *redis_url, const struct vodq_queue *q,
+                     const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
 {
-    const char *job = arg(c, "job");
+    const char *job = arg(req, "job");
     if (!job || !vodq_job_id_valid(job))
-        return send_error(c, MHD_HTTP_BAD_REQUEST, "job: a job id is required");
+        return vodq_httpd_error(resp, 400, "job: a job id is required");
     struct sse *s = calloc(1, sizeof(*s));
     if (!s)
-        return MHD_NO;
+        return vodq_httpd_error(resp, 500, "out of memory");
     struct vodq_err err = {0};
-    struct vodq_redis_opts o = {.url = a->redis_url, .command_timeout_ms = 2000};
+    /* its own connection: XREAD blocks; bounded by the read timeout */
+    struct vodq_redis_opts o = {.url = redis_url,
+                                .connect_timeout_ms = 400,
+                                .command_timeout_ms = SSE_BLOCK_MS + 800,
+                                .reconnect_max_ms = 100};
     if (!(s->r = vodq_redis_new(&o, &err))) {
         free(s);
-        return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, err.msg);
+        return vodq_httpd_error(resp, 503, "redis unavailable");
     }
     snprintf(s->job, sizeof(s->job), "%s", job);
-    vodq_queue_key(&a->q, s->ekey, sizeof(s->ekey), VODQ_KEY_EVENTS, NULL);
+    vodq_queue_key(q, s->ekey, sizeof(s->ekey), VODQ_KEY_EVENTS, NULL);
     /* resume after Last-Event-ID (EventSource reconnects), else from now */
-    const char *lei = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    const char *lei = vodq_httpd_req_header(req, "Last-Event-ID");
     snprintf(s->last, sizeof(s->last), "%s",
-             lei && strspn(lei, "0123456789-") == strlen(lei) && *lei ? lei : "$");
+             lei && *lei && strlen(lei) < sizeof(s->last) && strspn(lei, "0123456789-") == strlen(lei)
+                 ? lei
+                 : "$");
     s->ends_at = vodq_now_ms() + SSE_LIFETIME_MS;
     s->pending = strdup("retry: 1000\n\n");
     s->plen = s->pending ? strlen(s->pending) : 0;
@@ -507,25 +533,25 @@ static enum MHD_Result events_stream(struct vodq_api *a, struct MHD_Connection *
                              ? vodq_reply_str(r->element[0], 0)
                              : NULL;
         snprintf(s->last, sizeof(s->last), "%s", id ? id : "0-0");
+        bool failed = !r;
         vodq_reply_free(r);
+        if (failed) {
+            sse_free(s);
+            return vodq_httpd_error(resp, 503, "redis unavailable");
+        }
     }
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, s, sse_free);
-    if (!resp) {
-        sse_free(s);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    resp->status = 200;
+    resp->type = "text/event-stream";
+    resp->stream = sse_read;
+    resp->stream_cls = s;
+    resp->stream_done = sse_free;
 }
 
 /* ---- Dashboard files ---- */
 
-static enum MHD_Result static_file(struct MHD_Connection *c, const char *url, bool *found)
+void vodq_api_static(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
 {
+    (void)ctx;
     static const struct {
         const char *path, *type;
         const unsigned char *data;
@@ -536,84 +562,15 @@ static enum MHD_Result static_file(struct MHD_Connection *c, const char *url, bo
         {"/app.css", "text/css; charset=utf-8", vodq_dash_app_css, sizeof(vodq_dash_app_css) - 1},
     };
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        if (strcmp(url, files[i].path) != 0)
+        if (strcmp(req->path, files[i].path) != 0)
             continue;
-        *found = true;
-        struct MHD_Response *resp = MHD_create_response_from_buffer(
-            files[i].len, (void *)files[i].data, MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(resp, "Content-Type", files[i].type);
-        MHD_add_response_header(resp, "Content-Security-Policy",
-                                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'");
-        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
-        MHD_destroy_response(resp);
-        return ret;
-    }
-    *found = false;
-    return MHD_NO;
-}
-
-/* ---- Routing ---- */
-
-struct vodq_api *vodq_api_new(struct vodq_redis *r, const struct vodq_queue *q,
-                              const char *redis_url)
-{
-    struct vodq_api *a = calloc(1, sizeof(*a));
-    if (!a || !(a->redis_url = strdup(redis_url ? redis_url : ""))) {
-        free(a);
-        return NULL;
-    }
-    a->r = r;
-    a->q = *q;
-    return a;
-}
-
-void vodq_api_free(struct vodq_api *a)
-{
-    if (!a)
+        resp->body = strndup((const char *)files[i].data, files[i].len);
+        if (!resp->body)
+            return vodq_httpd_error(resp, 500, "out of memory");
+        resp->status = 200;
+        resp->type = files[i].type;
+        resp->csp = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'";
         return;
-    free(a->redis_url);
-    free(a);
-}
-
-enum MHD_Result vodq_api_handle(struct vodq_api *a, struct MHD_Connection *c, const char *url,
-                                const char *method, const char *body, size_t body_len,
-                                bool *handled)
-{
-    *handled = true;
-    bool get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
-    if (get) {
-        bool found;
-        enum MHD_Result ret = static_file(c, url, &found);
-        if (found)
-            return ret;
-        if (!strcmp(url, "/api/queues"))
-            return get_queues(a, c);
-        if (!strcmp(url, "/jobs"))
-            return list_jobs(a, c);
-        if (!strcmp(url, "/workers"))
-            return get_workers(a, c);
-        if (!strcmp(url, "/dead"))
-            return get_dead(a, c);
-        if (!strcmp(url, "/events"))
-            return events_stream(a, c);
-        if (!strncmp(url, "/sessions/", 10))
-            return get_session(a, c, url + 10);
     }
-    if (!strncmp(url, "/jobs/", 6)) {
-        const char *id = url + 6, *slash = strchr(id, '/');
-        if (slash) {
-            char jid[VODQ_ID_MAX + 1];
-            snprintf(jid, sizeof(jid), "%.*s", (int)(slash - id), id);
-            if (!vodq_job_id_valid(jid))
-                return send_error(c, MHD_HTTP_BAD_REQUEST, "bad job id");
-            if (get && !strcmp(slash, "/events"))
-                return job_events(a, c, jid);
-            if (post)
-                return job_control(a, c, jid, slash + 1, body, body_len);
-            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST for actions");
-        }
-    }
-    *handled = false;
-    return MHD_NO;
+    vodq_httpd_error(resp, 404, "no such endpoint");
 }

@@ -1,5 +1,6 @@
 /* api.h: the scheduler's REST API for operators and the dashboard
- * (docs/operations.md §8a):
+ * (docs/operations.md), routed by scheduler/http.c through shared/httpd
+ * (tokens, roles, limits):
  *   GET  /api/queues                 lanes: depth, running, lag, oldest wait; job counters
  *   GET  /jobs?state=&type=&session=&cursor=&limit=   one page of jobs
  *   GET  /jobs/{id}/events           the job's events (newest 2000 of the stream)
@@ -16,26 +17,41 @@
 #ifndef VODQ_SCHED_API_H
 #define VODQ_SCHED_API_H
 
+#include "shared/httpd.h"
 #include "shared/proto.h"
 #include "shared/redis.h"
-
-#include <microhttpd.h>
 
 #include <stdbool.h>
 #include <stddef.h>
 
-struct vodq_api;
+/* The Redis-backed handlers: rd is a connection from the caller's pool
+ * (short timeouts), q the queue. Each fills resp and returns false when rd
+ * failed and should be dropped rather than pooled again. */
+typedef bool (*vodq_api_fn)(struct vodq_redis *rd, const struct vodq_queue *q,
+                           const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp);
 
-/* Returns a new API on r (borrowed: used only from the HTTP thread) and q;
- * redis_url opens one connection per event stream. NULL on OOM. */
-struct vodq_api *vodq_api_new(struct vodq_redis *r, const struct vodq_queue *q,
-                              const char *redis_url);
-void vodq_api_free(struct vodq_api *a);
+bool vodq_api_get_queues(struct vodq_redis *rd, const struct vodq_queue *q,
+                         const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp);
+bool vodq_api_list_jobs(struct vodq_redis *rd, const struct vodq_queue *q,
+                        const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp);
+/* req->rest = "{id}/events" (GET) or "{id}/ACTION" (POST) */
+bool vodq_api_job_sub(struct vodq_redis *rd, const struct vodq_queue *q,
+                      const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp);
+bool vodq_api_get_workers(struct vodq_redis *rd, const struct vodq_queue *q,
+                          const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp);
+/* req->rest = the session id */
+bool vodq_api_get_session(struct vodq_redis *rd, const struct vodq_queue *q,
+                          const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp);
+bool vodq_api_get_dead(struct vodq_redis *rd, const struct vodq_queue *q,
+                       const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp);
 
-/* Answers the request if it is one of the API's (sets *handled), with body
- * (body_len bytes, may be NULL) for a POST. */
-enum MHD_Result vodq_api_handle(struct vodq_api *a, struct MHD_Connection *c, const char *url,
-                                const char *method, const char *body, size_t body_len,
-                                bool *handled);
+/* GET /events?job=ID: a streaming response on its own Redis connection
+ * (redis_url); each read blocks at most 200 ms, the stream ends after 60 s
+ * (EventSource reconnects with Last-Event-ID). */
+void vodq_api_events(const char *redis_url, const struct vodq_queue *q,
+                     const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp);
+
+/* The dashboard's files (a vodq_httpd_handler; needs no token). */
+void vodq_api_static(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp);
 
 #endif

@@ -8,6 +8,7 @@
  *   once while the poller says Redis is down, and otherwise use a pooled
  *   connection with short connect and read timeouts. */
 #include "scheduler/http.h"
+#include "scheduler/api.h"
 #include "scheduler/stats.h"
 
 #include "shared/httpd.h"
@@ -303,15 +304,6 @@ static void h_metrics(void *ctx, const struct vodq_httpd_req *req, struct vodq_h
 
 /* ---- handlers -------------------------------------------------------- */
 
-static void h_livez(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
-{
-    (void)ctx;
-    (void)req;
-    resp->status = 200;
-    resp->type = "text/plain";
-    resp->body = strdup("ok\n");
-}
-
 static void h_readyz(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
 {
     (void)req;
@@ -352,10 +344,47 @@ static void h_submit(void *ctx, const struct vodq_httpd_req *req, struct vodq_ht
         snprintf(resp->body, cap, "{\"id\":\"%s\"}", id);
 }
 
+/* Runs an api.c handler on a pooled connection; 503 at once while the
+ * poller finds Redis down. */
+static void with_redis(struct vodq_http *h, vodq_api_fn fn, const struct vodq_httpd_req *req,
+                       struct vodq_httpd_resp *resp)
+{
+    if (!redis_maybe_up(h))
+        return vodq_httpd_error(resp, 503, "redis unavailable");
+    struct vodq_err err = {0};
+    struct vodq_redis *r = pool_get(h, &err);
+    if (!r)
+        return vodq_httpd_error(resp, 503, "redis unavailable");
+    pool_put(h, r, !fn(r, &h->q, req, resp));
+}
+
+#define API_HANDLER(name)                                                                    \
+    static void h_##name(void *ctx, const struct vodq_httpd_req *req,                        \
+                         struct vodq_httpd_resp *resp)                                       \
+    {                                                                                        \
+        with_redis(ctx, vodq_api_##name, req, resp);                                         \
+    }
+API_HANDLER(get_queues)
+API_HANDLER(list_jobs)
+API_HANDLER(job_sub)
+API_HANDLER(get_workers)
+API_HANDLER(get_session)
+API_HANDLER(get_dead)
+
+static void h_events(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
+{
+    struct vodq_http *h = ctx;
+    if (!redis_maybe_up(h))
+        return vodq_httpd_error(resp, 503, "redis unavailable");
+    vodq_api_events(h->redis_url, &h->q, req, resp);
+}
+
 static void h_job(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
 {
     struct vodq_http *h = ctx;
     const char *id = req->rest;
+    if (strchr(id, '/'))
+        return with_redis(h, vodq_api_job_sub, req, resp); /* /jobs/{id}/events */
     if (!vodq_job_id_valid(id))
         return vodq_httpd_error(resp, 400, "bad job id");
     if (!redis_maybe_up(h))
@@ -373,12 +402,23 @@ static void h_job(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd
 
 /* The routing table: add a row for a new endpoint. */
 static const struct vodq_httpd_route routes[] = {
-    {"GET", "/livez", false, VODQ_HTTPD_NONE, h_livez},
-    {"GET", "/readyz", false, VODQ_HTTPD_NONE, h_readyz},
-    {"GET", "/healthz", false, VODQ_HTTPD_NONE, h_readyz},
-    {"GET", "/metrics", false, VODQ_HTTPD_READ, h_metrics},
-    {"GET", "/jobs/", true, VODQ_HTTPD_READ, h_job},
-    {"POST", "/jobs", false, VODQ_HTTPD_ADMIN, h_submit},
+    {"GET", "/livez", false, VODQ_HTTPD_NONE, vodq_httpd_livez, false},
+    {"GET", "/readyz", false, VODQ_HTTPD_NONE, h_readyz, false},
+    {"GET", "/healthz", false, VODQ_HTTPD_NONE, h_readyz, false},
+    {"GET", "/metrics", false, VODQ_HTTPD_READ, h_metrics, false},
+    {"GET", "/jobs/", true, VODQ_HTTPD_READ, h_job, false}, /* /jobs/{id} and /jobs/{id}/events */
+    {"POST", "/jobs", false, VODQ_HTTPD_ADMIN, h_submit, false},
+    /* the REST API and dashboard (api.c) */
+    {"GET", "/jobs", false, VODQ_HTTPD_READ, h_list_jobs, false},
+    {"POST", "/jobs/", true, VODQ_HTTPD_ADMIN, h_job_sub, false}, /* pause|resume|cancel|retry|auth */
+    {"GET", "/api/queues", false, VODQ_HTTPD_READ, h_get_queues, false},
+    {"GET", "/workers", false, VODQ_HTTPD_READ, h_get_workers, false},
+    {"GET", "/sessions/", true, VODQ_HTTPD_READ, h_get_session, false},
+    {"GET", "/dead", false, VODQ_HTTPD_READ, h_get_dead, false},
+    {"GET", "/events", false, VODQ_HTTPD_READ, h_events, true}, /* ?token= for EventSource */
+    {"GET", "/", false, VODQ_HTTPD_NONE, vodq_api_static, false},
+    {"GET", "/app.js", false, VODQ_HTTPD_NONE, vodq_api_static, false},
+    {"GET", "/app.css", false, VODQ_HTTPD_NONE, vodq_api_static, false},
 };
 
 /* ---- lifecycle ------------------------------------------------------- */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +220,15 @@ struct vodq_httpd {
     struct vodq_httpd_opts o;
     bool loopback;
     char warning[512];
+    atomic_int streams; /* streaming responses running */
+};
+
+/* A streaming response: the handler's callback plus the server's count. */
+struct stream {
+    struct vodq_httpd *h;
+    vodq_httpd_stream_fn fn;
+    void *cls;
+    void (*done)(void *cls);
 };
 
 /* Per-request state between libmicrohttpd's calls of the handler. */
@@ -252,9 +262,71 @@ void vodq_httpd_error(struct vodq_httpd_resp *resp, unsigned status, const char 
     resp->body = vodq_httpd_json_error(msg);
 }
 
+void vodq_httpd_livez(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
+{
+    (void)ctx;
+    (void)req;
+    resp->status = 200;
+    resp->type = "text/plain";
+    resp->body = strdup("ok\n");
+}
+
+const char *vodq_httpd_req_header(const struct vodq_httpd_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
 const char *vodq_httpd_req_arg(const struct vodq_httpd_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct stream *s = cls;
+    long n = s->fn(s->cls, buf, max);
+    return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream *s = cls;
+    if (s->done)
+        s->done(s->cls);
+    atomic_fetch_sub(&s->h->streams, 1);
+    free(s);
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg);
+
+/* Queues r's stream, or 503 when max_streams are running already. */
+static enum MHD_Result send_stream(struct vodq_httpd *h, struct MHD_Connection *c,
+                                   struct vodq_httpd_resp *r)
+{
+    free(r->body);
+    r->body = NULL;
+    int max = h->o.max_streams > 0 ? h->o.max_streams : 8;
+    struct stream *s = NULL;
+    if (atomic_fetch_add(&h->streams, 1) >= max || !(s = malloc(sizeof(*s)))) {
+        atomic_fetch_sub(&h->streams, 1);
+        if (r->stream_done)
+            r->stream_done(r->stream_cls);
+        return send_error(c, 503, "too many event streams open; try again later");
+    }
+    *s = (struct stream){h, r->stream, r->stream_cls, r->stream_done};
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_free);
+    if (!resp) {
+        stream_free(s);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", r->type ? r->type : "text/event-stream");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ret = MHD_queue_response(c, r->status ? r->status : 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
 }
 
 static enum MHD_Result send_resp(struct MHD_Connection *c, struct vodq_httpd_resp *r,
@@ -272,6 +344,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct vodq_httpd_res
     MHD_add_response_header(resp, "Content-Type", r->type ? r->type : "application/json");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (r->csp)
+        MHD_add_response_header(resp, "Content-Security-Policy", r->csp);
     if (challenge)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"vodq\"");
     enum MHD_Result ret = MHD_queue_response(c, r->status ? r->status : 500, resp);
@@ -321,9 +395,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return known ? send_error(c, 405, "method not allowed here")
                          : send_error(c, 404, "no such endpoint");
         enum vodq_httpd_access role = VODQ_HTTPD_ADMIN;
-        if (h->tokens)
-            role = vodq_httpd_tokens_check(
-                h->tokens, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+        if (h->tokens) {
+            const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+            const char *qt = route->token_in_query
+                                 ? MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token")
+                                 : NULL;
+            char bearer[TOKEN_MAX + 16];
+            if (!authz && qt && strlen(qt) <= TOKEN_MAX) {
+                /* the same constant-time check as the header */
+                snprintf(bearer, sizeof(bearer), "Bearer %s", qt);
+                authz = bearer;
+            }
+            role = vodq_httpd_tokens_check(h->tokens, authz);
+            if (authz == bearer)
+                explicit_bzero(bearer, sizeof(bearer));
+        }
         if (route->need > VODQ_HTTPD_NONE && role == VODQ_HTTPD_NONE)
             return send_error(c, 401, "a valid bearer token is required (Authorization: Bearer TOKEN)");
         if (role < route->need)
@@ -380,6 +466,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     };
     struct vodq_httpd_resp resp = {0};
     st->route->fn(h->o.ctx, &req, &resp);
+    if (resp.stream)
+        return send_stream(h, c, &resp);
     return send_resp(c, &resp, false);
 }
 

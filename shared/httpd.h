@@ -46,11 +46,21 @@ struct vodq_httpd_req {
     void *conn;                 /* opaque; for vodq_httpd_req_arg() */
 };
 
+/* A streaming body (Server-Sent Events): fn fills buf with up to max bytes
+ * and returns how many, or -1 at the end of the stream; it is called from a
+ * pool thread and must return within about a second (a bounded block).
+ * done(cls) is called once when the stream ends or the client goes. */
+typedef long (*vodq_httpd_stream_fn)(void *cls, char *buf, size_t max);
+
 /* What a handler answers. The server frees body with free(). */
 struct vodq_httpd_resp {
     unsigned status;   /* HTTP status; 0 = 500 */
     const char *type;  /* Content-Type (static string); NULL = application/json */
     char *body;        /* malloc'd; NULL = empty body */
+    const char *csp;   /* Content-Security-Policy (static string) or NULL */
+    vodq_httpd_stream_fn stream; /* set: stream the body instead (body unused) */
+    void *stream_cls;
+    void (*stream_done)(void *cls); /* called even when the stream is refused */
 };
 
 typedef void (*vodq_httpd_handler)(void *ctx, const struct vodq_httpd_req *req,
@@ -62,6 +72,7 @@ struct vodq_httpd_route {
     bool prefix;                 /* match every path starting with path */
     enum vodq_httpd_access need;  /* VODQ_HTTPD_NONE = open (health probes) */
     vodq_httpd_handler fn;        /* called from a pool thread */
+    bool token_in_query;          /* also accept ?token=TOKEN (EventSource cannot set headers) */
 };
 
 struct vodq_httpd_opts {
@@ -70,6 +81,7 @@ struct vodq_httpd_opts {
     bool insecure;                        /* allow no token on a non-loopback address */
     size_t max_body_bytes;                /* larger bodies: 413 */
     int threads;                          /* pool size; 0 = 4 */
+    int max_streams;                      /* concurrent streaming responses; 0 = 8 (more: 503) */
     const struct vodq_httpd_route *routes; /* borrowed; must outlive the server */
     size_t n_routes;
     void *ctx; /* passed to every handler */
@@ -96,6 +108,13 @@ void vodq_httpd_stop(struct vodq_httpd *h);
 
 /* The value of query argument name of the request, or NULL. */
 const char *vodq_httpd_req_arg(const struct vodq_httpd_req *req, const char *name);
+
+/* The value of request header name, or NULL. */
+const char *vodq_httpd_req_header(const struct vodq_httpd_req *req, const char *name);
+
+/* A handler for GET /livez: 200 "ok" while the process serves (touches
+ * nothing; a Redis outage never fails it). */
+void vodq_httpd_livez(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp);
 
 /* Returns a new JSON text {"error": msg} (free with free()); NULL on OOM. */
 char *vodq_httpd_json_error(const char *msg);

@@ -71,7 +71,8 @@ int main(int argc, char **argv)
     char *work_dir = NULL;
     char *tags_opt = NULL;
     char *secret_key_file = NULL;
-    char *http = NULL;
+    char *http = NULL, *http_token_file = NULL;
+    bool http_insecure = false;
     long long slots_sleep = 0, slots_compose = 0, slots_upload = 0, heartbeat_ms = 0,
               progress_ms = 0, grace_ms = 0, block_ms = 0, events_maxlen = 0, retention_s = 0,
               stall_s = 0;
@@ -150,7 +151,15 @@ int main(int argc, char **argv)
          "cuda_filters, vaapi, qsv, x264, x265); jobs are routed by them",
          &tags_opt, 0, 0},
         {"http", "VODQ_HTTP", VODQ_OPT_STR, "",
-         "serve /metrics and /livez (no Redis needed) on ADDR:PORT (off when empty)", &http, 0,
+         "serve /metrics and /livez (no Redis needed) on HOST:PORT, [V6]:PORT or NAME:PORT "
+         "(off when empty)",
+         &http, 0, 0},
+        {"http-token-file", "VODQ_HTTP_TOKEN_FILE", VODQ_OPT_STR, "",
+         "bearer tokens for --http, lines 'admin TOKEN' or 'read TOKEN' (chmod 600); "
+         "/metrics then needs one, /livez never",
+         &http_token_file, 0, 0},
+        {"http-insecure", "VODQ_HTTP_INSECURE", VODQ_OPT_BOOL, "",
+         "allow --http on a non-loopback address without --http-token-file", &http_insecure, 0,
          0},
     };
     int n = (int)(sizeof(opts) / sizeof(opts[0]));
@@ -323,14 +332,21 @@ int main(int argc, char **argv)
     }
     struct vodq_serve *srv = NULL;
     if (http && *http) {
-        if (!(srv = vodq_serve_start(http, wid, &err))) {
+        struct vodq_serve_opts so = {.listen = http,
+                                     .token_file = http_token_file,
+                                     .insecure = http_insecure,
+                                     .worker = wid};
+        if (!(srv = vodq_serve_start(&so, &err))) {
             fprintf(stderr, "vodq-worker: %s\n", err.msg);
             vodq_worker_free(w);
             vodq_config_free(opts, n);
             free(caps);
             return 2;
         }
-        vodq_info("http: /metrics and /livez on port %d", vodq_serve_port(srv));
+        if (*vodq_serve_warning(srv))
+            vodq_warn("%s", vodq_serve_warning(srv));
+        vodq_info("http: /metrics and /livez on %s%s", http,
+                  http_token_file && *http_token_file ? " (bearer tokens)" : "");
     }
     the_worker = w;
     struct sigaction sa = {0};

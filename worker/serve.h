@@ -1,20 +1,29 @@
-/* serve.h: the worker's HTTP endpoint (--http ADDR:PORT): /metrics and
- * /livez. Neither touches Redis, so a Redis outage never restarts a worker
+/* serve.h: the worker's HTTP endpoint (--http ADDR:PORT) on shared/httpd:
+ * /livez (open) and /metrics (read token when --http-token-file is given).
+ * Neither touches Redis, so a Redis outage never restarts a worker
  * (Kubernetes liveness) and metrics keep flowing while it lasts. */
 #ifndef VODQ_WORKER_SERVE_H
 #define VODQ_WORKER_SERVE_H
 
 #include "shared/err.h"
 
+#include <stdbool.h>
+
+struct vodq_serve_opts {
+    const char *listen;     /* "HOST:PORT" etc. (shared/httpd.h) */
+    const char *token_file; /* NULL or "" = no tokens (loopback only unless insecure) */
+    bool insecure;          /* allow a non-loopback address without tokens */
+    const char *worker;     /* the id put on the metrics; must outlive the server */
+};
+
 struct vodq_serve;
 
-/* Starts serving on addr ("0.0.0.0:9100", "127.0.0.1:0" for a free port)
- * in its own thread. worker is the id put on the metrics (borrowed; must
- * outlive the server). Returns a new server or NULL with err filled; stop
- * with vodq_serve_stop(). */
-struct vodq_serve *vodq_serve_start(const char *addr, const char *worker, struct vodq_err *err);
-/* The port it listens on (useful after asking for port 0). */
-int vodq_serve_port(const struct vodq_serve *s);
+/* Starts serving in its own threads. Returns a new server or NULL with err
+ * filled (a bad address or token file, a non-loopback address without
+ * tokens, a port in use); stop with vodq_serve_stop(). */
+struct vodq_serve *vodq_serve_start(const struct vodq_serve_opts *o, struct vodq_err *err);
+/* A warning to log ("token file readable by others"...), or "". */
+const char *vodq_serve_warning(const struct vodq_serve *s);
 void vodq_serve_stop(struct vodq_serve *s);
 
 #endif

@@ -70,6 +70,11 @@ for round in stopped killed; do
   timed "/livez, Redis $round" "$U/livez"
   timed "GET /jobs/<id>, Redis $round" -H "Authorization: Bearer $READ" "$U/jobs/$id"
   timed "POST /jobs, Redis $round" -X POST -H "Authorization: Bearer $ADMIN" -d "$spec" "$U/jobs"
+  # the REST API under the dashboard (scheduler/api.c)
+  for p in /jobs /api/queues /workers /dead "/jobs/$id/events" "/events?job=$id"; do
+    timed "GET $p, Redis $round" -H "Authorization: Bearer $READ" "$U$p"
+  done
+  timed "POST /jobs/<id>/pause, Redis $round" -X POST -H "Authorization: Bearer $ADMIN" "$U/jobs/$id/pause"
   # several at once
   pids=()
   for i in 1 2 3 4 5 6; do
@@ -122,4 +127,14 @@ printf 'admin short\n' >"$T_DIR/badtokens"
 expect_eq "a too-short token is refused at start" 2 "$rc"
 check "naming the file and line" grep -q 'badtokens:1' "$T_DIR/bad.log"
 check "without echoing the token" bash -c "! grep -q short '$T_DIR/bad.log'"
+# the worker's --http: the same server, tokens and loopback rule (issue 10)
+chmod 600 "$T_DIR/tokens"
+WP=$(free_port)
+start_worker w1 --slots-compose 0 --slots-upload 0 --slots-sleep 1 --http "127.0.0.1:$WP" --http-token-file "$T_DIR/tokens"
+check "worker /livez needs no token" wait_for 5 curl -sf -o /dev/null "http://127.0.0.1:$WP/livez"
+expect_eq "worker /metrics without a token: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WP/metrics")"
+check "worker /metrics with a read token" bash -c "curl -sf -H 'Authorization: Bearer $READ' 'http://127.0.0.1:$WP/metrics' | grep -q '^vodq_worker_slots{worker=\"w1\"'"
+"$VODQ_BIN/vodq-worker" --redis "$REDIS_URL" --id w2 --http "0.0.0.0:$(free_port)" >"$T_DIR/wopen.log" 2>&1 && rc=0 || rc=$?
+expect_eq "worker on 0.0.0.0 without a token file exits 2" 2 "$rc"
+check "and says why" grep -q 'http-token-file' "$T_DIR/wopen.log"
 t_done

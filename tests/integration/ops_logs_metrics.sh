@@ -70,7 +70,7 @@ b = [int(v) for v in re.findall(r"vodq_job_run_seconds_bucket[{]queue=.default.,
 assert b and b == sorted(b) and b[-1] == 2, b' "$sm"
 # a task nobody claims (w1 serves no uploads): the oldest-waiting age grows
 echo '{"id":"wait1","type":"upload","upload":{"file":"/x","s3":{"url":"s3://bkt/x","access_key":"a","secret_key":"b"}}}' | ctl submit - >/dev/null
-sleep 1.2
+sleep 2.2  # the poller scrapes once a second: the figure may be up to ~1 s old
 m2=$(curl -sf "http://127.0.0.1:$SP/metrics")
 age=$(awk '$1 == "vodq_lane_oldest_waiting_seconds{queue=\"default\",lane=\"upload\"}" {print $2}' <<<"$m2")
 check "oldest waiting age of the upload lane is about 1 s ($age)" python3 -c "import sys; assert 0.8 <= float(sys.argv[1]) < 30" "$age"

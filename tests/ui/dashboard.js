@@ -1,6 +1,8 @@
 // dashboard.js: drives the scheduler's dashboard in Debian's headless
 // chromium with playwright-core (tests/integration/dashboard_ui.sh).
-//   node dashboard.js BASE_URL JOB_ID SCREENSHOT_DIR
+//   node dashboard.js BASE_URL JOB_ID SCREENSHOT_DIR [TOKEN]
+// TOKEN (an admin bearer token) is put where the page's sign-in form keeps
+// it (localStorage) before the page loads.
 // Checks: every page loads without a console error, the running job's
 // progress bar moves (Server-Sent Events), clicking cancel ends the job.
 // Prints "ok - ..." / "not ok - ..." lines; exit 1 on any failure.
@@ -10,7 +12,7 @@ const fs = require("fs");
 const os = require("os");
 const path = require("path");
 
-const [base, job, shots] = process.argv.slice(2);
+const [base, job, shots, token] = process.argv.slice(2);
 let failed = 0;
 const ok = (cond, what) => { console.log((cond ? "ok - " : "not ok - ") + what); if (!cond) failed++; };
 
@@ -28,6 +30,7 @@ const ok = (cond, what) => { console.log((cond ? "ok - " : "not ok - ") + what);
   const errors = [];
   try {
     const page = await browser.newPage();
+    if (token) await page.addInitScript((t) => localStorage.setItem("vodq-token", t), token);
     page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
     page.on("pageerror", (e) => errors.push(String(e)));
     page.on("requestfailed", (r) => { if (!r.url().includes("/events?")) errors.push("request failed: " + r.url()); });
@@ -59,7 +62,8 @@ const ok = (cond, what) => { console.log((cond ? "ok - " : "not ok - ") + what);
     let state = "";
     for (let i = 0; i < 60 && state !== "cancelled"; i++) {
       await page.waitForTimeout(250);
-      state = await page.evaluate(async (id) => (await (await fetch("/jobs/" + id)).json()).state, job);
+      state = await page.evaluate(async ([id, t]) => (await (await fetch("/jobs/" + id,
+        { headers: t ? { Authorization: "Bearer " + t } : {} })).json()).state, [job, token]);
     }
     ok(state === "cancelled", `clicking cancel ends the job (state ${state})`);
     await page.waitForSelector("main .state.cancelled", { timeout: 10000 }).then(() => ok(true, "the page shows it cancelled"),
