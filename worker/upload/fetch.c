@@ -1,6 +1,8 @@
 /* fetch.c: remote sources into the worker's cache (see fetch.h). */
 #include "worker/upload/fetch.h"
 
+#include "shared/metrics.h"
+
 #include "worker/upload/http.h"
 #include "worker/upload/sign.h"
 #include "worker/upload/target.h"
@@ -828,6 +830,7 @@ enum vodq_rc vodq_fetch_resolve(void *fp, const char *inputs_json, const char *c
         l->n = i + 1;
         if (rc != VODQ_OK)
             goto out;
+        vodq_metric_add(s[i].cached ? VODQ_M_CACHE_HITS : VODQ_M_CACHE_MISSES, 1);
         if (!s[i].cached)
             sweep(f); /* keep the cache under its bound */
     }
