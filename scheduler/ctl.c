@@ -22,6 +22,9 @@ static const char *synopsis = "[OPTIONS] COMMAND [ARGS]";
 static const char *description =
     "Commands:\n"
     "  submit FILE|-            submit a JSON job spec; prints the job id alone\n"
+    "  submit --bulk FILE|-     one JSON spec per line, pipelined; prints one line per\n"
+    "                           input line: the job id, or \"error: line N: PATH: why\"\n"
+    "                           (exit 1 if any line was not submitted)\n"
     "  status ID [--json]       the job's state, progress, attempts and error\n"
     "  watch ID                 follow a job with a progress bar until it ends\n"
     "                           (exit 0 when it succeeds, 1 otherwise)\n"
@@ -108,8 +111,82 @@ static char *read_all(const char *path, size_t *len)
     return buf;
 }
 
-static int cmd_submit(int argc, char **argv, const struct vodq_job_defaults *d)
+#define BULK_CHUNK 4096 /* lines handed to vodq_proto_submit_many at a time */
+
+/* Submits a chunk of lines; prints one result line each. Returns the number that failed. */
+static size_t bulk_flush(char **lines, size_t *lens, size_t n, size_t first_line,
+                         const struct vodq_job_defaults *d, struct vodq_submit_result *res)
 {
+    struct vodq_err err = {0};
+    vodq_proto_submit_many(R, &Q, (const char *const *)lines, lens, n, d, res, &err);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (res[i].err.code == VODQ_OK) {
+            printf("%s\n", res[i].id);
+        } else {
+            printf("error: line %zu: %s\n", first_line + i, res[i].err.msg);
+            bad++;
+        }
+        free(lines[i]);
+    }
+    return bad;
+}
+
+static int cmd_submit_bulk(const char *path, const struct vodq_job_defaults *d)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f)
+        return fail("submit --bulk: cannot read %s: %s", path, strerror(errno));
+    char **lines = calloc(BULK_CHUNK, sizeof(*lines));
+    size_t *lens = calloc(BULK_CHUNK, sizeof(*lens));
+    struct vodq_submit_result *res = calloc(BULK_CHUNK, sizeof(*res));
+    size_t n = 0, lineno = 0, bad = 0, total = 0;
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    int rc = 0;
+    if (!lines || !lens || !res) {
+        rc = fail("submit --bulk: out of memory");
+        goto done;
+    }
+    while ((got = getline(&buf, &cap, f)) >= 0) {
+        lineno++;
+        while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == '\r'))
+            buf[--got] = '\0';
+        lens[n] = (size_t)got;
+        if (!(lines[n] = strndup(buf, (size_t)got))) {
+            rc = fail("submit --bulk: out of memory");
+            break;
+        }
+        if (++n == BULK_CHUNK) {
+            bad += bulk_flush(lines, lens, n, lineno - n + 1, d, res);
+            total += n;
+            n = 0;
+        }
+    }
+    if (n) {
+        bad += bulk_flush(lines, lens, n, lineno - n + 1, d, res);
+        total += n;
+    }
+    if (ferror(f))
+        rc = fail("submit --bulk: reading %s: %s", path, strerror(errno));
+    fflush(stdout);
+    if (bad)
+        rc = fail("submit --bulk: %zu of %zu line(s) not submitted", bad, total);
+done:
+    free(buf);
+    free(lines);
+    free(lens);
+    free(res);
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+static int cmd_submit(int argc, char **argv, const struct vodq_job_defaults *d, const char *bulk)
+{
+    if (bulk && *bulk)
+        return cmd_submit_bulk(bulk, d);
     if (argc < 1)
         return usage_fail("submit: which file? (FILE or - for standard input)");
     size_t len = 0;
@@ -602,7 +679,7 @@ static int cmd_session(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    char *redis_url = NULL, *queue = NULL, *state = NULL, *secret_key_file = NULL;
+    char *redis_url = NULL, *queue = NULL, *state = NULL, *secret_key_file = NULL, *bulk = NULL;
     char *redis_ca = NULL, *redis_cert = NULL, *redis_key = NULL;
     long long limit = 0, events_maxlen = 0, retention_s = 0;
     struct vodq_keyring *keys = NULL; /* opens/seals credentials; freed at out */
@@ -616,6 +693,8 @@ int main(int argc, char **argv)
          "session release: also delete the session's exported files (from this host)",
          &delete_exports, 0, 0},
         {"state", NULL, VODQ_OPT_STR, "", "list: only jobs in this state", &state, 0, 0},
+        {"bulk", NULL, VODQ_OPT_STR, "", "submit: a file of specs, one per line ('-': stdin)",
+         &bulk, 0, 0},
         {"limit", NULL, VODQ_OPT_INT, "1000", "list: at most this many jobs", &limit, 1,
          100000000},
         {"events-maxlen", "VODQ_EVENTS_MAXLEN", VODQ_OPT_INT, "100000",
@@ -657,7 +736,7 @@ int main(int argc, char **argv)
     static const struct {
         const char *name, *args; /* args: what it needs, for the message */
         int min_args;
-    } commands[] = {{"submit", "FILE|-", 1}, {"status", "ID", 1},     {"watch", "ID", 1},
+    } commands[] = {{"submit", "FILE|-", 0}, {"status", "ID", 1},     {"watch", "ID", 1},
                     {"list", "", 0},         {"pause", "ID", 1},      {"resume", "ID", 1},
                     {"cancel", "ID", 1},     {"retry", "ID", 1},      {"refresh-auth", "ID AUTH|-", 2},
                     {"dead", "list", 1},     {"stats", "", 0},
@@ -699,7 +778,7 @@ int main(int argc, char **argv)
     char **cargv = argv + 2;
     struct vodq_job_defaults d = {3, 1000, 600000, 1 << 20};
     if (!strcmp(cmd, "submit"))
-        rc = cmd_submit(cargc, cargv, &d);
+        rc = cmd_submit(cargc, cargv, &d, bulk);
     else if (!strcmp(cmd, "status"))
         rc = cmd_status(cargc, cargv);
     else if (!strcmp(cmd, "watch"))

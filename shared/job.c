@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
+#include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -150,10 +151,8 @@ void vodq_job_id_new(char *buf, size_t cap)
 {
     static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
     unsigned char rnd[10];
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    ssize_t got = fd >= 0 ? read(fd, rnd, sizeof(rnd)) : -1;
-    if (fd >= 0)
-        close(fd);
+    /* one system call (no open/read/close of /dev/urandom): bulk submit makes 100k/s */
+    ssize_t got = getrandom(rnd, sizeof(rnd), 0);
     if (got != (ssize_t)sizeof(rnd))
         for (size_t i = 0; i < sizeof(rnd); i++)
             rnd[i] = (unsigned char)rand();

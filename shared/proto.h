@@ -135,6 +135,16 @@ enum vodq_rc vodq_proto_submit(struct vodq_redis *r, const struct vodq_queue *q,
                                size_t len, const struct vodq_job_defaults *d, char *id_out,
                                size_t id_cap, struct vodq_err *err);
 
+/* vodq_submit_many (include/vodq/vodq.h): specs pipelined SUBMIT_BATCH at a time. An
+ * invalid spec is not sent; its result names the JSON path of the bad field. Returns VODQ_OK
+ * when all went, VODQ_ERR_INVALID when some did not, or the connection's error (results of
+ * the specs not sent say so). lens may be NULL (NUL-ended texts). */
+struct vodq_submit_result;
+enum vodq_rc vodq_proto_submit_many(struct vodq_redis *r, const struct vodq_queue *q,
+                                    const char *const *texts, const size_t *lens, size_t n,
+                                    const struct vodq_job_defaults *d,
+                                    struct vodq_submit_result *res, struct vodq_err *err);
+
 /* Returns a new cJSON-free JSON object text describing the job (every hash
  * field, with numbers as numbers and spec/result/progress_data inlined);
  * caller frees with free(). NULL with VODQ_ERR_NOTFOUND if no such job. */
