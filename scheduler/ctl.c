@@ -32,6 +32,13 @@ static const char *description =
     "  pause ID | resume ID | cancel ID\n"
     "  refresh-auth ID AUTH     new upload credentials (base64 UploadAuth, or S3 JSON;\n"
     "                           '-' reads them from standard input)\n"
+    "  remove ID...             delete finished, queued or delayed jobs (a queued one's\n"
+    "                           task too: no worker runs it); active, paused and waiting\n"
+    "                           jobs are refused (cancel them first)\n"
+    "  purge --state S --older-than AGE\n"
+    "                           remove the jobs in state S (dead, succeeded, cancelled,\n"
+    "                           rejected) that ended more than AGE ago (7d, 12h, 30m,\n"
+    "                           45s); prints how many\n"
     "  dead list                dead-lettered jobs with their last error\n"
     "  retry ID                 bring a dead job back\n"
     "  stats                    depth, in flight, rates and workers\n"
@@ -205,6 +212,89 @@ static int cmd_submit(int argc, char **argv, const struct vodq_job_defaults *d, 
     if (rc != VODQ_OK)
         return fail("submit: %s", err.msg);
     printf("%s\n", id);
+    return 0;
+}
+
+static int cmd_remove(int argc, char **argv)
+{
+    struct vodq_proto_chan ch;
+    vodq_proto_chan_init(&ch, "vodqctl-remove");
+    int rc = 0;
+    for (int i = 0; i < argc; i++) {
+        struct vodq_err err = {0};
+        if (vodq_proto_remove(R, &ch, &Q, argv[i], NULL, -1, NULL, &err) != VODQ_OK)
+            rc = fail("%s", err.msg);
+        else if (json_out)
+            printf("{\"id\":\"%s\",\"result\":\"removed\"}\n", argv[i]);
+        else
+            printf("%s: removed\n", argv[i]);
+    }
+    return rc;
+}
+
+/* "7d", "12h", "30m", "45s" or seconds: milliseconds, or -1. */
+static long long age_ms(const char *s)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(s, &end, 10);
+    long long unit = !*end ? 1000 : !strcmp(end, "s") ? 1000 : !strcmp(end, "m") ? 60000
+                   : !strcmp(end, "h") ? 3600000 : !strcmp(end, "d") ? 86400000 : 0;
+    if (errno || end == s || n < 0 || !unit || n > (1LL << 62) / unit)
+        return -1;
+    return n * unit;
+}
+
+static int cmd_purge(const char *state, const char *older)
+{
+    static const char *const ok[] = {"dead", "succeeded", "cancelled", "rejected"};
+    bool known = false;
+    for (size_t i = 0; state && i < sizeof(ok) / sizeof(ok[0]); i++)
+        known |= !strcmp(state, ok[i]);
+    if (!known)
+        return usage_fail("purge: --state must be dead, succeeded, cancelled or rejected");
+    long long age = older && *older ? age_ms(older) : -1;
+    if (age < 0)
+        return usage_fail("purge: --older-than AGE (7d, 12h, 30m, 45s) is required");
+    long long cutoff = vodq_now_ms() - age;
+    char pattern[VODQ_KEY_MAX], cursor[32] = "0";
+    vodq_queue_key(&Q, pattern, sizeof(pattern), VODQ_KEY_JOB, "*");
+    size_t plen = strlen(Q.prefix) + strlen(VODQ_KEY_JOB);
+    struct vodq_proto_chan ch;
+    vodq_proto_chan_init(&ch, "vodqctl-purge");
+    long long removed = 0, refused = 0;
+    struct vodq_err err = {0};
+    do { /* SCAN in bounded batches; remove.lua checks state and age itself */
+        struct vodq_reply *r =
+            vodq_redis_cmd(R, &err, "SCAN %s MATCH %s COUNT 500", cursor, pattern);
+        if (!r || r->type != VODQ_REPLY_ARRAY || r->elements != 2) {
+            vodq_reply_free(r);
+            return fail("purge: %s (%lld removed so far)",
+                        err.msg[0] ? err.msg : "unexpected SCAN reply", removed);
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        for (size_t i = 0; i < r->element[1]->elements; i++) {
+            const char *id = r->element[1]->element[i]->str + plen;
+            bool skipped = false;
+            struct vodq_err e = {0};
+            enum vodq_rc rc = vodq_proto_remove(R, &ch, &Q, id, state, cutoff, &skipped, &e);
+            if (rc == VODQ_OK && !skipped)
+                removed++;
+            else if (rc == VODQ_ERR_INVALID)
+                refused++;
+            else if (rc != VODQ_OK && rc != VODQ_ERR_NOTFOUND) {
+                vodq_reply_free(r);
+                return fail("purge: %s (%lld removed so far)", e.msg, removed);
+            }
+        }
+        vodq_reply_free(r);
+    } while (strcmp(cursor, "0") != 0);
+    if (json_out)
+        printf("{\"state\":\"%s\",\"removed\":%lld,\"refused\":%lld}\n", state, removed,
+               refused);
+    else
+        printf("purged %lld %s job(s) older than %s%s\n", removed, state, older,
+               refused ? " (some refused: they hold an upload checkpoint)" : "");
     return 0;
 }
 
@@ -680,6 +770,7 @@ static int cmd_session(int argc, char **argv)
 int main(int argc, char **argv)
 {
     char *redis_url = NULL, *queue = NULL, *state = NULL, *secret_key_file = NULL, *bulk = NULL;
+    char *older = NULL;
     char *redis_ca = NULL, *redis_cert = NULL, *redis_key = NULL;
     long long limit = 0, events_maxlen = 0, retention_s = 0;
     struct vodq_keyring *keys = NULL; /* opens/seals credentials; freed at out */
@@ -693,6 +784,8 @@ int main(int argc, char **argv)
          "session release: also delete the session's exported files (from this host)",
          &delete_exports, 0, 0},
         {"state", NULL, VODQ_OPT_STR, "", "list: only jobs in this state", &state, 0, 0},
+        {"older-than", NULL, VODQ_OPT_STR, "", "purge: jobs that ended more than this ago (7d)",
+         &older, 0, 0},
         {"bulk", NULL, VODQ_OPT_STR, "", "submit: a file of specs, one per line ('-': stdin)",
          &bulk, 0, 0},
         {"limit", NULL, VODQ_OPT_INT, "1000", "list: at most this many jobs", &limit, 1,
@@ -739,7 +832,7 @@ int main(int argc, char **argv)
     } commands[] = {{"submit", "FILE|-", 0}, {"status", "ID", 1},     {"watch", "ID", 1},
                     {"list", "", 0},         {"pause", "ID", 1},      {"resume", "ID", 1},
                     {"cancel", "ID", 1},     {"retry", "ID", 1},      {"refresh-auth", "ID AUTH|-", 2},
-                    {"dead", "list", 1},     {"stats", "", 0},
+                    {"dead", "list", 1}, {"remove", "ID...", 1}, {"purge", "--state S --older-than AGE", 0},     {"stats", "", 0},
                     {"session", "show|release S", 2}, {"media", "set|list|rm ...", 1}};
     size_t k = 0, nk = sizeof(commands) / sizeof(commands[0]);
     while (k < nk && strcmp(commands[k].name, argv[1]))
@@ -790,6 +883,10 @@ int main(int argc, char **argv)
         rc = cmd_control(cmd, cargc, cargv);
     else if (!strcmp(cmd, "refresh-auth"))
         rc = cmd_control("refresh_auth", cargc, cargv);
+    else if (!strcmp(cmd, "remove"))
+        rc = cmd_remove(cargc, cargv);
+    else if (!strcmp(cmd, "purge"))
+        rc = cmd_purge(state, older);
     else if (!strcmp(cmd, "dead"))
         rc = cmd_dead(cargc, cargv);
     else if (!strcmp(cmd, "stats"))

@@ -31,6 +31,7 @@ static void scripts_init(void)
         [VODQ_LUA_REAP] = {"reap", vodq_lua_reap},
         [VODQ_LUA_CKPT] = {"ckpt", vodq_lua_ckpt},
         [VODQ_LUA_SESSION] = {"session", vodq_lua_session},
+        [VODQ_LUA_REMOVE] = {"remove", vodq_lua_remove},
     };
     for (int i = 0; i < VODQ_LUA__COUNT; i++) {
         size_t a = strlen(vodq_lua_common), b = strlen(src[i].body);
@@ -296,6 +297,38 @@ enum vodq_rc vodq_proto_control(struct vodq_redis *r, const struct vodq_queue *q
                           0, "%s %s: %s", cmd, job, text);
     else if (msg)
         snprintf(msg, cap, "%s", text);
+    vodq_reply_free(rep);
+    return rc;
+}
+
+enum vodq_rc vodq_proto_remove(struct vodq_redis *r, struct vodq_proto_chan *ch,
+                               const struct vodq_queue *q, const char *job,
+                               const char *only_state, long long ended_before_ms, bool *skipped,
+                               struct vodq_err *err)
+{
+    char before[24] = "";
+    if (ended_before_ms >= 0)
+        snprintf(before, sizeof(before), "%lld", ended_before_ms);
+    const char *args[3] = {job, only_state ? only_state : "", before};
+    struct vodq_proto_chan own;
+    if (!ch) {
+        vodq_proto_chan_init(&own, "remove");
+        ch = &own;
+    }
+    struct vodq_reply *rep = vodq_proto_call_once(r, ch, q, VODQ_LUA_REMOVE, 3, args, NULL, 3, err);
+    if (!rep)
+        return err ? err->code : VODQ_ERR_IO;
+    const char *status = vodq_proto_map_str(rep, "status", NULL);
+    const char *text = vodq_proto_map_str(rep, "message", "");
+    enum vodq_rc rc = VODQ_OK;
+    if (skipped)
+        *skipped = status && !strcmp(status, "skipped");
+    if (!status)
+        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "remove: unexpected reply");
+    else if (!strcmp(status, "missing"))
+        rc = vodq_err_set(err, VODQ_ERR_NOTFOUND, 0, "remove %s: %s", job, text);
+    else if (!strcmp(status, "refused"))
+        rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "remove %s: %s", job, text);
     vodq_reply_free(rep);
     return rc;
 }

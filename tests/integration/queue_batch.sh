@@ -36,11 +36,63 @@ expect_eq "bulk: the bad line b2 was not submitted" "" "$(job_field b2 state)"
 
 # stdin, and more lines than one pipelined batch; all good: exit 0
 python3 -c '
-for i in range(2500): print("{\"id\":\"m%d\",\"type\":\"sleep\",\"sleep\":{\"ms\":1}}" % i)' \
+for i in range(1100): print("{\"id\":\"m%d\",\"type\":\"sleep\",\"sleep\":{\"ms\":1}}" % i)' \
   | ctl submit --bulk - >"$T_DIR/many.out"
-expect_eq "bulk from stdin: 2500 ids in order" "m0 m1249 m2499" \
-  "$(sed -n '1p;1250p;2500p' "$T_DIR/many.out" | tr '\n' ' ' | sed 's/ $//')"
-check "bulk: the last one is queued" wait_state m2499 queued 20
-expect_eq "bulk: 2500 submitted" 2500 "$(grep -c '^m' "$T_DIR/many.out")"
+expect_eq "bulk from stdin: 1100 ids in order" "m0 m1049 m1099" \
+  "$(sed -n '1p;1050p;1100p' "$T_DIR/many.out" | tr '\n' ' ' | sed 's/ $//')"
+check "bulk: the last one is queued" wait_state m1099 queued 20
+expect_eq "bulk: 1100 submitted" 1100 "$(grep -c '^m' "$T_DIR/many.out")"
+
+
+# ---- removal ----------------------------------------------------------------------
+ev_count() { # ev_count JOB STATE: events of JOB with that state
+  rcli EVAL "local n=0 for _,e in ipairs(redis.call('XRANGE',KEYS[1],'-','+')) do local f=e[2] local j,s,t for i=1,#f,2 do if f[i]=='job' then j=f[i+1] elseif f[i]=='state' then s=f[i+1] elseif f[i]=='type' then t=f[i+1] end end if j==ARGV[1] and (s==ARGV[2] or t==ARGV[2]) then n=n+1 end end return n" 1 'vodq:{default}:events' "$1" "$2"
+}
+echo '{"id":"r1","type":"sleep","sleep":{"ms":10}}' | ctl submit - >/dev/null
+check "r1 queued" wait_state r1 queued 10
+task=$(job_field r1 task)
+out=$(ctl remove r1)
+expect_eq "remove a queued job" "r1: removed" "$out"
+expect_eq "its job hash is gone" 0 "$(rcli EXISTS 'vodq:{default}:job:r1')"
+expect_eq "its task entry is gone" "" "$(rcli XRANGE 'vodq:{default}:tasks:sleep' "$task" "$task")"
+expect_eq "a removed event" 1 "$(ev_count r1 removed)"
+set +e; err=$(ctl remove r1 2>&1); rc=$?; set -e
+check "remove again: no such job, exit 1 ($err)" test "$rc" = 1 -a -n "$(grep 'no such job' <<<"$err")"
+
+start_worker w1 --slots-sleep 8 --slots-compose 0 --slots-upload 0
+check "the bulk jobs run (m1099 succeeds)" wait_state m1099 succeeded 60
+check "b1 succeeds" wait_state b1 succeeded 10
+expect_eq "the removed queued job never ran" "0 0" "$(ev_count r1 active) $(rcli EXISTS 'vodq:{default}:job:r1')"
+
+# an active job is refused, and keeps running
+echo '{"id":"a1","type":"sleep","sleep":{"ms":20000}}' | ctl submit - >/dev/null
+check "a1 active" wait_state a1 active 10
+set +e; err=$(ctl remove a1 2>&1); rc=$?; set -e
+expect_eq "remove an active job: exit 1" 1 "$rc"
+check "the refusal says why ($err)" grep -q "is active.*cancel it first" <<<"$err"
+expect_eq "a1 still active" active "$(job_field a1 state)"
+ctl cancel a1 >/dev/null
+check "a1 cancelled" wait_state a1 cancelled 10
+
+# a finished job
+ctl remove b1 >/dev/null
+expect_eq "remove a succeeded job" 0 "$(rcli EXISTS 'vodq:{default}:job:b1')"
+check "status of a removed job fails" sh -c "! $VODQ_BIN/vodqctl --redis $REDIS_URL status b1 2>/dev/null"
+
+# ---- purge by state and age -------------------------------------------------------
+echo '{"id":"d1","type":"sleep","sleep":{"ms":10,"fail_times":5,"permanent":true}}' | ctl submit - >/dev/null
+check "d1 dead" wait_state d1 dead 10
+sleep 2.5
+echo '{"id":"d2","type":"sleep","sleep":{"ms":10,"fail_times":5,"permanent":true}}' | ctl submit - >/dev/null
+check "d2 dead" wait_state d2 dead 10
+out=$(ctl purge --state dead --older-than 2s)
+expect_eq "purge dead older than 2s" "purged 1 dead job(s) older than 2s" "$out"
+expect_eq "d1 (older) gone, d2 (newer) kept" "0 dead" "$(rcli EXISTS 'vodq:{default}:job:d1') $(job_field d2 state)"
+expect_eq "succeeded jobs untouched by a dead purge" succeeded "$(job_field m5 state)"
+out=$(ctl purge --state succeeded --older-than 0s --json)
+expect_eq "purge every succeeded job (1100 m*, b6, the generated one)" '{"state":"succeeded","removed":1102,"refused":0}' "$out"
+expect_eq "the cancelled job stays" cancelled "$(job_field a1 state)"
+set +e; ctl purge --state active --older-than 1d 2>/dev/null; rc=$?; set -e
+expect_eq "purge --state active: usage error" 2 "$rc"
 
 t_done
