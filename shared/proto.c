@@ -421,53 +421,72 @@ enum vodq_rc vodq_proto_submit(struct vodq_redis *r, const struct vodq_queue *q,
 
 #define SUBMIT_BATCH 1000 /* specs per pipelined round trip */
 
+static const char submit_lost[] = "connection failed before the reply: the job may or may not "
+                                  "have been submitted (resubmitting the same id is safe)";
+
+/* Reads the replies of the specs in res[0..m-1] that were sent (err.code VODQ_OK after
+ * submit_append); rc: the connection's state so far (not VODQ_OK: they are all lost).
+ * Returns the connection's state after; counts failures in *bad. */
+static enum vodq_rc submit_read_batch(struct vodq_redis *r, struct vodq_submit_result *res,
+                                      size_t m, enum vodq_rc rc, size_t *bad,
+                                      struct vodq_err *err)
+{
+    for (size_t k = 0; k < m; k++) {
+        struct vodq_submit_result *o = &res[k];
+        if (o->err.code != VODQ_OK)
+            continue;
+        enum vodq_rc one = rc == VODQ_OK ? submit_read(r, &o->err) : rc;
+        if (one == VODQ_OK)
+            continue;
+        (*bad)++;
+        if (rc == VODQ_OK && o->err.code == VODQ_ERR_PROTOCOL && vodq_redis_connected(r))
+            continue; /* Redis refused this one (e.g. out of memory): the next may still go */
+        if (rc == VODQ_OK && err)
+            *err = o->err;
+        rc = one;
+        vodq_err_set(&o->err, one, 0, "%s", submit_lost);
+    }
+    return rc;
+}
+
 enum vodq_rc vodq_proto_submit_many(struct vodq_redis *r, const struct vodq_queue *q,
                                     const char *const *texts, const size_t *lens, size_t n,
                                     const struct vodq_job_defaults *d,
                                     struct vodq_submit_result *res, struct vodq_err *err)
 {
-    static const char lost[] = "connection failed before the reply: the job may or may not "
-                               "have been submitted (resubmitting the same id is safe)";
-    size_t bad = 0;
-    for (size_t base = 0; base < n; base += SUBMIT_BATCH) {
-        size_t m = n - base < SUBMIT_BATCH ? n - base : SUBMIT_BATCH;
-        bool sent[SUBMIT_BATCH];
-        enum vodq_rc rc = VODQ_OK;
-        size_t i;
+    /* Two batches in flight: batch b is sent before the replies of batch b-1 are read,
+     * so Redis works on b while this side reads b-1's replies and validates b+1. */
+    size_t bad = 0, prev = 0, prev_m = 0;
+    enum vodq_rc rc = VODQ_OK;
+    for (size_t base = 0; base < n && rc == VODQ_OK; base += SUBMIT_BATCH) {
+        size_t m = n - base < SUBMIT_BATCH ? n - base : SUBMIT_BATCH, i;
         for (i = 0; i < m && rc == VODQ_OK; i++) {
             struct vodq_submit_result *o = &res[base + i];
             memset(&o->err, 0, sizeof(o->err));
             const char *t = texts[base + i];
+            bool sent;
             rc = submit_append(r, q, t, lens ? lens[base + i] : strlen(t), d, false, o->id,
-                               sizeof(o->id), &sent[i], &o->err, err);
+                               sizeof(o->id), &sent, &o->err, err);
             if (o->err.code != VODQ_OK)
                 bad++;
-        }
-        size_t appended = rc == VODQ_OK ? m : i - 1;
-        for (size_t k = 0; k < appended; k++) {
-            if (!sent[k])
-                continue;
-            struct vodq_submit_result *o = &res[base + k];
-            enum vodq_rc one = rc == VODQ_OK ? submit_read(r, &o->err) : rc;
-            if (one != VODQ_OK && rc == VODQ_OK && o->err.code == VODQ_ERR_PROTOCOL) {
-                bad++; /* Redis refused this one (e.g. out of memory): the next may still go */
-                continue;
-            }
-            if (one != VODQ_OK) {
-                if (rc == VODQ_OK && err)
-                    *err = o->err;
-                rc = one;
-                vodq_err_set(&o->err, one, 0, "%s", lost);
+            else if (!sent) { /* the append itself failed */
+                vodq_err_set(&o->err, rc, 0, "not submitted: %s", err ? err->msg : "");
                 bad++;
             }
         }
-        if (rc != VODQ_OK) {
-            for (size_t k = appended; base + k < n; k++)
-                vodq_err_set(&res[base + k].err, rc, 0, "not submitted: %s",
-                             err ? err->msg : "redis failed");
-            return rc;
+        if (rc == VODQ_OK)
+            rc = vodq_redis_flush(r, err);
+        rc = submit_read_batch(r, res + prev, prev_m, rc, &bad, err);
+        prev = base;
+        prev_m = rc == VODQ_OK ? m : i;
+        for (size_t k = base + i; k < n && rc != VODQ_OK; k++) {
+            vodq_err_set(&res[k].err, rc, 0, "not submitted: %s", err ? err->msg : "");
+            bad++;
         }
     }
+    rc = submit_read_batch(r, res + prev, prev_m, rc, &bad, err);
+    if (rc != VODQ_OK)
+        return rc;
     if (bad)
         return vodq_err_set(err, VODQ_ERR_INVALID, 0, "%zu of %zu specs not submitted", bad, n);
     return VODQ_OK;
