@@ -92,6 +92,29 @@ expect_eq "succeeded jobs untouched by a dead purge" succeeded "$(job_field m5 s
 out=$(ctl purge --state succeeded --older-than 0s --json)
 expect_eq "purge every succeeded job (1100 m*, b6, the generated one)" '{"state":"succeeded","removed":1102,"refused":0}' "$out"
 expect_eq "the cancelled job stays" cancelled "$(job_field a1 state)"
+
+# ---- jobs created delayed (delay_ms, run_at) --------------------------------------
+echo '{"id":"t1","type":"sleep","delay_ms":1500,"sleep":{"ms":1}}' | ctl submit - >/dev/null
+check "t1 created delayed" wait_state t1 delayed 10
+due=$(job_field t1 run_at)
+expect_eq "t1 in the delayed zset at its run_at" "$due" "$(rcli ZSCORE 'vodq:{default}:delayed' t1)"
+check "t1 runs once due" wait_state t1 succeeded 10
+check "t1 started no earlier than its run_at ($(job_field t1 started_at) >= $due)" \
+  test "$(job_field t1 started_at)" -ge "$due"
+echo "{\"id\":\"t2\",\"type\":\"sleep\",\"run_at\":$(( $(date +%s) * 1000 - 1000 )),\"sleep\":{\"ms\":1}}" | ctl submit - >/dev/null
+check "a run_at in the past runs at once" wait_state t2 succeeded 10
+echo "{\"id\":\"t3\",\"type\":\"sleep\",\"run_at\":$(( $(date +%s) * 1000 + 3600000 )),\"sleep\":{\"ms\":1}}" | ctl submit - >/dev/null
+check "t3 (an hour ahead) delayed" wait_state t3 delayed 10
+ctl remove t3 >/dev/null
+expect_eq "remove a delayed job: gone from the delayed zset" "0 " \
+  "$(rcli EXISTS 'vodq:{default}:job:t3') $(rcli ZSCORE 'vodq:{default}:delayed' t3)"
+set +e
+err=$(echo '{"type":"sleep","sleep":{"ms":1},"then":[{"type":"sleep","delay_ms":5,"sleep":{"ms":1}}]}' | ctl submit - 2>&1 >/dev/null)
+set -e
+check "delay_ms in a then child is refused ($err)" grep -q 'then\[0\]: delay_ms and run_at' <<<"$err"
+set +e; err=$(echo '{"type":"sleep","delay_ms":-1,"sleep":{"ms":1}}' | ctl submit - 2>&1 >/dev/null); set -e
+check "a negative delay_ms names the field ($err)" grep -q 'delay_ms: ' <<<"$err"
+
 set +e; ctl purge --state active --older-than 1d 2>/dev/null; rc=$?; set -e
 expect_eq "purge --state active: usage error" 2 "$rc"
 
