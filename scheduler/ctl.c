@@ -245,17 +245,25 @@ static long long age_ms(const char *s)
     return n * unit;
 }
 
-static int cmd_purge(const char *state, const char *older)
+/* purge's flags, checked before connecting: the age in ms, or -1 after a usage message. */
+static long long purge_age(const char *state, const char *older)
 {
     static const char *const ok[] = {"dead", "succeeded", "cancelled", "rejected"};
     bool known = false;
     for (size_t i = 0; state && i < sizeof(ok) / sizeof(ok[0]); i++)
         known |= !strcmp(state, ok[i]);
-    if (!known)
-        return usage_fail("purge: --state must be dead, succeeded, cancelled or rejected");
+    if (!known) {
+        usage_fail("purge: --state must be dead, succeeded, cancelled or rejected");
+        return -1;
+    }
     long long age = older && *older ? age_ms(older) : -1;
     if (age < 0)
-        return usage_fail("purge: --older-than AGE (7d, 12h, 30m, 45s) is required");
+        usage_fail("purge: --older-than AGE (7d, 12h, 30m, 45s) is required");
+    return age;
+}
+
+static int cmd_purge(const char *state, const char *older, long long age)
+{
     long long cutoff = vodq_now_ms() - age;
     char pattern[VODQ_KEY_MAX], cursor[32] = "0";
     vodq_queue_key(&Q, pattern, sizeof(pattern), VODQ_KEY_JOB, "*");
@@ -845,6 +853,11 @@ int main(int argc, char **argv)
         rc = usage_fail("usage: %s %s", commands[k].name, commands[k].args);
         goto out;
     }
+    long long purge_ms = -1;
+    if (!strcmp(argv[1], "purge") && (purge_ms = purge_age(state, older)) < 0) {
+        rc = 2;
+        goto out;
+    }
     if (vodq_redis_tls_config(redis_ca, redis_cert, redis_key, &err) != VODQ_OK) {
         rc = fail("%s", err.msg);
         goto out;
@@ -886,7 +899,7 @@ int main(int argc, char **argv)
     else if (!strcmp(cmd, "remove"))
         rc = cmd_remove(cargc, cargv);
     else if (!strcmp(cmd, "purge"))
-        rc = cmd_purge(state, older);
+        rc = cmd_purge(state, older, purge_ms);
     else if (!strcmp(cmd, "dead"))
         rc = cmd_dead(cargc, cargv);
     else if (!strcmp(cmd, "stats"))
