@@ -22,6 +22,9 @@ static const char *synopsis = "[OPTIONS] COMMAND [ARGS]";
 static const char *description =
     "Commands:\n"
     "  submit FILE|-            submit a JSON job spec; prints the job id alone\n"
+    "  submit --bulk FILE|-     one JSON spec per line, pipelined; prints one line per\n"
+    "                           input line: the job id, or \"error: line N: PATH: why\"\n"
+    "                           (exit 1 if any line was not submitted)\n"
     "  status ID [--json]       the job's state, progress, attempts and error\n"
     "  watch ID                 follow a job with a progress bar until it ends\n"
     "                           (exit 0 when it succeeds, 1 otherwise)\n"
@@ -29,6 +32,13 @@ static const char *description =
     "  pause ID | resume ID | cancel ID\n"
     "  refresh-auth ID AUTH     new upload credentials (base64 UploadAuth, or S3 JSON;\n"
     "                           '-' reads them from standard input)\n"
+    "  remove ID...             delete finished, queued or delayed jobs (a queued one's\n"
+    "                           task too: no worker runs it); active, paused and waiting\n"
+    "                           jobs are refused (cancel them first)\n"
+    "  purge --state S --older-than AGE\n"
+    "                           remove the jobs in state S (dead, succeeded, cancelled,\n"
+    "                           rejected) that ended more than AGE ago (7d, 12h, 30m,\n"
+    "                           45s); prints how many\n"
     "  dead list                dead-lettered jobs with their last error\n"
     "  retry ID                 bring a dead job back\n"
     "  stats                    depth, in flight, rates and workers\n"
@@ -108,8 +118,82 @@ static char *read_all(const char *path, size_t *len)
     return buf;
 }
 
-static int cmd_submit(int argc, char **argv, const struct vodq_job_defaults *d)
+#define BULK_CHUNK 4096 /* lines handed to vodq_proto_submit_many at a time */
+
+/* Submits a chunk of lines; prints one result line each. Returns the number that failed. */
+static size_t bulk_flush(char **lines, size_t *lens, size_t n, size_t first_line,
+                         const struct vodq_job_defaults *d, struct vodq_submit_result *res)
 {
+    struct vodq_err err = {0};
+    vodq_proto_submit_many(R, &Q, (const char *const *)lines, lens, n, d, res, &err);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (res[i].err.code == VODQ_OK) {
+            printf("%s\n", res[i].id);
+        } else {
+            printf("error: line %zu: %s\n", first_line + i, res[i].err.msg);
+            bad++;
+        }
+        free(lines[i]);
+    }
+    return bad;
+}
+
+static int cmd_submit_bulk(const char *path, const struct vodq_job_defaults *d)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f)
+        return fail("submit --bulk: cannot read %s: %s", path, strerror(errno));
+    char **lines = calloc(BULK_CHUNK, sizeof(*lines));
+    size_t *lens = calloc(BULK_CHUNK, sizeof(*lens));
+    struct vodq_submit_result *res = calloc(BULK_CHUNK, sizeof(*res));
+    size_t n = 0, lineno = 0, bad = 0, total = 0;
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    int rc = 0;
+    if (!lines || !lens || !res) {
+        rc = fail("submit --bulk: out of memory");
+        goto done;
+    }
+    while ((got = getline(&buf, &cap, f)) >= 0) {
+        lineno++;
+        while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == '\r'))
+            buf[--got] = '\0';
+        lens[n] = (size_t)got;
+        if (!(lines[n] = strndup(buf, (size_t)got))) {
+            rc = fail("submit --bulk: out of memory");
+            break;
+        }
+        if (++n == BULK_CHUNK) {
+            bad += bulk_flush(lines, lens, n, lineno - n + 1, d, res);
+            total += n;
+            n = 0;
+        }
+    }
+    if (n) {
+        bad += bulk_flush(lines, lens, n, lineno - n + 1, d, res);
+        total += n;
+    }
+    if (ferror(f))
+        rc = fail("submit --bulk: reading %s: %s", path, strerror(errno));
+    fflush(stdout);
+    if (bad)
+        rc = fail("submit --bulk: %zu of %zu line(s) not submitted", bad, total);
+done:
+    free(buf);
+    free(lines);
+    free(lens);
+    free(res);
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+static int cmd_submit(int argc, char **argv, const struct vodq_job_defaults *d, const char *bulk)
+{
+    if (bulk && *bulk)
+        return cmd_submit_bulk(bulk, d);
     if (argc < 1)
         return usage_fail("submit: which file? (FILE or - for standard input)");
     size_t len = 0;
@@ -128,6 +212,97 @@ static int cmd_submit(int argc, char **argv, const struct vodq_job_defaults *d)
     if (rc != VODQ_OK)
         return fail("submit: %s", err.msg);
     printf("%s\n", id);
+    return 0;
+}
+
+static int cmd_remove(int argc, char **argv)
+{
+    struct vodq_proto_chan ch;
+    vodq_proto_chan_init(&ch, "vodqctl-remove");
+    int rc = 0;
+    for (int i = 0; i < argc; i++) {
+        struct vodq_err err = {0};
+        if (vodq_proto_remove(R, &ch, &Q, argv[i], NULL, -1, NULL, &err) != VODQ_OK)
+            rc = fail("%s", err.msg);
+        else if (json_out)
+            printf("{\"id\":\"%s\",\"result\":\"removed\"}\n", argv[i]);
+        else
+            printf("%s: removed\n", argv[i]);
+    }
+    return rc;
+}
+
+/* "7d", "12h", "30m", "45s" or seconds: milliseconds, or -1. */
+static long long age_ms(const char *s)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(s, &end, 10);
+    long long unit = !*end ? 1000 : !strcmp(end, "s") ? 1000 : !strcmp(end, "m") ? 60000
+                   : !strcmp(end, "h") ? 3600000 : !strcmp(end, "d") ? 86400000 : 0;
+    if (errno || end == s || n < 0 || !unit || n > (1LL << 62) / unit)
+        return -1;
+    return n * unit;
+}
+
+/* purge's flags, checked before connecting: the age in ms, or -1 after a usage message. */
+static long long purge_age(const char *state, const char *older)
+{
+    static const char *const ok[] = {"dead", "succeeded", "cancelled", "rejected"};
+    bool known = false;
+    for (size_t i = 0; state && i < sizeof(ok) / sizeof(ok[0]); i++)
+        known |= !strcmp(state, ok[i]);
+    if (!known) {
+        usage_fail("purge: --state must be dead, succeeded, cancelled or rejected");
+        return -1;
+    }
+    long long age = older && *older ? age_ms(older) : -1;
+    if (age < 0)
+        usage_fail("purge: --older-than AGE (7d, 12h, 30m, 45s) is required");
+    return age;
+}
+
+static int cmd_purge(const char *state, const char *older, long long age)
+{
+    long long cutoff = vodq_now_ms() - age;
+    char pattern[VODQ_KEY_MAX], cursor[32] = "0";
+    vodq_queue_key(&Q, pattern, sizeof(pattern), VODQ_KEY_JOB, "*");
+    size_t plen = strlen(Q.prefix) + strlen(VODQ_KEY_JOB);
+    struct vodq_proto_chan ch;
+    vodq_proto_chan_init(&ch, "vodqctl-purge");
+    long long removed = 0, refused = 0;
+    struct vodq_err err = {0};
+    do { /* SCAN in bounded batches; remove.lua checks state and age itself */
+        struct vodq_reply *r =
+            vodq_redis_cmd(R, &err, "SCAN %s MATCH %s COUNT 500", cursor, pattern);
+        if (!r || r->type != VODQ_REPLY_ARRAY || r->elements != 2) {
+            vodq_reply_free(r);
+            return fail("purge: %s (%lld removed so far)",
+                        err.msg[0] ? err.msg : "unexpected SCAN reply", removed);
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        for (size_t i = 0; i < r->element[1]->elements; i++) {
+            const char *id = r->element[1]->element[i]->str + plen;
+            bool skipped = false;
+            struct vodq_err e = {0};
+            enum vodq_rc rc = vodq_proto_remove(R, &ch, &Q, id, state, cutoff, &skipped, &e);
+            if (rc == VODQ_OK && !skipped)
+                removed++;
+            else if (rc == VODQ_ERR_INVALID)
+                refused++;
+            else if (rc != VODQ_OK && rc != VODQ_ERR_NOTFOUND) {
+                vodq_reply_free(r);
+                return fail("purge: %s (%lld removed so far)", e.msg, removed);
+            }
+        }
+        vodq_reply_free(r);
+    } while (strcmp(cursor, "0") != 0);
+    if (json_out)
+        printf("{\"state\":\"%s\",\"removed\":%lld,\"refused\":%lld}\n", state, removed,
+               refused);
+    else
+        printf("purged %lld %s job(s) older than %s%s\n", removed, state, older,
+               refused ? " (some refused: they hold an upload checkpoint)" : "");
     return 0;
 }
 
@@ -602,7 +777,8 @@ static int cmd_session(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    char *redis_url = NULL, *queue = NULL, *state = NULL, *secret_key_file = NULL;
+    char *redis_url = NULL, *queue = NULL, *state = NULL, *secret_key_file = NULL, *bulk = NULL;
+    char *older = NULL;
     char *redis_ca = NULL, *redis_cert = NULL, *redis_key = NULL;
     long long limit = 0, events_maxlen = 0, retention_s = 0;
     struct vodq_keyring *keys = NULL; /* opens/seals credentials; freed at out */
@@ -616,6 +792,10 @@ int main(int argc, char **argv)
          "session release: also delete the session's exported files (from this host)",
          &delete_exports, 0, 0},
         {"state", NULL, VODQ_OPT_STR, "", "list: only jobs in this state", &state, 0, 0},
+        {"older-than", NULL, VODQ_OPT_STR, "", "purge: jobs that ended more than this ago (7d)",
+         &older, 0, 0},
+        {"bulk", NULL, VODQ_OPT_STR, "", "submit: a file of specs, one per line ('-': stdin)",
+         &bulk, 0, 0},
         {"limit", NULL, VODQ_OPT_INT, "1000", "list: at most this many jobs", &limit, 1,
          100000000},
         {"events-maxlen", "VODQ_EVENTS_MAXLEN", VODQ_OPT_INT, "100000",
@@ -657,10 +837,10 @@ int main(int argc, char **argv)
     static const struct {
         const char *name, *args; /* args: what it needs, for the message */
         int min_args;
-    } commands[] = {{"submit", "FILE|-", 1}, {"status", "ID", 1},     {"watch", "ID", 1},
+    } commands[] = {{"submit", "FILE|-", 0}, {"status", "ID", 1},     {"watch", "ID", 1},
                     {"list", "", 0},         {"pause", "ID", 1},      {"resume", "ID", 1},
                     {"cancel", "ID", 1},     {"retry", "ID", 1},      {"refresh-auth", "ID AUTH|-", 2},
-                    {"dead", "list", 1},     {"stats", "", 0},
+                    {"dead", "list", 1}, {"remove", "ID...", 1}, {"purge", "--state S --older-than AGE", 0},     {"stats", "", 0},
                     {"session", "show|release S", 2}, {"media", "set|list|rm ...", 1}};
     size_t k = 0, nk = sizeof(commands) / sizeof(commands[0]);
     while (k < nk && strcmp(commands[k].name, argv[1]))
@@ -671,6 +851,11 @@ int main(int argc, char **argv)
     }
     if (npos - 1 < commands[k].min_args) {
         rc = usage_fail("usage: %s %s", commands[k].name, commands[k].args);
+        goto out;
+    }
+    long long purge_ms = -1;
+    if (!strcmp(argv[1], "purge") && (purge_ms = purge_age(state, older)) < 0) {
+        rc = 2;
         goto out;
     }
     if (vodq_redis_tls_config(redis_ca, redis_cert, redis_key, &err) != VODQ_OK) {
@@ -699,7 +884,7 @@ int main(int argc, char **argv)
     char **cargv = argv + 2;
     struct vodq_job_defaults d = {3, 1000, 600000, 1 << 20};
     if (!strcmp(cmd, "submit"))
-        rc = cmd_submit(cargc, cargv, &d);
+        rc = cmd_submit(cargc, cargv, &d, bulk);
     else if (!strcmp(cmd, "status"))
         rc = cmd_status(cargc, cargv);
     else if (!strcmp(cmd, "watch"))
@@ -711,6 +896,10 @@ int main(int argc, char **argv)
         rc = cmd_control(cmd, cargc, cargv);
     else if (!strcmp(cmd, "refresh-auth"))
         rc = cmd_control("refresh_auth", cargc, cargv);
+    else if (!strcmp(cmd, "remove"))
+        rc = cmd_remove(cargc, cargv);
+    else if (!strcmp(cmd, "purge"))
+        rc = cmd_purge(state, older, purge_ms);
     else if (!strcmp(cmd, "dead"))
         rc = cmd_dead(cargc, cargv);
     else if (!strcmp(cmd, "stats"))

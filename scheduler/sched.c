@@ -188,7 +188,12 @@ static bool handle_submit(struct vodq_sched *s, struct vodq_redis *r, const stru
             return false; /* out of memory: read the entry again later */
         }
     }
-    const char *args[15] = {
+    char run_at[24] = "", delay[24] = "";
+    if (vrc == VODQ_OK && spec.run_at_ms)
+        snprintf(run_at, sizeof(run_at), "%lld", (long long)spec.run_at_ms);
+    if (vrc == VODQ_OK && spec.delay_ms)
+        snprintf(delay, sizeof(delay), "%lld", (long long)spec.delay_ms);
+    const char *args[17] = {
         id,
         vrc == VODQ_OK ? vodq_task_type_name(spec.type) : "",
         shown ? shown : (vrc == VODQ_OK ? spec.json : ""),
@@ -201,13 +206,15 @@ static bool handle_submit(struct vodq_sched *s, struct vodq_redis *r, const stru
         needs_export ? "1" : "0",
         ttl,
         vrc == VODQ_OK ? spec.require : "",
+        run_at,
+        delay,
     };
-    size_t lens[15];
-    for (int i = 0; i < 15; i++)
+    size_t lens[17];
+    for (int i = 0; i < 17; i++)
         lens[i] = strlen(args[i]);
     struct vodq_err err = {0};
     struct vodq_reply *rep =
-        vodq_proto_call_once(r, &s->ch, &s->q, VODQ_LUA_SUBMIT, 15, args, lens, 3, &err);
+        vodq_proto_call_once(r, &s->ch, &s->q, VODQ_LUA_SUBMIT, 17, args, lens, 3, &err);
     vodq_job_spec_cleanup(&spec);
     free(shown);
     if (!rep) {

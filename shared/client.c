@@ -52,6 +52,12 @@ enum vodq_rc vodq_submit(struct vodq_client *c, const char *spec_json, char *id,
     return vodq_proto_submit(c->r, &c->q, spec_json, strlen(spec_json), &c->d, id, cap, err);
 }
 
+enum vodq_rc vodq_submit_many(struct vodq_client *c, const char *const *specs, size_t n,
+                              struct vodq_submit_result *results, struct vodq_err *err)
+{
+    return vodq_proto_submit_many(c->r, &c->q, specs, NULL, n, &c->d, results, err);
+}
+
 char *vodq_job_status(struct vodq_client *c, const char *id, struct vodq_err *err)
 {
     return vodq_proto_job_json(c->r, &c->q, id, err);

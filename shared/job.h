@@ -73,6 +73,8 @@ struct vodq_job_spec {
     int64_t timeout_ms;            /* 0 = no timeout */
     int64_t backoff_base_ms;       /* first retry delay */
     int64_t backoff_max_ms;        /* cap */
+    int64_t run_at_ms;             /* "run_at": ms since the epoch, 0 = none */
+    int64_t delay_ms;              /* "delay_ms": from creation, 0 = none */
     char *json;                    /* the normalised spec (with id); owned */
 };
 

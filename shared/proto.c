@@ -5,6 +5,7 @@
 
 #include "lua_scripts.h"
 #include "shared/keys.h"
+#include "vodq/vodq.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@ static void scripts_init(void)
         [VODQ_LUA_REAP] = {"reap", vodq_lua_reap},
         [VODQ_LUA_CKPT] = {"ckpt", vodq_lua_ckpt},
         [VODQ_LUA_SESSION] = {"session", vodq_lua_session},
+        [VODQ_LUA_REMOVE] = {"remove", vodq_lua_remove},
     };
     for (int i = 0; i < VODQ_LUA__COUNT; i++) {
         size_t a = strlen(vodq_lua_common), b = strlen(src[i].body);
@@ -299,18 +301,59 @@ enum vodq_rc vodq_proto_control(struct vodq_redis *r, const struct vodq_queue *q
     return rc;
 }
 
-enum vodq_rc vodq_proto_submit(struct vodq_redis *r, const struct vodq_queue *q, const char *text,
-                               size_t len, const struct vodq_job_defaults *d, char *id_out,
-                               size_t id_cap, struct vodq_err *err)
+enum vodq_rc vodq_proto_remove(struct vodq_redis *r, struct vodq_proto_chan *ch,
+                               const struct vodq_queue *q, const char *job,
+                               const char *only_state, long long ended_before_ms, bool *skipped,
+                               struct vodq_err *err)
+{
+    char before[24] = "";
+    if (ended_before_ms >= 0)
+        snprintf(before, sizeof(before), "%lld", ended_before_ms);
+    const char *args[3] = {job, only_state ? only_state : "", before};
+    struct vodq_proto_chan own;
+    if (!ch) {
+        vodq_proto_chan_init(&own, "remove");
+        ch = &own;
+    }
+    struct vodq_reply *rep = vodq_proto_call_once(r, ch, q, VODQ_LUA_REMOVE, 3, args, NULL, 3, err);
+    if (!rep)
+        return err ? err->code : VODQ_ERR_IO;
+    const char *status = vodq_proto_map_str(rep, "status", NULL);
+    const char *text = vodq_proto_map_str(rep, "message", "");
+    enum vodq_rc rc = VODQ_OK;
+    if (skipped)
+        *skipped = status && !strcmp(status, "skipped");
+    if (!status)
+        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "remove: unexpected reply");
+    else if (!strcmp(status, "missing"))
+        rc = vodq_err_set(err, VODQ_ERR_NOTFOUND, 0, "remove %s: %s", job, text);
+    else if (!strcmp(status, "refused"))
+        rc = vodq_err_set(err, VODQ_ERR_INVALID, 0, "remove %s: %s", job, text);
+    vodq_reply_free(rep);
+    return rc;
+}
+
+/* Validates text and appends its three submit commands to r's pipeline (an invalid spec
+ * only when send_invalid: the scheduler then records it as rejected). *sent tells whether
+ * commands went out; verr gets the validation result. Fails only when appending fails. */
+static enum vodq_rc submit_append(struct vodq_redis *r, const struct vodq_queue *q,
+                                  const char *text, size_t len, const struct vodq_job_defaults *d,
+                                  bool send_invalid, char *id_out, size_t id_cap, bool *sent,
+                                  struct vodq_err *verr, struct vodq_err *err)
 {
     struct vodq_job_spec spec;
-    struct vodq_err verr = {0};
-    enum vodq_rc vrc = vodq_job_spec_parse(text, len, d, &spec, &verr);
-    char id[VODQ_ID_MAX + 1];
+    enum vodq_rc vrc = vodq_job_spec_parse(text, len, d, &spec, verr);
+    *sent = false;
     if (spec.id[0])
-        snprintf(id, sizeof(id), "%s", spec.id);
+        snprintf(id_out, id_cap, "%s", spec.id);
+    else if (vrc == VODQ_OK || send_invalid)
+        vodq_job_id_new(id_out, id_cap);
     else
-        vodq_job_id_new(id, sizeof(id));
+        id_out[0] = '\0';
+    if (vrc != VODQ_OK && !send_invalid) {
+        vodq_job_spec_cleanup(&spec);
+        return VODQ_OK;
+    }
     /* what goes into Redis: a valid spec with its credentials sealed (with
      * a keyring), an invalid one with them masked */
     char *owned = vrc == VODQ_OK ? (q->keys ? vodq_seal_spec(q->keys, spec.json, err) : NULL)
@@ -322,39 +365,131 @@ enum vodq_rc vodq_proto_submit(struct vodq_redis *r, const struct vodq_queue *q,
     const char *body = owned ? owned : spec.json;
     size_t body_len = strlen(body);
     char key[VODQ_KEY_MAX], skey[VODQ_KEY_MAX], now[24];
-    vodq_queue_key(q, key, sizeof(key), VODQ_KEY_JOB, id);
+    vodq_queue_key(q, key, sizeof(key), VODQ_KEY_JOB, id_out);
     vodq_queue_key(q, skey, sizeof(skey), VODQ_KEY_SUBMIT, NULL);
     snprintf(now, sizeof(now), "%lld", (long long)vodq_now_ms());
     /* HSETNX keeps an existing job (a resubmitted id) untouched. */
     const char *a1[] = {"HSETNX", key, "state", "submitted"};
     const char *a2[] = {"HSETNX", key, "created_at", now};
-    const char *a3[] = {"XADD", skey, "*", "id", id, "spec", body};
-    size_t l3[] = {4, strlen(skey), 1, 2, strlen(id), 4, body_len};
+    const char *a3[] = {"XADD", skey, "*", "id", id_out, "spec", body};
+    size_t l3[] = {4, strlen(skey), 1, 2, strlen(id_out), 4, body_len};
     enum vodq_rc rc;
-    if ((rc = vodq_redis_append_argv(r, 4, a1, NULL, err)) != VODQ_OK ||
-        (rc = vodq_redis_append_argv(r, 4, a2, NULL, err)) != VODQ_OK ||
-        (rc = vodq_redis_append_argv(r, 7, a3, l3, err)) != VODQ_OK)
-        goto done;
+    if ((rc = vodq_redis_append_argv(r, 4, a1, NULL, err)) == VODQ_OK &&
+        (rc = vodq_redis_append_argv(r, 4, a2, NULL, err)) == VODQ_OK &&
+        (rc = vodq_redis_append_argv(r, 7, a3, l3, err)) == VODQ_OK)
+        *sent = true;
+    vodq_job_spec_cleanup(&spec);
+    free(owned);
+    return rc;
+}
+
+/* Reads the three replies of one submit_append. */
+static enum vodq_rc submit_read(struct vodq_redis *r, struct vodq_err *err)
+{
+    enum vodq_rc rc = VODQ_OK;
     for (int i = 0; i < 3; i++) {
         struct vodq_reply *rep = vodq_redis_read(r, err);
-        if (!rep) {
-            rc = err ? err->code : VODQ_ERR_IO;
-            goto done;
-        }
+        if (!rep)
+            return err && err->code ? err->code : VODQ_ERR_IO;
         if (rep->type == VODQ_REPLY_ERROR && rc == VODQ_OK)
             rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "submit: %s", rep->str);
         vodq_reply_free(rep);
     }
+    return rc;
+}
+
+enum vodq_rc vodq_proto_submit(struct vodq_redis *r, const struct vodq_queue *q, const char *text,
+                               size_t len, const struct vodq_job_defaults *d, char *id_out,
+                               size_t id_cap, struct vodq_err *err)
+{
+    char id[VODQ_ID_MAX + 1];
+    struct vodq_err verr = {0};
+    bool sent;
+    enum vodq_rc rc = submit_append(r, q, text, len, d, true, id, sizeof(id), &sent, &verr, err);
+    if (rc == VODQ_OK && sent)
+        rc = submit_read(r, err);
+    if (rc != VODQ_OK)
+        return rc;
     snprintf(id_out, id_cap, "%s", id);
-    if (rc == VODQ_OK && vrc != VODQ_OK) {
+    if (verr.code != VODQ_OK) {
         if (err)
             *err = verr;
-        rc = vrc;
+        return verr.code;
     }
-done:
-    vodq_job_spec_cleanup(&spec);
-    free(owned);
+    return VODQ_OK;
+}
+
+#define SUBMIT_BATCH 1000 /* specs per pipelined round trip */
+
+static const char submit_lost[] = "connection failed before the reply: the job may or may not "
+                                  "have been submitted (resubmitting the same id is safe)";
+
+/* Reads the replies of the specs in res[0..m-1] that were sent (err.code VODQ_OK after
+ * submit_append); rc: the connection's state so far (not VODQ_OK: they are all lost).
+ * Returns the connection's state after; counts failures in *bad. */
+static enum vodq_rc submit_read_batch(struct vodq_redis *r, struct vodq_submit_result *res,
+                                      size_t m, enum vodq_rc rc, size_t *bad,
+                                      struct vodq_err *err)
+{
+    for (size_t k = 0; k < m; k++) {
+        struct vodq_submit_result *o = &res[k];
+        if (o->err.code != VODQ_OK)
+            continue;
+        enum vodq_rc one = rc == VODQ_OK ? submit_read(r, &o->err) : rc;
+        if (one == VODQ_OK)
+            continue;
+        (*bad)++;
+        if (rc == VODQ_OK && o->err.code == VODQ_ERR_PROTOCOL && vodq_redis_connected(r))
+            continue; /* Redis refused this one (e.g. out of memory): the next may still go */
+        if (rc == VODQ_OK && err)
+            *err = o->err;
+        rc = one;
+        vodq_err_set(&o->err, one, 0, "%s", submit_lost);
+    }
     return rc;
+}
+
+enum vodq_rc vodq_proto_submit_many(struct vodq_redis *r, const struct vodq_queue *q,
+                                    const char *const *texts, const size_t *lens, size_t n,
+                                    const struct vodq_job_defaults *d,
+                                    struct vodq_submit_result *res, struct vodq_err *err)
+{
+    /* Two batches in flight: batch b is sent before the replies of batch b-1 are read,
+     * so Redis works on b while this side reads b-1's replies and validates b+1. */
+    size_t bad = 0, prev = 0, prev_m = 0;
+    enum vodq_rc rc = VODQ_OK;
+    for (size_t base = 0; base < n && rc == VODQ_OK; base += SUBMIT_BATCH) {
+        size_t m = n - base < SUBMIT_BATCH ? n - base : SUBMIT_BATCH, i;
+        for (i = 0; i < m && rc == VODQ_OK; i++) {
+            struct vodq_submit_result *o = &res[base + i];
+            memset(&o->err, 0, sizeof(o->err));
+            const char *t = texts[base + i];
+            bool sent;
+            rc = submit_append(r, q, t, lens ? lens[base + i] : strlen(t), d, false, o->id,
+                               sizeof(o->id), &sent, &o->err, err);
+            if (o->err.code != VODQ_OK)
+                bad++;
+            else if (!sent) { /* the append itself failed */
+                vodq_err_set(&o->err, rc, 0, "not submitted: %s", err ? err->msg : "");
+                bad++;
+            }
+        }
+        if (rc == VODQ_OK)
+            rc = vodq_redis_flush(r, err);
+        rc = submit_read_batch(r, res + prev, prev_m, rc, &bad, err);
+        prev = base;
+        prev_m = rc == VODQ_OK ? m : i;
+        for (size_t k = base + i; k < n && rc != VODQ_OK; k++) {
+            vodq_err_set(&res[k].err, rc, 0, "not submitted: %s", err ? err->msg : "");
+            bad++;
+        }
+    }
+    rc = submit_read_batch(r, res + prev, prev_m, rc, &bad, err);
+    if (rc != VODQ_OK)
+        return rc;
+    if (bad)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "%zu of %zu specs not submitted", bad, n);
+    return VODQ_OK;
 }
 
 char *vodq_proto_job_json(struct vodq_redis *r, const struct vodq_queue *q, const char *job,

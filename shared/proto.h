@@ -21,6 +21,7 @@ enum vodq_script_id {
     VODQ_LUA_REAP,
     VODQ_LUA_CKPT,
     VODQ_LUA_SESSION,
+    VODQ_LUA_REMOVE,
     VODQ_LUA__COUNT
 };
 
@@ -134,6 +135,26 @@ enum vodq_rc vodq_proto_control(struct vodq_redis *r, const struct vodq_queue *q
 enum vodq_rc vodq_proto_submit(struct vodq_redis *r, const struct vodq_queue *q, const char *text,
                                size_t len, const struct vodq_job_defaults *d, char *id_out,
                                size_t id_cap, struct vodq_err *err);
+
+/* vodq_submit_many (include/vodq/vodq.h): specs pipelined SUBMIT_BATCH at a time. An
+ * invalid spec is not sent; its result names the JSON path of the bad field. Returns VODQ_OK
+ * when all went, VODQ_ERR_INVALID when some did not, or the connection's error (results of
+ * the specs not sent say so). lens may be NULL (NUL-ended texts). */
+struct vodq_submit_result;
+enum vodq_rc vodq_proto_submit_many(struct vodq_redis *r, const struct vodq_queue *q,
+                                    const char *const *texts, const size_t *lens, size_t n,
+                                    const struct vodq_job_defaults *d,
+                                    struct vodq_submit_result *res, struct vodq_err *err);
+
+/* remove.lua: deletes a finished, queued or delayed job (its task entry too, so no worker
+ * runs it). only_state ("" or NULL: any) and ended_before_ms (< 0: any) restrict it; a job
+ * that does not match is left alone with *skipped set. VODQ_ERR_NOTFOUND for no such job,
+ * VODQ_ERR_INVALID (the reason in err) for one that cannot be removed now (active...).
+ * ch: the request-id channel (one per caller for many calls; NULL: a new one). */
+enum vodq_rc vodq_proto_remove(struct vodq_redis *r, struct vodq_proto_chan *ch,
+                               const struct vodq_queue *q, const char *job,
+                               const char *only_state, long long ended_before_ms, bool *skipped,
+                               struct vodq_err *err);
 
 /* Returns a new cJSON-free JSON object text describing the job (every hash
  * field, with numbers as numbers and spec/result/progress_data inlined);

@@ -51,6 +51,21 @@ VODQ_API void vodq_client_close(struct vodq_client *c);
 VODQ_API enum vodq_rc vodq_submit(struct vodq_client *c, const char *spec_json, char *id,
                                   size_t cap, struct vodq_err *err);
 
+/* The result of one spec of vodq_submit_many. */
+struct vodq_submit_result {
+    char id[129];        /* the job id; "" for an invalid spec without a usable id */
+    struct vodq_err err; /* code VODQ_OK: submitted; otherwise why not (the JSON path
+                            of a bad field) */
+};
+
+/* Submits n job specs (JSON texts) pipelined, a thousand per round trip, and
+ * fills results[0..n-1]. Unlike vodq_submit, an invalid spec is not sent
+ * (nothing is recorded for it). Returns VODQ_OK when every spec was
+ * submitted, VODQ_ERR_INVALID when some were not (see their results), or
+ * the connection's error (the results of the specs it left unsent say so). */
+VODQ_API enum vodq_rc vodq_submit_many(struct vodq_client *c, const char *const *specs, size_t n,
+                                       struct vodq_submit_result *results, struct vodq_err *err);
+
 /* Returns the job as a new JSON object text (free with free()), or NULL. */
 VODQ_API char *vodq_job_status(struct vodq_client *c, const char *id, struct vodq_err *err);
 

@@ -61,8 +61,8 @@ local ENDED = {succeeded = true, dead = true, cancelled = true, rejected = true}
 local FROM_HELD = {active = 1, paused = 1, waiting_auth = 1, queued = 1, delayed = 1,
   succeeded = 1, dead = 1, cancelled = 1}
 local MOVES = {
-  [''] = {queued = 1, rejected = 1, waiting_session = 1, dead = 1},
-  submitted = {queued = 1, rejected = 1, waiting_session = 1, dead = 1},
+  [''] = {queued = 1, rejected = 1, waiting_session = 1, dead = 1, delayed = 1},
+  submitted = {queued = 1, rejected = 1, waiting_session = 1, dead = 1, delayed = 1},
   waiting_session = {queued = 1, cancelled = 1, dead = 1},
   queued = {queued = 1, active = 1, paused = 1, cancelled = 1, dead = 1},
   active = FROM_HELD, paused = FROM_HELD, waiting_auth = FROM_HELD,
@@ -246,7 +246,8 @@ end
 -- text), state ('queued' or 'rejected'), error, max_attempts, timeout_ms,
 -- backoff_base_ms, backoff_max_ms, session, session_ttl, parent, submit_entry,
 -- needs_export ('1': an upload without a file, which takes its session's export),
--- require (capability tags a worker must have, "a,b").
+-- require (capability tags a worker must have, "a,b"), run_at / delay_ms (ms: a job due
+-- later is created 'delayed', in the delayed zset until promote.lua moves it).
 -- Returns the state the job got.
 local function create_job(id, f)
   local jk = p .. 'job:' .. id
@@ -303,6 +304,14 @@ local function create_job(id, f)
       redis.call('ZADD', session_key(s, ':open'), seq, id)
       data.session_seq = seq
     end
+  end
+  local due = math.max(int(f.run_at, 0), NOW + int(f.delay_ms, 0))
+  if due > NOW then
+    set_state(jk, '', 'delayed', 'run_at', due)
+    redis.call('ZADD', p .. 'delayed', due, id)
+    data.run_at = due
+    emit(id, 'state', 'delayed', cjson.encode(data))
+    return 'delayed'
   end
   set_state(jk, '', 'queued')
   local tid = redis.call('XADD', p .. 'tasks:' .. f.lane, '*', 'job', id)

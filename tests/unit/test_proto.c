@@ -144,6 +144,7 @@ static void test_scripts(void **state)
         [VODQ_LUA_CONTROL] = "control",     [VODQ_LUA_PROMOTE] = "promote",
         [VODQ_LUA_RECLAIM] = "reclaim",     [VODQ_LUA_REAP] = "reap",
         [VODQ_LUA_CKPT] = "ckpt",           [VODQ_LUA_SESSION] = "session",
+        [VODQ_LUA_REMOVE] = "remove",
     };
     char *common = read_lua("common");
     size_t cl = strlen(common);

@@ -196,11 +196,39 @@ static void test_invalid_and_cancel(void **state)
     vodq_client_close(c);
 }
 
+/* vodq_submit_many: results in order, an invalid spec named and not sent, the valid ones run */
+static void test_submit_many(void **state)
+{
+    (void)state;
+    struct vodq_err err = {0};
+    struct vodq_client *c = vodq_client_open(url, NULL, &err);
+    assert_non_null(c);
+    const char *specs[] = {"{\"id\":\"many-1\",\"type\":\"sleep\",\"sleep\":{\"ms\":1}}",
+                           "{\"id\":\"many-2\",\"type\":\"sleep\",\"sleep\":{\"ms\":-5}}",
+                           "{\"type\":\"sleep\",\"sleep\":{\"ms\":1}}"};
+    struct vodq_submit_result res[3];
+    assert_int_equal(vodq_submit_many(c, specs, 3, res, &err), VODQ_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "1 of 3"));
+    assert_string_equal(res[0].id, "many-1");
+    assert_int_equal(res[0].err.code, VODQ_OK);
+    assert_int_equal(res[1].err.code, VODQ_ERR_INVALID);
+    if (!strstr(res[1].err.msg, "sleep.ms"))
+        fail_msg("invalid spec's result: %s", res[1].err.msg);
+    assert_int_equal(res[2].err.code, VODQ_OK);
+    assert_int_equal(strlen(res[2].id), 26);
+    assert_int_equal(vodq_job_watch(c, "many-1", NULL, 10000, &err), VODQ_OK);
+    assert_int_equal(vodq_job_watch(c, res[2].id, NULL, 10000, &err), VODQ_OK);
+    assert_null(vodq_job_status(c, "many-2", &err)); /* not sent: nothing recorded */
+    assert_int_equal(err.code, VODQ_ERR_NOTFOUND);
+    vodq_client_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_submit_and_watch),
         cmocka_unit_test(test_invalid_and_cancel),
+        cmocka_unit_test(test_submit_many),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
