@@ -424,6 +424,8 @@ enum vodq_rc vodq_job_spec_parse(const char *text, size_t len, const struct vodq
     enum vodq_rc rc = validate(root, d, out, err);
     if (rc == VODQ_OK) {
         if (!out->id_given) {
+            /* "id": null means "make one": replace it, so the spec keeps one "id" */
+            cJSON_DeleteItemFromObjectCaseSensitive(root, "id");
             vodq_job_id_new(out->id, sizeof(out->id));
             cJSON_AddStringToObject(root, "id", out->id);
         }
