@@ -230,6 +230,14 @@ struct vodq_fetch *vodq_fetch_new(const struct vodq_fetch_opts *opts, struct vod
         f->o.range_bytes = 8 << 20;
     if (f->o.stall_timeout_ms <= 0)
         f->o.stall_timeout_ms = 20000;
+    /* mkdir -p: the default ~/.cache/vodq on a fresh machine has no ~/.cache yet */
+    for (char *sl = strchr(f->cache_dir + 1, '/'); sl; sl = strchr(sl + 1, '/')) {
+        *sl = '\0';
+        int mr = mkdir(f->cache_dir, 0700);
+        *sl = '/';
+        if (mr != 0 && errno != EEXIST)
+            break; /* the final mkdir below names the error */
+    }
     if (mkdir(f->cache_dir, 0700) != 0 && errno != EEXIST) {
         vodq_err_set(err, VODQ_ERR_IO, errno, "cache-dir %s: %s", f->cache_dir, strerror(errno));
         goto fail;
