@@ -161,7 +161,7 @@ static bool handle_submit(struct vodq_sched *s, struct vodq_redis *r, const stru
     bool needs_export = false;
     if (vrc == VODQ_OK && spec.type == VODQ_TASK_UPLOAD && spec.session[0]) {
         char *sec = vodq_job_spec_section(spec.json, "upload", NULL);
-        needs_export = sec && !strstr(sec, "\"file\"");
+        needs_export = sec && !vodq_json_has(sec, "file");
         free(sec);
     }
     snprintf(ttl, sizeof(ttl), "%lld", s->cfg.session_ttl_s > 0 ? s->cfg.session_ttl_s : 604800LL);

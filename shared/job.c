@@ -646,6 +646,15 @@ bool vodq_json_get_true(const char *json, const char *key)
     return t;
 }
 
+bool vodq_json_has(const char *json, const char *key)
+{
+    cJSON *root = json ? cJSON_Parse(json) : NULL;
+    const cJSON *v = root ? cJSON_GetObjectItemCaseSensitive(root, key) : NULL;
+    bool has = v && !cJSON_IsNull(v);
+    cJSON_Delete(root);
+    return has;
+}
+
 double vodq_json_get_number(const char *json, const char *key, double def)
 {
     cJSON *root = json ? cJSON_Parse(json) : NULL;

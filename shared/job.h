@@ -141,6 +141,10 @@ double vodq_json_get_number(const char *json, const char *key, double def);
 /* Returns true when the member `key` of the JSON object text is true. */
 bool vodq_json_get_true(const char *json, const char *key);
 
+/* Returns true when the JSON object text has a member `key` (any value but
+ * null): a key, not a value that happens to spell it. */
+bool vodq_json_has(const char *json, const char *key);
+
 /* Builds job spec texts for the client library (free with free()); NULL on
  * OOM or when timeline_json is not a JSON object. session may be NULL;
  * path NULL = the session's last export. */

@@ -217,6 +217,18 @@ static void test_spec_id_null(void **state)
     vodq_job_spec_cleanup(&s);
 }
 
+/* vodq_json_has looks for a member, not for text: an upload section whose key
+ * is named "file" has no file (it used to be found by strstr). */
+static void test_json_has(void **state)
+{
+    (void)state;
+    assert_true(vodq_json_has("{\"file\":\"/a.mp4\"}", "file"));
+    assert_false(vodq_json_has("{\"s3\":{\"key\":\"file\"}}", "file"));
+    assert_false(vodq_json_has("{\"s3\":{\"file\":\"x\"}}", "file"));
+    assert_false(vodq_json_has("{\"file\":null}", "file"));
+    assert_false(vodq_json_has("not json", "file"));
+}
+
 /* A rejected spec still reports its id when the id itself is usable. */
 static void expect_rejected_id(const char *spec, const char *want_id)
 {
@@ -923,6 +935,7 @@ int main(void)
         cmocka_unit_test(test_spec_require),
         cmocka_unit_test(test_spec_sleep_ms_null),
         cmocka_unit_test(test_spec_id_null),
+        cmocka_unit_test(test_json_has),
         cmocka_unit_test(test_spec_attempts_timeout_backoff),
         cmocka_unit_test(test_spec_id_session),
         cmocka_unit_test(test_spec_compose_upload),
