@@ -319,6 +319,30 @@ static bool job_control(struct vodq_redis *rd, const struct vodq_queue *q, const
     return answer_sb(resp, 200, &b);
 }
 
+/* DELETE /jobs/{id}: remove.lua, as vodqctl remove: a finished, queued or delayed job is
+ * deleted (200); active, paused or waiting ones are refused (409, cancel first); 404 for
+ * no such job. */
+bool vodq_api_delete_job(struct vodq_redis *rd, const struct vodq_queue *q,
+                         const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
+{
+    const char *id = req->rest;
+    if (!vodq_job_id_valid(id))
+        return answer_error(resp, 400, "bad job id");
+    struct vodq_err err = {0};
+    enum vodq_rc rc = vodq_proto_remove(rd, NULL, q, id, NULL, -1, NULL, &err);
+    if (rc != VODQ_OK)
+        return answer_error(resp,
+                            rc == VODQ_ERR_NOTFOUND  ? 404
+                            : rc == VODQ_ERR_INVALID ? 409
+                                                     : 503,
+                            err.msg);
+    struct sb b = {0};
+    sb_printf(&b, "{\"id\":");
+    sb_json(&b, id);
+    sb_printf(&b, ",\"result\":\"removed\"}");
+    return answer_sb(resp, 200, &b);
+}
+
 /* ---- Workers, sessions, dead letters ---- */
 
 bool vodq_api_get_workers(struct vodq_redis *rd, const struct vodq_queue *q, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)

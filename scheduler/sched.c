@@ -454,6 +454,12 @@ enum vodq_rc vodq_sched_run(struct vodq_sched *s, struct vodq_err *err)
                 continue;
             }
             groups = true;
+            /* the settings hash: what terminal() applies when a job ends */
+            struct vodq_retention none = {0};
+            if (vodq_settings_write(r, &s->q, s->cfg.retention ? s->cfg.retention : &none,
+                                    s->cfg.hooks_max > 0 ? s->cfg.hooks_max : 10000,
+                                    &e) != VODQ_OK)
+                vodq_warn("settings: %s", e.msg);
         }
         intake(s, r, pending_first);
         pending_first = false;
