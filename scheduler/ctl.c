@@ -7,6 +7,7 @@
 #include "shared/keys.h"
 #include "shared/proto.h"
 #include "shared/redis.h"
+#include "scheduler/schedule.h"
 
 #include <cjson/cJSON.h>
 
@@ -50,6 +51,14 @@ static const char *description =
     "  media set ID URL         map an Aliyun MediaId/ImageId to a path or URL for\n"
     "                           imported Aliyun timelines (docs/aliyun-timeline.md)\n"
     "  media list | media rm ID the map, or remove one entry\n"
+    "  schedule add NAME CRON SPEC [--catch-up latest|all|none]\n"
+    "                           run SPEC (a file, '-' or inline JSON without \"id\") on\n"
+    "                           the 5-field cron expression CRON (UTC; e.g. \"*/5 * * * *\");\n"
+    "                           each slot's job is cron:NAME:YYYYMMDDTHHMM. After downtime\n"
+    "                           --catch-up latest fires the newest missed slot once,\n"
+    "                           all every missed slot, none none of them\n"
+    "  schedule list [--json]   schedules with their next and last slot\n"
+    "  schedule remove NAME     stop a schedule (its jobs stay)\n"
 
     "\n"
     "Exit status: 0 success; 1 failure (a Redis error, a failed job for watch);\n"
@@ -230,6 +239,94 @@ static int cmd_remove(int argc, char **argv)
             printf("%s: removed\n", argv[i]);
     }
     return rc;
+}
+
+/* ---- schedule add|list|remove (scheduler/schedule.c) ---- */
+
+/* Usage errors of schedule, found before connecting: 0 or 2 after a message. */
+static int schedule_usage(int argc, char **argv)
+{
+    if (argc >= 1 && !strcmp(argv[0], "add") && argc == 4)
+        return 0;
+    if (argc >= 1 && !strcmp(argv[0], "list") && argc == 1)
+        return 0;
+    if (argc >= 1 && !strcmp(argv[0], "remove") && argc == 2)
+        return 0;
+    return usage_fail("usage: schedule add NAME CRON SPEC | schedule list | schedule remove NAME");
+}
+
+static void iso_utc(long long ms, char *buf, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int cmd_schedule(int argc, char **argv, const char *catch_up,
+                        const struct vodq_job_defaults *d)
+{
+    (void)argc;
+    struct vodq_err err = {0};
+    if (!strcmp(argv[0], "add")) {
+        size_t len = 0;
+        bool inline_json = argv[3][0] == '{';
+        char *spec = inline_json ? strdup(argv[3]) : read_all(argv[3], &len);
+        if (!spec)
+            return fail("schedule add: cannot read %s: %s", argv[3], strerror(errno));
+        if (inline_json)
+            len = strlen(spec);
+        int64_t next = 0;
+        bool replaced = false;
+        enum vodq_rc rc = vodq_schedule_add(R, &Q, argv[1], argv[2], spec, len, catch_up, d,
+                                            &next, &replaced, &err);
+        free(spec);
+        if (rc != VODQ_OK)
+            return fail("schedule add %s: %s", argv[1], err.msg);
+        char when[32];
+        iso_utc(next, when, sizeof(when));
+        if (json_out)
+            printf("{\"name\":\"%s\",\"result\":\"%s\",\"next_at\":%lld}\n", argv[1],
+                   replaced ? "replaced" : "added", (long long)next);
+        else
+            printf("%s: %s, next slot %s\n", argv[1], replaced ? "replaced" : "added", when);
+        return 0;
+    }
+    if (!strcmp(argv[0], "remove")) {
+        if (vodq_schedule_remove(R, &Q, argv[1], &err) != VODQ_OK)
+            return fail("schedule remove: %s", err.msg);
+        if (json_out)
+            printf("{\"name\":\"%s\",\"result\":\"removed\"}\n", argv[1]);
+        else
+            printf("%s: removed\n", argv[1]);
+        return 0;
+    }
+    char *list = vodq_schedule_list_json(R, &Q, &err);
+    if (!list)
+        return fail("schedule list: %s", err.msg);
+    if (json_out) {
+        printf("%s\n", list);
+        free(list);
+        return 0;
+    }
+    cJSON *arr = cJSON_Parse(list);
+    free(list);
+    printf("%-24s %-16s %-7s %-21s %-6s %s\n", "NAME", "CRON", "CATCHUP", "NEXT (UTC)", "FIRED",
+           "LAST JOB");
+    for (cJSON *o = arr ? arr->child : NULL; o; o = o->next) {
+        const cJSON *nm = cJSON_GetObjectItem(o, "name"), *cr = cJSON_GetObjectItem(o, "cron"),
+                    *cu = cJSON_GetObjectItem(o, "catch_up"), *nx = cJSON_GetObjectItem(o, "next_at"),
+                    *fi = cJSON_GetObjectItem(o, "fired"), *lj = cJSON_GetObjectItem(o, "last_job");
+        char when[32] = "-";
+        if (cJSON_IsNumber(nx))
+            iso_utc((long long)nx->valuedouble, when, sizeof(when));
+        printf("%-24s %-16s %-7s %-21s %-6lld %s\n", cJSON_IsString(nm) ? nm->valuestring : "?",
+               cJSON_IsString(cr) ? cr->valuestring : "?", cJSON_IsString(cu) ? cu->valuestring : "?",
+               when, cJSON_IsNumber(fi) ? (long long)fi->valuedouble : 0LL,
+               cJSON_IsString(lj) ? lj->valuestring : "-");
+    }
+    cJSON_Delete(arr);
+    return 0;
 }
 
 /* "7d", "12h", "30m", "45s" or seconds: milliseconds, or -1. */
@@ -779,6 +876,7 @@ int main(int argc, char **argv)
 {
     char *redis_url = NULL, *queue = NULL, *state = NULL, *secret_key_file = NULL, *bulk = NULL;
     char *older = NULL;
+    char *catch_up = NULL;
     char *redis_ca = NULL, *redis_cert = NULL, *redis_key = NULL;
     long long limit = 0, events_maxlen = 0, retention_s = 0;
     struct vodq_keyring *keys = NULL; /* opens/seals credentials; freed at out */
@@ -796,6 +894,9 @@ int main(int argc, char **argv)
          &older, 0, 0},
         {"bulk", NULL, VODQ_OPT_STR, "", "submit: a file of specs, one per line ('-': stdin)",
          &bulk, 0, 0},
+        {"catch-up", NULL, VODQ_OPT_STR, "latest",
+         "schedule add: missed slots after downtime: latest (fire the newest once), all, none",
+         &catch_up, 0, 0},
         {"limit", NULL, VODQ_OPT_INT, "1000", "list: at most this many jobs", &limit, 1,
          100000000},
         {"events-maxlen", "VODQ_EVENTS_MAXLEN", VODQ_OPT_INT, "100000",
@@ -841,7 +942,8 @@ int main(int argc, char **argv)
                     {"list", "", 0},         {"pause", "ID", 1},      {"resume", "ID", 1},
                     {"cancel", "ID", 1},     {"retry", "ID", 1},      {"refresh-auth", "ID AUTH|-", 2},
                     {"dead", "list", 1}, {"remove", "ID...", 1}, {"purge", "--state S --older-than AGE", 0},     {"stats", "", 0},
-                    {"session", "show|release S", 2}, {"media", "set|list|rm ...", 1}};
+                    {"session", "show|release S", 2}, {"media", "set|list|rm ...", 1},
+                    {"schedule", "add|list|remove ...", 1}};
     size_t k = 0, nk = sizeof(commands) / sizeof(commands[0]);
     while (k < nk && strcmp(commands[k].name, argv[1]))
         k++;
@@ -858,6 +960,8 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    if (!strcmp(argv[1], "schedule") && (rc = schedule_usage(npos - 1, argv + 2)) != 0)
+        goto out;
     if (vodq_redis_tls_config(redis_ca, redis_cert, redis_key, &err) != VODQ_OK) {
         rc = fail("%s", err.msg);
         goto out;
@@ -908,6 +1012,8 @@ int main(int argc, char **argv)
         rc = cmd_session(cargc, cargv);
     else if (!strcmp(cmd, "media"))
         rc = cmd_media(cargc, cargv);
+    else if (!strcmp(cmd, "schedule"))
+        rc = cmd_schedule(cargc, cargv, catch_up, &d);
     else
         rc = usage_fail("unknown command '%s'", cmd);
 out:

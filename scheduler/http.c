@@ -370,6 +370,7 @@ API_HANDLER(job_sub)
 API_HANDLER(get_workers)
 API_HANDLER(get_session)
 API_HANDLER(get_dead)
+API_HANDLER(delete_job)
 
 static void h_events(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
 {
@@ -411,6 +412,7 @@ static const struct vodq_httpd_route routes[] = {
     /* the REST API and dashboard (api.c) */
     {"GET", "/jobs", false, VODQ_HTTPD_READ, h_list_jobs, false},
     {"POST", "/jobs/", true, VODQ_HTTPD_ADMIN, h_job_sub, false}, /* pause|resume|cancel|retry|auth */
+    {"DELETE", "/jobs/", true, VODQ_HTTPD_ADMIN, h_delete_job, false}, /* remove */
     {"GET", "/api/queues", false, VODQ_HTTPD_READ, h_get_queues, false},
     {"GET", "/workers", false, VODQ_HTTPD_READ, h_get_workers, false},
     {"GET", "/sessions/", true, VODQ_HTTPD_READ, h_get_session, false},

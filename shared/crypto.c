@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <ctype.h>
@@ -320,4 +321,22 @@ char *vodq_seal_spec(const struct vodq_keyring *k, const char *json, struct vodq
 char *vodq_unseal_spec(const struct vodq_keyring *k, const char *json, struct vodq_err *err)
 {
     return spec_pass(k, json, false, err);
+}
+
+void vodq_hmac_sha256_hex(const void *key, size_t klen, const void *data, size_t dlen,
+                          char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char mac[32];
+    unsigned int n = 0;
+    if (!HMAC(EVP_sha256(), key, (int)klen, data, dlen, mac, &n) || n != 32) {
+        out[0] = '\0';
+        return;
+    }
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[mac[i] >> 4];
+        out[2 * i + 1] = hex[mac[i] & 15];
+    }
+    out[64] = '\0';
+    OPENSSL_cleanse(mac, sizeof(mac));
 }

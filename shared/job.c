@@ -184,7 +184,40 @@ static enum vodq_rc get_int(const cJSON *obj, const char *key, const char *path,
 
 static const char *top_keys[] = {"version", "id", "type", "session", "max_attempts", "timeout_ms",
                                  "backoff", "sleep", "compose", "upload", "meta", "then",
-                                 "delay_ms", "run_at", NULL};
+                                 "delay_ms", "run_at", "notify_url", NULL};
+
+/* "notify_url": where the scheduler POSTs the job when it ends (docs/protocol.md §14):
+ * http(s)://host[:port][/path], no credentials in it, at most 1024 characters. Which
+ * hosts are allowed is the scheduler's --webhook-allow, checked at delivery. */
+static enum vodq_rc get_notify_url(const cJSON *root, struct vodq_job_spec *out,
+                                   struct vodq_err *err)
+{
+    out->notify_url[0] = '\0';
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(root, "notify_url");
+    if (!u || cJSON_IsNull(u))
+        return VODQ_OK;
+    if (!cJSON_IsString(u))
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "notify_url: must be a string");
+    const char *s = u->valuestring;
+    size_t scheme = !strncmp(s, "http://", 7) ? 7 : !strncmp(s, "https://", 8) ? 8 : 0;
+    if (!scheme)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "notify_url: must start with http:// or https://");
+    if (strlen(s) >= sizeof(out->notify_url))
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "notify_url: longer than %zu characters",
+                            sizeof(out->notify_url) - 1);
+    size_t host_len = strcspn(s + scheme, "/?#");
+    if (host_len == 0 || strcspn(s + scheme, "/?#:") == 0)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "notify_url: missing host");
+    if (memchr(s + scheme, '@', host_len))
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                            "notify_url: must not carry credentials (user@host)");
+    for (const char *c = s; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f)
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "notify_url: spaces and control characters are not allowed");
+    snprintf(out->notify_url, sizeof(out->notify_url), "%s", s);
+    return VODQ_OK;
+}
 
 static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
                              struct vodq_job_spec *out, struct vodq_err *err)
@@ -221,7 +254,7 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
             return vodq_err_set(err, VODQ_ERR_INVALID, 0,
                                 "%s: unknown field (allowed: version, id, type, session, "
                                 "max_attempts, timeout_ms, backoff, sleep, compose, upload, meta, then, "
-                                "delay_ms, run_at)",
+                                "delay_ms, run_at, notify_url)",
                                 it->string);
     }
     const cJSON *session = cJSON_GetObjectItemCaseSensitive(root, "session");
@@ -242,6 +275,8 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
             VODQ_OK ||
         (rc = get_int(root, "run_at", "run_at", 0, 253402300799999LL, &out->run_at_ms, err)) !=
             VODQ_OK)
+        return rc;
+    if ((rc = get_notify_url(root, out, err)) != VODQ_OK)
         return rc;
     out->timeout_ms = 0;
     if ((rc = get_int(root, "timeout_ms", "timeout_ms", 0, 7 * 86400000LL, &out->timeout_ms,
@@ -375,6 +410,9 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
                 return vodq_err_set(err, VODQ_ERR_INVALID, 0,
                                     "then[%d]: delay_ms and run_at are for submitted jobs only "
                                     "(a then job starts when its parent succeeds)", i);
+            if (cJSON_IsObject(child) && cJSON_GetObjectItemCaseSensitive(child, "notify_url"))
+                return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                    "then[%d]: notify_url is for submitted jobs only", i);
             /* "lane" is ours (written below); a spec normalised here comes back through
              * the submit stream with it */
             if (cJSON_IsObject(child)) {

@@ -75,6 +75,7 @@ struct vodq_job_spec {
     int64_t backoff_max_ms;        /* cap */
     int64_t run_at_ms;             /* "run_at": ms since the epoch, 0 = none */
     int64_t delay_ms;              /* "delay_ms": from creation, 0 = none */
+    char notify_url[1025];         /* "notify_url": webhook on success/death/cancel; "" none */
     char *json;                    /* the normalised spec (with id); owned */
 };
 

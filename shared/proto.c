@@ -32,6 +32,8 @@ static void scripts_init(void)
         [VODQ_LUA_CKPT] = {"ckpt", vodq_lua_ckpt},
         [VODQ_LUA_SESSION] = {"session", vodq_lua_session},
         [VODQ_LUA_REMOVE] = {"remove", vodq_lua_remove},
+        [VODQ_LUA_SCHEDULE] = {"schedule", vodq_lua_schedule},
+        [VODQ_LUA_HOOK] = {"hook", vodq_lua_hook},
     };
     for (int i = 0; i < VODQ_LUA__COUNT; i++) {
         size_t a = strlen(vodq_lua_common), b = strlen(src[i].body);

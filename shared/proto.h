@@ -22,6 +22,8 @@ enum vodq_script_id {
     VODQ_LUA_CKPT,
     VODQ_LUA_SESSION,
     VODQ_LUA_REMOVE,
+    VODQ_LUA_SCHEDULE, /* cron schedules (scheduler/schedule.c) */
+    VODQ_LUA_HOOK,     /* webhook deliveries (scheduler/webhook.c) */
     VODQ_LUA__COUNT
 };
 

@@ -141,8 +141,29 @@ end
 
 local session_ended -- defined below (scripts may not create globals)
 
+-- What a job end also does, by the settings hash the scheduler writes (docs/protocol.md
+-- §14-15): the job hash's TTL (retention:<type>:<state>, retention:*:<state>, else RET)
+-- and, for a job with a notify_url ending succeeded/dead/cancelled, one webhook delivery
+-- queued in hooks (at most hooks_max pending, default 10000; beyond that it is dropped
+-- with an event).
+local function ended_extras(job, jk, st)
+  local x = redis.call('HMGET', jk, 'type', 'notify_url')
+  local s = redis.call('HMGET', p .. 'settings', 'retention:' .. (x[1] or '') .. ':' .. st,
+    'retention:*:' .. st, 'hooks_max')
+  redis.call('EXPIRE', jk, tonumber(s[1] or s[2] or '') or RET)
+  if not x[2] or x[2] == '' or st == 'rejected' then return end
+  local m = job .. '|' .. st .. '|' .. NOW
+  if redis.call('ZCARD', p .. 'hooks') >= (tonumber(s[3] or '') or 10000) then
+    emit(job, 'webhook', st, '{"outcome":"dropped","error":"too many pending deliveries"}')
+    return
+  end
+  redis.call('HSET', p .. 'hook:' .. m, 'job', job, 'state', st, 'url', x[2], 'attempts', 0,
+    'created_at', NOW)
+  redis.call('ZADD', p .. 'hooks', NOW, m)
+end
+
 local function terminal(job, jk, st, export, h)
-  redis.call('EXPIRE', jk, RET)
+  ended_extras(job, jk, st)
   redis.call('HINCRBY', p .. 'stats', st, 1)
   -- a numbered producer of a session ended: record its export and release the uploads
   -- that waited for it (session_ended is defined below)
@@ -247,7 +268,8 @@ end
 -- backoff_base_ms, backoff_max_ms, session, session_ttl, parent, submit_entry,
 -- needs_export ('1': an upload without a file, which takes its session's export),
 -- require (capability tags a worker must have, "a,b"), run_at / delay_ms (ms: a job due
--- later is created 'delayed', in the delayed zset until promote.lua moves it).
+-- later is created 'delayed', in the delayed zset until promote.lua moves it), notify_url
+-- (webhook URL, '' none).
 -- Returns the state the job got.
 local function create_job(id, f)
   local jk = p .. 'job:' .. id
@@ -266,6 +288,7 @@ local function create_job(id, f)
   if f.parent then redis.call('HSET', jk, 'parent', f.parent) end
   if f.require and f.require ~= '' then redis.call('HSET', jk, 'require', f.require) end
   if f.submit_entry then redis.call('HSET', jk, 'submit_entry', f.submit_entry) end
+  if f.notify_url and f.notify_url ~= '' then redis.call('HSET', jk, 'notify_url', f.notify_url) end
   redis.call('HINCRBY', p .. 'stats', 'submitted', 1)
   local data = f.parent and {parent = f.parent} or {}
   if st == 'rejected' then
