@@ -524,7 +524,8 @@ static enum vodq_rc ru_run(const cJSON *sec, const char *spec_json, struct vodq_
                                      .take_auth = u_take_auth,
                                      .ckpt = io->ckpt,
                                      .job_id = io->job_id,
-                                     .attempt = io->attempt};
+                                     .attempt = io->attempt,
+                                     .max_attempts = io->max_attempts};
     clock_gettime(CLOCK_MONOTONIC, &r->last_report);
     int ret = pthread_create(&r->th, NULL, r_thread, r);
     if (ret != 0) {
