@@ -549,6 +549,8 @@ static enum vodq_rc ru_run(const cJSON *sec, const char *spec_json, struct vodq_
         r->render_rc != VODQ_ERR_CANCELLED && r->render_rc != VODQ_ERR_PAUSED) {
         rc = r->render_rc; /* the render failed, the upload was aborted for it */
         *err = r->render_err;
+        if (vodq_compose_fetch_failure(lease, err) != VODQ_OK)
+            rc = err->code; /* a source's download failed while it was read */
         if (rc == VODQ_ERR_MEDIA && strstr(err->msg, "encoder"))
             err->permanent = true;
         goto out;
