@@ -14,7 +14,8 @@
 # The figure is the result's ttff_ms: milliseconds from the start of the
 # compose (what a job's start is to the worker) to the first frame the render
 # produced (seen by the engine's progress callback, every 200 ms at most).
-# Prints each side's median, then, last, `ratio <progressive / full>`.
+# For reference, the same render from the local file (no download) is timed
+# once per run too. Prints the medians, then, last, `ratio <progressive / full>`.
 #
 # Usage: tests/bench/ttff.sh [RUNS]        (default 3)
 # Env:   VODQ_BIN (build/bin), BENCH_RATE (bytes/s, 12500000), BENCH_MBITS
@@ -51,23 +52,30 @@ cat >"$T_DIR/t.json" <<JSON
 JSON
 echo '{}' >"$T_DIR/prog.json"
 echo '{"progressive":false}' >"$T_DIR/full.json"
+sed "s#http://127.0.0.1:$HP/src.mp4#$W/src.mp4#" "$T_DIR/t.json" >"$T_DIR/tlocal.json"
 # run KIND N: prints ttff_ms
 run() {
+  if [ "$1" = local ]; then
+    "$VODQ_BIN/vodq-compose" --json "$T_DIR/tlocal.json" "$T_DIR/out-local-$2.mp4" 2>"$T_DIR/log-local-$2" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["ttff_ms"])'
+    return
+  fi
   rm -rf "$T_DIR/cache-$1-$2"
   "$VODQ_BIN/vodq-compose" --json --cache-dir "$T_DIR/cache-$1-$2" --inputs "$T_DIR/$1.json" \
     "$T_DIR/t.json" "$T_DIR/out-$1-$2.mp4" 2>"$T_DIR/log-$1-$2" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["ttff_ms"])'
 }
-PR=() FU=()
+PR=() FU=() LO=()
 for i in $(seq 1 "$RUNS"); do
-  p=$(run prog "$i"); f=$(run full "$i")
-  echo "run $i: progressive ${p} ms, full ${f} ms"
-  PR+=("$p") FU+=("$f")
+  p=$(run prog "$i"); f=$(run full "$i"); l=$(run local "$i")
+  echo "run $i: progressive ${p} ms, full ${f} ms, local file ${l} ms"
+  PR+=("$p") FU+=("$f") LO+=("$l")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
 mp=$(median "${PR[@]}")
 mf=$(median "${FU[@]}")
 echo "progressive median ttff_ms $mp"
 echo "full median ttff_ms $mf"
+echo "local file median ttff_ms $(median "${LO[@]}") (reference: no download)"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "ratio $(python3 -c "print(round($mp / $mf, 3))")"

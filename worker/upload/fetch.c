@@ -631,6 +631,17 @@ static bool have_file(const struct call *c, const struct src *s, char *path, siz
 
 /* ---- Download ---- */
 
+#define RAMP_FIRST ((int64_t)1 << 20)
+
+/* The length of range i: first, doubling every two ranges, up to chunk. */
+static int64_t range_len(int64_t first, int64_t chunk, size_t i)
+{
+    int64_t len = first;
+    for (size_t k = 0; k < i / 2 && len < chunk; k++)
+        len *= 2;
+    return len < chunk ? len : chunk;
+}
+
 static enum vodq_rc download(struct call *c, struct src *s, const char *final,
                              struct vodq_err *err)
 {
@@ -639,11 +650,17 @@ static enum vodq_rc download(struct call *c, struct src *s, const char *final,
     int64_t chunk = c->f->o.range_bytes;
     size_t n = 1;
     bool ranged = s->ranges && s->size > chunk;
+    /* A progressive download's reader wants the bytes in order: its first
+     * ranges are small (1 MiB, doubling every two ranges up to chunk) so
+     * that the head is there at once instead of at a quarter of the rate. */
+    int64_t first = c->g && chunk > RAMP_FIRST ? RAMP_FIRST : chunk;
     if (ranged) {
-        /* at most 256 ranges: bigger chunks for huge objects */
+        /* at most about 256 ranges: bigger chunks for huge objects */
         if (s->size / chunk > 255)
             chunk = s->size / 255 + 1;
-        n = (size_t)((s->size + chunk - 1) / chunk);
+        n = 0;
+        for (int64_t a = 0; a < s->size; n++)
+            a += range_len(first, chunk, n);
     }
     snprintf(tmp, sizeof(tmp), "%s/%s.part-XXXXXX", c->f->cache_dir, s->name);
     int fd = mkstemp(tmp);
@@ -668,12 +685,13 @@ static enum vodq_rc download(struct call *c, struct src *s, const char *final,
         rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
         goto out;
     }
+    int64_t a = 0; /* the next range's first byte */
     for (size_t i = 0; i < n && rc == VODQ_OK; i++) {
         rc = req_for(s, &reqs[i], &ctx[i], "GET", err);
         reqs[i].resp_to_fd = true;
         reqs[i].resp_fd = fd;
         if (ranged) {
-            int64_t a = (int64_t)i * chunk, b = a + chunk - 1;
+            int64_t b = a + range_len(first, chunk, i) - 1;
             if (b >= s->size)
                 b = s->size - 1;
             snprintf(ctx[i].range, sizeof(ctx[i].range), "bytes=%lld-%lld", (long long)a,
@@ -682,6 +700,7 @@ static enum vodq_rc download(struct call *c, struct src *s, const char *final,
             reqs[i].resp_fd_max = b - a + 1;
             reqs[i].resp_fd_status = 206;
             ctx[i].if_match = s->etag[0] ? s->etag : NULL;
+            a = b + 1;
         } else {
             /* bounded: the announced size, else the whole cache */
             reqs[i].resp_fd_max = s->size > 0 ? s->size : c->f->o.cache_max_bytes;
