@@ -190,6 +190,11 @@ if /usr/bin/python3 -c 'import swift' 2>/dev/null; then
   expect_eq "worker: 60 frames" 60 "$(frames "$T_DIR/out/r1.mp4")"
   check "worker: a fetch phase was reported" bash -c "redis-cli -p $REDIS_PORT XRANGE 'vodq:{default}:events' - + | grep -q '\"phase\":\"fetch\"'"
   check "worker log has no secret" bash -c "! grep -q testing '$T_DIR/w1.log'"
+  printf '{"id":"r3","type":"compose","compose":{"timeline":%s,"output":"%s"}}' \
+    "$(timeline "$SURL/fast.mp4?sig=w")" "$T_DIR/out/r3.mp4" | ctl submit - >/dev/null
+  check "worker: a progressive source composes" wait_state r3 succeeded 120
+  expect_eq "worker: progressive render, framemd5 of the local render" "$(md5s "$T_DIR/opl.mp4")" "$(md5s "$T_DIR/out/r3.mp4")"
+  check "worker: the result has ttff_ms" grep -q '"ttff_ms":[1-9]' <<<"$(job_field r3 result)"
   printf '{"id":"r2","type":"compose","max_attempts":3,"compose":{"timeline":%s,"output":"%s"}}' \
     "$(timeline "$URL/gone.mp4?X-Sig=SEKRET-W")" "$T_DIR/out/r2.mp4" | ctl submit - >/dev/null
   check "worker: a 404 source goes dead" wait_state r2 dead 60
