@@ -195,6 +195,14 @@ if /usr/bin/python3 -c 'import swift' 2>/dev/null; then
   check "worker: a progressive source composes" wait_state r3 succeeded 120
   expect_eq "worker: progressive render, framemd5 of the local render" "$(md5s "$T_DIR/opl.mp4")" "$(md5s "$T_DIR/out/r3.mp4")"
   check "worker: the result has ttff_ms" grep -q '"ttff_ms":[1-9]' <<<"$(job_field r3 result)"
+  # the download goes on after the render (if that ended first) and completes the entry
+  wcached() { for f in "$T_DIR"/wcache/*.mp4; do cmp -s "$f" "$W/fast.mp4" && return 0; done; return 1; }
+  check "worker: the progressive source ends up whole in the cache" wait_for 60 wcached
+  check "worker: no temp file left" bash -c "! ls '$T_DIR/wcache' | grep -q part-"
+  printf '{"id":"r4","type":"compose","compose":{"timeline":%s,"output":"%s"}}' \
+    "$(timeline "$SURL/fast.mp4?sig=w2")" "$T_DIR/out/r4.mp4" | ctl submit - >/dev/null
+  check "worker: the same object again" wait_state r4 succeeded 120
+  expect_eq "worker: fetched once (one GET for both jobs)" 1 "$(grep -c '^GET /fast.mp4?sig=w' "$T_DIR/sreq.log")"
   printf '{"id":"r2","type":"compose","max_attempts":3,"compose":{"timeline":%s,"output":"%s"}}' \
     "$(timeline "$URL/gone.mp4?X-Sig=SEKRET-W")" "$T_DIR/out/r2.mp4" | ctl submit - >/dev/null
   check "worker: a 404 source goes dead" wait_state r2 dead 60

@@ -73,6 +73,7 @@ struct grow {
     bool done, failed;
     struct vodq_err err;     /* the failure, naming the URL without its query */
     int refs;                /* leases naming it */
+    bool detached;           /* no lease left: the thread frees it when it ends */
     struct grow *next;
 };
 
@@ -286,6 +287,18 @@ void vodq_fetch_free(struct vodq_fetch *f)
     if (!f)
         return;
     if (f->sync_init) {
+        /* downloads going on without a reader: stop them (their temp files
+         * are removed) and wait until their threads have freed them */
+        pthread_mutex_lock(&f->mu);
+        while (f->grows) {
+            for (struct grow *g = f->grows; g; g = g->next)
+                atomic_store(&g->stop, true);
+            struct timespec t;
+            clock_gettime(CLOCK_REALTIME, &t);
+            t.tv_sec += 1;
+            pthread_cond_timedwait(&f->cv, &f->mu, &t);
+        }
+        pthread_mutex_unlock(&f->mu);
         pthread_cond_destroy(&f->cv);
         pthread_mutex_destroy(&f->mu);
     }
@@ -764,6 +777,16 @@ static void grow_free(struct grow *g)
     free(g);
 }
 
+/* Takes g out of its fetcher's list (under f->mu). */
+static void grow_unlink(struct grow *g)
+{
+    for (struct grow **pp = &g->f->grows; *pp; pp = &(*pp)->next)
+        if (*pp == g) {
+            *pp = g->next;
+            break;
+        }
+}
+
 static void *grow_main(void *arg)
 {
     struct grow *g = arg;
@@ -783,18 +806,23 @@ static void *grow_main(void *arg)
         flock(g->lock_fd, LOCK_SH); /* complete: others may use it now */
     else if (err.code == VODQ_OK)
         vodq_err_set(&err, rc, 0, "source %s: download failed", g->s.shown);
+    if (rc == VODQ_OK) {
+        utimensat(AT_FDCWD, g->final, NULL, 0);
+        sweep(f); /* keep the cache under its bound */
+    }
     pthread_mutex_lock(&f->mu);
     g->done = rc == VODQ_OK;
     g->failed = rc != VODQ_OK;
     g->err = err;
     if (rc == VODQ_OK)
         g->avail = g->s.size;
+    bool detached = g->detached;
+    if (detached)
+        grow_unlink(g);
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
-    if (rc == VODQ_OK) {
-        utimensat(AT_FDCWD, g->final, NULL, 0);
-        sweep(f); /* keep the cache under its bound */
-    }
+    if (detached)
+        grow_free(g); /* its lease went first: the file was for the cache */
     return NULL;
 }
 
@@ -939,24 +967,29 @@ static enum vodq_rc grow_start(struct call *c, struct src *s, const char *final,
     return rc;
 }
 
-/* Stops (when unfinished) and frees the downloads of a lease. */
+/* Lets go of a download of a lease. One still running goes on without a
+ * reader (its thread frees it at the end), so that the object is fetched
+ * once for the cache and those waiting for its lock; vodq_fetch_free()
+ * stops it. An ended one is freed (its lock released). */
 static void grow_release(struct grow *g)
 {
     struct vodq_fetch *f = g->f;
     pthread_mutex_lock(&f->mu);
-    bool last = --g->refs == 0;
-    pthread_mutex_unlock(&f->mu);
-    if (!last)
+    if (--g->refs > 0) {
+        pthread_mutex_unlock(&f->mu);
         return;
-    atomic_store(&g->stop, true);
-    pthread_join(g->th, NULL);
-    pthread_mutex_lock(&f->mu);
-    for (struct grow **pp = &f->grows; *pp; pp = &(*pp)->next)
-        if (*pp == g) {
-            *pp = g->next;
-            break;
-        }
+    }
+    bool running = !g->done && !g->failed;
+    if (running)
+        g->detached = true;
+    else
+        grow_unlink(g);
     pthread_mutex_unlock(&f->mu);
+    if (running) {
+        pthread_detach(g->th);
+        return;
+    }
+    pthread_join(g->th, NULL);
     grow_free(g);
 }
 

@@ -76,7 +76,8 @@ struct vodq_fetch;
  * filled. Free with vodq_fetch_free(). */
 struct vodq_fetch *vodq_fetch_new(const struct vodq_fetch_opts *opts, struct vodq_err *err);
 
-/* Frees f (wiping its credentials). NULL is fine. */
+/* Frees f (wiping its credentials), first stopping the progressive
+ * downloads that still run without a reader. NULL is fine. */
 void vodq_fetch_free(struct vodq_fetch *f);
 
 /* The cache folder (absolute when it was given absolute); borrowed. */
@@ -98,8 +99,8 @@ enum vodq_rc vodq_fetch_resolve(void *f, const char *inputs_json, const char *co
                                 struct vodq_err *err);
 
 /* Lets the cache evict the files of a lease again, and frees it; a
- * progressive download still running is stopped and its temp file removed.
- * NULL is fine. */
+ * progressive download still running goes on without a reader until it
+ * completes the cache entry (vodq_fetch_free() stops it). NULL is fine. */
 void vodq_fetch_release(void *f, void *lease);
 
 /* A path vodq_fetch_resolve returned whose progressive download still runs:
