@@ -391,6 +391,11 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
      * inherits the session, and an upload without file takes the parent's
      * output; "file":"$cover" takes the parent's cover image). */
     const cJSON *then = cJSON_GetObjectItemCaseSensitive(root, "then");
+    /* a compose with "upload" sends its render from a temporary file that is
+     * gone when it succeeds (and a child may run on another machine): it
+     * leaves no export and no cover file for a child upload to take */
+    bool no_export = out->type == VODQ_TASK_COMPOSE && sec &&
+                     cJSON_GetObjectItemCaseSensitive(sec, "upload") != NULL;
     if (then && !cJSON_IsNull(then)) {
         if (!cJSON_IsArray(then) || cJSON_GetArraySize(then) > 16)
             return vodq_err_set(err, VODQ_ERR_INVALID, 0,
@@ -413,6 +418,19 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
             if (cJSON_IsObject(child) && cJSON_GetObjectItemCaseSensitive(child, "notify_url"))
                 return vodq_err_set(err, VODQ_ERR_INVALID, 0,
                                     "then[%d]: notify_url is for submitted jobs only", i);
+            const cJSON *ct = cJSON_GetObjectItemCaseSensitive(child, "type");
+            const cJSON *cu = cJSON_GetObjectItemCaseSensitive(child, "upload");
+            const cJSON *cf = cJSON_GetObjectItemCaseSensitive(cu, "file");
+            if (no_export && cJSON_IsString(ct) && !strcmp(ct->valuestring, "upload") &&
+                cJSON_IsObject(cu) &&
+                (!cf || (cJSON_IsString(cf) && !strcmp(cf->valuestring, "$cover"))))
+                return vodq_err_set(
+                    err, VODQ_ERR_INVALID, 0,
+                    "then[%d].upload.file: %s; the parent's compose.upload uploads the render "
+                    "from a temporary file it removes: give a file, or render to "
+                    "compose.output and upload that here",
+                    i, cf ? "\"$cover\" has no file (compose.upload.cover uploads it)"
+                          : "missing, and compose.upload leaves no export");
             /* "lane" is ours (written below); a spec normalised here comes back through
              * the submit stream with it */
             if (cJSON_IsObject(child)) {

@@ -198,6 +198,7 @@ bool vodq_proto_task_decode(const struct vodq_reply *map, struct vodq_proto_task
     t->session = vodq_proto_map_str(map, "session", "");
     t->export_path = vodq_proto_map_str(map, "export", "");
     t->attempt = (int)map_int(map, "attempt", 1);
+    t->max_attempts = (int)map_int(map, "max_attempts", 0);
     t->timeout_ms = map_int(map, "timeout_ms", 0);
     t->auth_version = map_int(map, "auth_version", 0);
     return true;

@@ -90,6 +90,7 @@ const char *vodq_proto_map_str(const struct vodq_reply *map, const char *key, co
 struct vodq_proto_task {
     const char *job, *entry, *fence, *spec, *desired, *session, *export_path;
     int attempt;
+    int max_attempts; /* 0 when not known */
     long long timeout_ms;
     long long auth_version;
 };

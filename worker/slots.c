@@ -354,6 +354,7 @@ static struct done *run_task(struct slot *s)
         .roots = w->cfg.roots,
         .job_id = t->job,
         .attempt = t->attempt,
+        .max_attempts = t->max_attempts,
     };
     struct vodq_task_result res = {0};
     struct vodq_err err = {0};

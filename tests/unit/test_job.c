@@ -395,6 +395,19 @@ static void test_spec_then(void **state)
     assert_null(cJSON_GetObjectItem(child, "id"));
     cJSON_Delete(root);
     vodq_job_spec_cleanup(&s);
+    /* a compose with "upload" leaves no export (and no cover file): a child upload
+     * without a file, or with "$cover", is refused at submit naming then[i] */
+#define CU "{\"type\":\"compose\",\"compose\":{\"timeline\":{},\"upload\":{\"s3\":{}}},"
+    expect_bad(CU "\"then\":[{" SLEEP_OK "},{\"type\":\"upload\",\"upload\":{\"s3\":{}}}]}",
+               "then[1].upload.file", "compose.upload leaves no export");
+    expect_bad(CU "\"then\":[{\"type\":\"upload\",\"upload\":{\"s3\":{},"
+                  "\"file\":\"$cover\"}}]}",
+               "then[0].upload.file", "\"$cover\" has no file");
+    /* with a file of its own it is an ordinary upload */
+    parse_ok(CU "\"then\":[{\"type\":\"upload\",\"upload\":{\"s3\":{},\"file\":\"/d/x.mp4\"}}]}",
+             &s);
+    vodq_job_spec_cleanup(&s);
+#undef CU
 }
 
 static void test_spec_too_big(void **state)
