@@ -18,7 +18,7 @@
 #include <strings.h>
 #include <time.h>
 
-#define CLAIM_MAX "8"        /* deliveries claimed at a time */
+#define CLAIM_MAX 8          /* deliveries claimed at a time (sent one after another) */
 #define RESP_MAX 65536       /* response bytes read (and dropped) at most */
 #define BACKOFF_CAP_MS 3600000L
 
@@ -216,10 +216,12 @@ static void *run(void *arg)
     }
     struct vodq_proto_chan ch;
     vodq_proto_chan_init(&ch, "sched-hooks");
-    char lease[24];
-    snprintf(lease, sizeof(lease), "%ld", w->cfg.timeout_ms * 2 + 10000);
+    /* the lease covers the whole batch, sent one after another, each within timeout_ms */
+    char lease[24], max[8];
+    snprintf(lease, sizeof(lease), "%ld", CLAIM_MAX * (w->cfg.timeout_ms + 1000) + 10000);
+    snprintf(max, sizeof(max), "%d", CLAIM_MAX);
     while (!atomic_load(&w->stop)) {
-        const char *args[] = {"claim", CLAIM_MAX, lease};
+        const char *args[] = {"claim", max, lease};
         struct vodq_reply *rep =
             vodq_proto_call_once(r, &ch, &w->q, VODQ_LUA_HOOK, 3, args, NULL, 3, &err);
         size_t n = rep && rep->type == VODQ_REPLY_ARRAY ? rep->elements : 0;
