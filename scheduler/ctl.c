@@ -56,7 +56,8 @@ static const char *description =
     "                           the 5-field cron expression CRON (UTC; e.g. \"*/5 * * * *\");\n"
     "                           each slot's job is cron:NAME:YYYYMMDDTHHMM. After downtime\n"
     "                           --catch-up latest fires the newest missed slot once,\n"
-    "                           all every missed slot, none none of them\n"
+    "                           all fires every missed slot, none skips those more\n"
+    "                           than 60 s late\n"
     "  schedule list [--json]   schedules with their next and last slot\n"
     "  schedule remove NAME     stop a schedule (its jobs stay)\n"
 

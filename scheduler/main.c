@@ -73,7 +73,7 @@ int main(int argc, char **argv)
          "this scheduler delivers no webhooks)",
          &webhook_allow, 0, 0},
         {"webhook-secret-file", "VODQ_WEBHOOK_SECRET_FILE", VODQ_OPT_STR, "",
-         "first line: the HMAC-SHA256 secret of the X-Vodq-Signature header (chmod 600)",
+         "the HMAC-SHA256 secret of the X-Vodq-Signature header: one word of 16-255 characters on the first line (chmod 600)",
          &webhook_secret_file, 0, 0},
         {"webhook-attempts", "VODQ_WEBHOOK_ATTEMPTS", VODQ_OPT_INT, "8",
          "attempts of one webhook delivery", &webhook_attempts, 1, 100},

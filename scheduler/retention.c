@@ -72,8 +72,8 @@ enum vodq_rc vodq_retention_parse(const char *text, struct vodq_retention *out,
                  (int)(eq - p), p);
         out->rule[out->n++].seconds = s;
         p += len;
-        if (*p == ',')
-            p++;
+        if (*p == ',' && *++p == '\0')
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0, "--retention: empty rule after ','");
     }
     return VODQ_OK;
 }

@@ -1,6 +1,7 @@
 /* webhook.c: webhook deliveries (webhook.h). */
 #include "scheduler/webhook.h"
 
+#include "shared/config.h"
 #include "shared/crypto.h"
 #include "shared/keys.h"
 #include "shared/log.h"
@@ -15,10 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 
-#define CLAIM_MAX "8"        /* deliveries claimed at a time */
+#define CLAIM_MAX 8          /* deliveries claimed at a time (sent one after another) */
 #define RESP_MAX 65536       /* response bytes read (and dropped) at most */
 #define BACKOFF_CAP_MS 3600000L
 
@@ -216,10 +216,12 @@ static void *run(void *arg)
     }
     struct vodq_proto_chan ch;
     vodq_proto_chan_init(&ch, "sched-hooks");
-    char lease[24];
-    snprintf(lease, sizeof(lease), "%ld", w->cfg.timeout_ms * 2 + 10000);
+    /* the lease covers the whole batch, sent one after another, each within timeout_ms */
+    char lease[24], max[8];
+    snprintf(lease, sizeof(lease), "%ld", CLAIM_MAX * (w->cfg.timeout_ms + 1000) + 10000);
+    snprintf(max, sizeof(max), "%d", CLAIM_MAX);
     while (!atomic_load(&w->stop)) {
-        const char *args[] = {"claim", CLAIM_MAX, lease};
+        const char *args[] = {"claim", max, lease};
         struct vodq_reply *rep =
             vodq_proto_call_once(r, &ch, &w->q, VODQ_LUA_HOOK, 3, args, NULL, 3, &err);
         size_t n = rep && rep->type == VODQ_REPLY_ARRAY ? rep->elements : 0;
@@ -238,28 +240,35 @@ static void *run(void *arg)
     return NULL;
 }
 
+/* One line of the secret file: the secret is its first word (16-255 characters). */
+static bool secret_line(void *ctx, int lineno, char **w, int nw, struct vodq_err *err)
+{
+    struct vodq_webhook *hk = ctx;
+    size_t n = strlen(w[0]);
+    if (hk->secret_len) /* the first entry is the secret; later lines are ignored */
+        return true;
+    if (nw != 1 || n < 16 || n >= sizeof(hk->secret))
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                            "--webhook-secret-file line %d: one word of 16-255 characters",
+                            lineno) == VODQ_OK;
+    memcpy(hk->secret, w[0], n + 1);
+    hk->secret_len = n;
+    return true;
+}
+
 static bool read_secret(struct vodq_webhook *w, const char *path, struct vodq_err *err)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        vodq_err_set(err, VODQ_ERR_IO, 0, "--webhook-secret-file %s: cannot open", path);
+    char warn[512];
+    int n = vodq_config_secret_lines("webhook secret file", path, 077, warn, sizeof(warn),
+                                     secret_line, w, err);
+    if (n < 0)
+        return false;
+    if (n == 0 || !w->secret_len) {
+        vodq_err_set(err, VODQ_ERR_INVALID, 0, "--webhook-secret-file %s: no secret in it", path);
         return false;
     }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077))
-        vodq_warn("--webhook-secret-file %s is readable by group or others (chmod 600)", path);
-    char *line = fgets(w->secret, sizeof(w->secret), f);
-    fclose(f);
-    size_t n = line ? strcspn(w->secret, "\r\n") : 0;
-    w->secret[n] = '\0';
-    w->secret_len = n;
-    if (n < 16) {
-        vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                     "--webhook-secret-file %s: the first line must hold a secret of 16-255 "
-                     "characters",
-                     path);
-        return false;
-    }
+    if (*warn)
+        vodq_warn("%s", warn);
     return true;
 }
 

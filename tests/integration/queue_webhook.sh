@@ -174,5 +174,7 @@ echo '{"id":"q1","type":"sleep","delay_ms":600000,"sleep":{"ms":1}}' | ctl submi
 check "q1 delayed" wait_state q1 delayed 10
 expect_eq "DELETE a waiting (delayed) job: 200" 200 "$(code -X DELETE -H "Authorization: Bearer $ADMIN" "$U/jobs/q1")"
 expect_eq "it left the delayed set" "" "$(rcli ZSCORE "${P}delayed" q1)"
+check "/metrics: vodq_webhooks_pending is 0 once all were delivered" wait_for 10 bash -c \
+  "curl -sf -H 'Authorization: Bearer $READ' $U/metrics | grep -q '^vodq_webhooks_pending{queue=\"default\"} 0$'"
 ctl cancel run1 >/dev/null
 t_done
