@@ -25,7 +25,8 @@ static const char *description =
     "  submit --bulk FILE|-     one JSON spec per line, pipelined; prints one line per\n"
     "                           input line: the job id, or \"error: line N: PATH: why\"\n"
     "                           (exit 1 if any line was not submitted)\n"
-    "  status ID [--json]       the job's state, progress, attempts and error\n"
+    "  status ID [--json]       the job's state, progress, attempts and error (a group:\n"
+    "                           the percent of its members ended, and a line per member)\n"
     "  watch ID                 follow a job with a progress bar until it ends\n"
     "                           (exit 0 when it succeeds, 1 otherwise)\n"
     "  list [--state S]         jobs, newest first (--limit N)\n"
@@ -327,6 +328,14 @@ static void print_human(const char *j)
     field(j, "max_attempts", maxa, sizeof(maxa));
     field(j, "error", error, sizeof(error));
     field(j, "error_code", code, sizeof(code));
+    if (!strcmp(type, "group")) { /* a group: its progress is the percent of members ended */
+        char members[16];
+        field(j, "members", members, sizeof(members));
+        printf("%-28s %-8s %-15s %4s%%  members %s%s%s%s%s\n", id, type, state,
+               prog[0] ? prog : "0", members[0] ? members : "?", error[0] ? "  " : "",
+               code[0] ? code : "", code[0] && error[0] ? ": " : "", error);
+        return;
+    }
     printf("%-28s %-8s %-13s %6s%%  attempts %s/%s%s%s%s%s\n", id, type, state,
            prog[0] ? prog : "0", att[0] ? att : "0", maxa[0] ? maxa : "?", error[0] ? "  " : "",
            code[0] ? code : "", code[0] && error[0] ? ": " : "", error);
@@ -344,7 +353,22 @@ static int cmd_status(int argc, char **argv)
         printf("%s\n", j);
     else
         print_human(j);
+    char type[16] = "";
+    field(j, "type", type, sizeof(type));
+    int members = !json_out && !strcmp(type, "group") ? (int)vodq_json_get_number(j, "members", 0)
+                                                      : 0;
     free(j);
+    for (int i = 1; i <= members; i++) { /* a group: one line per member */
+        char mid[VODQ_ID_MAX + 16];
+        snprintf(mid, sizeof(mid), "%s.%d", argv[0], i);
+        char *m = vodq_proto_job_json(R, &Q, mid, &err);
+        printf("  ");
+        if (m)
+            print_human(m);
+        else
+            printf("%s: %s\n", mid, err.msg);
+        free(m);
+    }
     return 0;
 }
 

@@ -76,7 +76,14 @@ struct vodq_job_spec {
     int64_t run_at_ms;             /* "run_at": ms since the epoch, 0 = none */
     int64_t delay_ms;              /* "delay_ms": from creation, 0 = none */
     char *json;                    /* the normalised spec (with id); owned */
+    bool group;                    /* type "group": type and lane are VODQ_TASK__COUNT; its
+                                    * members and then jobs are created by the Lua scripts */
+    int depth;                     /* levels of then/group above this spec (0: submitted) */
 };
+
+/* The spec's type and lane as stored in the job hash ("group" for a group). */
+const char *vodq_job_spec_type_name(const struct vodq_job_spec *s);
+const char *vodq_job_spec_lane_name(const struct vodq_job_spec *s);
 
 struct vodq_job_defaults {
     int max_attempts;        /* when the spec gives none */
