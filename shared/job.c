@@ -535,7 +535,8 @@ void vodq_job_spec_cleanup(struct vodq_job_spec *s)
 static const char *numeric_fields[] = {"progress", "attempts", "max_attempts", "fence",
                                        "timeout_ms", "created_at", "updated_at", "started_at",
                                        "finished_at", "retry_at", "stalls", "auth_version",
-                                       "backoff_base_ms", "backoff_max_ms", NULL};
+                                       "backoff_base_ms", "backoff_max_ms", "members",
+                                       "group_index", NULL};
 
 static char *print_free(cJSON *root);
 
