@@ -712,7 +712,8 @@ int main(int argc, char **argv)
     }
     if (state && *state && vodq_job_state_parse(state) == VODQ_JOB__COUNT) {
         rc = usage_fail("--state '%s': unknown state (submitted, queued, active, paused, "
-                    "waiting_auth, waiting_session, delayed, succeeded, dead, cancelled, rejected)",
+                    "waiting_auth, waiting_session, waiting_members, delayed, succeeded, dead, "
+                    "cancelled, rejected)",
                     state);
         goto out;
     }

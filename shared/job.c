@@ -16,7 +16,7 @@
 
 static const char *state_names[VODQ_JOB__COUNT] = {
     "submitted", "queued", "active", "paused", "waiting_auth", "waiting_session",
-    "delayed",   "succeeded", "dead", "cancelled", "rejected",
+    "delayed",   "succeeded", "dead", "cancelled", "rejected", "waiting_members",
 };
 
 const char *vodq_job_state_name(enum vodq_job_state s)

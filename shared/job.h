@@ -24,6 +24,7 @@ enum vodq_job_state {
     VODQ_JOB_DEAD,         /* out of attempts or a permanent error */
     VODQ_JOB_CANCELLED,    /* cancelled by a user */
     VODQ_JOB_REJECTED,     /* the spec was invalid */
+    VODQ_JOB_WAITING_MEMBERS, /* a group: waits for its members to end */
     VODQ_JOB__COUNT
 };
 

@@ -31,6 +31,8 @@ expect_eq "no then job before the members ended" 0 "$(rcli EXISTS 'vodq:{default
 out=$(ctl status g1)
 check "status shows the group waiting ($(head -1 <<<"$out"))" grep -q "^g1 .*group .*waiting_members .*members 3" <<<"$out"
 check "... and a line per member" test "$(grep -cE '^  g1\.[123] +sleep' <<<"$out")" = 3
+expect_eq "list --state waiting_members finds it" g1 \
+  "$(ctl list --state waiting_members --json | jq_ '" ".join(j["id"] for j in d)')"
 check "g1 succeeds" wait_state g1 succeeded 30
 for i in 1 2 3; do expect_eq "member g1.$i succeeded" succeeded "$(job_field g1.$i state)"; done
 res=$(job_field g1 result)

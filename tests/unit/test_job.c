@@ -686,7 +686,7 @@ static void test_state_names(void **state)
     (void)state;
     static const char *names[VODQ_JOB__COUNT] = {
         "submitted", "queued",    "active", "paused",    "waiting_auth", "waiting_session",
-        "delayed",   "succeeded", "dead",   "cancelled", "rejected",
+        "delayed",   "succeeded", "dead",   "cancelled", "rejected", "waiting_members",
     };
     for (int i = 0; i < VODQ_JOB__COUNT; i++) {
         assert_string_equal(vodq_job_state_name(i), names[i]);
