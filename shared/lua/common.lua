@@ -526,9 +526,9 @@ local function group_end(g, gk, gh)
 end
 
 group_member_ended = function(job, jk, st, export)
-  local m = redis.call('HMGET', jk, 'group', 'result', 'error_code', 'error')
-  local g = m[1]
+  local g = redis.call('HGET', jk, 'group') -- one call for a job of no group
   if not g then return end
+  local m = redis.call('HMGET', jk, 'group', 'result', 'error_code', 'error')
   local rec = {state = st, export = export or ''}
   if m[2] and m[2] ~= '' then
     local okr, r = pcall(cjson.decode, m[2])

@@ -18,12 +18,14 @@ S() { echo "{\"type\":\"sleep\",\"sleep\":{\"ms\":$1${2:+,$2}}${3:+,$3}}"; } # S
 
 # ---- 1. three members, then one job that gets member 2's export ----------------------
 cat >"$T_DIR/g1.json" <<EOF
-{"id":"g1","type":"group","group":{"jobs":[$(S 600 '"output":"/exports/o1.mp4"'),
- $(S 300 '"output":"/exports/o2.mp4"'), $(S 900 '"output":"/exports/o3.mp4"')]},
+{"id":"g1","type":"group","group":{"jobs":[$(S 2500 '"output":"/exports/o1.mp4"'),
+ $(S 1500 '"output":"/exports/o2.mp4"'), $(S 5000 '"output":"/exports/o3.mp4"')]},
  "then":[$(S 10 '"output":"$member:2"')]}
 EOF
 expect_eq "submit a group prints its id" g1 "$(ctl submit "$T_DIR/g1.json")"
 check "g1 waits for its members" wait_state g1 waiting_members 10
+expect_eq "list --state waiting_members finds it" g1 \
+  "$(ctl list --state waiting_members --json | jq_ '" ".join(j["id"] for j in d)')"
 expect_eq "g1 has 3 members" 3 "$(job_field g1 members)"
 expect_eq "member g1.2 names its group" "g1 2" "$(job_field g1.2 group) $(job_field g1.2 group_index)"
 expect_eq "member g1.3 is a sleep job" sleep "$(job_field g1.3 type)"
@@ -31,8 +33,6 @@ expect_eq "no then job before the members ended" 0 "$(rcli EXISTS 'vodq:{default
 out=$(ctl status g1)
 check "status shows the group waiting ($(head -1 <<<"$out"))" grep -q "^g1 .*group .*waiting_members .*members 3" <<<"$out"
 check "... and a line per member" test "$(grep -cE '^  g1\.[123] +sleep' <<<"$out")" = 3
-expect_eq "list --state waiting_members finds it" g1 \
-  "$(ctl list --state waiting_members --json | jq_ '" ".join(j["id"] for j in d)')"
 check "g1 succeeds" wait_state g1 succeeded 30
 for i in 1 2 3; do expect_eq "member g1.$i succeeded" succeeded "$(job_field g1.$i state)"; done
 res=$(job_field g1 result)
@@ -50,6 +50,15 @@ check "the then job was created after the last member ended" \
 expect_eq "one succeeded event for g1" 1 "$(ev_count g1 succeeded)"
 out=$(ctl list)
 check "list shows the group as type group" grep -q "^g1 .* group .*succeeded" <<<"$out"
+
+# vodqctl watch follows a group until it ends
+echo "{\"id\":\"wg\",\"type\":\"group\",\"group\":{\"jobs\":[$(S 400),$(S 800)]}}" | ctl submit - >/dev/null
+set +e; timeout 60 "$VODQ_BIN/vodqctl" --redis "$REDIS_URL" watch wg --json >"$T_DIR/wg.out" 2>"$T_DIR/wg.err"; rc=$?; set -e
+expect_eq "watch of a group exits 0 when it succeeds" 0 "$rc"
+expect_eq "watch --json prints the final group" "succeeded 2" \
+  "$(jq_ 'd["state"], d["result"]["succeeded"]' <"$T_DIR/wg.out" | tr '\n' ' ' | sed 's/ $//')"
+check "watch showed the group waiting, then succeeded" \
+  grep -q "waiting_members" "$T_DIR/wg.err"
 
 # ---- 2. nested: a member that is a group with its own then; a then that is a group ----
 cat >"$T_DIR/n1.json" <<EOF
@@ -89,6 +98,9 @@ check "the error names the failed member ($(job_field f1 error))" \
 expect_eq "f1 waited for all members (f1.3 succeeded)" succeeded "$(job_field f1.3 state)"
 sleep 0.5
 expect_eq "no then job after a failed group" 0 "$(rcli EXISTS 'vodq:{default}:job:f1.then1')"
+set +e; timeout 60 "$VODQ_BIN/vodqctl" --redis "$REDIS_URL" watch f1 >/dev/null 2>"$T_DIR/f1.err"; rc=$?; set -e
+expect_eq "watch of a failed group exits 1" 1 "$rc"
+check "... naming why ($(tail -1 "$T_DIR/f1.err"))" grep -q "vodqctl: job f1 dead: 1 of 3 members" "$T_DIR/f1.err"
 check "the group is in the dead letters" sh -c "$VODQ_BIN/vodqctl --redis $REDIS_URL dead list | grep -q '^f1 '"
 set +e; err=$(ctl retry f1 2>&1); rc=$?; set -e
 check "a group is not retried (exit $rc: $err)" test "$rc" = 1 -a -n "$(grep 'retry its dead members' <<<"$err")"
