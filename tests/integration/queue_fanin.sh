@@ -158,15 +158,6 @@ check "rm1.2 cancelled with its group" wait_state rm1.2 cancelled 20
 
 # ---- 5. a replayed finishing call does not count twice (the scripts called directly) --
 Q='vodq:{rq}:'
-declare -A SHA
-lua() {
-  local name=$1 rid=$2; shift 2
-  if [ -z "${SHA[$name]:-}" ]; then
-    SHA[$name]=$(cat "$VODQ_SRC/shared/lua/common.lua" <(echo) "$VODQ_SRC/shared/lua/$name.lua" |
-      rcli -x SCRIPT LOAD)
-  fi
-  rcli EVALSHA "${SHA[$name]}" 1 "${Q}stats" "$Q" 1000 3600 "$@" "$rid"
-}
 rcli XGROUP CREATE "${Q}tasks:sleep" workers 0 MKSTREAM >/dev/null
 M='{"type":"sleep","sleep":{"ms":0},"lane":"sleep","require":""}'
 spec="{\"id\":\"rp\",\"type\":\"group\",\"group\":{\"jobs\":[$M,$M]},\"then\":[$M]}"
