@@ -349,20 +349,23 @@ static int purge_one(struct vodq_client *c, const char *id, void *arg)
 enum vodq_rc vodq_purge(struct vodq_client *c, const char *state, long long older_than_ms,
                         long long *removed, long long *refused, struct vodq_err *err)
 {
+    struct vodq_err own = {0};
+    if (!err)
+        err = &own;
     struct purge_run p = {state, vodq_now_ms() - older_than_ms, 0, 0, err};
     enum vodq_job_state st = vodq_job_state_parse(state);
-    int stop = -1;
+    enum vodq_rc rc = VODQ_OK;
     if (!vodq_job_state_terminal(st) || older_than_ms < 0)
-        vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                     "purge: state must be dead, succeeded, cancelled or rejected and the "
-                     "age not negative");
-    else
-        stop = each_job(c, 500, purge_one, &p, err); /* remove.lua checks state and age */
+        rc = vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                          "purge: state must be dead, succeeded, cancelled or rejected and the "
+                          "age not negative");
+    else if (each_job(c, 500, purge_one, &p, err) != 0) /* remove.lua checks state and age */
+        rc = err->code ? err->code : VODQ_ERR_IO;
     if (removed)
         *removed = p.removed;
     if (refused)
         *refused = p.refused;
-    return stop ? (err && err->code ? err->code : VODQ_ERR_IO) : VODQ_OK;
+    return rc;
 }
 
 struct listed {
