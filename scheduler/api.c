@@ -182,8 +182,8 @@ bool vodq_api_list_jobs(struct vodq_redis *rd, const struct vodq_queue *q, const
         return answer_error(resp, 400, "limit: must be 1..200");
     if (state && vodq_job_state_parse(state) == VODQ_JOB__COUNT)
         return answer_error(resp, 400, "state: unknown job state");
-    if (type && vodq_task_type_parse(type) == VODQ_TASK__COUNT)
-        return answer_error(resp, 400, "type: must be sleep, compose or upload");
+    if (type && vodq_task_type_parse(type) == VODQ_TASK__COUNT && strcmp(type, "group"))
+        return answer_error(resp, 400, "type: must be sleep, compose, upload or group");
     char cursor[32];
     snprintf(cursor, sizeof(cursor), "%s", cur ? cur : "0");
     if (strspn(cursor, "0123456789") != strlen(cursor))

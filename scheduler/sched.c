@@ -198,14 +198,14 @@ static bool handle_submit(struct vodq_sched *s, struct vodq_redis *r, const stru
         snprintf(delay, sizeof(delay), "%lld", (long long)spec.delay_ms);
     const char *args[18] = {
         id,
-        vrc == VODQ_OK ? vodq_task_type_name(spec.type) : "",
+        vrc == VODQ_OK ? vodq_job_spec_type_name(&spec) : "",
         shown ? shown : (vrc == VODQ_OK ? spec.json : ""),
         vrc == VODQ_OK ? "queued" : "rejected",
         vrc == VODQ_OK ? "" : verr.msg,
         maxa, tmo, bb, bm,
         vrc == VODQ_OK ? spec.session : "",
         entry,
-        vrc == VODQ_OK ? vodq_task_type_name(spec.lane) : "",
+        vrc == VODQ_OK ? vodq_job_spec_lane_name(&spec) : "",
         needs_export ? "1" : "0",
         ttl,
         vrc == VODQ_OK ? spec.require : "",

@@ -24,6 +24,7 @@ enum vodq_job_state {
     VODQ_JOB_DEAD,         /* out of attempts or a permanent error */
     VODQ_JOB_CANCELLED,    /* cancelled by a user */
     VODQ_JOB_REJECTED,     /* the spec was invalid */
+    VODQ_JOB_WAITING_MEMBERS, /* a group: waits for its members to end */
     VODQ_JOB__COUNT
 };
 
@@ -77,7 +78,14 @@ struct vodq_job_spec {
     int64_t delay_ms;              /* "delay_ms": from creation, 0 = none */
     char notify_url[1025];         /* "notify_url": webhook on success/death/cancel; "" none */
     char *json;                    /* the normalised spec (with id); owned */
+    bool group;                    /* type "group": type and lane are VODQ_TASK__COUNT; its
+                                    * members and then jobs are created by the Lua scripts */
+    int depth;                     /* levels of then/group above this spec (0: submitted) */
 };
+
+/* The spec's type and lane as stored in the job hash ("group" for a group). */
+const char *vodq_job_spec_type_name(const struct vodq_job_spec *s);
+const char *vodq_job_spec_lane_name(const struct vodq_job_spec *s);
 
 struct vodq_job_defaults {
     int max_attempts;        /* when the spec gives none */

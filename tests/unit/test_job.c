@@ -377,7 +377,7 @@ static void test_spec_then(void **state)
     snprintf(spec + n, sizeof(spec) - (size_t)n, "]}");
     expect_bad(spec, "then", "at most 16");
     expect_bad("{" SLEEP_OK ",\"then\":[{\"id\":\"x\"," SLEEP_OK "}]}", "then[0]",
-               "id, session and then are set by the parent job");
+               "id and session are set by the parent job");
     expect_bad("{" SLEEP_OK ",\"then\":[{" SLEEP_OK "},"
                "{\"type\":\"sleep\",\"sleep\":{\"ms\":-1}}]}",
                "then[1]: sleep.ms", "must be an integer");
@@ -657,12 +657,79 @@ static void test_spec_require(void **state)
 #undef CO
 }
 
+/* fan-in: a group of member specs, nested, with then jobs */
+static void test_spec_group(void **state)
+{
+    (void)state;
+    struct vodq_job_spec s;
+    parse_ok("{\"type\":\"group\",\"group\":{\"jobs\":[{" SLEEP_OK "},{\"type\":\"group\","
+             "\"group\":{\"jobs\":[{" SLEEP_OK "}]},\"then\":[{" SLEEP_OK "}]}],"
+             "\"fail_fast\":true,\"then_on\":\"all_ended\"},"
+             "\"then\":[{\"type\":\"upload\",\"upload\":{\"file\":\"$member:1\",\"s3\":{}}}]}",
+             &s);
+    assert_true(s.group);
+    assert_string_equal(vodq_job_spec_type_name(&s), "group");
+    assert_string_equal(vodq_job_spec_lane_name(&s), "group");
+    /* the members and then jobs carry their lanes for the Lua scripts */
+    if (!strstr(s.json, "\"lane\":\"sleep\"") || !strstr(s.json, "\"lane\":\"group\"") ||
+        !strstr(s.json, "\"lane\":\"upload\""))
+        fail_msg("members without their lanes: %s", s.json);
+    struct vodq_job_spec again; /* the normalised spec passes again */
+    parse_ok(s.json, &again);
+    vodq_job_spec_cleanup(&again);
+    vodq_job_spec_cleanup(&s);
+    static const struct bad b[] = {
+        {"{\"type\":\"group\"}", "group", "missing"},
+        {"{\"type\":\"group\",\"group\":{\"jobs\":[]}}", "group.jobs", "1-100"},
+        {"{\"type\":\"group\",\"group\":{\"jobs\":{}}}", "group.jobs", "1-100"},
+        {"{\"type\":\"group\",\"group\":{\"jobs\":[{" SLEEP_OK "}],\"x\":1}}", "group.x",
+         "unknown field"},
+        {"{\"type\":\"group\",\"group\":{\"jobs\":[{" SLEEP_OK "}],\"fail_fast\":1}}",
+         "group.fail_fast", "true or false"},
+        {"{\"type\":\"group\",\"group\":{\"jobs\":[{" SLEEP_OK "}],\"then_on\":\"x\"}}",
+         "group.then_on", "all_ended"},
+        {"{\"type\":\"group\",\"group\":{\"jobs\":[{\"id\":\"a\"," SLEEP_OK "}]}}",
+         "group.jobs[0]", "set by the group"},
+        {"{\"type\":\"group\",\"group\":{\"jobs\":[{" SLEEP_OK "},{\"type\":\"sleep\"}]}}",
+         "group.jobs[1]: sleep", "missing"},
+        {"{\"type\":\"group\",\"group\":{\"jobs\":[{\"type\":\"group\",\"group\":{\"jobs\":"
+         "[{\"type\":\"sleep\",\"sleep\":{\"ms\":-1}}]}}]}}",
+         "group.jobs[0]: group.jobs[0]: sleep.ms", "must be an integer"},
+        {"{\"type\":\"group\",\"group\":{\"jobs\":[{" SLEEP_OK "}]},\"delay_ms\":5}", "group",
+         "for its members"},
+        {"{\"type\":\"group\",\"sleep\":{\"ms\":1},\"group\":{\"jobs\":[{" SLEEP_OK "}]}}",
+         "sleep", "not allowed in a job of type group"},
+        {"{" SLEEP_OK ",\"group\":{}}", "group", "not allowed in a job of type sleep"},
+        /* a group without a session: its then uploads name their file */
+        {"{\"type\":\"group\",\"group\":{\"jobs\":[{" SLEEP_OK "}]},"
+         "\"then\":[{\"type\":\"upload\",\"upload\":{\"s3\":{}}}]}",
+         "then[0]: upload.file", "missing"},
+    };
+    expect_bad_list(b, sizeof(b) / sizeof(b[0]));
+    /* nesting is bounded */
+    char deep[4096] = "";
+    size_t n = 0;
+    for (int i = 0; i < 10; i++)
+        n += (size_t)snprintf(deep + n, sizeof(deep) - n, "{\"type\":\"group\",\"group\":{\"jobs\":[");
+    n += (size_t)snprintf(deep + n, sizeof(deep) - n, "{" SLEEP_OK "}");
+    for (int i = 0; i < 10; i++)
+        n += (size_t)snprintf(deep + n, sizeof(deep) - n, "]}}");
+    expect_bad(deep, "group.jobs[0]", "nested more than 8 levels deep");
+    /* a session is given to the members for the check: an upload without a file passes */
+    parse_ok("{\"type\":\"group\",\"session\":\"s1\",\"group\":{\"jobs\":[{\"type\":\"upload\","
+             "\"upload\":{\"s3\":{}}}]}}",
+             &s);
+    if (strstr(strstr(s.json, "\"jobs\""), "\"session\""))
+        fail_msg("the group's session was written into a member: %s", s.json);
+    vodq_job_spec_cleanup(&s);
+}
+
 static void test_state_names(void **state)
 {
     (void)state;
     static const char *names[VODQ_JOB__COUNT] = {
         "submitted", "queued",    "active", "paused",    "waiting_auth", "waiting_session",
-        "delayed",   "succeeded", "dead",   "cancelled", "rejected",
+        "delayed",   "succeeded", "dead",   "cancelled", "rejected", "waiting_members",
     };
     for (int i = 0; i < VODQ_JOB__COUNT; i++) {
         assert_string_equal(vodq_job_state_name(i), names[i]);
@@ -953,6 +1020,7 @@ int main(void)
         cmocka_unit_test(test_spec_id_session),
         cmocka_unit_test(test_spec_compose_upload),
         cmocka_unit_test(test_spec_then),
+        cmocka_unit_test(test_spec_group),
         cmocka_unit_test(test_spec_too_big),
         cmocka_unit_test(test_spec_len),
         cmocka_unit_test(test_spec_trailing_garbage),
