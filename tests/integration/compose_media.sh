@@ -8,7 +8,7 @@
 #  3. a picture stream that starts 0.083 s after the sound keeps its delay
 #     (A/V sync measured on the output);
 #  4. a variable-frame-rate source starts on the source frame nearest "in"
-#     on its own timestamps;
+#     and ends on the one nearest "out", on its own timestamps;
 #  5. a trim is checked against the stream's real extent (a video stream
 #     starting 1.04 s into an MPEG-TS file);
 #  6. a WAV with embedded cover art used as a video clip is refused, naming
@@ -121,6 +121,37 @@ for in in 2.0 1.23; do
     "$want" "$got"
   k=$((k + 15))
 done
+
+# "out" lands on the source frame nearest it too: the clip shows exactly the
+# source frames from nearest(in) up to (not including) nearest(out). A source
+# whose frames lie on a 40 ms grid with gaps of 40, 80 and 120 ms (12.5 fps on
+# average), so that every source frame gets its own 25 fps output slot.
+_gen -f lavfi -i "color=c=black:s=160x120:r=25:d=2.4,format=yuv420p,geq=lum='16+3*mod(N,70)':cb=128:cr=128" \
+  -vf "settb=1/1000,setpts='0.04*(6*floor(N/3)+if(eq(mod(N,3),0),0,if(eq(mod(N,3),1),1,3)))/TB'" \
+  -fps_mode passthrough -enc_time_base:v 1:1000 -video_track_timescale 1000 \
+  -c:v libx264 -preset ultrafast -qp 0 -an vfr2.mp4
+ffprobe -v error -select_streams v -show_entries packet=pts_time -of csv=p=0 vfr2.mp4 | sort -g >vfr2.pts
+# nearest IDX|TIME T: the source frame nearest T (the earlier one on a tie)
+nearest() {
+  awk -v t="$2" -v w="$1" '{ d = $1 - t; if (d < 0) d = -d; if (NR == 1 || d < best - 1e-9) { best = d; n = NR - 1; v = $1 } }
+    END { if (w == "IDX") print n; else print v }' vfr2.pts
+}
+# out 1.61: nearest frame 1.56 s; a span of out - in (1.10 s) would show it
+tl vfrout '{ "type": "video", "src": "vfr2.mp4", "in": 0.51, "out": 1.61 }, { "type": "video", "src": "vfr2.mp4", "in": 0.3, "out": 1.63 }'
+render vfrout
+frame_lumas vfrout.mp4 | while read -r y; do frame_number_of "$y"; done >vfrout.nums
+k=1
+for io in "0.51 1.61" "0.3 1.63"; do
+  read -r i o <<<"$io"
+  fi=$(nearest IDX "$i") fo=$(nearest IDX "$o")
+  n=$(awk -v a="$(nearest T "$i")" -v b="$(nearest T "$o")" 'BEGIN { printf "%d", (b - a) * 25 + 0.5 }')
+  got=$(sed -n "${k},$((k + n - 1))p" vfrout.nums | uniq | tr '\n' ' ')
+  want=$(seq "$fi" $((fo - 1)) | tr '\n' ' ')
+  expect_eq "4: in $i out $o shows exactly source frames $fi..$((fo - 1)) (nearest in, up to nearest out) in $n frames" \
+    "$want" "$got"
+  k=$((k + n))
+done
+expect_eq "4: the render is as long as the two snapped spans" "$((k - 1))" "$(wc -l <vfrout.nums)"
 
 # --- 5. trims against the real extent -------------------------------------------------
 # MPEG-TS whose video starts 1.04 s after the sound: its video ends at 3.04 s

@@ -69,6 +69,8 @@ struct vodq_media_info {
                            * on the stream's own timestamps) of the frame nearest in;
                            * < 0 unknown */
     double near_gap_s;    /* time from the frame before it to it; 0 unknown */
+    double near_out_s;    /* video clips with out: the same for the frame nearest out (the
+                           * clip's end; the end of the last frame counts); < 0 unknown */
     int pix_fmt;          /* enum AVPixelFormat of the stream, -1 unknown */
     int color_space;      /* enum AVColorSpace as tagged (2 = unspecified) */
     int color_range;      /* enum AVColorRange as tagged (0 = unspecified) */
