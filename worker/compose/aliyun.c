@@ -436,10 +436,11 @@ static enum vodq_rc probe(struct ctx *x, const char *src, const char *path,
         cJSON_AddItemToObject(x->probed, full, a);
     }
     if (rc != VODQ_OK && x->err) {
-        char msg[sizeof(x->err->msg)];
-        snprintf(msg, sizeof(msg), "%s", x->err->msg);
-        vodq_err_set(x->err, rc, 0, "%s: %s", path, msg);
-        x->err->permanent = true;
+        /* a source that cannot be read is permanent; a fetch that failed
+         * for a passing reason keeps its verdict */
+        vodq_err_prefix(x->err, "%s", path);
+        if (rc == VODQ_ERR_MEDIA || rc == VODQ_ERR_INVALID || rc == VODQ_ERR_NOTFOUND)
+            x->err->permanent = true;
     }
     return rc;
 }
