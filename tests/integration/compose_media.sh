@@ -15,7 +15,8 @@
 #     the file and the reason (and works as music);
 #  7. AMR-NB in 3GP with several frames per packet keeps all its sound;
 #  8. interlaced sources are deinterlaced; 5.1 is downmixed with normalised
-#     coefficients (no clipping, as loud as the plain stereo version).
+#     coefficients (no clipping, as loud as the plain stereo version);
+#  9. HDR (PQ / HLG, 10-bit HEVC, BT.2020) is tone-mapped to SDR BT.709.
 set -euo pipefail
 . "${VODQ_TESTS:-$(cd "$(dirname "$0")/.." && pwd)}/compose_lib.sh"
 compose_require
@@ -278,5 +279,42 @@ peak=$(ffmpeg -hide_banner -nostdin -t 2 -i downmix.mp4 -af astats -f null - 2>&
 check "8: 5.1 downmix does not clip (peak $peak dBFS)" num_lt "$peak" -3
 ms=$(mean_volume downmix.mp4 0.3 1.4) mst=$(mean_volume downmix.mp4 2.3 1.4)
 check "8: 5.1 downmix as loud as the stereo version ($ms vs $mst dB, within 1 dB)" num_near "$ms" "$mst" 1
+
+# --- 9. HDR (PQ / HLG) is tone-mapped to SDR BT.709 ---------------------------------
+# 10-bit HEVC as phones record it, BT.2020: the top half three grey patches at
+# PQ 10, 100 and 1000 nits (Y 327, 509, 723 of 10-bit limited range), the
+# bottom half the same lumas in saturated green. hdr_ref.mp4 has the same
+# pixels tagged as SDR BT.2020 (what an untone-mapped render shows).
+hdr_gen() { # hdr_gen OUT TRANSFER
+  _gen -f lavfi -i "color=black:s=320x240:r=25:d=0.4,format=yuv420p10le,geq=lum='if(lt(X,106),327,if(lt(X,212),509,723))':cb='if(lt(Y,60),512,300)':cr='if(lt(Y,60),512,300)'" \
+    -c:v libx265 -preset ultrafast -x265-params "colorprim=bt2020:transfer=$2:colormatrix=bt2020nc:log-level=error" \
+    -pix_fmt yuv420p10le "$1"
+}
+hdr_gen hdr_pq.mp4 smpte2084
+hdr_gen hdr_hlg.mp4 arib-std-b67
+hdr_gen hdr_ref.mp4 bt2020-10
+expect_eq "9: the PQ source is tagged smpte2084, 10-bit" "smpte2084 yuv420p10le" \
+  "$(probe_stream hdr_pq.mp4 v color_transfer) $(probe_stream hdr_pq.mp4 v pix_fmt)"
+OUT_OVERRIDE='"width": 320, "height": 240, "fps": 25, "preset": "ultrafast", "crf": 10' \
+  tl hdr '{ "type": "video", "src": "hdr_pq.mp4" }, { "type": "video", "src": "hdr_hlg.mp4" }, { "type": "video", "src": "hdr_ref.mp4" }'
+render hdr
+expect_eq "9: the output is tagged SDR BT.709" "bt709 bt709" \
+  "$(probe_stream hdr.mp4 v color_transfer) $(probe_stream hdr.mp4 v color_primaries)"
+# grey N T: the grey level (R) of patch N (0..2) of the frame at T
+grey() { pixel_at hdr.mp4 "$2" $((50 + 110 * $1)) 50 8 | awk '{ print $1 }'; }
+green() { pixel_at hdr.mp4 "$2" $((50 + 110 * $1)) 180 8; }
+read -r p0 p1 p2 <<<"$(grey 0 0.2) $(grey 1 0.2) $(grey 2 0.2)"
+read -r h0 h1 h2 <<<"$(grey 0 0.6) $(grey 1 0.6) $(grey 2 0.6)"
+read -r r0 r1 r2 <<<"$(grey 0 1.0) $(grey 1 1.0) $(grey 2 1.0)"
+check "9: PQ 10 / 100 / 1000 nits land in SDR: dark, mid, near white ($p0 $p1 $p2)" \
+  bash -c "[ $p0 -ge 30 ] && [ $p0 -le 100 ] && [ $p1 -ge 120 ] && [ $p1 -le 200 ] && [ $p2 -ge 225 ]"
+check "9: PQ differs from the untone-mapped render (100 nits: $p1 vs $r1; 1000 nits: $p2 vs $r2)" \
+  bash -c "[ $((p1 - r1)) -ge 15 ] && [ $((p2 - r2)) -ge 20 ]"
+check "9: HLG greys land in SDR, in order ($h0 $h1 $h2)" \
+  bash -c "[ $h0 -ge 30 ] && [ $h0 -lt $h1 ] && [ $h1 -lt $h2 ] && [ $h2 -ge 180 ]"
+read -r hr _ <<<"$(green 2 0.6)"
+read -r rr _ <<<"$(green 2 1.0)"
+check "9: HLG BT.2020 green is converted to BT.709 primaries (red $hr vs $rr untone-mapped)" \
+  bash -c "[ $((rr - hr)) -ge 40 ]"
 
 t_done
