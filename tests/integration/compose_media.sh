@@ -16,7 +16,9 @@
 #  7. AMR-NB in 3GP with several frames per packet keeps all its sound;
 #  8. interlaced sources are deinterlaced; 5.1 is downmixed with normalised
 #     coefficients (no clipping, as loud as the plain stereo version);
-#  9. HDR (PQ / HLG, 10-bit HEVC, BT.2020) is tone-mapped to SDR BT.709.
+#  9. HDR (PQ / HLG, 10-bit HEVC, BT.2020) is tone-mapped to SDR BT.709;
+# 10. HEIC stills (libheif) render upright by their irot/imir boxes, with
+#     alpha as stickers; as a video clip they are refused.
 set -euo pipefail
 . "${VODQ_TESTS:-$(cd "$(dirname "$0")/.." && pwd)}/compose_lib.sh"
 compose_require
@@ -316,5 +318,55 @@ read -r hr _ <<<"$(green 2 0.6)"
 read -r rr _ <<<"$(green 2 1.0)"
 check "9: HLG BT.2020 green is converted to BT.709 primaries (red $hr vs $rr untone-mapped)" \
   bash -c "[ $((rr - hr)) -ge 40 ]"
+
+# --- 10. HEIC stills (iPhone photos) through libheif -----------------------------------
+# FFmpeg 5.1 reads no HEIF image items; heif-enc (libheif's x265 encoder) makes
+# quad.heic from the quadrant picture of section 2; tests/heic_gen.py makes the
+# same picture stored with irot/imir boxes (orientations 2..8), as a phone
+# stores a turned photo; logo_a.heic has an alpha plane (left half opaque blue,
+# right half transparent).
+command -v heif-enc >/dev/null || { not_ok "10: heif-enc not installed (libheif-examples)"; t_done; }
+mkdir -p "$T_DIR/tmp"
+export TMPDIR="$T_DIR/tmp" # where the decoded stills go (and must not stay)
+_gen -f lavfi -i "color=c=white:s=80x40,drawbox=x=0:y=0:w=40:h=20:c=red:t=fill,drawbox=x=40:y=0:w=40:h=20:c=lime:t=fill,drawbox=x=0:y=20:w=40:h=20:c=blue:t=fill" \
+  -frames:v 1 quad.png
+heif-enc -q 90 quad.png -o quad.heic >>gen.log 2>&1 || not_ok "10: heif-enc encodes quad.heic"
+check "10: FFmpeg itself cannot read quad.heic" bash -c "! ffmpeg -v error -i quad.heic -frames:v 1 -f null - 2>/dev/null"
+clips="{ \"type\": \"image\", \"src\": \"quad.heic\", \"duration\": 0.2, \"fit\": \"stretch\" }"
+for o in 2 3 4 5 6 7 8; do
+  python3 "$VODQ_TESTS/heic_gen.py" "h$o.heic" "$o" 2>>gen.log || not_ok "10: heic_gen.py writes orientation $o"
+  clips+=", { \"type\": \"image\", \"src\": \"h$o.heic\", \"duration\": 0.2, \"fit\": \"stretch\" }"
+done
+tl heic "$clips"
+render heic
+"${FF[@]}" -i heic.mp4 -vf "select='eq(mod(n\,5)\,2)',format=rgb24,scale=2:2:flags=area" \
+  -fps_mode passthrough -f rawvideo - 2>>gen.log | od -An -tu1 -v -w12 |
+  awk '{ s = ""; for (i = 1; i <= 12; i += 3) { r = $i > 128; g = $(i + 1) > 128; b = $(i + 2) > 128
+         s = s ((r && g && b) ? "W" : (r ? "R" : (g ? "G" : (b ? "B" : "?")))) }; print s }' >heic.quads || true
+while read -r o want; do
+  expect_eq "10: HEIC with orientation $o (irot/imir) shown upright (quadrants TL TR BL BR)" "$want" \
+    "$(sed -n "${o}p" heic.quads)"
+done <<'EOF'
+1 RGBW
+2 GRWB
+3 WBGR
+4 BWRG
+5 RBGW
+6 BRWG
+7 WGBR
+8 GWRB
+EOF
+expect_eq "10: no decoded temporary file left behind" "" "$(ls "$T_DIR/tmp")"
+_gen -f lavfi -i "color=c=blue:s=64x64,format=rgba,geq=r=0:g=0:b=255:a='if(lt(X,32),255,0)'" -frames:v 1 logo_a.png
+heif-enc -q 90 logo_a.png -o logo_a.heic >>gen.log 2>&1 || not_ok "10: heif-enc encodes logo_a.heic"
+_gen -f lavfi -i "color=c=red:s=160x120" -frames:v 1 red.png
+tl heicalpha '{ "type": "image", "src": "red.png", "duration": 0.4 }' \
+  ', "overlays": [ { "src": "logo_a.heic", "anchor": "top-left", "width": 64 } ]'
+render heicalpha
+expect_rgb "10: the HEIC sticker's opaque half is blue" "0 0 255" "$(pixel_at heicalpha.mp4 0.1 8 24)" 40
+expect_rgb "10: its transparent half shows the red picture" "255 0 0" "$(pixel_at heicalpha.mp4 0.1 44 24)" 40
+tl heicvideo '{ "type": "video", "src": "quad.heic" }'
+expect_rejected "10: a HEIC as a video clip" heicvideo \
+  "quad.heic is a HEIF still image, not a video (use it in an image clip)"
 
 t_done

@@ -8,6 +8,8 @@
  * given twice under different case is refused, numbers may be strings. */
 #include "worker/compose/aliyun.h"
 
+#include "worker/compose/heif.h"
+
 #include <libavformat/avformat.h>
 #include <libavutil/display.h>
 
@@ -1819,6 +1821,8 @@ enum vodq_rc vodq_aliyun_probe_file(void *opaque, const char *src, struct vodq_a
     m->width = m->height = 0;
     if (strstr(src, "://"))
         return VODQ_OK; /* remote: fetched later, length unknown here */
+    if (vodq_heif_detect(src)) /* a HEIC/HEIF still: FFmpeg cannot read it */
+        return vodq_heif_size(src, &m->width, &m->height, err);
     ret = avformat_open_input(&fmt, src, NULL, NULL);
     if (ret >= 0)
         ret = avformat_find_stream_info(fmt, NULL);

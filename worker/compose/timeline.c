@@ -5,6 +5,8 @@
  * rejected too: a typo ("volumne") would otherwise be silently ignored. */
 #include "worker/compose/timeline.h"
 
+#include "worker/compose/heif.h"
+
 #include <cjson/cJSON.h>
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define PATH_MAX_LEN 128 /* JSON paths are short: tracks[0].clips[12].transition.type */
 
@@ -1654,6 +1657,43 @@ fail:
     return rc;
 }
 
+/* A HEIF/HEIC still (FFmpeg 5.1 reads no HEIF image items) is decoded with
+ * libheif into a temporary PAM file that takes the place of *src; as a video
+ * clip it is refused. path: the JSON path of the src field. */
+static enum vodq_rc heif_still(struct vodq_timeline *tl, char **src, const char *path, bool image,
+                               struct vodq_err *err)
+{
+    char tmp[4096];
+    char **t;
+
+    if (!vodq_heif_detect(*src))
+        return VODQ_OK;
+    if (!image)
+        return vodq_err_set(err, VODQ_ERR_MEDIA, 0,
+                            "%s: %s is a HEIF still image, not a video (use it in an image clip)",
+                            path, *src);
+    t = realloc(tl->temps, (tl->n_temps + 1) * sizeof(*t));
+    if (t == NULL)
+        return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+    tl->temps = t;
+    enum vodq_rc rc = vodq_heif_to_pam(*src, NULL, tmp, sizeof(tmp), err);
+    if (rc != VODQ_OK) {
+        vodq_err_prefix(err, "%s", path);
+        return rc;
+    }
+    char *dup = strdup(tmp);
+    if (dup == NULL) {
+        unlink(tmp);
+        return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+    }
+    tl->temps[tl->n_temps++] = dup;
+    free(*src);
+    *src = strdup(dup);
+    if (*src == NULL)
+        return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+    return VODQ_OK;
+}
+
 static enum vodq_rc probe_music(struct vodq_music *m, const char *mp, struct vodq_err *err)
 {
     char sp[PATH_MAX_LEN];
@@ -1681,6 +1721,7 @@ enum vodq_rc vodq_timeline_probe(struct vodq_timeline *tl, struct vodq_err *err)
             if (c->type == VODQ_CLIP_COLOR)
                 continue;
             pathf(path, sizeof(path), "tracks[%zu].clips[%zu].src", t, i);
+            TRY(heif_still(tl, &c->src, path, c->type == VODQ_CLIP_IMAGE, err));
             TRY(probe_file(c->src, path, true, false,
                            c->type == VODQ_CLIP_IMAGE ? -2 : c->in_s > 0 ? c->in_s : -1,
                            c->type == VODQ_CLIP_VIDEO ? c->out_s : -1, &c->info, err));
@@ -1704,6 +1745,7 @@ enum vodq_rc vodq_timeline_probe(struct vodq_timeline *tl, struct vodq_err *err)
     }
     for (size_t i = 0; i < tl->n_overlays; i++) {
         pathf(path, sizeof(path), "overlays[%zu].src", i);
+        TRY(heif_still(tl, &tl->overlays[i].src, path, true, err));
         TRY(probe_file(tl->overlays[i].src, path, true, false, -2, -1, &tl->overlays[i].info,
                        err));
     }
@@ -1748,5 +1790,10 @@ void vodq_timeline_cleanup(struct vodq_timeline *tl)
     free(tl->vol);
     free(tl->output.cover_path);
     free(tl->base_dir);
+    for (size_t i = 0; i < tl->n_temps; i++) {
+        unlink(tl->temps[i]);
+        free(tl->temps[i]);
+    }
+    free(tl->temps);
     memset(tl, 0, sizeof(*tl));
 }
