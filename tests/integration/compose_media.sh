@@ -111,18 +111,29 @@ _gen -f lavfi -i "color=c=black:s=160x120:r=7:d=4,format=yuv420p,geq=lum='16+3*m
   -vf "settb=1/1000,setpts='if(lt(N,4),N*0.5,if(lt(N,24),1.8+(N-4)*0.03,2.4+(N-24)*0.4))/TB'" \
   -fps_mode passthrough -enc_time_base:v 1:1000 -video_track_timescale 1000 \
   -c:v libx264 -preset ultrafast -qp 0 -an vfr.mp4
+# nearest FILE IDX|T TIME: the index or the time of FILE's video frame nearest
+# TIME on its own packet timestamps (the earlier one on a tie)
+nearest() {
+  ffprobe -v error -select_streams v -show_entries packet=pts_time -of csv=p=0 "$1" | sort -g |
+    awk -v t="$3" -v w="$2" '{ d = $1 - t; if (d < 0) d = -d; if (NR == 1 || d < best - 1e-9) { best = d; n = NR - 1; v = $1 } }
+      END { if (w == "IDX") print n; else print v }'
+}
+# snapped_frames FILE IN OUT: output frames (25 fps) of a clip IN..OUT, both
+# snapped to the nearest source frame
+snapped_frames() {
+  awk -v a="$(nearest "$1" T "$2")" -v b="$(nearest "$1" T "$3")" 'BEGIN { printf "%d", (b - a) * 25 + 0.5 }'
+}
 tl vfrcut '{ "type": "video", "src": "vfr.mp4", "in": 2.0, "out": 2.6 }, { "type": "video", "src": "vfr.mp4", "in": 1.23, "out": 1.83 }'
 render vfrcut
 frame_lumas vfrcut.mp4 >vfr.lumas
-k=1 # output frame (1-based) where each clip starts: 0.6 s = 15 frames each
-for in in 2.0 1.23; do
-  want=$(ffprobe -v error -select_streams v -show_entries packet=pts_time -of csv=p=0 vfr.mp4 | sort -g |
-    awk -v t="$in" '{ d = $1 - t; if (d < 0) d = -d; if (NR == 1 || d < best) { best = d; n = NR - 1 } }
-      END { print n }')
+k=1 # output frame (1-based) where each clip starts
+for io in "2.0 2.6" "1.23 1.83"; do
+  read -r in out <<<"$io"
+  want=$(nearest vfr.mp4 IDX "$in")
   got=$(frame_number_of "$(sed -n "${k}p" vfr.lumas)")
   expect_eq "4: in $in starts on source frame $want, the one nearest $in s on the file's timestamps" \
     "$want" "$got"
-  k=$((k + 15))
+  k=$((k + $(snapped_frames vfr.mp4 "$in" "$out")))
 done
 
 # "out" lands on the source frame nearest it too: the clip shows exactly the
@@ -133,12 +144,6 @@ _gen -f lavfi -i "color=c=black:s=160x120:r=25:d=2.4,format=yuv420p,geq=lum='16+
   -vf "settb=1/1000,setpts='0.04*(6*floor(N/3)+if(eq(mod(N,3),0),0,if(eq(mod(N,3),1),1,3)))/TB'" \
   -fps_mode passthrough -enc_time_base:v 1:1000 -video_track_timescale 1000 \
   -c:v libx264 -preset ultrafast -qp 0 -an vfr2.mp4
-ffprobe -v error -select_streams v -show_entries packet=pts_time -of csv=p=0 vfr2.mp4 | sort -g >vfr2.pts
-# nearest IDX|TIME T: the source frame nearest T (the earlier one on a tie)
-nearest() {
-  awk -v t="$2" -v w="$1" '{ d = $1 - t; if (d < 0) d = -d; if (NR == 1 || d < best - 1e-9) { best = d; n = NR - 1; v = $1 } }
-    END { if (w == "IDX") print n; else print v }' vfr2.pts
-}
 # out 1.61: nearest frame 1.56 s; a span of out - in (1.10 s) would show it
 tl vfrout '{ "type": "video", "src": "vfr2.mp4", "in": 0.51, "out": 1.61 }, { "type": "video", "src": "vfr2.mp4", "in": 0.3, "out": 1.63 }'
 render vfrout
@@ -146,8 +151,8 @@ frame_lumas vfrout.mp4 | while read -r y; do frame_number_of "$y"; done >vfrout.
 k=1
 for io in "0.51 1.61" "0.3 1.63"; do
   read -r i o <<<"$io"
-  fi=$(nearest IDX "$i") fo=$(nearest IDX "$o")
-  n=$(awk -v a="$(nearest T "$i")" -v b="$(nearest T "$o")" 'BEGIN { printf "%d", (b - a) * 25 + 0.5 }')
+  fi=$(nearest vfr2.mp4 IDX "$i") fo=$(nearest vfr2.mp4 IDX "$o")
+  n=$(snapped_frames vfr2.mp4 "$i" "$o")
   got=$(sed -n "${k},$((k + n - 1))p" vfrout.nums | uniq | tr '\n' ' ')
   want=$(seq "$fi" $((fo - 1)) | tr '\n' ' ')
   expect_eq "4: in $i out $o shows exactly source frames $fi..$((fo - 1)) (nearest in, up to nearest out) in $n frames" \
