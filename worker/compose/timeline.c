@@ -1483,10 +1483,11 @@ static void exif_to_rotation(int o, struct vodq_media_info *info)
  * want_s (seconds from the file's start) and the gap to the frame before
  * it: variable-frame-rate sources have no grid to snap to. Reads packets
  * (no decoding) from the keyframe before want_s - 1 s to want_s + 1 s.
- * with_end: the end of the last frame (at the end of the file) counts as a
- * frame boundary too ("out" may ask for the whole source). Returns false
- * when nothing was found. */
-static bool probe_near_frame(AVFormatContext *fmt, int vi, double want_s, bool with_end,
+ * is_out: for "out", an exclusive end: the end of the last frame (at the
+ * end of the file) counts as a frame boundary too, and a time midway between
+ * two frames takes the later one (as round() counts the frames of a span);
+ * "in" takes the earlier one. Returns false when nothing was found. */
+static bool probe_near_frame(AVFormatContext *fmt, int vi, double want_s, bool is_out,
                              double *near_s, double *gap_s)
 {
     AVStream *st = fmt->streams[vi];
@@ -1521,12 +1522,13 @@ static bool probe_near_frame(AVFormatContext *fmt, int vi, double want_s, bool w
     }
     if (n == 0)
         goto out;
-    if (with_end && eof && last_end > 0)
+    if (is_out && eof && last_end > 0)
         ts[n++] = last_end;
     size_t best = 0;
     for (size_t i = 1; i < n; i++)
         if (fabs(ts[i] - want_s) < fabs(ts[best] - want_s) - 1e-9 ||
-            (fabs(fabs(ts[i] - want_s) - fabs(ts[best] - want_s)) <= 1e-9 && ts[i] < ts[best]))
+            (fabs(fabs(ts[i] - want_s) - fabs(ts[best] - want_s)) <= 1e-9 &&
+             (is_out ? ts[i] > ts[best] : ts[i] < ts[best])))
             best = i;
     *near_s = ts[best];
     *gap_s = 0;
