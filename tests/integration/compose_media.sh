@@ -111,19 +111,18 @@ _gen -f lavfi -i "color=c=black:s=160x120:r=7:d=4,format=yuv420p,geq=lum='16+3*m
   -vf "settb=1/1000,setpts='if(lt(N,4),N*0.5,if(lt(N,24),1.8+(N-4)*0.03,2.4+(N-24)*0.4))/TB'" \
   -fps_mode passthrough -enc_time_base:v 1:1000 -video_track_timescale 1000 \
   -c:v libx264 -preset ultrafast -qp 0 -an vfr.mp4
-# nearest FILE IDX|T TIME [late]: the index or the time of FILE's video frame
-# nearest TIME on its own packet timestamps; on a tie the earlier one (an
-# "in"), or with "late" the later one (an "out")
+# nearest FILE IDX|T TIME: the index or the time of FILE's video frame nearest
+# TIME on its own packet timestamps (the later one on a tie)
 nearest() {
   ffprobe -v error -select_streams v -show_entries packet=pts_time -of csv=p=0 "$1" | sort -g |
-    awk -v t="$3" -v w="$2" -v late="${4:-}" '{ d = $1 - t; if (d < 0) d = -d
-        if (NR == 1 || d < best - 1e-9 || (late != "" && d < best + 1e-9)) { best = d; n = NR - 1; v = $1 } }
+    awk -v t="$3" -v w="$2" '{ d = $1 - t; if (d < 0) d = -d
+        if (NR == 1 || d < best + 1e-9) { best = d; n = NR - 1; v = $1 } }
       END { if (w == "IDX") print n; else print v }'
 }
 # snapped_frames FILE IN OUT: output frames (25 fps) of a clip IN..OUT, both
 # snapped to the nearest source frame
 snapped_frames() {
-  awk -v a="$(nearest "$1" T "$2")" -v b="$(nearest "$1" T "$3" late)" 'BEGIN { printf "%d", (b - a) * 25 + 0.5 }'
+  awk -v a="$(nearest "$1" T "$2")" -v b="$(nearest "$1" T "$3")" 'BEGIN { printf "%d", (b - a) * 25 + 0.5 }'
 }
 tl vfrcut '{ "type": "video", "src": "vfr.mp4", "in": 2.0, "out": 2.6 }, { "type": "video", "src": "vfr.mp4", "in": 1.23, "out": 1.83 }'
 render vfrcut
@@ -153,7 +152,7 @@ frame_lumas vfrout.mp4 | while read -r y; do frame_number_of "$y"; done >vfrout.
 k=1
 for io in "0.51 1.61" "0.3 1.63"; do
   read -r i o <<<"$io"
-  fi=$(nearest vfr2.mp4 IDX "$i") fo=$(nearest vfr2.mp4 IDX "$o" late)
+  fi=$(nearest vfr2.mp4 IDX "$i") fo=$(nearest vfr2.mp4 IDX "$o")
   n=$(snapped_frames vfr2.mp4 "$i" "$o")
   got=$(sed -n "${k},$((k + n - 1))p" vfrout.nums | uniq | tr '\n' ' ')
   want=$(seq "$fi" $((fo - 1)) | tr '\n' ' ')

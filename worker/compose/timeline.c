@@ -1483,10 +1483,11 @@ static void exif_to_rotation(int o, struct vodq_media_info *info)
  * want_s (seconds from the file's start) and the gap to the frame before
  * it: variable-frame-rate sources have no grid to snap to. Reads packets
  * (no decoding) from the keyframe before want_s - 1 s to want_s + 1 s.
- * is_out: for "out", an exclusive end: the end of the last frame (at the
- * end of the file) counts as a frame boundary too, and a time midway between
- * two frames takes the later one (as round() counts the frames of a span);
- * "in" takes the earlier one. Returns false when nothing was found. */
+ * A time midway between two frames takes the later one (as round() counts
+ * the frames of a span, so that in 0.5 .. out 2.5 of a 25 fps file keeps its
+ * 50 frames). is_out: for "out", an exclusive end: the end of the last frame
+ * (at the end of the file) counts as a frame boundary too. Returns false
+ * when nothing was found. */
 static bool probe_near_frame(AVFormatContext *fmt, int vi, double want_s, bool is_out,
                              double *near_s, double *gap_s)
 {
@@ -1527,8 +1528,7 @@ static bool probe_near_frame(AVFormatContext *fmt, int vi, double want_s, bool i
     size_t best = 0;
     for (size_t i = 1; i < n; i++)
         if (fabs(ts[i] - want_s) < fabs(ts[best] - want_s) - 1e-9 ||
-            (fabs(fabs(ts[i] - want_s) - fabs(ts[best] - want_s)) <= 1e-9 &&
-             (is_out ? ts[i] > ts[best] : ts[i] < ts[best])))
+            (fabs(fabs(ts[i] - want_s) - fabs(ts[best] - want_s)) <= 1e-9 && ts[i] > ts[best]))
             best = i;
     *near_s = ts[best];
     *gap_s = 0;
