@@ -259,11 +259,11 @@ static void sb_tonemap(struct sbuf *b, const struct vodq_media_info *in,
         spc != AVCOL_SPC_BT2020_NCL && spc != AVCOL_SPC_BT2020_CL)
         spc = AVCOL_SPC_BT2020_NCL;
     sb_printf(b,
-              "zscale=tin=%s:pin=%d:min=%d:rin=%s:t=linear:npl=100,format=gbrpf32le,"
+              "zscale=tin=%s:pin=%d:min=%d:rin=%s:t=linear:npl=100:p=%d,format=gbrpf32le,"
               "zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=%s:r=%s,"
               "format=yuv420p,",
               in->color_trc == AVCOL_TRC_SMPTE2084 ? "smpte2084" : "arib-std-b67", pri, spc,
-              src_full_range(in) ? "full" : "limited", bt601 ? "smpte170m" : "bt709",
+              src_full_range(in) ? "full" : "limited", pri, bt601 ? "smpte170m" : "bt709",
               o->full_range ? "full" : "limited");
     *sdr = *in;
     sdr->pix_fmt = AV_PIX_FMT_YUV420P;
