@@ -17,6 +17,7 @@ PKGS=(
   systemd  # systemd-analyze security --offline (tests/integration/systemd_units.sh)
   redis-sentinel clang libclang-rt-14-dev
   libimage-exiftool-perl
+  libheif-dev libheif-examples  # HEIC stills: FFmpeg 5.1 has no HEIF demuxer (worker/compose/heif.c); heif-enc for tests
   groff-base libinih-dev prometheus python3-yaml nodejs
 )
 missing=()

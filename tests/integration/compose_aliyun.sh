@@ -220,6 +220,37 @@ sys.exit(0 if any("VFX \"heartbeat\"" in d for d in r["dropped"]) else 1)'; then
 else not_ok "--lenient (exit $rc, $(head -c 300 vfx.out))"; fi
 expect_eq "lenient: 2 s rendered" 50 "$(probe_frames vfx.mp4)"
 
+# --- a URL clip without Out: the source is fetched at import and its duration used
+# (num.mp4 served over HTTP: 3 s; In 0.4 leaves 2.6 s, so the red clip after it
+# starts at 2.6 s by Aliyun's back-to-back rule)
+mkdir -p www && cp num.mp4 www/
+HP=$(free_port)
+/usr/bin/python3 "$VODQ_TESTS/http_source.py" "$T_DIR/www" "$HP" "$T_DIR/req.log" >http.log 2>&1 &
+T_PIDS+=("$!")
+wait_for 10 curl -sf -o /dev/null -I "http://127.0.0.1:$HP/num.mp4" || not_ok "url: the HTTP server starts"
+cat >url.json <<EOF
+{ "VideoTracks": [ { "VideoTrackClips": [
+  { "MediaURL": "http://127.0.0.1:$HP/num.mp4?sig=x", "In": 0.4 },
+  { "MediaURL": "red.mp4", "Out": 1 } ] } ] }
+EOF
+arender url --cache-dir "$T_DIR/cache"
+expect_eq "url: 90 frames (2.6 s of the URL clip without Out, then 1 s)" 90 "$(probe_frames url.mp4)"
+mapfile -t L < <(frame_lumas url.mp4)
+expect_eq "url: frame 0 is source frame 10 (In 0.4)" 10 "$(frame_number_of "${L[0]:-0}")"
+expect_eq "url: frame 64 is source frame 74 (mod 70: 4), the source's last" 4 "$(frame_number_of "${L[64]:-0}")"
+expect_rgb "url: the red clip starts at 2.6 s" "$RED" "$(frame_pixel url.mp4 65 100 100)" 24
+expect_eq "url: fetched once (one GET at import; the render reuses the cache)" 1 \
+  "$(grep -c '^GET /num.mp4' req.log || true)"
+run_compose --print-timeline url.json --output-config cfg.json --cache-dir "$T_DIR/cache" >url_pt.out 2>url_pt.err || true
+if python3 -c '
+import json, sys
+t = json.load(open("url_pt.out"))
+t = t.get("timeline", t)
+c = t["tracks"][0]["clips"]
+sys.exit(0 if len(c) == 2 and c[0]["src"].startswith("http://") and "out" not in c[0] else 1)'; then
+  ok "url: --print-timeline imports the URL clip without Out"
+else not_ok "url: --print-timeline ($(head -c 300 url_pt.out) $(head -c 200 url_pt.err))"; fi
+
 # --print-timeline shows the vodq timeline
 run_compose --print-timeline timing.json --output-config cfg.json >pt.out 2>pt.err || true
 if python3 -c '

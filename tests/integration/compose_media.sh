@@ -8,14 +8,17 @@
 #  3. a picture stream that starts 0.083 s after the sound keeps its delay
 #     (A/V sync measured on the output);
 #  4. a variable-frame-rate source starts on the source frame nearest "in"
-#     on its own timestamps;
+#     and ends on the one nearest "out", on its own timestamps;
 #  5. a trim is checked against the stream's real extent (a video stream
 #     starting 1.04 s into an MPEG-TS file);
 #  6. a WAV with embedded cover art used as a video clip is refused, naming
 #     the file and the reason (and works as music);
 #  7. AMR-NB in 3GP with several frames per packet keeps all its sound;
 #  8. interlaced sources are deinterlaced; 5.1 is downmixed with normalised
-#     coefficients (no clipping, as loud as the plain stereo version).
+#     coefficients (no clipping, as loud as the plain stereo version);
+#  9. HDR (PQ / HLG, 10-bit HEVC, BT.2020) is tone-mapped to SDR BT.709;
+# 10. HEIC stills (libheif) render upright by their irot/imir boxes, with
+#     alpha as stickers; as a video clip they are refused.
 set -euo pipefail
 . "${VODQ_TESTS:-$(cd "$(dirname "$0")/.." && pwd)}/compose_lib.sh"
 compose_require
@@ -108,19 +111,56 @@ _gen -f lavfi -i "color=c=black:s=160x120:r=7:d=4,format=yuv420p,geq=lum='16+3*m
   -vf "settb=1/1000,setpts='if(lt(N,4),N*0.5,if(lt(N,24),1.8+(N-4)*0.03,2.4+(N-24)*0.4))/TB'" \
   -fps_mode passthrough -enc_time_base:v 1:1000 -video_track_timescale 1000 \
   -c:v libx264 -preset ultrafast -qp 0 -an vfr.mp4
+# nearest FILE IDX|T TIME: the index or the time of FILE's video frame nearest
+# TIME on its own packet timestamps (the later one on a tie)
+nearest() {
+  ffprobe -v error -select_streams v -show_entries packet=pts_time -of csv=p=0 "$1" | sort -g |
+    awk -v t="$3" -v w="$2" '{ d = $1 - t; if (d < 0) d = -d
+        if (NR == 1 || d < best + 1e-9) { best = d; n = NR - 1; v = $1 } }
+      END { if (w == "IDX") print n; else print v }'
+}
+# snapped_frames FILE IN OUT: output frames (25 fps) of a clip IN..OUT, both
+# snapped to the nearest source frame
+snapped_frames() {
+  awk -v a="$(nearest "$1" T "$2")" -v b="$(nearest "$1" T "$3")" 'BEGIN { printf "%d", (b - a) * 25 + 0.5 }'
+}
 tl vfrcut '{ "type": "video", "src": "vfr.mp4", "in": 2.0, "out": 2.6 }, { "type": "video", "src": "vfr.mp4", "in": 1.23, "out": 1.83 }'
 render vfrcut
 frame_lumas vfrcut.mp4 >vfr.lumas
-k=1 # output frame (1-based) where each clip starts: 0.6 s = 15 frames each
-for in in 2.0 1.23; do
-  want=$(ffprobe -v error -select_streams v -show_entries packet=pts_time -of csv=p=0 vfr.mp4 | sort -g |
-    awk -v t="$in" '{ d = $1 - t; if (d < 0) d = -d; if (NR == 1 || d < best) { best = d; n = NR - 1 } }
-      END { print n }')
+k=1 # output frame (1-based) where each clip starts
+for io in "2.0 2.6" "1.23 1.83"; do
+  read -r in out <<<"$io"
+  want=$(nearest vfr.mp4 IDX "$in")
   got=$(frame_number_of "$(sed -n "${k}p" vfr.lumas)")
   expect_eq "4: in $in starts on source frame $want, the one nearest $in s on the file's timestamps" \
     "$want" "$got"
-  k=$((k + 15))
+  k=$((k + $(snapped_frames vfr.mp4 "$in" "$out")))
 done
+
+# "out" lands on the source frame nearest it too: the clip shows exactly the
+# source frames from nearest(in) up to (not including) nearest(out). A source
+# whose frames lie on a 40 ms grid with gaps of 40, 80 and 120 ms (12.5 fps on
+# average), so that every source frame gets its own 25 fps output slot.
+_gen -f lavfi -i "color=c=black:s=160x120:r=25:d=2.4,format=yuv420p,geq=lum='16+3*mod(N,70)':cb=128:cr=128" \
+  -vf "settb=1/1000,setpts='0.04*(6*floor(N/3)+if(eq(mod(N,3),0),0,if(eq(mod(N,3),1),1,3)))/TB'" \
+  -fps_mode passthrough -enc_time_base:v 1:1000 -video_track_timescale 1000 \
+  -c:v libx264 -preset ultrafast -qp 0 -an vfr2.mp4
+# out 1.61: nearest frame 1.56 s; a span of out - in (1.10 s) would show it
+tl vfrout '{ "type": "video", "src": "vfr2.mp4", "in": 0.51, "out": 1.61 }, { "type": "video", "src": "vfr2.mp4", "in": 0.3, "out": 1.63 }'
+render vfrout
+frame_lumas vfrout.mp4 | while read -r y; do frame_number_of "$y"; done >vfrout.nums
+k=1
+for io in "0.51 1.61" "0.3 1.63"; do
+  read -r i o <<<"$io"
+  fi=$(nearest vfr2.mp4 IDX "$i") fo=$(nearest vfr2.mp4 IDX "$o")
+  n=$(snapped_frames vfr2.mp4 "$i" "$o")
+  got=$(sed -n "${k},$((k + n - 1))p" vfrout.nums | uniq | tr '\n' ' ')
+  want=$(seq "$fi" $((fo - 1)) | tr '\n' ' ')
+  expect_eq "4: in $i out $o shows exactly source frames $fi..$((fo - 1)) (nearest in, up to nearest out) in $n frames" \
+    "$want" "$got"
+  k=$((k + n))
+done
+expect_eq "4: the render is as long as the two snapped spans" "$((k - 1))" "$(wc -l <vfrout.nums)"
 
 # --- 5. trims against the real extent -------------------------------------------------
 # MPEG-TS whose video starts 1.04 s after the sound: its video ends at 3.04 s
@@ -247,5 +287,92 @@ peak=$(ffmpeg -hide_banner -nostdin -t 2 -i downmix.mp4 -af astats -f null - 2>&
 check "8: 5.1 downmix does not clip (peak $peak dBFS)" num_lt "$peak" -3
 ms=$(mean_volume downmix.mp4 0.3 1.4) mst=$(mean_volume downmix.mp4 2.3 1.4)
 check "8: 5.1 downmix as loud as the stereo version ($ms vs $mst dB, within 1 dB)" num_near "$ms" "$mst" 1
+
+# --- 9. HDR (PQ / HLG) is tone-mapped to SDR BT.709 ---------------------------------
+# 10-bit HEVC as phones record it, BT.2020: the top half three grey patches at
+# PQ 10, 100 and 1000 nits (Y 327, 509, 723 of 10-bit limited range), the
+# bottom half the same lumas in saturated green. hdr_ref.mp4 has the same
+# pixels tagged as SDR BT.2020 (what an untone-mapped render shows).
+hdr_gen() { # hdr_gen OUT TRANSFER
+  _gen -f lavfi -i "color=black:s=320x240:r=25:d=0.4,format=yuv420p10le,geq=lum='if(lt(X,106),327,if(lt(X,212),509,723))':cb='if(lt(Y,60),512,300)':cr='if(lt(Y,60),512,300)'" \
+    -c:v libx265 -preset ultrafast -x265-params "colorprim=bt2020:transfer=$2:colormatrix=bt2020nc:log-level=error" \
+    -pix_fmt yuv420p10le "$1"
+}
+hdr_gen hdr_pq.mp4 smpte2084
+hdr_gen hdr_hlg.mp4 arib-std-b67
+hdr_gen hdr_ref.mp4 bt2020-10
+expect_eq "9: the PQ source is tagged smpte2084, 10-bit" "smpte2084 yuv420p10le" \
+  "$(probe_stream hdr_pq.mp4 v color_transfer) $(probe_stream hdr_pq.mp4 v pix_fmt)"
+OUT_OVERRIDE='"width": 320, "height": 240, "fps": 25, "preset": "ultrafast", "crf": 10' \
+  tl hdr '{ "type": "video", "src": "hdr_pq.mp4" }, { "type": "video", "src": "hdr_hlg.mp4" }, { "type": "video", "src": "hdr_ref.mp4" }'
+render hdr
+expect_eq "9: the output is tagged SDR BT.709" "bt709 bt709" \
+  "$(probe_stream hdr.mp4 v color_transfer) $(probe_stream hdr.mp4 v color_primaries)"
+# grey N T: the grey level (R) of patch N (0..2) of the frame at T
+grey() { pixel_at hdr.mp4 "$2" $((50 + 110 * $1)) 50 8 | awk '{ print $1 }'; }
+green() { pixel_at hdr.mp4 "$2" $((50 + 110 * $1)) 180 8; }
+read -r p0 p1 p2 <<<"$(grey 0 0.2) $(grey 1 0.2) $(grey 2 0.2)"
+read -r h0 h1 h2 <<<"$(grey 0 0.6) $(grey 1 0.6) $(grey 2 0.6)"
+read -r r0 r1 r2 <<<"$(grey 0 1.0) $(grey 1 1.0) $(grey 2 1.0)"
+check "9: PQ 10 / 100 / 1000 nits land in SDR: dark, mid, near white ($p0 $p1 $p2)" \
+  bash -c "[ $p0 -ge 30 ] && [ $p0 -le 100 ] && [ $p1 -ge 120 ] && [ $p1 -le 200 ] && [ $p2 -ge 225 ]"
+check "9: PQ differs from the untone-mapped render (100 nits: $p1 vs $r1; 1000 nits: $p2 vs $r2)" \
+  bash -c "[ $((p1 - r1)) -ge 15 ] && [ $((p2 - r2)) -ge 20 ]"
+check "9: HLG greys land in SDR, in order ($h0 $h1 $h2)" \
+  bash -c "[ $h0 -ge 30 ] && [ $h0 -lt $h1 ] && [ $h1 -lt $h2 ] && [ $h2 -ge 180 ]"
+read -r hr _ <<<"$(green 2 0.6)"
+read -r rr _ <<<"$(green 2 1.0)"
+check "9: HLG BT.2020 green is converted to BT.709 primaries (red $hr vs $rr untone-mapped)" \
+  bash -c "[ $((rr - hr)) -ge 40 ]"
+
+# --- 10. HEIC stills (iPhone photos) through libheif -----------------------------------
+# FFmpeg 5.1 reads no HEIF image items; heif-enc (libheif's x265 encoder) makes
+# quad.heic from the quadrant picture of section 2; tests/heic_gen.py makes the
+# same picture stored with irot/imir boxes (orientations 2..8), as a phone
+# stores a turned photo; logo_a.heic has an alpha plane (left half opaque blue,
+# right half transparent).
+command -v heif-enc >/dev/null || { not_ok "10: heif-enc not installed (libheif-examples)"; t_done; }
+mkdir -p "$T_DIR/tmp"
+export TMPDIR="$T_DIR/tmp" # where the decoded stills go (and must not stay)
+_gen -f lavfi -i "color=c=white:s=80x40,drawbox=x=0:y=0:w=40:h=20:c=red:t=fill,drawbox=x=40:y=0:w=40:h=20:c=lime:t=fill,drawbox=x=0:y=20:w=40:h=20:c=blue:t=fill" \
+  -frames:v 1 quad.png
+heif-enc -q 90 quad.png -o quad.heic >>gen.log 2>&1 || not_ok "10: heif-enc encodes quad.heic"
+check "10: FFmpeg itself cannot read quad.heic" bash -c "! ffmpeg -v error -i quad.heic -frames:v 1 -f null - 2>/dev/null"
+clips="{ \"type\": \"image\", \"src\": \"quad.heic\", \"duration\": 0.2, \"fit\": \"stretch\" }"
+for o in 2 3 4 5 6 7 8; do
+  python3 "$VODQ_TESTS/heic_gen.py" "h$o.heic" "$o" 2>>gen.log || not_ok "10: heic_gen.py writes orientation $o"
+  clips+=", { \"type\": \"image\", \"src\": \"h$o.heic\", \"duration\": 0.2, \"fit\": \"stretch\" }"
+done
+tl heic "$clips"
+render heic
+"${FF[@]}" -i heic.mp4 -vf "select='eq(mod(n\,5)\,2)',format=rgb24,scale=2:2:flags=area" \
+  -fps_mode passthrough -f rawvideo - 2>>gen.log | od -An -tu1 -v -w12 |
+  awk '{ s = ""; for (i = 1; i <= 12; i += 3) { r = $i > 128; g = $(i + 1) > 128; b = $(i + 2) > 128
+         s = s ((r && g && b) ? "W" : (r ? "R" : (g ? "G" : (b ? "B" : "?")))) }; print s }' >heic.quads || true
+while read -r o want; do
+  expect_eq "10: HEIC with orientation $o (irot/imir) shown upright (quadrants TL TR BL BR)" "$want" \
+    "$(sed -n "${o}p" heic.quads)"
+done <<'EOF'
+1 RGBW
+2 GRWB
+3 WBGR
+4 BWRG
+5 RBGW
+6 BRWG
+7 WGBR
+8 GWRB
+EOF
+expect_eq "10: no decoded temporary file left behind" "" "$(ls "$T_DIR/tmp")"
+_gen -f lavfi -i "color=c=blue:s=64x64,format=rgba,geq=r=0:g=0:b=255:a='if(lt(X,32),255,0)'" -frames:v 1 logo_a.png
+heif-enc -q 90 logo_a.png -o logo_a.heic >>gen.log 2>&1 || not_ok "10: heif-enc encodes logo_a.heic"
+_gen -f lavfi -i "color=c=red:s=160x120" -frames:v 1 red.png
+tl heicalpha '{ "type": "image", "src": "red.png", "duration": 0.4 }' \
+  ', "overlays": [ { "src": "logo_a.heic", "anchor": "top-left", "width": 64 } ]'
+render heicalpha
+expect_rgb "10: the HEIC sticker's opaque half is blue" "0 0 255" "$(pixel_at heicalpha.mp4 0.1 8 24)" 40
+expect_rgb "10: its transparent half shows the red picture" "255 0 0" "$(pixel_at heicalpha.mp4 0.1 44 24)" 40
+tl heicvideo '{ "type": "video", "src": "quad.heic" }'
+expect_rejected "10: a HEIC as a video clip" heicvideo \
+  "quad.heic is a HEIF still image, not a video (use it in an image clip)"
 
 t_done

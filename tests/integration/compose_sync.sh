@@ -130,7 +130,9 @@ render_json ntsc '{ "version": 1, "tracks": [ { "clips": [
   "music": { "src": "music.wav", "loop": true, "volume": 0.3 },
   "output": { "width": 320, "height": 240, "fps": "30000/1001", "sample_rate": 44100,
               "preset": "ultrafast" } }'
-# 1.54 / 1.5 s = 1.0267 s -> 31 frames; 1.66 s -> 50 frames; dissolve 9 frames: 72 frames
-av_end ntsc 30000/1001 "$(awk 'BEGIN { printf "%.6f", 72 * 1001 / 30000 }')"
+# in and out land on the 25 fps sources' nearest frames: 0.36..1.92 = 1.56 s,
+# / 1.5 = 1.04 s -> 31 frames; 0.12..1.76 = 1.64 s -> 49 frames; dissolve 9
+# frames: 71 frames
+av_end ntsc 30000/1001 "$(awk 'BEGIN { printf "%.6f", 71 * 1001 / 30000 }')"
 
 t_done

@@ -48,19 +48,25 @@ struct fake_media {
     int color_space; /* AVCOL_SPC_* tag */
     int rotation;
     double audio_start_s; /* the sound track starts this late */
+    int color_trc;        /* AVCOL_TRC_* tag; 0 = untagged */
+    int color_primaries;  /* AVCOL_PRI_* tag; 0 = untagged */
 };
 
 static const struct fake_media media[] = {
-    {"a.mp4", 320, 240, AV_PIX_FMT_YUV420P, 25, 44100, 4.0, AVCOL_SPC_UNSPECIFIED, 0, 0},
-    {"b.mp4", 640, 360, AV_PIX_FMT_YUV420P, 30, 0, 3.0, AVCOL_SPC_BT709, 0, 0},
-    {"sd.mp4", 720, 576, AV_PIX_FMT_YUV420P, 25, 48000, 3.0, AVCOL_SPC_BT470BG, 0, 0},
-    {"hd.mp4", 1280, 720, AV_PIX_FMT_YUV420P, 50, 48000, 2.0, AVCOL_SPC_UNSPECIFIED, 0, 0},
-    {"phone.mp4", 320, 180, AV_PIX_FMT_YUV420P, 30, 48000, 2.0, AVCOL_SPC_BT709, 90, 0},
-    {"photo.png", 200, 100, AV_PIX_FMT_RGB24, 0, 0, -1, AVCOL_SPC_UNSPECIFIED, 0, 0},
-    {"photo.jpg", 200, 150, AV_PIX_FMT_YUVJ420P, 0, 0, -1, AVCOL_SPC_UNSPECIFIED, 0, 0},
-    {"logo.png", 64, 32, AV_PIX_FMT_RGBA, 0, 0, -1, AVCOL_SPC_UNSPECIFIED, 0, 0},
-    {"music.m4a", 0, 0, AV_PIX_FMT_NONE, 0, 44100, 3.0, AVCOL_SPC_UNSPECIFIED, 0, 0},
-    {"late.mp4", 320, 240, AV_PIX_FMT_YUV420P, 25, 48000, 3.0, AVCOL_SPC_UNSPECIFIED, 0, 0.25},
+    {"a.mp4", 320, 240, AV_PIX_FMT_YUV420P, 25, 44100, 4.0, AVCOL_SPC_UNSPECIFIED, 0, 0, 0, 0},
+    {"b.mp4", 640, 360, AV_PIX_FMT_YUV420P, 30, 0, 3.0, AVCOL_SPC_BT709, 0, 0, 0, 0},
+    {"sd.mp4", 720, 576, AV_PIX_FMT_YUV420P, 25, 48000, 3.0, AVCOL_SPC_BT470BG, 0, 0, 0, 0},
+    {"hd.mp4", 1280, 720, AV_PIX_FMT_YUV420P, 50, 48000, 2.0, AVCOL_SPC_UNSPECIFIED, 0, 0, 0, 0},
+    {"phone.mp4", 320, 180, AV_PIX_FMT_YUV420P, 30, 48000, 2.0, AVCOL_SPC_BT709, 90, 0, 0, 0},
+    {"photo.png", 200, 100, AV_PIX_FMT_RGB24, 0, 0, -1, AVCOL_SPC_UNSPECIFIED, 0, 0, 0, 0},
+    {"photo.jpg", 200, 150, AV_PIX_FMT_YUVJ420P, 0, 0, -1, AVCOL_SPC_UNSPECIFIED, 0, 0, 0, 0},
+    {"logo.png", 64, 32, AV_PIX_FMT_RGBA, 0, 0, -1, AVCOL_SPC_UNSPECIFIED, 0, 0, 0, 0},
+    {"music.m4a", 0, 0, AV_PIX_FMT_NONE, 0, 44100, 3.0, AVCOL_SPC_UNSPECIFIED, 0, 0, 0, 0},
+    {"late.mp4", 320, 240, AV_PIX_FMT_YUV420P, 25, 48000, 3.0, AVCOL_SPC_UNSPECIFIED, 0, 0.25, 0, 0},
+    {"pq.mp4", 320, 240, AV_PIX_FMT_YUV420P10LE, 25, 0, 2.0, AVCOL_SPC_BT2020_NCL, 0, 0,
+     AVCOL_TRC_SMPTE2084, AVCOL_PRI_BT2020},
+    {"hlg.mp4", 320, 240, AV_PIX_FMT_YUV420P10LE, 25, 0, 2.0, AVCOL_SPC_UNSPECIFIED, 0, 0,
+     AVCOL_TRC_ARIB_STD_B67, AVCOL_PRI_UNSPECIFIED},
 };
 
 static char tmpdir[256];
@@ -97,6 +103,8 @@ static void fake_info(const char *path, struct vodq_media_info *info)
     info->fps_den = m->fps ? 1 : 0;
     info->pix_fmt = m->pix_fmt;
     info->color_space = m->color_space;
+    info->color_trc = m->color_trc;
+    info->color_primaries = m->color_primaries;
     info->rotation = m->rotation;
 }
 
@@ -718,6 +726,43 @@ static void test_colour_conversion(void **state)
     done(&tl, &plan, g);
 }
 
+/* HDR (PQ, HLG) sources are tone-mapped to SDR first, with their tags
+ * given to zscale (untagged primaries and matrix: BT.2020); SDR sources are not. */
+static void test_hdr_tone_map(void **state)
+{
+    (void)state;
+    struct vodq_timeline tl;
+    struct vodq_plan plan;
+    struct run_result r = {0};
+
+    build(TLO("{\"src\":\"pq.mp4\",\"out\":0.4},{\"src\":\"hlg.mp4\",\"out\":0.4},"
+              "{\"src\":\"b.mp4\",\"out\":0.4}",
+              OUT_SMALL),
+          &tl, &plan);
+    assert_true(has(&plan, "[0:v]fps=25/1:start_time=0,zscale=tin=smpte2084:pin=9:min=9:"
+                           "rin=limited:t=linear:npl=100:p=9,format=gbrpf32le,zscale=p=bt709,"
+                           "tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=limited,"
+                           "format=yuv420p,"));
+    assert_true(has(&plan, "[1:v]fps=25/1:start_time=0,zscale=tin=arib-std-b67:pin=9:min=9:"));
+    assert_false(has(&plan, "[2:v]fps=30/1:start_time=0,zscale"));
+    /* after the tone map the picture is SDR BT.709: no colorspace pass */
+    assert_false(has(&plan, "colorspace=ispace=bt2020ncl"));
+    AVFilterGraph *g = run_exact(&plan, &r);
+    assert_int_equal(r.colorspace, AVCOL_SPC_BT709);
+    done(&tl, &plan, g);
+
+    /* bt601 output: the tone map writes its matrix and range directly */
+    build(TLO("{\"src\":\"pq.mp4\",\"out\":0.4}",
+              "\"output\":{\"width\":160,\"height\":90,\"fps\":25,\"color\":\"bt601\","
+              "\"color_range\":\"full\"}"),
+          &tl, &plan);
+    assert_true(has(&plan, "zscale=t=bt709:m=smpte170m:r=full,format=yuv420p,"));
+    assert_false(has(&plan, "colorspace=ispace"));
+    g = run_exact(&plan, &r);
+    assert_int_equal(r.range, AVCOL_RANGE_JPEG);
+    done(&tl, &plan, g);
+}
+
 static void test_audio_options(void **state)
 {
     (void)state;
@@ -1178,6 +1223,7 @@ int main(void)
         cmocka_unit_test(test_speed),
         cmocka_unit_test(test_images),
         cmocka_unit_test(test_colour_conversion),
+        cmocka_unit_test(test_hdr_tone_map),
         cmocka_unit_test(test_audio_options),
         cmocka_unit_test(test_late_audio_keeps_sync),
         cmocka_unit_test(test_caption_text_survives),

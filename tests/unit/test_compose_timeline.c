@@ -515,6 +515,25 @@ static void test_frame_counts(void **state)
     assert_int_equal(vodq_timeline_frames(&tl), 65);
     assert_float_equal(vodq_clip_source_span_s(&tl.tracks[0].clips[0]), 3.0, 1e-9);
     vodq_timeline_cleanup(&tl);
+
+    /* after the probe, in and out count from the source frames nearest them */
+    assert_int_equal(parse(TLO("{\"src\":\"a.mp4\",\"in\":0.51,\"out\":1.61}",
+                               "\"output\":{\"fps\":25}"),
+                           &tl, &err),
+                     VODQ_OK);
+    struct vodq_clip *c = &tl.tracks[0].clips[0];
+    assert_int_equal(vodq_clip_frames(c, &tl.output), 28); /* 1.10 s before the probe */
+    c->info.probed = true;
+    c->info.near_s = 0.52;
+    c->info.near_out_s = 1.56;
+    c->info.duration_s = 4;
+    assert_float_equal(vodq_clip_source_span_s(c), 1.04, 1e-9);
+    assert_int_equal(vodq_clip_frames(c, &tl.output), 26);
+    c->info.near_out_s = -1; /* unknown: the asked out */
+    assert_float_equal(vodq_clip_source_span_s(c), 1.10, 1e-9);
+    c->out_s = -1; /* no out: to the end, from the snapped in */
+    assert_float_equal(vodq_clip_source_span_s(c), 3.48, 1e-9);
+    vodq_timeline_cleanup(&tl);
 }
 
 /* ---- Probe: real (tiny) media made by the ffmpeg command line ---- */

@@ -8,6 +8,8 @@
  * given twice under different case is refused, numbers may be strings. */
 #include "worker/compose/aliyun.h"
 
+#include "worker/compose/heif.h"
+
 #include <libavformat/avformat.h>
 #include <libavutil/display.h>
 
@@ -436,10 +438,11 @@ static enum vodq_rc probe(struct ctx *x, const char *src, const char *path,
         cJSON_AddItemToObject(x->probed, full, a);
     }
     if (rc != VODQ_OK && x->err) {
-        char msg[sizeof(x->err->msg)];
-        snprintf(msg, sizeof(msg), "%s", x->err->msg);
-        vodq_err_set(x->err, rc, 0, "%s: %s", path, msg);
-        x->err->permanent = true;
+        /* a source that cannot be read is permanent; a fetch that failed
+         * for a passing reason keeps its verdict */
+        vodq_err_prefix(x->err, "%s", path);
+        if (rc == VODQ_ERR_MEDIA || rc == VODQ_ERR_INVALID || rc == VODQ_ERR_NOTFOUND)
+            x->err->permanent = true;
     }
     return rc;
 }
@@ -1818,6 +1821,8 @@ enum vodq_rc vodq_aliyun_probe_file(void *opaque, const char *src, struct vodq_a
     m->width = m->height = 0;
     if (strstr(src, "://"))
         return VODQ_OK; /* remote: fetched later, length unknown here */
+    if (vodq_heif_detect(src)) /* a HEIC/HEIF still: FFmpeg cannot read it */
+        return vodq_heif_size(src, &m->width, &m->height, err);
     ret = avformat_open_input(&fmt, src, NULL, NULL);
     if (ret >= 0)
         ret = avformat_find_stream_info(fmt, NULL);

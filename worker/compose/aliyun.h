@@ -62,7 +62,8 @@ enum vodq_rc vodq_aliyun_import(const cJSON *doc, const struct vodq_aliyun_opts 
 void vodq_aliyun_result_cleanup(struct vodq_aliyun_result *result);
 
 /* A probe for opts->probe that opens local files with libavformat (headers
- * only); URLs are left unknown. opaque: unused. */
+ * only; HEIF/HEIC stills with libheif, heif.h); URLs are left unknown (the
+ * compose task's own probe fetches them first). opaque: unused. */
 enum vodq_rc vodq_aliyun_probe_file(void *opaque, const char *src, struct vodq_aliyun_media *m,
                                     struct vodq_err *err);
 

@@ -33,6 +33,9 @@ struct cmp_ctx {
     struct vodq_task_io fio; /* the io the resolver sees (progress rescaled) */
     int64_t t0_ms;           /* when the compose started (monotonic) */
     int64_t ttff_ms;         /* from then to the first frame the render made; 0 before */
+    const cJSON *spec;       /* the compose section ("inputs" for fetches at import) */
+    void *import_leases[64]; /* cache entries an Aliyun import fetched to probe */
+    size_t n_import_leases;
 };
 
 static int64_t mono_ms(void)
@@ -128,6 +131,69 @@ static enum vodq_rc fetch_event(void *opaque, const char *name, const char *json
     return c->io->event ? c->io->event(c->io->opaque, name, json) : VODQ_OK;
 }
 
+/* Sets up c->fio, the io the resolver sees, and *inputs, the text of the
+ * spec's "inputs" (credentials: free it with free_inputs). */
+static enum vodq_rc fetch_setup(struct cmp_ctx *c, const cJSON *spec, char **inputs,
+                                struct vodq_err *err)
+{
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(spec, "inputs");
+    *inputs = NULL;
+    if (in && !(*inputs = cJSON_PrintUnformatted(in)))
+        return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+    c->fio = *c->io;
+    c->fio.opaque = c;
+    c->fio.progress = fetch_progress;
+    c->fio.event = fetch_event;
+    c->fio.control = c->io->control ? cmp_control : NULL;
+    c->fio.wait = c->io->wait ? cmp_wait : NULL;
+    c->fio.take_auth = NULL;
+    return VODQ_OK;
+}
+
+static void free_inputs(char *inputs)
+{
+    if (inputs) { /* holds credentials */
+        memset(inputs, 0, strlen(inputs));
+        free(inputs);
+    }
+}
+
+/* The Aliyun importer's probe: a URL source is fetched into the cache first
+ * (the lease is held until the compose's own fetch has the file), so that a
+ * URL clip without Out gets the media's duration like a local one. Without
+ * a resolver a URL stays unknown (the importer then asks for Out). */
+static enum vodq_rc cmp_aliyun_probe(void *opaque, const char *src, struct vodq_aliyun_media *m,
+                                     struct vodq_err *err)
+{
+    struct cmp_ctx *c = opaque;
+    char *inputs = NULL, *path = NULL;
+    void *lease = NULL;
+    enum vodq_rc rc;
+
+    if (strstr(src, "://") == NULL || g_resolver.resolve == NULL || c == NULL ||
+        c->n_import_leases == sizeof(c->import_leases) / sizeof(c->import_leases[0]))
+        return vodq_aliyun_probe_file(NULL, src, m, err);
+    if ((rc = fetch_setup(c, c->spec, &inputs, err)) != VODQ_OK)
+        return rc;
+    const char *urls[1] = {src};
+    rc = g_resolver.resolve(g_resolver.arg, inputs, urls, 1, &path, &lease, &c->fio, err);
+    free_inputs(inputs);
+    if (rc != VODQ_OK)
+        return rc;
+    c->import_leases[c->n_import_leases++] = lease;
+    rc = vodq_aliyun_probe_file(NULL, path, m, err);
+    free(path);
+    return rc;
+}
+
+static void release_import_leases(struct cmp_ctx *c)
+{
+    for (size_t i = 0; i < c->n_import_leases; i++)
+        if (c->import_leases[i] && g_resolver.release)
+            g_resolver.release(g_resolver.arg, c->import_leases[i]);
+    c->n_import_leases = 0;
+}
+
 /* A source string of the timeline that is a URL, and its JSON path. */
 struct url_ref {
     char **s;
@@ -200,18 +266,8 @@ static enum vodq_rc resolve_urls(struct cmp_ctx *c, const cJSON *spec, struct vo
                           "source %.*s: remote sources are not supported here", (int)q, urls[0]);
         goto out;
     }
-    const cJSON *in = cJSON_GetObjectItemCaseSensitive(spec, "inputs");
-    if (in && !(inputs = cJSON_PrintUnformatted(in))) {
-        rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+    if ((rc = fetch_setup(c, spec, &inputs, err)) != VODQ_OK)
         goto out;
-    }
-    c->fio = *c->io;
-    c->fio.opaque = c;
-    c->fio.progress = fetch_progress;
-    c->fio.event = fetch_event;
-    c->fio.control = c->io->control ? cmp_control : NULL;
-    c->fio.wait = c->io->wait ? cmp_wait : NULL;
-    c->fio.take_auth = NULL;
     rc = g_resolver.resolve(g_resolver.arg, inputs, urls, nu, paths, lease, &c->fio, err);
     if (rc != VODQ_OK) {
         /* name the JSON path of the (first) source the error is about */
@@ -237,10 +293,7 @@ static enum vodq_rc resolve_urls(struct cmp_ctx *c, const cJSON *spec, struct vo
         *refs[i].s = p;
     }
 out:
-    if (inputs) { /* holds credentials */
-        memset(inputs, 0, strlen(inputs));
-        free(inputs);
-    }
+    free_inputs(inputs);
     for (size_t i = 0; paths && i < nu; i++)
         free(paths[i]);
     free(refs);
@@ -342,8 +395,9 @@ static cJSON *cmp_read_json(const char *path, const char *what, struct vodq_err 
 /* Imports an Aliyun Timeline (doc) with the spec's options into the vodq
  * timeline text *text; what lenient dropped and the approximations go to
  * *dropped / *notes. */
-static enum vodq_rc cmp_aliyun(const cJSON *spec, const cJSON *doc, const char *base_dir,
-                               char **text, cJSON **dropped, cJSON **notes, struct vodq_err *err)
+static enum vodq_rc cmp_aliyun(struct cmp_ctx *ctx, const cJSON *spec, const cJSON *doc,
+                               const char *base_dir, char **text, cJSON **dropped, cJSON **notes,
+                               struct vodq_err *err)
 {
     const cJSON *omc = cJSON_GetObjectItemCaseSensitive(spec, "output_media_config");
     const cJSON *pc = cJSON_GetObjectItemCaseSensitive(spec, "produce_config");
@@ -406,7 +460,8 @@ static enum vodq_rc cmp_aliyun(const cJSON *spec, const cJSON *doc, const char *
         o.lenient = cJSON_IsTrue(len);
         o.seed = seed ? (uint64_t)seed->valuedouble : 0;
         o.base_dir = base_dir;
-        o.probe = vodq_aliyun_probe_file;
+        o.probe = cmp_aliyun_probe;
+        o.probe_opaque = ctx;
         rc = vodq_aliyun_import(doc, &o, &r, err);
     }
     if (rc == VODQ_OK) {
@@ -430,9 +485,9 @@ static enum vodq_rc cmp_aliyun(const cJSON *spec, const cJSON *doc, const char *
  * its top-level keys), imported first; relative paths of an inline one
  * resolve against base_dir. *vodq_text (when not NULL) receives
  * the vodq timeline text of an import. */
-static enum vodq_rc cmp_timeline(const cJSON *spec, const char *base_dir, struct vodq_timeline *tl,
-                                 char **vodq_text, cJSON **dropped, cJSON **notes,
-                                 struct vodq_err *err)
+static enum vodq_rc cmp_timeline(struct cmp_ctx *ctx, const cJSON *spec, const char *base_dir,
+                                 struct vodq_timeline *tl, char **vodq_text, cJSON **dropped,
+                                 cJSON **notes, struct vodq_err *err)
 {
     const cJSON *inl = cJSON_GetObjectItemCaseSensitive(spec, "timeline");
     const cJSON *file = cJSON_GetObjectItemCaseSensitive(spec, "timeline_file");
@@ -470,7 +525,8 @@ static enum vodq_rc cmp_timeline(const cJSON *spec, const char *base_dir, struct
         else if (dir == NULL)
             rc = vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
         else
-            rc = cmp_aliyun(spec, doc ? doc : ali ? ali : inl, dir, &text, dropped, notes, err);
+            rc = cmp_aliyun(ctx, spec, doc ? doc : ali ? ali : inl, dir, &text, dropped, notes,
+                            err);
         if (rc == VODQ_OK)
             rc = vodq_timeline_parse(text, strlen(text), dir, tl, err);
         if (rc == VODQ_OK && vodq_text)
@@ -613,15 +669,18 @@ static enum vodq_rc cmp_plan(struct cmp_ctx *ctx, const cJSON *spec, const char 
         if (cJSON_IsString(f))
             rc = vodq_roots_check(roots, what, f->valuestring, VODQ_ROOTS_READ, NULL, 0, err);
     }
+    ctx->spec = spec;
     if (rc == VODQ_OK)
-        rc = cmp_timeline(spec, base_dir, tl, NULL, dropped, notes, err);
+        rc = cmp_timeline(ctx, spec, base_dir, tl, NULL, dropped, notes, err);
     if (rc == VODQ_OK)
         rc = cmp_import_warnings(ctx->io, *dropped, *notes, err);
     if (rc == VODQ_OK) {
         rc = resolve_urls(ctx, spec, tl, lease, err);
+        release_import_leases(ctx); /* the compose's own lease holds the files now */
         if (rc != VODQ_OK)
             return rc;
     }
+    release_import_leases(ctx);
     if (rc == VODQ_OK)
         rc = cmp_check_roots(roots, tl, err);
     if (rc == VODQ_OK)
@@ -781,11 +840,17 @@ char *vodq_compose_print_timeline(const char *spec_json, struct vodq_err *err)
     struct vodq_timeline tl;
     char *text = NULL, *pretty = NULL, *od = strdup(cJSON_IsString(out) ? out->valuestring : "./out.mp4");
     const char *base_dir = od ? dirname(od) : ".";
+    struct vodq_task_io io;
+    struct cmp_ctx ctx; /* URL sources of an Aliyun import are fetched to probe them */
 
+    memset(&io, 0, sizeof(io));
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.io = &io;
+    ctx.spec = spec;
     memset(&tl, 0, sizeof(tl));
     if (!cJSON_IsObject(spec)) {
         cmp_invalid(err, "compose: spec is not a JSON object");
-    } else if (cmp_timeline(spec, base_dir, &tl, &text, &dropped, &notes, err) == VODQ_OK) {
+    } else if (cmp_timeline(&ctx, spec, base_dir, &tl, &text, &dropped, &notes, err) == VODQ_OK) {
         if (text == NULL) {
             /* a vodq timeline: print what was given */
             const cJSON *inl = cJSON_GetObjectItemCaseSensitive(spec, "timeline");
@@ -811,6 +876,7 @@ char *vodq_compose_print_timeline(const char *spec_json, struct vodq_err *err)
             vodq_err_set(err, VODQ_ERR_OOM, ENOMEM, "out of memory");
     }
     free(text);
+    release_import_leases(&ctx);
     vodq_timeline_cleanup(&tl);
     cJSON_Delete(dropped);
     cJSON_Delete(notes);

@@ -77,6 +77,7 @@ struct eng_input {
     /* consumer side */
     AVFilterContext *vsrc, *asrc;
     bool vsrc_eof, asrc_eof;
+    int64_t vend; /* end (pts + duration, in vtb) of the last picture given to vsrc; 0 none */
     AVRational vtb;
     AVPacket *sub; /* one AMR frame of a multi-frame packet */
 };
@@ -995,6 +996,20 @@ static enum vodq_rc eng_drain(struct eng *e, struct vodq_err *err)
 }
 
 /* Pushes whatever is queued for one stream of in into its filter source. */
+/* Gives frame f (NULL = end of stream) to the video or audio source of in.
+ * The end of a picture stream is stamped with the end of its last frame (as
+ * the ffmpeg command line does), so that fps keeps that frame. */
+static int eng_src_add(struct eng_input *in, bool video, AVFrame *f, int flags)
+{
+    AVFilterContext *src = video ? in->vsrc : in->asrc;
+    if (video && f && !in->pin->is_image && f->pts != AV_NOPTS_VALUE && f->pkt_duration > 0 &&
+        f->pts + f->pkt_duration > in->vend)
+        in->vend = f->pts + f->pkt_duration;
+    if (video && f == NULL && in->vend > 0)
+        return av_buffersrc_close(src, in->vend, flags);
+    return av_buffersrc_add_frame_flags(src, f, flags);
+}
+
 static enum vodq_rc eng_push_other(struct eng_input *in, bool video, struct vodq_err *err)
 {
     AVFilterContext *src = video ? in->vsrc : in->asrc;
@@ -1006,7 +1021,7 @@ static enum vodq_rc eng_push_other(struct eng_input *in, bool video, struct vodq
     if (src == NULL || *eof)
         return VODQ_OK;
     while ((r = q_pop(in, q, &f, 0, false)) == 1) {
-        ret = av_buffersrc_add_frame_flags(src, f, 0);
+        ret = eng_src_add(in, video, f, 0);
         av_frame_free(&f);
         if (ret < 0)
             break;
@@ -1054,17 +1069,16 @@ static enum vodq_rc eng_feed(struct eng *e, struct vodq_err *err)
             return rc;
         r = q_pop(best, video ? &best->vq : &best->aq, &f, ENG_POLL_MS, false);
     }
-    AVFilterContext *src = video ? best->vsrc : best->asrc;
     int ret = 0;
     if (r >= 0)
         e->last_act = eng_now();
     else if (r == -1)
         return eng_stalled(e, best, video, err);
     if (r == 1) {
-        ret = av_buffersrc_add_frame_flags(src, f, AV_BUFFERSRC_FLAG_PUSH);
+        ret = eng_src_add(best, video, f, AV_BUFFERSRC_FLAG_PUSH);
         av_frame_free(&f);
     } else if (r == 0) {
-        ret = av_buffersrc_add_frame_flags(src, NULL, AV_BUFFERSRC_FLAG_PUSH);
+        ret = eng_src_add(best, video, NULL, AV_BUFFERSRC_FLAG_PUSH);
         if (video)
             best->vsrc_eof = true;
         else

@@ -442,9 +442,12 @@ int main(int argc, char **argv)
     }
     cJSON_Delete(spec);
     if (print_tl) {
+        /* an Aliyun import fetches URL sources to probe them: the fetcher is freed */
         struct vodq_err perr = {0};
         char *s = vodq_compose_print_timeline(spec_json, &perr);
         free(spec_json);
+        vodq_compose_set_resolver(NULL);
+        vodq_fetch_free(lf.f);
         if (s == NULL) {
             fprintf(stderr, "vodq-compose: %s\n", perr.msg);
             return 1;
@@ -456,6 +459,8 @@ int main(int argc, char **argv)
     if (ffargs) {
         int st = print_ffmpeg_args(spec_json, pos[0], pos[1], encoder);
         free(spec_json);
+        vodq_compose_set_resolver(NULL);
+        vodq_fetch_free(lf.f);
         return st;
     }
 

@@ -233,6 +233,46 @@ static void sb_matrix(struct sbuf *b, const struct vodq_media_info *in,
               from, to, tag, tag, tag, tag, r, r);
 }
 
+/* HDR sources: PQ (SMPTE ST 2084) or HLG (ARIB STD-B67) transfer, as
+ * phones record them (HEVC 10-bit, BT.2020). */
+static bool src_is_hdr(const struct vodq_media_info *in)
+{
+    return in->color_trc == AVCOL_TRC_SMPTE2084 || in->color_trc == AVCOL_TRC_ARIB_STD_B67;
+}
+
+/* "zscale,...,format=yuv420p," that tone-maps an HDR picture to SDR BT.709
+ * in the output's matrix and range (zimg through zscale: to linear light
+ * with 100 nits as 1.0, BT.2020 primaries to BT.709, Hable's curve with no
+ * desaturation, then the BT.709 transfer); *sdr gets what the picture is
+ * afterwards. The input's tags are given explicitly (from the probe), so
+ * frames without colour tags convert the same. */
+static void sb_tonemap(struct sbuf *b, const struct vodq_media_info *in,
+                       const struct vodq_output_spec *o, struct vodq_media_info *sdr)
+{
+    int pri = in->color_primaries, spc = in->color_space;
+    bool bt601 = strcmp(o->color, "bt601") == 0;
+
+    if (pri != AVCOL_PRI_BT709 && pri != AVCOL_PRI_BT2020 && pri != AVCOL_PRI_SMPTE431 &&
+        pri != AVCOL_PRI_SMPTE432)
+        pri = AVCOL_PRI_BT2020; /* untagged HDR is BT.2020 */
+    if (spc != AVCOL_SPC_BT709 && spc != AVCOL_SPC_BT470BG && spc != AVCOL_SPC_SMPTE170M &&
+        spc != AVCOL_SPC_BT2020_NCL && spc != AVCOL_SPC_BT2020_CL)
+        spc = AVCOL_SPC_BT2020_NCL;
+    sb_printf(b,
+              "zscale=tin=%s:pin=%d:min=%d:rin=%s:t=linear:npl=100:p=%d,format=gbrpf32le,"
+              "zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=%s:r=%s,"
+              "format=yuv420p,",
+              in->color_trc == AVCOL_TRC_SMPTE2084 ? "smpte2084" : "arib-std-b67", pri, spc,
+              src_full_range(in) ? "full" : "limited", pri, bt601 ? "smpte170m" : "bt709",
+              o->full_range ? "full" : "limited");
+    *sdr = *in;
+    sdr->pix_fmt = AV_PIX_FMT_YUV420P;
+    sdr->color_space = bt601 ? AVCOL_SPC_SMPTE170M : AVCOL_SPC_BT709;
+    sdr->color_range = o->full_range ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
+    sdr->color_primaries = AVCOL_PRI_BT709;
+    sdr->color_trc = AVCOL_TRC_BT709;
+}
+
 /* 0xRRGGBBAA, the colour syntax of pad, drawtext, color... */
 static void sb_color(struct sbuf *b, struct vodq_rgba c)
 {
@@ -439,9 +479,14 @@ static void sb_atempo(struct sbuf *b, double speed)
 static void sb_picture(struct sbuf *g, const struct vodq_clip *c0, size_t k,
                        const struct vodq_output_spec *o)
 {
-    struct vodq_clip edited;
-    const struct vodq_clip *c = c0;
+    struct vodq_clip edited, sdr;
 
+    if (src_is_hdr(&c0->info)) { /* tone-mapped first: the rest sees SDR BT.709 */
+        sdr = *c0;
+        sb_tonemap(g, &c0->info, o, &sdr.info);
+        c0 = &sdr;
+    }
+    const struct vodq_clip *c = c0;
     sb_rotation(g, &c0->info);
     if (c0->has_crop || c0->rotate || c0->hflip || c0->vflip) {
         /* Crop, rotate, mirror; the fit then sees the edited picture's

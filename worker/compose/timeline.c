@@ -6,6 +6,7 @@
 #include "worker/compose/timeline.h"
 
 #include "worker/compose/input.h"
+#include "worker/compose/heif.h"
 
 #include <cjson/cJSON.h>
 #include <libavcodec/avcodec.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define PATH_MAX_LEN 128 /* JSON paths are short: tracks[0].clips[12].transition.type */
 
@@ -1032,12 +1034,20 @@ static enum vodq_rc parse_output(const cJSON *obj, const char *base_dir, struct 
 
 double vodq_clip_source_span_s(const struct vodq_clip *c)
 {
+    const struct vodq_media_info *mi = &c->info;
+
     if (c->type != VODQ_CLIP_VIDEO)
         return c->image_duration_s;
-    if (c->out_s >= 0)
+    /* After the probe, from the source frame nearest in to the one nearest
+     * out, on the file's own timestamps (the frames the clip shows). */
+    double in = mi->probed && c->in_s > 0 && mi->near_s > 0 ? mi->near_s : c->in_s;
+    if (c->out_s >= 0) {
+        if (mi->probed && mi->near_out_s > in)
+            return mi->near_out_s - in;
         return c->out_s - c->in_s;
-    if (c->info.probed && c->info.duration_s > 0)
-        return c->info.duration_s - c->in_s;
+    }
+    if (mi->probed && mi->duration_s > in)
+        return mi->duration_s - in;
     return -1;
 }
 
@@ -1473,57 +1483,74 @@ static void exif_to_rotation(int o, struct vodq_media_info *info)
 /* Finds, on the video stream's own packet timestamps, the frame nearest
  * want_s (seconds from the file's start) and the gap to the frame before
  * it: variable-frame-rate sources have no grid to snap to. Reads packets
- * (no decoding) from the keyframe before want_s - 1 s to want_s + 1 s. */
-static void probe_near_frame(AVFormatContext *fmt, int vi, double want_s,
-                             struct vodq_media_info *info)
+ * (no decoding) from the keyframe before want_s - 1 s to want_s + 1 s.
+ * A time midway between two frames takes the later one (as round() counts
+ * the frames of a span, so that in 0.5 .. out 2.5 of a 25 fps file keeps its
+ * 50 frames). is_out: for "out", an exclusive end: the end of the last frame
+ * (at the end of the file) counts as a frame boundary too. Returns false
+ * when nothing was found. */
+static bool probe_near_frame(AVFormatContext *fmt, int vi, double want_s, bool is_out,
+                             double *near_s, double *gap_s)
 {
     AVStream *st = fmt->streams[vi];
     double start = fmt->start_time == AV_NOPTS_VALUE ? 0 : (double)fmt->start_time / AV_TIME_BASE;
-    double tb = av_q2d(st->time_base), ts[512];
+    double tb = av_q2d(st->time_base), ts[513], last_end = -1;
     int64_t seek = (int64_t)llround((start + fmax(0, want_s - 1.0)) * AV_TIME_BASE);
     AVPacket *pkt = av_packet_alloc();
     size_t n = 0;
+    bool eof = true, found = false;
 
     if (pkt == NULL)
-        return;
+        return false;
     for (unsigned i = 0; i < fmt->nb_streams; i++)
         fmt->streams[i]->discard = (int)i == vi ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
     if (avformat_seek_file(fmt, -1, INT64_MIN, seek, seek, 0) < 0 && want_s > 30)
         goto out;
-    while (n < sizeof(ts) / sizeof(ts[0]) && av_read_frame(fmt, pkt) >= 0) {
+    while (av_read_frame(fmt, pkt) >= 0) {
         int64_t t = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
         int64_t d = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+        int64_t dur = pkt->duration;
         bool mine = pkt->stream_index == vi;
         av_packet_unref(pkt);
         if (!mine || t == AV_NOPTS_VALUE)
             continue;
         ts[n++] = (double)t * tb - start;
-        if ((double)d * tb - start > want_s + 1.0)
+        if (dur > 0 && (double)(t + dur) * tb - start > last_end)
+            last_end = (double)(t + dur) * tb - start;
+        if (n == 512 || (double)d * tb - start > want_s + 1.0) {
+            eof = false;
             break;
+        }
     }
     if (n == 0)
         goto out;
+    if (is_out && eof && last_end > 0)
+        ts[n++] = last_end;
     size_t best = 0;
     for (size_t i = 1; i < n; i++)
         if (fabs(ts[i] - want_s) < fabs(ts[best] - want_s) - 1e-9 ||
-            (fabs(fabs(ts[i] - want_s) - fabs(ts[best] - want_s)) <= 1e-9 && ts[i] < ts[best]))
+            (fabs(fabs(ts[i] - want_s) - fabs(ts[best] - want_s)) <= 1e-9 && ts[i] > ts[best]))
             best = i;
-    info->near_s = ts[best];
-    info->near_gap_s = 0;
+    *near_s = ts[best];
+    *gap_s = 0;
     for (size_t i = 0; i < n; i++) {
         double g = ts[best] - ts[i];
-        if (g > 1e-9 && (info->near_gap_s == 0 || g < info->near_gap_s))
-            info->near_gap_s = g;
+        if (g > 1e-9 && (*gap_s == 0 || g < *gap_s))
+            *gap_s = g;
     }
+    found = true;
 out:
     av_packet_free(&pkt);
+    return found;
 }
 
 /* Probes file for the timeline field at JSON path 'path'. near_s > 0: also
- * find the video frame nearest that source time; -2: an image (a cover
- * picture attached to a sound file will do); -1: neither. */
+ * find the video frame nearest that source time (and, near_out_s > 0, the
+ * one nearest that); -2: an image (a cover picture attached to a sound file
+ * will do); -1: neither. */
 static enum vodq_rc probe_file(const char *file, const char *path, bool want_video, bool want_audio,
-                               double near_s, struct vodq_media_info *info, struct vodq_err *err)
+                               double near_s, double near_out_s, struct vodq_media_info *info,
+                               struct vodq_err *err)
 {
     AVFormatContext *fmt = NULL;
     int ret, vi, ai;
@@ -1533,6 +1560,7 @@ static enum vodq_rc probe_file(const char *file, const char *path, bool want_vid
     memset(info, 0, sizeof(*info));
     info->duration_s = -1;
     info->near_s = -1;
+    info->near_out_s = -1;
     info->pix_fmt = -1;
     info->sar_num = info->sar_den = 1;
     ret = vodq_input_open(&fmt, file);
@@ -1620,8 +1648,11 @@ static enum vodq_rc probe_file(const char *file, const char *path, bool want_vid
             exif_to_rotation(jpeg_exif_orientation(file), info);
         info->interlaced = par->field_order > AV_FIELD_PROGRESSIVE;
         info->tff = par->field_order == AV_FIELD_TT || par->field_order == AV_FIELD_TB;
-        if (near_s > 0)
-            probe_near_frame(fmt, vi, near_s, info);
+        double gap = 0;
+        if (near_s > 0 && probe_near_frame(fmt, vi, near_s, false, &info->near_s, &gap))
+            info->near_gap_s = gap;
+        if (near_out_s > 0 && !probe_near_frame(fmt, vi, near_out_s, true, &info->near_out_s, &gap))
+            info->near_out_s = -1;
     }
     info->probed = true;
 fail:
@@ -1629,12 +1660,49 @@ fail:
     return rc;
 }
 
+/* A HEIF/HEIC still (FFmpeg 5.1 reads no HEIF image items) is decoded with
+ * libheif into a temporary PAM file that takes the place of *src; as a video
+ * clip it is refused. path: the JSON path of the src field. */
+static enum vodq_rc heif_still(struct vodq_timeline *tl, char **src, const char *path, bool image,
+                               struct vodq_err *err)
+{
+    char tmp[4096];
+    char **t;
+
+    if (!vodq_heif_detect(*src))
+        return VODQ_OK;
+    if (!image)
+        return vodq_err_set(err, VODQ_ERR_MEDIA, 0,
+                            "%s: %s is a HEIF still image, not a video (use it in an image clip)",
+                            path, *src);
+    t = realloc(tl->temps, (tl->n_temps + 1) * sizeof(*t));
+    if (t == NULL)
+        return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+    tl->temps = t;
+    enum vodq_rc rc = vodq_heif_to_pam(*src, NULL, tmp, sizeof(tmp), err);
+    if (rc != VODQ_OK) {
+        vodq_err_prefix(err, "%s", path);
+        return rc;
+    }
+    char *dup = strdup(tmp);
+    if (dup == NULL) {
+        unlink(tmp);
+        return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+    }
+    tl->temps[tl->n_temps++] = dup;
+    free(*src);
+    *src = strdup(dup);
+    if (*src == NULL)
+        return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+    return VODQ_OK;
+}
+
 static enum vodq_rc probe_music(struct vodq_music *m, const char *mp, struct vodq_err *err)
 {
     char sp[PATH_MAX_LEN];
 
     join(sp, sizeof(sp), mp, "src");
-    TRY(probe_file(m->src, sp, false, true, -1, &m->info, err));
+    TRY(probe_file(m->src, sp, false, true, -1, -1, &m->info, err));
     if (m->info.duration_s > 0 && m->in_s >= m->info.duration_s)
         return bad(err, mp, "in", "%g is past the end of the source (%.3f s): %s", m->in_s,
                    m->info.duration_s, m->src);
@@ -1656,9 +1724,10 @@ enum vodq_rc vodq_timeline_probe(struct vodq_timeline *tl, struct vodq_err *err)
             if (c->type == VODQ_CLIP_COLOR)
                 continue;
             pathf(path, sizeof(path), "tracks[%zu].clips[%zu].src", t, i);
+            TRY(heif_still(tl, &c->src, path, c->type == VODQ_CLIP_IMAGE, err));
             TRY(probe_file(c->src, path, true, false,
                            c->type == VODQ_CLIP_IMAGE ? -2 : c->in_s > 0 ? c->in_s : -1,
-                           &c->info, err));
+                           c->type == VODQ_CLIP_VIDEO ? c->out_s : -1, &c->info, err));
             if (c->type == VODQ_CLIP_VIDEO && c->info.duration_s > 0) {
                 double end = c->out_s >= 0 ? c->out_s : c->in_s;
                 /* One source frame of slack: container durations are rounded. */
@@ -1679,7 +1748,9 @@ enum vodq_rc vodq_timeline_probe(struct vodq_timeline *tl, struct vodq_err *err)
     }
     for (size_t i = 0; i < tl->n_overlays; i++) {
         pathf(path, sizeof(path), "overlays[%zu].src", i);
-        TRY(probe_file(tl->overlays[i].src, path, true, false, -2, &tl->overlays[i].info, err));
+        TRY(heif_still(tl, &tl->overlays[i].src, path, true, err));
+        TRY(probe_file(tl->overlays[i].src, path, true, false, -2, -1, &tl->overlays[i].info,
+                       err));
     }
     if (tl->music.src)
         TRY(probe_music(&tl->music, "music", err));
@@ -1722,5 +1793,10 @@ void vodq_timeline_cleanup(struct vodq_timeline *tl)
     free(tl->vol);
     free(tl->output.cover_path);
     free(tl->base_dir);
+    for (size_t i = 0; i < tl->n_temps; i++) {
+        unlink(tl->temps[i]);
+        free(tl->temps[i]);
+    }
+    free(tl->temps);
     memset(tl, 0, sizeof(*tl));
 }

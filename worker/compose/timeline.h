@@ -69,6 +69,8 @@ struct vodq_media_info {
                            * on the stream's own timestamps) of the frame nearest in;
                            * < 0 unknown */
     double near_gap_s;    /* time from the frame before it to it; 0 unknown */
+    double near_out_s;    /* video clips with out: the same for the frame nearest out (the
+                           * clip's end; the end of the last frame counts); < 0 unknown */
     int pix_fmt;          /* enum AVPixelFormat of the stream, -1 unknown */
     int color_space;      /* enum AVColorSpace as tagged (2 = unspecified) */
     int color_range;      /* enum AVColorRange as tagged (0 = unspecified) */
@@ -224,6 +226,9 @@ struct vodq_timeline {
     struct vodq_output_spec output;
     char *base_dir; /* owned; folder relative paths were resolved against */
     bool probed;    /* vodq_timeline_probe() succeeded */
+    char **temps;   /* owned; decoded HEIF stills (PAM files) the probe made and
+                     * put in place of their sources; removed by cleanup */
+    size_t n_temps;
 };
 
 /* Parses and validates a timeline JSON text of len bytes. Relative paths are
@@ -243,8 +248,11 @@ enum vodq_rc vodq_timeline_load_file(const char *path, struct vodq_timeline *tl,
 
 /* Opens every media file's header (libavformat; stream parameters only) and
  * fills the info members, then checks what needs the media: a trim past the
- * end of its source, a transition longer than a clip. Errors name the JSON
- * path and the file (VODQ_ERR_MEDIA for unreadable media). */
+ * end of its source, a transition longer than a clip. HEIF/HEIC stills
+ * (image clips, overlays), which FFmpeg cannot read, are decoded with
+ * libheif (heif.h) into temporary PAM files that replace their src (removed
+ * by vodq_timeline_cleanup). Errors name the JSON path and the file
+ * (VODQ_ERR_MEDIA for unreadable media). */
 enum vodq_rc vodq_timeline_probe(struct vodq_timeline *tl, struct vodq_err *err);
 
 /* Seconds of source a video clip plays (out - in), using the probed source
