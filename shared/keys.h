@@ -28,6 +28,11 @@
 #define VODQ_KEY_STATS "stats"           /* hash: counters (submitted, succeeded...) */
 #define VODQ_KEY_TASKS "tasks:"          /* stream: tasks:<type> (sleep, compose, upload) */
 #define VODQ_KEY_MEDIA "media"           /* hash: Aliyun MediaId -> path or URL (vodqctl media) */
+/* fair claiming (docs/protocol.md §13; the scripts build the rest of its keys) */
+#define VODQ_KEY_LANE "lane:"     /* hash: lane:<L> fair, aging_ms, rate, per_ms, owed */
+#define VODQ_KEY_TENANT "tenant:" /* hash: tenant:<T> weight, max_running, rate, per_ms */
+#define VODQ_KEY_READY "ready:"   /* zset: ready:<L>:<T> waiting jobs of tenant T in lane L */
+#define VODQ_KEY_RUNNING "running" /* hash: tenant -> jobs it runs (started through tokens) */
 
 #define VODQ_GROUP_WORKERS "workers"       /* consumer group on task streams */
 #define VODQ_GROUP_SCHEDULERS "schedulers" /* consumer group on the submit stream */
