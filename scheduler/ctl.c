@@ -732,34 +732,25 @@ static void wake_lanes(const char *lane)
     }
 }
 
+/* Runs "CMD key f1 f2 ..." (HSET, HDEL) when n > 0; false on a Redis error. */
+static bool hash_cmd(const char *cmd, const char *key, const char **f, int n)
+{
+    struct vodq_err err = {0};
+    const char *argv[16] = {cmd, key};
+    if (n == 0)
+        return true;
+    for (int i = 0; i < n && i < 14; i++)
+        argv[2 + i] = f[i];
+    struct vodq_reply *r = vodq_redis_argv(R, 2 + (n < 14 ? n : 14), argv, NULL, &err);
+    bool ok = r && r->type != VODQ_REPLY_ERROR;
+    vodq_reply_free(r);
+    return ok;
+}
+
 /* Runs HSET/HDEL on key with the fields collected in set/del; false on a Redis error. */
 static bool hset_hdel(const char *key, const char **set, int nset, const char **del, int ndel)
 {
-    struct vodq_err err = {0};
-    const char *argv[16];
-    if (nset) {
-        argv[0] = "HSET";
-        argv[1] = key;
-        for (int i = 0; i < nset; i++)
-            argv[2 + i] = set[i];
-        struct vodq_reply *r = vodq_redis_argv(R, 2 + nset, argv, NULL, &err);
-        bool ok = r && r->type != VODQ_REPLY_ERROR;
-        vodq_reply_free(r);
-        if (!ok)
-            return false;
-    }
-    if (ndel) {
-        argv[0] = "HDEL";
-        argv[1] = key;
-        for (int i = 0; i < ndel; i++)
-            argv[2 + i] = del[i];
-        struct vodq_reply *r = vodq_redis_argv(R, 2 + ndel, argv, NULL, &err);
-        bool ok = r && r->type != VODQ_REPLY_ERROR;
-        vodq_reply_free(r);
-        if (!ok)
-            return false;
-    }
-    return true;
+    return hash_cmd("HSET", key, set, nset) && hash_cmd("HDEL", key, del, ndel);
 }
 
 /* The settings of fair sharing (docs/protocol.md §13), given as flags. */

@@ -193,7 +193,10 @@ local function fair_enqueue(job, jk, lane, ten, prio)
   end
   local rk = p .. 'ready:' .. lane .. ':' .. ten
   redis.call('ZADD', rk, NOW - prio * c.aging, job)
-  if redis.call('ZCARD', rk) == 1 then redis.call('RPUSH', p .. 'lane:' .. lane .. ':rr', ten) end
+  local rr = p .. 'lane:' .. lane .. ':rr'
+  if redis.call('ZCARD', rk) == 1 and not redis.call('LPOS', rr, ten) then
+    redis.call('RPUSH', rr, ten)
+  end
   redis.call('HSET', jk, 'ready', ten)
   redis.call('HDEL', jk, 'task')
   redis.call('XADD', p .. 'tasks:' .. lane, '*', 'wake', ten)
@@ -242,6 +245,7 @@ local function fair_claim(lane, eid, fields)
     else
       local tc = tenant_cfg(t)
       local tat = rate_full(p .. 'rate:tenant:' .. t, tc.rate, tc.per)
+      local skip = true
       if tc.cap >= 0 and int(redis.call('HGET', p .. 'running', t), 0) >= tc.cap then
         redis.call('SADD', p .. 'tenant:' .. t .. ':blocked', lane)
         blocked = true
@@ -249,7 +253,11 @@ local function fair_claim(lane, eid, fields)
         blocked, n = true, n + tc.rate
         if not at or tat < at then at, per = tat, tc.per end
       else
-        local job = redis.call('ZPOPMIN', rk)[1]
+        skip = false
+        -- its best job (a member whose job hash is gone, removed meanwhile, is skipped)
+        local job
+        repeat job = redis.call('ZPOPMIN', rk)[1]
+        until not job or redis.call('EXISTS', p .. 'job:' .. job) == 1
         local left = int(redis.call('HGET', lk .. ':credit', t), tc.weight) - 1
         if redis.call('EXISTS', rk) == 0 then
           redis.call('LPOP', rr)
@@ -260,14 +268,18 @@ local function fair_claim(lane, eid, fields)
         else
           redis.call('HSET', lk .. ':credit', t, left)
         end
-        local jk = p .. 'job:' .. job
-        redis.call('HSET', jk, 'task', eid)
-        redis.call('HDEL', jk, 'ready')
-        return job, t
+        if job then
+          local jk = p .. 'job:' .. job
+          redis.call('HSET', jk, 'task', eid)
+          redis.call('HDEL', jk, 'ready')
+          return job, t
+        end
       end
-      -- a blocked tenant loses the rest of its turn
-      redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT')
-      redis.call('HDEL', lk .. ':credit', t)
+      if skip then
+        -- a blocked tenant loses the rest of its turn
+        redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT')
+        redis.call('HDEL', lk .. ':credit', t)
+      end
     end
   end
   if blocked then fair_owe(lane, at, n, per) end
@@ -396,7 +408,10 @@ local function corrupt(job, jk, field, why)
     redis.call('XACK', p .. 'tasks:' .. h[2], 'workers', h[1])
     redis.call('XDEL', p .. 'tasks:' .. h[2], h[1])
   end
-  if h[2] then fair_release(jk, h[2], h[1]) fair_unready(job, jk, h[2]) end
+  if h[2] and string.match(h[2], '^[a-z][a-z0-9_]*$') then
+    fair_release(jk, h[2], h[1])
+    fair_unready(job, jk, h[2])
+  end
   redis.call('HDEL', jk, 'task')
   redis.call('ZREM', p .. 'delayed', job)
   dead(job, jk, h[4] or '', 'corrupt', 'job hash field ' .. field .. ': ' .. why,
