@@ -555,7 +555,7 @@ local function create_job(id, f)
     return 'delayed'
   end
   set_state(jk, '', 'queued')
-  if not fair_enqueue(id, jk, f.lane, ften, fprio) then
+  if not fair_enqueue(id, jk, f.lane, ften or 'default', fprio or 0) then
     local tid = redis.call('XADD', p .. 'tasks:' .. f.lane, '*', 'job', id)
     redis.call('HSET', jk, 'task', tid)
   end
