@@ -235,7 +235,8 @@ local function fair_claim(lane, eid, fields)
     return nil
   end
   local blocked, at, n, per = false, nil, 0, 0
-  for _ = 1, redis.call('LLEN', rr) do
+  local len = redis.call('LLEN', rr)
+  for _ = 1, len do
     local t = redis.call('LINDEX', rr, 0)
     if not t then break end
     local rk = p .. 'ready:' .. lane .. ':' .. t
@@ -258,13 +259,14 @@ local function fair_claim(lane, eid, fields)
         local job
         repeat job = redis.call('ZPOPMIN', rk)[1]
         until not job or redis.call('EXISTS', p .. 'job:' .. job) == 1
-        local left = int(redis.call('HGET', lk .. ':credit', t), tc.weight) - 1
+        -- weight 1 (the default): a turn is one pick, no credit kept
+        local left = tc.weight > 1 and int(redis.call('HGET', lk .. ':credit', t), tc.weight) - 1 or 0
         if redis.call('EXISTS', rk) == 0 then
           redis.call('LPOP', rr)
-          redis.call('HDEL', lk .. ':credit', t)
+          if tc.weight > 1 then redis.call('HDEL', lk .. ':credit', t) end
         elseif left <= 0 then
-          redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT')
-          redis.call('HDEL', lk .. ':credit', t)
+          if len > 1 then redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT') end
+          if tc.weight > 1 then redis.call('HDEL', lk .. ':credit', t) end
         else
           redis.call('HSET', lk .. ':credit', t, left)
         end
