@@ -89,6 +89,13 @@ static bool answer_error(struct vodq_httpd_resp *resp, unsigned status, const ch
     return status != 503;
 }
 
+/* A refused or failed job command: 404 no such job, 409 not in its state, else 503. */
+static bool answer_failed(struct vodq_httpd_resp *resp, enum vodq_rc rc, const char *msg)
+{
+    return answer_error(resp, rc == VODQ_ERR_NOTFOUND ? 404 : rc == VODQ_ERR_INVALID ? 409 : 503,
+                        msg);
+}
+
 static bool answer_sb(struct vodq_httpd_resp *resp, unsigned status, struct sb *b)
 {
     if (b->oom) {
@@ -175,8 +182,8 @@ bool vodq_api_list_jobs(struct vodq_redis *rd, const struct vodq_queue *q, const
         return answer_error(resp, 400, "limit: must be 1..200");
     if (state && vodq_job_state_parse(state) == VODQ_JOB__COUNT)
         return answer_error(resp, 400, "state: unknown job state");
-    if (type && vodq_task_type_parse(type) == VODQ_TASK__COUNT)
-        return answer_error(resp, 400, "type: must be sleep, compose or upload");
+    if (type && vodq_task_type_parse(type) == VODQ_TASK__COUNT && strcmp(type, "group"))
+        return answer_error(resp, 400, "type: must be sleep, compose, upload or group");
     char cursor[32];
     snprintf(cursor, sizeof(cursor), "%s", cur ? cur : "0");
     if (strspn(cursor, "0123456789") != strlen(cursor))
@@ -307,15 +314,31 @@ static bool job_control(struct vodq_redis *rd, const struct vodq_queue *q, const
     enum vodq_rc rc = vodq_proto_control(rd, q, id, cmd, auth, msg, sizeof(msg), &err);
     free(auth);
     if (rc != VODQ_OK)
-        return answer_error(resp,
-                          rc == VODQ_ERR_NOTFOUND   ? 404
-                          : rc == VODQ_ERR_INVALID ? 409
-                                                   : 503,
-                          err.msg);
+        return answer_failed(resp, rc, err.msg);
     struct sb b = {0};
     sb_printf(&b, "{\"ok\":true,\"message\":");
     sb_json(&b, msg);
     sb_printf(&b, "}");
+    return answer_sb(resp, 200, &b);
+}
+
+/* DELETE /jobs/{id}: remove.lua, as vodqctl remove: a finished, queued or delayed job is
+ * deleted (200); active, paused or waiting ones are refused (409, cancel first); 404 for
+ * no such job. */
+bool vodq_api_delete_job(struct vodq_redis *rd, const struct vodq_queue *q,
+                         const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
+{
+    const char *id = req->rest;
+    if (!vodq_job_id_valid(id))
+        return answer_error(resp, 400, "bad job id");
+    struct vodq_err err = {0};
+    enum vodq_rc rc = vodq_proto_remove(rd, NULL, q, id, NULL, -1, NULL, &err);
+    if (rc != VODQ_OK)
+        return answer_failed(resp, rc, err.msg);
+    struct sb b = {0};
+    sb_printf(&b, "{\"id\":");
+    sb_json(&b, id);
+    sb_printf(&b, ",\"result\":\"removed\"}");
     return answer_sb(resp, 200, &b);
 }
 

@@ -6,6 +6,8 @@
  *   GET  /jobs/{id}/events           the job's events (newest 2000 of the stream)
  *   POST /jobs/{id}/pause|resume|cancel|retry
  *   POST /jobs/{id}/auth             body: new credentials (refresh-auth)
+ *   DELETE /jobs/{id}                remove a finished, queued or delayed job (409 for
+ *                                    active/paused/waiting ones; vodqctl remove)
  *   GET  /workers                    workers with capabilities and heartbeat age
  *   GET  /sessions/{id}              a session's hash
  *   GET  /dead                       dead letters, newest first
@@ -37,6 +39,9 @@ bool vodq_api_list_jobs(struct vodq_redis *rd, const struct vodq_queue *q,
 /* req->rest = "{id}/events" (GET) or "{id}/ACTION" (POST) */
 bool vodq_api_job_sub(struct vodq_redis *rd, const struct vodq_queue *q,
                       const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp);
+/* req->rest = the job id */
+bool vodq_api_delete_job(struct vodq_redis *rd, const struct vodq_queue *q,
+                         const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp);
 bool vodq_api_get_workers(struct vodq_redis *rd, const struct vodq_queue *q,
                           const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp);
 /* req->rest = the session id */

@@ -1,12 +1,14 @@
 /* ctl.c: vodqctl, the command line client of a vodq queue. */
 #include "vodq/vodq.h"
 
+#include "shared/client.h"
 #include "shared/config.h"
 #include "shared/crypto.h"
 #include "shared/job.h"
 #include "shared/keys.h"
 #include "shared/proto.h"
 #include "shared/redis.h"
+#include "scheduler/schedule.h"
 
 #include <cjson/cJSON.h>
 
@@ -25,7 +27,8 @@ static const char *description =
     "  submit --bulk FILE|-     one JSON spec per line, pipelined; prints one line per\n"
     "                           input line: the job id, or \"error: line N: PATH: why\"\n"
     "                           (exit 1 if any line was not submitted)\n"
-    "  status ID [--json]       the job's state, progress, attempts and error\n"
+    "  status ID [--json]       the job's state, progress, attempts and error (a group:\n"
+    "                           the percent of its members ended, and a line per member)\n"
     "  watch ID                 follow a job with a progress bar until it ends\n"
     "                           (exit 0 when it succeeds, 1 otherwise)\n"
     "  list [--state S]         jobs, newest first (--limit N)\n"
@@ -59,15 +62,27 @@ static const char *description =
     "                           its settings\n"
     "  lane set L [--rate N/PER|off] [--aging-ms MS]\n"
     "                           make lane L fair (priorities, tenants: docs/protocol.md\n"
-    "                           section 13) and set its rate limit and its aging step\n"
+    "                           section 17) and set its rate limit and its aging step\n"
     "                           (each priority level is worth MS of waiting, default\n"
     "                           60000)\n"
     "  lane show L              a lane's settings, waiting tokens and tenants\n"
+    "  schedule add NAME CRON SPEC [--catch-up latest|all|none]\n"
+    "                           run SPEC (a file, '-' or inline JSON without \"id\") on\n"
+    "                           the 5-field cron expression CRON (UTC; e.g. \"*/5 * * * *\");\n"
+    "                           each slot's job is cron:NAME:YYYYMMDDTHHMM. After downtime\n"
+    "                           --catch-up latest fires the newest missed slot once,\n"
+    "                           all fires every missed slot, none skips those more\n"
+    "                           than 60 s late\n"
+    "  schedule list [--json]   schedules with their next and last slot\n"
+    "  schedule remove NAME     stop a schedule (its jobs stay)\n"
 
     "\n"
     "Exit status: 0 success; 1 failure (a Redis error, a failed job for watch);\n"
     "2 usage error (bad flag, unknown command, missing argument).";
 
+/* The public client library (include/vodq/vodq.h) does the work; R and Q are its
+ * connection and queue, for the few calls that have no public function. */
+static struct vodq_client *C;
 static struct vodq_redis *R;
 static struct vodq_queue Q;
 static bool json_out;
@@ -131,14 +146,14 @@ static char *read_all(const char *path, size_t *len)
     return buf;
 }
 
-#define BULK_CHUNK 4096 /* lines handed to vodq_proto_submit_many at a time */
+#define BULK_CHUNK 4096 /* lines handed to vodq_submit_many at a time */
 
 /* Submits a chunk of lines; prints one result line each. Returns the number that failed. */
-static size_t bulk_flush(char **lines, size_t *lens, size_t n, size_t first_line,
-                         const struct vodq_job_defaults *d, struct vodq_submit_result *res)
+static size_t bulk_flush(char **lines, size_t n, size_t first_line,
+                         struct vodq_submit_result *res)
 {
     struct vodq_err err = {0};
-    vodq_proto_submit_many(R, &Q, (const char *const *)lines, lens, n, d, res, &err);
+    vodq_submit_many(C, (const char *const *)lines, n, res, &err);
     size_t bad = 0;
     for (size_t i = 0; i < n; i++) {
         if (res[i].err.code == VODQ_OK) {
@@ -152,20 +167,19 @@ static size_t bulk_flush(char **lines, size_t *lens, size_t n, size_t first_line
     return bad;
 }
 
-static int cmd_submit_bulk(const char *path, const struct vodq_job_defaults *d)
+static int cmd_submit_bulk(const char *path)
 {
     FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     if (!f)
         return fail("submit --bulk: cannot read %s: %s", path, strerror(errno));
     char **lines = calloc(BULK_CHUNK, sizeof(*lines));
-    size_t *lens = calloc(BULK_CHUNK, sizeof(*lens));
     struct vodq_submit_result *res = calloc(BULK_CHUNK, sizeof(*res));
     size_t n = 0, lineno = 0, bad = 0, total = 0;
     char *buf = NULL;
     size_t cap = 0;
     ssize_t got;
     int rc = 0;
-    if (!lines || !lens || !res) {
+    if (!lines || !res) {
         rc = fail("submit --bulk: out of memory");
         goto done;
     }
@@ -173,19 +187,18 @@ static int cmd_submit_bulk(const char *path, const struct vodq_job_defaults *d)
         lineno++;
         while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == '\r'))
             buf[--got] = '\0';
-        lens[n] = (size_t)got;
         if (!(lines[n] = strndup(buf, (size_t)got))) {
             rc = fail("submit --bulk: out of memory");
             break;
         }
         if (++n == BULK_CHUNK) {
-            bad += bulk_flush(lines, lens, n, lineno - n + 1, d, res);
+            bad += bulk_flush(lines, n, lineno - n + 1, res);
             total += n;
             n = 0;
         }
     }
     if (n) {
-        bad += bulk_flush(lines, lens, n, lineno - n + 1, d, res);
+        bad += bulk_flush(lines, n, lineno - n + 1, res);
         total += n;
     }
     if (ferror(f))
@@ -196,7 +209,6 @@ static int cmd_submit_bulk(const char *path, const struct vodq_job_defaults *d)
 done:
     free(buf);
     free(lines);
-    free(lens);
     free(res);
     if (f != stdin)
         fclose(f);
@@ -206,7 +218,7 @@ done:
 static int cmd_submit(int argc, char **argv, const struct vodq_job_defaults *d, const char *bulk)
 {
     if (bulk && *bulk)
-        return cmd_submit_bulk(bulk, d);
+        return cmd_submit_bulk(bulk);
     if (argc < 1)
         return usage_fail("submit: which file? (FILE or - for standard input)");
     size_t len = 0;
@@ -215,7 +227,9 @@ static int cmd_submit(int argc, char **argv, const struct vodq_job_defaults *d, 
         return fail("submit: cannot read %s: %s", argv[0], strerror(errno));
     char id[VODQ_ID_MAX + 1] = "";
     struct vodq_err err = {0};
-    enum vodq_rc rc = vodq_proto_submit(R, &Q, text, len, d, id, sizeof(id), &err);
+    (void)d;   /* the library validates with the same defaults */
+    (void)len; /* a spec is text: it ends at its first NUL */
+    enum vodq_rc rc = vodq_submit(C, text, id, sizeof(id), &err);
     free(text);
     if (rc == VODQ_ERR_INVALID) {
         /* submitted anyway: the scheduler records the job as rejected */
@@ -230,12 +244,10 @@ static int cmd_submit(int argc, char **argv, const struct vodq_job_defaults *d, 
 
 static int cmd_remove(int argc, char **argv)
 {
-    struct vodq_proto_chan ch;
-    vodq_proto_chan_init(&ch, "vodqctl-remove");
     int rc = 0;
     for (int i = 0; i < argc; i++) {
         struct vodq_err err = {0};
-        if (vodq_proto_remove(R, &ch, &Q, argv[i], NULL, -1, NULL, &err) != VODQ_OK)
+        if (vodq_job_remove(C, argv[i], &err) != VODQ_OK)
             rc = fail("%s", err.msg);
         else if (json_out)
             printf("{\"id\":\"%s\",\"result\":\"removed\"}\n", argv[i]);
@@ -243,6 +255,94 @@ static int cmd_remove(int argc, char **argv)
             printf("%s: removed\n", argv[i]);
     }
     return rc;
+}
+
+/* ---- schedule add|list|remove (scheduler/schedule.c) ---- */
+
+/* Usage errors of schedule, found before connecting: 0 or 2 after a message. */
+static int schedule_usage(int argc, char **argv)
+{
+    if (argc >= 1 && !strcmp(argv[0], "add") && argc == 4)
+        return 0;
+    if (argc >= 1 && !strcmp(argv[0], "list") && argc == 1)
+        return 0;
+    if (argc >= 1 && !strcmp(argv[0], "remove") && argc == 2)
+        return 0;
+    return usage_fail("usage: schedule add NAME CRON SPEC | schedule list | schedule remove NAME");
+}
+
+static void iso_utc(long long ms, char *buf, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int cmd_schedule(int argc, char **argv, const char *catch_up,
+                        const struct vodq_job_defaults *d)
+{
+    (void)argc;
+    struct vodq_err err = {0};
+    if (!strcmp(argv[0], "add")) {
+        size_t len = 0;
+        bool inline_json = argv[3][0] == '{';
+        char *spec = inline_json ? strdup(argv[3]) : read_all(argv[3], &len);
+        if (!spec)
+            return fail("schedule add: cannot read %s: %s", argv[3], strerror(errno));
+        if (inline_json)
+            len = strlen(spec);
+        int64_t next = 0;
+        bool replaced = false;
+        enum vodq_rc rc = vodq_schedule_add(R, &Q, argv[1], argv[2], spec, len, catch_up, d,
+                                            &next, &replaced, &err);
+        free(spec);
+        if (rc != VODQ_OK)
+            return fail("schedule add %s: %s", argv[1], err.msg);
+        char when[32];
+        iso_utc(next, when, sizeof(when));
+        if (json_out)
+            printf("{\"name\":\"%s\",\"result\":\"%s\",\"next_at\":%lld}\n", argv[1],
+                   replaced ? "replaced" : "added", (long long)next);
+        else
+            printf("%s: %s, next slot %s\n", argv[1], replaced ? "replaced" : "added", when);
+        return 0;
+    }
+    if (!strcmp(argv[0], "remove")) {
+        if (vodq_schedule_remove(R, &Q, argv[1], &err) != VODQ_OK)
+            return fail("schedule remove: %s", err.msg);
+        if (json_out)
+            printf("{\"name\":\"%s\",\"result\":\"removed\"}\n", argv[1]);
+        else
+            printf("%s: removed\n", argv[1]);
+        return 0;
+    }
+    char *list = vodq_schedule_list_json(R, &Q, &err);
+    if (!list)
+        return fail("schedule list: %s", err.msg);
+    if (json_out) {
+        printf("%s\n", list);
+        free(list);
+        return 0;
+    }
+    cJSON *arr = cJSON_Parse(list);
+    free(list);
+    printf("%-24s %-16s %-7s %-21s %-6s %s\n", "NAME", "CRON", "CATCHUP", "NEXT (UTC)", "FIRED",
+           "LAST JOB");
+    for (cJSON *o = arr ? arr->child : NULL; o; o = o->next) {
+        const cJSON *nm = cJSON_GetObjectItem(o, "name"), *cr = cJSON_GetObjectItem(o, "cron"),
+                    *cu = cJSON_GetObjectItem(o, "catch_up"), *nx = cJSON_GetObjectItem(o, "next_at"),
+                    *fi = cJSON_GetObjectItem(o, "fired"), *lj = cJSON_GetObjectItem(o, "last_job");
+        char when[32] = "-";
+        if (cJSON_IsNumber(nx))
+            iso_utc((long long)nx->valuedouble, when, sizeof(when));
+        printf("%-24s %-16s %-7s %-21s %-6lld %s\n", cJSON_IsString(nm) ? nm->valuestring : "?",
+               cJSON_IsString(cr) ? cr->valuestring : "?", cJSON_IsString(cu) ? cu->valuestring : "?",
+               when, cJSON_IsNumber(fi) ? (long long)fi->valuedouble : 0LL,
+               cJSON_IsString(lj) ? lj->valuestring : "-");
+    }
+    cJSON_Delete(arr);
+    return 0;
 }
 
 /* "7d", "12h", "30m", "45s" or seconds: milliseconds, or -1. */
@@ -277,39 +377,10 @@ static long long purge_age(const char *state, const char *older)
 
 static int cmd_purge(const char *state, const char *older, long long age)
 {
-    long long cutoff = vodq_now_ms() - age;
-    char pattern[VODQ_KEY_MAX], cursor[32] = "0";
-    vodq_queue_key(&Q, pattern, sizeof(pattern), VODQ_KEY_JOB, "*");
-    size_t plen = strlen(Q.prefix) + strlen(VODQ_KEY_JOB);
-    struct vodq_proto_chan ch;
-    vodq_proto_chan_init(&ch, "vodqctl-purge");
     long long removed = 0, refused = 0;
     struct vodq_err err = {0};
-    do { /* SCAN in bounded batches; remove.lua checks state and age itself */
-        struct vodq_reply *r =
-            vodq_redis_cmd(R, &err, "SCAN %s MATCH %s COUNT 500", cursor, pattern);
-        if (!r || r->type != VODQ_REPLY_ARRAY || r->elements != 2) {
-            vodq_reply_free(r);
-            return fail("purge: %s (%lld removed so far)",
-                        err.msg[0] ? err.msg : "unexpected SCAN reply", removed);
-        }
-        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        for (size_t i = 0; i < r->element[1]->elements; i++) {
-            const char *id = r->element[1]->element[i]->str + plen;
-            bool skipped = false;
-            struct vodq_err e = {0};
-            enum vodq_rc rc = vodq_proto_remove(R, &ch, &Q, id, state, cutoff, &skipped, &e);
-            if (rc == VODQ_OK && !skipped)
-                removed++;
-            else if (rc == VODQ_ERR_INVALID)
-                refused++;
-            else if (rc != VODQ_OK && rc != VODQ_ERR_NOTFOUND) {
-                vodq_reply_free(r);
-                return fail("purge: %s (%lld removed so far)", e.msg, removed);
-            }
-        }
-        vodq_reply_free(r);
-    } while (strcmp(cursor, "0") != 0);
+    if (vodq_purge(C, state, age, &removed, &refused, &err) != VODQ_OK)
+        return fail("purge: %s (%lld removed so far)", err.msg[0] ? err.msg : "failed", removed);
     if (json_out)
         printf("{\"state\":\"%s\",\"removed\":%lld,\"refused\":%lld}\n", state, removed,
                refused);
@@ -340,6 +411,14 @@ static void print_human(const char *j)
     field(j, "max_attempts", maxa, sizeof(maxa));
     field(j, "error", error, sizeof(error));
     field(j, "error_code", code, sizeof(code));
+    if (!strcmp(type, "group")) { /* a group: its progress is the percent of members ended */
+        char members[16];
+        field(j, "members", members, sizeof(members));
+        printf("%-28s %-8s %-15s %4s%%  members %s%s%s%s%s\n", id, type, state,
+               prog[0] ? prog : "0", members[0] ? members : "?", error[0] ? "  " : "",
+               code[0] ? code : "", code[0] && error[0] ? ": " : "", error);
+        return;
+    }
     printf("%-28s %-8s %-13s %6s%%  attempts %s/%s%s%s%s%s\n", id, type, state,
            prog[0] ? prog : "0", att[0] ? att : "0", maxa[0] ? maxa : "?", error[0] ? "  " : "",
            code[0] ? code : "", code[0] && error[0] ? ": " : "", error);
@@ -350,14 +429,29 @@ static int cmd_status(int argc, char **argv)
     if (argc < 1)
         return usage_fail("status: which job? (status ID)");
     struct vodq_err err = {0};
-    char *j = vodq_proto_job_json(R, &Q, argv[0], &err);
+    char *j = vodq_job_status(C, argv[0], &err);
     if (!j)
         return fail("status: %s", err.msg);
     if (json_out)
         printf("%s\n", j);
     else
         print_human(j);
+    char type[16] = "";
+    field(j, "type", type, sizeof(type));
+    int members = !json_out && !strcmp(type, "group") ? (int)vodq_json_get_number(j, "members", 0)
+                                                      : 0;
     free(j);
+    for (int i = 1; i <= members; i++) { /* a group: one line per member */
+        char mid[VODQ_ID_MAX + 16];
+        snprintf(mid, sizeof(mid), "%s.%d", argv[0], i);
+        char *m = vodq_job_status(C, mid, &err);
+        printf("  ");
+        if (m)
+            print_human(m);
+        else
+            printf("%s: %s\n", mid, err.msg);
+        free(m);
+    }
     return 0;
 }
 
@@ -376,27 +470,65 @@ static void draw(const char *id, const char *state, double pct, bool tty, const 
     fflush(stderr);
 }
 
+/* What watch shows: the last state, percent and other event, redrawn on a change. */
+struct watch_view {
+    const char *id;
+    bool tty;
+    char state[32], detail[256];
+    double pct;
+};
+
+static void watch_show(struct watch_view *v, const char *state, double pct)
+{
+    if (strcmp(state, v->state) || pct != v->pct) {
+        draw(v->id, state, pct, v->tty, v->detail);
+        snprintf(v->state, sizeof(v->state), "%s", state);
+        v->pct = pct;
+    }
+}
+
+static void watch_on_progress(void *opaque, const char *id, double percent, const char *data)
+{
+    (void)id;
+    (void)data;
+    struct watch_view *v = opaque;
+    watch_show(v, v->state, percent);
+}
+
+static void watch_on_state(void *opaque, const char *id, const char *state, const char *data)
+{
+    (void)id;
+    (void)data;
+    struct watch_view *v = opaque;
+    watch_show(v, state, v->pct < 0 ? 0 : v->pct);
+}
+
+static void watch_on_event(void *opaque, const char *id, const char *name, const char *data)
+{
+    (void)id;
+    (void)data;
+    struct watch_view *v = opaque;
+    snprintf(v->detail, sizeof(v->detail), "(%s)", name);
+}
+
 static int cmd_watch(int argc, char **argv, const char *url)
 {
+    (void)url;
     if (argc < 1)
         return usage_fail("watch: which job? (watch ID)");
     const char *id = argv[0];
-    bool tty = isatty(2);
-    struct vodq_redis_opts o = {.url = url, .command_timeout_ms = 1000};
+    struct watch_view v = {.id = id, .tty = isatty(2), .pct = -1};
+    struct vodq_callbacks cb = {.opaque = &v,
+                                .on_progress = watch_on_progress,
+                                .on_state = watch_on_state,
+                                .on_event = watch_on_event};
     struct vodq_err err = {0};
-    struct vodq_redis *sub = vodq_redis_new(&o, &err);
-    if (!sub)
-        return fail("watch: %s", err.msg);
-    char chan[VODQ_KEY_MAX];
-    vodq_queue_key(&Q, chan, sizeof(chan), VODQ_KEY_EV_CHANNEL, NULL);
-    char last_state[32] = "", detail[256] = "";
-    double last_pct = -1;
-    bool subscribed = false;
     int rc = 1;
+    bool watched = false;
     for (;;) {
-        /* the job hash is the durable truth: read it first, after every
-         * missed beat and after every reconnect (pub/sub may lose messages) */
-        char *j = vodq_proto_job_json(R, &Q, id, &err);
+        /* the job hash is the durable truth: read it first, and after every watch that
+         * returned (the job ended, or the connection dropped) */
+        char *j = vodq_job_status(C, id, &err);
         if (!j) {
             if (err.code == VODQ_ERR_NOTFOUND) {
                 rc = fail("watch: %s", err.msg);
@@ -408,15 +540,10 @@ static int cmd_watch(int argc, char **argv, const char *url)
         char state[32], prog[32];
         field(j, "state", state, sizeof(state));
         field(j, "progress", prog, sizeof(prog));
-        double pct = atof(prog);
-        if (strcmp(state, last_state) || pct != last_pct) {
-            draw(id, state, pct, tty, detail);
-            snprintf(last_state, sizeof(last_state), "%s", state);
-            last_pct = pct;
-        }
+        watch_show(&v, state, atof(prog));
         enum vodq_job_state st = vodq_job_state_parse(state);
         if (vodq_job_state_terminal(st)) {
-            if (tty)
+            if (v.tty)
                 fputc('\n', stderr);
             char e[1024];
             field(j, "error", e, sizeof(e));
@@ -429,112 +556,43 @@ static int cmd_watch(int argc, char **argv, const char *url)
             break;
         }
         free(j);
-        if (!subscribed) {
-            struct vodq_reply *r = vodq_redis_cmd(sub, &err, "SUBSCRIBE %s", chan);
-            subscribed = r != NULL;
-            vodq_reply_free(r);
-            if (!subscribed) {
-                sleep(1);
-                continue;
-            }
-        }
-        /* wait for events of this job; a read timeout means poll the hash again */
-        for (;;) {
-            struct vodq_reply *m = vodq_redis_read(sub, &err);
-            if (!m) {
-                subscribed = false; /* timeout or drop: the connection is gone */
-                break;
-            }
-            const char *payload = m->elements == 3 ? vodq_reply_str(m, 2) : NULL;
-            char job[160] = "", type[32] = "";
-            if (payload) {
-                vodq_json_get_string(payload, "job", job, sizeof(job));
-                vodq_json_get_string(payload, "type", type, sizeof(type));
-            }
-            bool mine = !strcmp(job, id);
-            if (mine && strcmp(type, "progress") && strcmp(type, "state"))
-                snprintf(detail, sizeof(detail), "(%s)", type);
-            vodq_reply_free(m);
-            if (mine)
-                break;
-        }
+        if (watched)
+            sleep(1); /* the last watch returned early: a dropped connection */
+        /* follows the events stream until the job ends (its rc is the job's outcome or
+         * a connection error: the hash above tells which) */
+        struct vodq_err werr = {0};
+        vodq_job_watch(C, id, &cb, 0, &werr);
+        watched = true;
     }
-    vodq_redis_free(sub);
     return rc;
 }
 
-struct listed {
-    double created_at; /* ms */
-    char *json;        /* owned */
-};
-
-static int newest_first(const void *a, const void *b)
+/* Prints each job of a JSON array text as print_human does. */
+static void print_jobs(const char *arr)
 {
-    double x = ((const struct listed *)a)->created_at, y = ((const struct listed *)b)->created_at;
-    return x < y ? 1 : x > y ? -1 : 0;
+    cJSON *root = cJSON_Parse(arr);
+    for (const cJSON *it = cJSON_IsArray(root) ? root->child : NULL; it; it = it->next) {
+        char *j = cJSON_PrintUnformatted(it);
+        if (j)
+            print_human(j);
+        cJSON_free(j);
+    }
+    cJSON_Delete(root);
 }
 
 static int cmd_list(int argc, char **argv, const char *state, long long limit)
 {
     (void)argc;
     (void)argv;
-    char pattern[VODQ_KEY_MAX];
-    vodq_queue_key(&Q, pattern, sizeof(pattern), VODQ_KEY_JOB, "*");
-    char cursor[32] = "0";
     struct vodq_err err = {0};
-    size_t cap = 256, n = 0;
-    char **ids = malloc(cap * sizeof(*ids));
-    size_t plen = strlen(Q.prefix) + strlen(VODQ_KEY_JOB);
-    do {
-        struct vodq_reply *r =
-            vodq_redis_cmd(R, &err, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
-        if (!r || r->type != VODQ_REPLY_ARRAY || r->elements != 2) {
-            vodq_reply_free(r);
-            return fail("list: %s", err.msg[0] ? err.msg : "unexpected SCAN reply");
-        }
-        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        for (size_t i = 0; i < r->element[1]->elements; i++) {
-            if (n == cap) {
-                cap *= 2;
-                ids = realloc(ids, cap * sizeof(*ids));
-            }
-            ids[n++] = strdup(r->element[1]->element[i]->str + plen);
-        }
-        vodq_reply_free(r);
-    } while (strcmp(cursor, "0") != 0);
-    /* newest first: read every job (state filter), then sort on created_at */
-    struct listed *rows = calloc(n + 1, sizeof(*rows));
-    size_t nr = 0;
-    for (size_t i = 0; i < n; i++) {
-        char *j = rows ? vodq_proto_job_json(R, &Q, ids[i], &err) : NULL;
-        char st[32] = "";
-        if (j)
-            field(j, "state", st, sizeof(st));
-        if (j && (!state || !*state || !strcmp(st, state))) {
-            rows[nr].created_at = vodq_json_get_number(j, "created_at", 0);
-            rows[nr++].json = j;
-        } else {
-            free(j);
-        }
-        free(ids[i]);
-    }
-    free(ids);
-    if (nr)
-        qsort(rows, nr, sizeof(*rows), newest_first);
+    char *arr = vodq_job_list(C, state, (long)limit, &err);
+    if (!arr)
+        return fail("list: %s", err.msg[0] ? err.msg : "failed");
     if (json_out)
-        putchar('[');
-    for (size_t i = 0; i < nr; i++) {
-        if ((long long)i < limit) {
-            if (json_out)
-                printf("%s%s", i ? "," : "", rows[i].json);
-            else
-                print_human(rows[i].json);
-        }
-        free(rows[i].json);
-    }
-    free(rows);
-    if (json_out)
-        puts("]");
+        printf("%s\n", arr);
+    else
+        print_jobs(arr);
+    free(arr);
     return 0;
 }
 
@@ -558,7 +616,7 @@ static int cmd_control(const char *cmd, int argc, char **argv)
     }
     char msg[128];
     struct vodq_err err = {0};
-    enum vodq_rc rc = vodq_proto_control(R, &Q, argv[0], cmd, arg, msg, sizeof(msg), &err);
+    enum vodq_rc rc = vodq_job_control(C, argv[0], cmd, arg, msg, sizeof(msg), &err);
     free(owned);
     if (rc != VODQ_OK)
         return fail("%s", err.msg);
@@ -573,47 +631,15 @@ static int cmd_dead(int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "list") != 0)
         return usage_fail("dead: usage: dead list");
-    char key[VODQ_KEY_MAX];
-    vodq_queue_key(&Q, key, sizeof(key), VODQ_KEY_DEAD, NULL);
     struct vodq_err err = {0};
-    struct vodq_reply *r = vodq_redis_cmd(R, &err, "XREVRANGE %s + - COUNT 1000", key);
-    if (!r)
+    char *arr = vodq_dead_list(C, &err);
+    if (!arr)
         return fail("dead list: %s", err.msg);
     if (json_out)
-        putchar('[');
-    int shown = 0;
-    for (size_t i = 0; r->type == VODQ_REPLY_ARRAY && i < r->elements; i++) {
-        const struct vodq_reply *f = r->element[i]->element[1];
-        const char *job = NULL;
-        for (size_t k = 0; k + 1 < f->elements; k += 2)
-            if (!strcmp(f->element[k]->str, "job"))
-                job = f->element[k + 1]->str;
-        if (!job)
-            continue;
-        bool seen = false; /* a job dead-lettered twice (after a retry) is listed once */
-        for (size_t k = 0; k < i && !seen; k++) {
-            const struct vodq_reply *g = r->element[k]->element[1];
-            for (size_t m = 0; m + 1 < g->elements; m += 2)
-                seen |= !strcmp(g->element[m]->str, "job") && !strcmp(g->element[m + 1]->str, job);
-        }
-        if (seen)
-            continue;
-        char *j = vodq_proto_job_json(R, &Q, job, &err);
-        char st[32] = "";
-        if (j)
-            field(j, "state", st, sizeof(st));
-        if (j && !strcmp(st, "dead")) { /* still dead (not retried since) */
-            if (json_out)
-                printf("%s%s", shown ? "," : "", j);
-            else
-                print_human(j);
-            shown++;
-        }
-        free(j);
-    }
-    if (json_out)
-        puts("]");
-    vodq_reply_free(r);
+        printf("%s\n", arr);
+    else
+        print_jobs(arr);
+    free(arr);
     return 0;
 }
 
@@ -621,45 +647,34 @@ static int cmd_dead(int argc, char **argv)
  * an imported Aliyun timeline names MediaIds. */
 static int cmd_media(int argc, char **argv)
 {
-    char key[VODQ_KEY_MAX];
     struct vodq_err err = {0};
-    struct vodq_reply *r = NULL;
-
-    vodq_queue_key(&Q, key, sizeof(key), VODQ_KEY_MEDIA, NULL);
+    enum vodq_rc rc = VODQ_OK;
     if (argc == 3 && !strcmp(argv[0], "set")) {
         if (!argv[1][0] || !argv[2][0])
             return fail("media set: ID and URL must not be empty");
-        r = vodq_redis_cmd(R, &err, "HSET %s %s %s", key, argv[1], argv[2]);
+        rc = vodq_media_set(C, argv[1], argv[2], &err);
     } else if (argc == 2 && !strcmp(argv[0], "rm")) {
-        r = vodq_redis_cmd(R, &err, "HDEL %s %s", key, argv[1]);
-        if (r && r->type == VODQ_REPLY_INTEGER && r->integer == 0) {
-            vodq_reply_free(r);
-            return fail("media rm: no entry '%s'", argv[1]);
-        }
+        rc = vodq_media_remove(C, argv[1], &err);
+        if (rc == VODQ_ERR_NOTFOUND)
+            return fail("%s", err.msg);
     } else if (argc == 1 && !strcmp(argv[0], "list")) {
-        r = vodq_redis_cmd(R, &err, "HGETALL %s", key);
-        if (r && r->type == VODQ_REPLY_ARRAY) {
-            cJSON *o = json_out ? cJSON_CreateObject() : NULL;
-            for (size_t i = 0; i + 1 < r->elements; i += 2) {
-                const char *id = r->element[i]->str, *url = r->element[i + 1]->str;
-                if (o)
-                    cJSON_AddStringToObject(o, id, url);
-                else
-                    printf("%s\t%s\n", id, url);
-            }
-            if (json_out) {
-                char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-                puts(s ? s : "{}");
-                free(s);
-                cJSON_Delete(o);
-            }
+        char *o = vodq_media_list(C, &err);
+        if (!o)
+            return fail("media: %s", err.msg);
+        if (json_out) {
+            puts(o);
+        } else {
+            cJSON *root = cJSON_Parse(o);
+            for (const cJSON *it = root ? root->child : NULL; it; it = it->next)
+                printf("%s\t%s\n", it->string, cJSON_IsString(it) ? it->valuestring : "");
+            cJSON_Delete(root);
         }
+        free(o);
     } else {
         return fail("media: usage: media set ID URL | media list | media rm ID");
     }
-    if (!r)
+    if (rc != VODQ_OK)
         return fail("media: %s", err.msg);
-    vodq_reply_free(r);
     return 0;
 }
 
@@ -712,7 +727,7 @@ static void print_hash(const struct vodq_reply *r, cJSON *more)
 }
 
 /* Wakes the fair lanes (all when lane is NULL) at the scheduler's next tick, so that
- * tokens held back by a cap or rate that was just raised come back (protocol.md §13). */
+ * tokens held back by a cap or rate that was just raised come back (protocol.md §17). */
 static void wake_lanes(const char *lane)
 {
     char dk[VODQ_KEY_MAX], lk[VODQ_KEY_MAX], m[80];
@@ -753,7 +768,7 @@ static bool hset_hdel(const char *key, const char **set, int nset, const char **
     return hash_cmd("HSET", key, set, nset) && hash_cmd("HDEL", key, del, ndel);
 }
 
-/* The settings of fair sharing (docs/protocol.md §13), given as flags. */
+/* The settings of fair sharing (docs/protocol.md §17), given as flags. */
 struct fair_flags {
     const char *weight, *max_running, *rate, *aging_ms;
 };
@@ -929,80 +944,47 @@ static int cmd_lane(int argc, char **argv, const struct fair_flags *f)
     return usage_fail("lane: usage: lane set L [--rate N/PER|off] [--aging-ms MS] | lane show L");
 }
 
-static long long count(const char *fmt, const char *key)
-{
-    struct vodq_err err = {0};
-    struct vodq_reply *r = vodq_redis_cmd(R, &err, fmt, key);
-    long long v = 0;
-    if (r && r->type == VODQ_REPLY_INTEGER)
-        v = r->integer;
-    else if (r && r->type == VODQ_REPLY_ARRAY && r->elements)
-        v = vodq_reply_int(r->element[0], 0);
-    vodq_reply_free(r);
-    return v;
-}
-
-static long long stat_of(const char *name)
-{
-    char key[VODQ_KEY_MAX];
-    vodq_queue_key(&Q, key, sizeof(key), VODQ_KEY_STATS, NULL);
-    struct vodq_err err = {0};
-    struct vodq_reply *r = vodq_redis_cmd(R, &err, "HGET %s %s", key, name);
-    long long v = vodq_reply_int(r, 0);
-    vodq_reply_free(r);
-    return v;
-}
-
 static int cmd_stats(void)
 {
-    char key[VODQ_KEY_MAX];
-    long long s0 = stat_of("succeeded"), f0 = stat_of("dead"), sub0 = stat_of("submitted");
-    struct timespec ts = {1, 0};
-    nanosleep(&ts, NULL);
-    long long s1 = stat_of("succeeded"), f1 = stat_of("dead"), sub1 = stat_of("submitted");
-    if (json_out)
-        printf("{\"queue\":\"%s\",\"types\":{", Q.name);
-    else
-        printf("queue %s\n%-12s %8s %9s\n", Q.name, "lane", "queued", "in_flight");
-    for (int t = 0; t < VODQ_TASK__COUNT; t++) {
-        vodq_queue_key(&Q, key, sizeof(key), VODQ_KEY_TASKS, vodq_task_type_name(t));
-        long long len = count("XLEN %s", key);
-        long long pend = count("XPENDING %s " VODQ_GROUP_WORKERS, key);
-        if (json_out)
-            printf("%s\"%s\":{\"queued\":%lld,\"in_flight\":%lld}", t ? "," : "",
-                   vodq_task_type_name(t), len - pend, pend);
-        else
-            printf("%-12s %8lld %9lld\n", vodq_task_type_name(t), len - pend, pend);
-    }
-    vodq_queue_key(&Q, key, sizeof(key), VODQ_KEY_DELAYED, NULL);
-    long long delayed = count("ZCARD %s", key);
-    vodq_queue_key(&Q, key, sizeof(key), VODQ_KEY_WORKERS, NULL);
-    long long workers = count("ZCARD %s", key);
+    struct vodq_err err = {0};
+    char *j = vodq_stats(C, 1000, &err); /* rates over one second */
+    if (!j)
+        return fail("stats: %s", err.msg);
     if (json_out) {
-        printf("},\"delayed\":%lld,\"workers\":%lld,\"totals\":{\"submitted\":%lld,"
-               "\"succeeded\":%lld,\"dead\":%lld,\"cancelled\":%lld,\"rejected\":%lld},"
-               "\"rates_per_s\":{\"submitted\":%lld,\"succeeded\":%lld,\"dead\":%lld}}\n",
-               delayed, workers, sub1, s1, f1, stat_of("cancelled"), stat_of("rejected"),
-               sub1 - sub0, s1 - s0, f1 - f0);
+        printf("%s\n", j);
+        free(j);
         return 0;
     }
-    printf("delayed %lld, workers %lld\n", delayed, workers);
+    cJSON *root = cJSON_Parse(j);
+    free(j);
+#define N(obj, name) ((long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(obj, name)))
+    const cJSON *types = cJSON_GetObjectItemCaseSensitive(root, "types");
+    const cJSON *tot = cJSON_GetObjectItemCaseSensitive(root, "totals");
+    const cJSON *rate = cJSON_GetObjectItemCaseSensitive(root, "rates_per_s");
+    printf("queue %s\n%-12s %8s %9s\n", Q.name, "lane", "queued", "in_flight");
+    for (const cJSON *t = types ? types->child : NULL; t; t = t->next)
+        printf("%-12s %8lld %9lld\n", t->string, N(t, "queued"), N(t, "in_flight"));
+    printf("delayed %lld, workers %lld\n", N(root, "delayed"), N(root, "workers"));
     printf("totals: submitted %lld, succeeded %lld, dead %lld, cancelled %lld, rejected %lld\n",
-           sub1, s1, f1, stat_of("cancelled"), stat_of("rejected"));
-    printf("rates (last second): submitted %lld/s, succeeded %lld/s, dead %lld/s\n", sub1 - sub0,
-           s1 - s0, f1 - f0);
-    struct vodq_err err = {0};
-    struct vodq_reply *r = vodq_redis_cmd(R, &err, "ZRANGE %s 0 -1 WITHSCORES", key);
-    for (size_t i = 0; r && r->type == VODQ_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
-        char wkey[VODQ_KEY_MAX];
-        vodq_queue_key(&Q, wkey, sizeof(wkey), VODQ_KEY_WORKER, r->element[i]->str);
-        struct vodq_reply *info = vodq_redis_cmd(R, &err, "HGET %s info", wkey);
-        long long age = vodq_now_ms() - atoll(r->element[i + 1]->str);
-        printf("worker %s (beat %lld ms ago) %s\n", r->element[i]->str, age,
-               info && info->str ? info->str : "");
-        vodq_reply_free(info);
+           N(tot, "submitted"), N(tot, "succeeded"), N(tot, "dead"), N(tot, "cancelled"),
+           N(tot, "rejected"));
+    printf("rates (last second): submitted %lld/s, succeeded %lld/s, dead %lld/s\n",
+           N(rate, "submitted"), N(rate, "succeeded"), N(rate, "dead"));
+    cJSON_Delete(root);
+    char *w = vodq_workers(C, &err);
+    cJSON *ws = w ? cJSON_Parse(w) : NULL;
+    free(w);
+    for (const cJSON *it = cJSON_IsArray(ws) ? ws->child : NULL; it; it = it->next) {
+        const cJSON *info = cJSON_GetObjectItemCaseSensitive(it, "info");
+        char *itxt = cJSON_IsString(info) ? NULL : cJSON_PrintUnformatted(info);
+        printf("worker %s (beat %lld ms ago) %s\n",
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id")),
+               N(it, "beat_ms_ago"),
+               cJSON_IsString(info) ? info->valuestring : cJSON_IsNull(info) || !itxt ? "" : itxt);
+        cJSON_free(itxt);
     }
-    vodq_reply_free(r);
+#undef N
+    cJSON_Delete(ws);
     return 0;
 }
 
@@ -1015,7 +997,7 @@ static int cmd_session(int argc, char **argv)
     if (!strcmp(argv[0], "release")) {
         int n = 0;
         char **exports = NULL;
-        if (vodq_proto_session_release(R, &Q, sid, &n, delete_exports ? &exports : NULL, &err) !=
+        if (vodq_session_release_exports(C, sid, &n, delete_exports ? &exports : NULL, &err) !=
             VODQ_OK)
             return fail("session release %s: %s", sid, err.msg);
         int rc = 0, deleted = 0;
@@ -1036,7 +1018,7 @@ static int cmd_session(int argc, char **argv)
                    deleted);
         return rc;
     }
-    char *j = vodq_proto_session_json(R, &Q, sid, &err);
+    char *j = vodq_session_get(C, sid, &err);
     if (!j)
         return fail("session show %s: %s", sid, err.msg);
     if (json_out) {
@@ -1059,9 +1041,9 @@ int main(int argc, char **argv)
     char *redis_url = NULL, *queue = NULL, *state = NULL, *secret_key_file = NULL, *bulk = NULL;
     char *older = NULL;
     char *weight = NULL, *max_running = NULL, *rate = NULL, *aging = NULL;
+    char *catch_up = NULL;
     char *redis_ca = NULL, *redis_cert = NULL, *redis_key = NULL;
     long long limit = 0, events_maxlen = 0, retention_s = 0;
-    struct vodq_keyring *keys = NULL; /* opens/seals credentials; freed at out */
     const struct vodq_opt opts[] = {
         {"redis", "VODQ_REDIS_URL", VODQ_OPT_STR, "redis://127.0.0.1:6379", VODQ_REDIS_URL_HELP,
          &redis_url, 0, 0},
@@ -1084,6 +1066,9 @@ int main(int argc, char **argv)
          "tenant set, lane set: jobs started per interval, N/PER (100/1m; 'off')", &rate, 0, 0},
         {"aging-ms", NULL, VODQ_OPT_STR, "",
          "lane set: the waiting one priority level is worth (default 60000)", &aging, 0, 0},
+        {"catch-up", NULL, VODQ_OPT_STR, "latest",
+         "schedule add: missed slots after downtime: latest (fire the newest once), all, none",
+         &catch_up, 0, 0},
         {"limit", NULL, VODQ_OPT_INT, "1000", "list: at most this many jobs", &limit, 1,
          100000000},
         {"events-maxlen", "VODQ_EVENTS_MAXLEN", VODQ_OPT_INT, "100000",
@@ -1117,7 +1102,8 @@ int main(int argc, char **argv)
     }
     if (state && *state && vodq_job_state_parse(state) == VODQ_JOB__COUNT) {
         rc = usage_fail("--state '%s': unknown state (submitted, queued, active, paused, "
-                    "waiting_auth, waiting_session, delayed, succeeded, dead, cancelled, rejected)",
+                    "waiting_auth, waiting_session, waiting_members, delayed, succeeded, dead, "
+                    "cancelled, rejected)",
                     state);
         goto out;
     }
@@ -1130,7 +1116,8 @@ int main(int argc, char **argv)
                     {"cancel", "ID", 1},     {"retry", "ID", 1},      {"refresh-auth", "ID AUTH|-", 2},
                     {"dead", "list", 1}, {"remove", "ID...", 1}, {"purge", "--state S --older-than AGE", 0},     {"stats", "", 0},
                     {"session", "show|release S", 2}, {"media", "set|list|rm ...", 1},
-                    {"tenant", "set|show|rm T", 2}, {"lane", "set|show L", 2}};
+                    {"tenant", "set|show|rm T", 2}, {"lane", "set|show L", 2},
+                    {"schedule", "add|list|remove ...", 1}};
     size_t k = 0, nk = sizeof(commands) / sizeof(commands[0]);
     while (k < nk && strcmp(commands[k].name, argv[1]))
         k++;
@@ -1147,27 +1134,25 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    if (vodq_redis_tls_config(redis_ca, redis_cert, redis_key, &err) != VODQ_OK) {
+    if (!strcmp(argv[1], "schedule") && (rc = schedule_usage(npos - 1, argv + 2)) != 0)
+        goto out;
+    struct vodq_client_opts o = {.size = sizeof(o),
+                                 .redis_url = redis_url,
+                                 .queue = queue,
+                                 .tls_ca_file = redis_ca,
+                                 .tls_cert_file = redis_cert,
+                                 .tls_key_file = redis_key,
+                                 .secret_key_file = secret_key_file,
+                                 .events_maxlen = events_maxlen,
+                                 .retention_s = retention_s};
+    if (!(C = vodq_client_open_opts(&o, &err))) {
         rc = fail("%s", err.msg);
         goto out;
     }
-    if (secret_key_file && *secret_key_file) {
-        char warn[512];
-        keys = vodq_keyring_load(secret_key_file, warn, sizeof(warn), &err);
-        if (!keys) {
-            rc = fail("%s", err.msg);
-            goto out;
-        }
-        if (*warn)
-            fprintf(stderr, "vodqctl: warning: %s\n", warn);
-    }
-    struct vodq_redis_opts o = {.url = redis_url, .command_timeout_ms = 5000};
-    if (vodq_queue_init(&Q, queue, events_maxlen, retention_s, &err) != VODQ_OK ||
-        !(R = vodq_redis_new(&o, &err)) || vodq_redis_ping(R, &err) != VODQ_OK) {
-        rc = fail("%s", err.msg);
-        goto out;
-    }
-    Q.keys = keys;
+    if (vodq_client_warning(C))
+        fprintf(stderr, "vodqctl: warning: %s\n", vodq_client_warning(C));
+    R = C->r;
+    Q = C->q;
     const char *cmd = argv[1];
     int cargc = npos - 1;
     char **cargv = argv + 2;
@@ -1202,11 +1187,12 @@ int main(int argc, char **argv)
         rc = cmd_tenant(cargc, cargv, &ff);
     else if (!strcmp(cmd, "lane"))
         rc = cmd_lane(cargc, cargv, &ff);
+    else if (!strcmp(cmd, "schedule"))
+        rc = cmd_schedule(cargc, cargv, catch_up, &d);
     else
         rc = usage_fail("unknown command '%s'", cmd);
 out:
-    vodq_redis_free(R);
-    vodq_keyring_free(keys);
+    vodq_client_close(C);
     vodq_config_free(opts, n);
     return rc;
 }

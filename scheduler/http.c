@@ -183,6 +183,13 @@ static char *scrape(struct vodq_http *h, struct vodq_redis *r)
     vodq_queue_key(&h->q, key, sizeof(key), VODQ_KEY_WORKERS, NULL);
     if (!get_int(r, &workers, "ZCARD %s", key))
         return NULL;
+    long long hooks, schedules; /* webhook deliveries waiting, cron schedules */
+    vodq_queue_key(&h->q, key, sizeof(key), VODQ_KEY_HOOKS, NULL);
+    if (!get_int(r, &hooks, "ZCARD %s", key))
+        return NULL;
+    vodq_queue_key(&h->q, key, sizeof(key), VODQ_KEY_SCHEDULES, NULL);
+    if (!get_int(r, &schedules, "ZCARD %s", key))
+        return NULL;
     vodq_queue_key(&h->q, key, sizeof(key), VODQ_KEY_STATS, NULL);
     struct vodq_err err = {0};
     struct vodq_reply *st = vodq_redis_cmd(r, &err, "HGETALL %s", key);
@@ -201,6 +208,11 @@ static char *scrape(struct vodq_http *h, struct vodq_redis *r)
                 vodq_task_type_name(i), v[i][1]);
     tprintf(&t, "# TYPE vodq_delayed gauge\nvodq_delayed{queue=\"%s\"} %lld\n", qn, delayed);
     tprintf(&t, "# TYPE vodq_workers gauge\nvodq_workers{queue=\"%s\"} %lld\n", qn, workers);
+    tprintf(&t, "# HELP vodq_webhooks_pending webhook deliveries waiting or in flight\n"
+                "# TYPE vodq_webhooks_pending gauge\nvodq_webhooks_pending{queue=\"%s\"} %lld\n",
+            qn, hooks);
+    tprintf(&t, "# TYPE vodq_schedules gauge\nvodq_schedules{queue=\"%s\"} %lld\n", qn,
+            schedules);
     tprintf(&t, "# HELP vodq_jobs_total jobs that reached each state\n"
                 "# TYPE vodq_jobs_total counter\n");
     for (size_t i = 0; i + 1 < st->elements; i += 2)
@@ -370,6 +382,7 @@ API_HANDLER(job_sub)
 API_HANDLER(get_workers)
 API_HANDLER(get_session)
 API_HANDLER(get_dead)
+API_HANDLER(delete_job)
 
 static void h_events(void *ctx, const struct vodq_httpd_req *req, struct vodq_httpd_resp *resp)
 {
@@ -411,6 +424,7 @@ static const struct vodq_httpd_route routes[] = {
     /* the REST API and dashboard (api.c) */
     {"GET", "/jobs", false, VODQ_HTTPD_READ, h_list_jobs, false},
     {"POST", "/jobs/", true, VODQ_HTTPD_ADMIN, h_job_sub, false}, /* pause|resume|cancel|retry|auth */
+    {"DELETE", "/jobs/", true, VODQ_HTTPD_ADMIN, h_delete_job, false}, /* remove */
     {"GET", "/api/queues", false, VODQ_HTTPD_READ, h_get_queues, false},
     {"GET", "/workers", false, VODQ_HTTPD_READ, h_get_workers, false},
     {"GET", "/sessions/", true, VODQ_HTTPD_READ, h_get_session, false},

@@ -1,6 +1,8 @@
 /* main.c: vodq-scheduler. */
 #include "scheduler/http.h"
+#include "scheduler/retention.h"
 #include "scheduler/sched.h"
+#include "scheduler/webhook.h"
 #include "shared/config.h"
 #include "shared/redis.h"
 #include "shared/crypto.h"
@@ -26,6 +28,9 @@ int main(int argc, char **argv)
 {
     char *redis_url = NULL, *queue = NULL, *id = NULL, *http = NULL, *log_level = NULL,
          *http_token_file = NULL, *secret_key_file = NULL;
+    char *retention = NULL, *webhook_allow = NULL, *webhook_secret_file = NULL;
+    long long webhook_attempts = 0, webhook_backoff_ms = 0, webhook_timeout_ms = 0,
+              webhook_max_pending = 0;
     char *redis_ca = NULL, *redis_cert = NULL, *redis_key = NULL;
     long long lease_ms = 0, worker_timeout_ms = 0, tick_ms = 0, block_ms = 0, max_attempts = 0,
               backoff_base_ms = 0, backoff_max_ms = 0, max_spec_bytes = 0, events_maxlen = 0,
@@ -59,6 +64,27 @@ int main(int argc, char **argv)
          "approximate length cap of the events stream", &events_maxlen, 100, 100000000},
         {"retention-s", "VODQ_RETENTION_S", VODQ_OPT_INT, "604800",
          "seconds a finished job hash is kept", &retention_s, 1, 315360000},
+        {"retention", "VODQ_RETENTION", VODQ_OPT_STR, "",
+         "per type and state: TYPE:STATE=DURATION[,...] (type sleep|compose|upload|*, state "
+         "succeeded|dead|cancelled|rejected, 30d/12h/45m/90s); others keep --retention-s",
+         &retention, 0, 0},
+        {"webhook-allow", "VODQ_WEBHOOK_ALLOW", VODQ_OPT_STR, "",
+         "hosts a job's notify_url may name, HOST[,HOST...]; others are not called (empty: "
+         "this scheduler delivers no webhooks)",
+         &webhook_allow, 0, 0},
+        {"webhook-secret-file", "VODQ_WEBHOOK_SECRET_FILE", VODQ_OPT_STR, "",
+         "the HMAC-SHA256 secret of the X-Vodq-Signature header: one word of 16-255 characters on the first line (chmod 600)",
+         &webhook_secret_file, 0, 0},
+        {"webhook-attempts", "VODQ_WEBHOOK_ATTEMPTS", VODQ_OPT_INT, "8",
+         "attempts of one webhook delivery", &webhook_attempts, 1, 100},
+        {"webhook-backoff-ms", "VODQ_WEBHOOK_BACKOFF_MS", VODQ_OPT_INT, "1000",
+         "first webhook retry delay (doubles each attempt, jitter, at most 1 h)",
+         &webhook_backoff_ms, 1, 3600000},
+        {"webhook-timeout-ms", "VODQ_WEBHOOK_TIMEOUT_MS", VODQ_OPT_INT, "10000",
+         "limit of one webhook request", &webhook_timeout_ms, 100, 600000},
+        {"webhook-max-pending", "VODQ_WEBHOOK_MAX_PENDING", VODQ_OPT_INT, "10000",
+         "webhook deliveries kept waiting at most; a job ending beyond it gets none (event)",
+         &webhook_max_pending, 1, 10000000},
         {"session-ttl", "VODQ_SESSION_TTL", VODQ_OPT_INT, "604800",
          "seconds a session without activity is kept (its keys expire)", &session_ttl_s, 1,
          315360000},
@@ -89,7 +115,8 @@ int main(int argc, char **argv)
     int code = vodq_config_main(opts, n, argc, argv, &npos, 0, "vodq-scheduler", "[OPTIONS]",
                                 "Validates submitted jobs and pushes their tasks; retries failed\n"
                           "attempts with backoff, reclaims stalled tasks, requeues the tasks of\n"
-                          "dead workers, dead-letters, trims streams. Run one or more.");
+                          "dead workers, dead-letters, trims streams, fires cron schedules\n"
+                          "(vodqctl schedule) and delivers webhooks (notify_url). Run one or more.");
     if (code >= 0) {
         vodq_config_free(opts, n);
         return code;
@@ -100,6 +127,12 @@ int main(int argc, char **argv)
     }
     if (vodq_redis_tls_config(redis_ca, redis_cert, redis_key, &err) != VODQ_OK) {
         fprintf(stderr, "vodq-scheduler: %s\n", err.msg);
+        return 2;
+    }
+    struct vodq_retention rules;
+    if (vodq_retention_parse(retention, &rules, &err) != VODQ_OK) {
+        fprintf(stderr, "vodq-scheduler: %s\n", err.msg);
+        vodq_config_free(opts, n);
         return 2;
     }
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
@@ -128,6 +161,8 @@ int main(int argc, char **argv)
         .events_maxlen = events_maxlen,
         .retention_s = retention_s,
         .session_ttl_s = session_ttl_s,
+        .retention = &rules,
+        .hooks_max = webhook_max_pending,
         .defaults = {.max_attempts = (int)max_attempts,
                      .backoff_base_ms = backoff_base_ms,
                      .backoff_max_ms = backoff_max_ms,
@@ -139,6 +174,27 @@ int main(int argc, char **argv)
         vodq_keyring_free(keys);
         vodq_config_free(opts, n);
         return 2;
+    }
+    struct vodq_webhook *hooks = NULL;
+    if ((webhook_allow && *webhook_allow) || (webhook_secret_file && *webhook_secret_file)) {
+        struct vodq_webhook_config wc = {.redis_url = redis_url,
+                                         .queue = queue,
+                                         .events_maxlen = events_maxlen,
+                                         .retention_s = retention_s,
+                                         .allow = webhook_allow,
+                                         .secret_file = webhook_secret_file,
+                                         .max_attempts = (int)webhook_attempts,
+                                         .backoff_ms = (long)webhook_backoff_ms,
+                                         .timeout_ms = (long)webhook_timeout_ms};
+        hooks = vodq_webhook_start(&wc, &err);
+        if (!hooks) {
+            fprintf(stderr, "vodq-scheduler: %s\n", err.msg);
+            vodq_sched_free(s);
+            vodq_keyring_free(keys);
+            vodq_config_free(opts, n);
+            return 2;
+        }
+        vodq_info("webhooks: delivering to %s", webhook_allow);
     }
     struct vodq_http *h = NULL;
     if (http && *http) {
@@ -154,6 +210,7 @@ int main(int argc, char **argv)
         h = vodq_http_start(&hc, &err);
         if (!h) {
             fprintf(stderr, "vodq-scheduler: %s\n", err.msg);
+            vodq_webhook_stop(hooks);
             vodq_sched_free(s);
             vodq_keyring_free(keys);
             vodq_config_free(opts, n);
@@ -174,6 +231,7 @@ int main(int argc, char **argv)
     the_sched = NULL;
     vodq_notify("STOPPING=1", NULL);
     vodq_http_stop(h);
+    vodq_webhook_stop(hooks);
     vodq_sched_free(s);
     vodq_keyring_free(keys);
     vodq_config_free(opts, n);

@@ -1,6 +1,8 @@
 /* sched.c: submissions, retries, reclaim, reaping, trimming. */
 #include "scheduler/sched.h"
 
+#include "scheduler/schedule.h"
+
 #include "shared/keys.h"
 #include "shared/crypto.h"
 #include "shared/log.h"
@@ -23,6 +25,7 @@ struct vodq_sched {
     atomic_llong submitted, rejected, duplicates, promoted, reclaimed, reaped, trimmed;
     int64_t last_trim_ms;
     int64_t last_claim_ms;
+    int64_t last_cron_ms;
     struct vodq_proto_chan ch; /* request ids of the scripts (replay protection) */
 };
 
@@ -161,7 +164,7 @@ static bool handle_submit(struct vodq_sched *s, struct vodq_redis *r, const stru
     bool needs_export = false;
     if (vrc == VODQ_OK && spec.type == VODQ_TASK_UPLOAD && spec.session[0]) {
         char *sec = vodq_job_spec_section(spec.json, "upload", NULL);
-        needs_export = sec && !strstr(sec, "\"file\"");
+        needs_export = sec && !vodq_json_has(sec, "file");
         free(sec);
     }
     snprintf(ttl, sizeof(ttl), "%lld", s->cfg.session_ttl_s > 0 ? s->cfg.session_ttl_s : 604800LL);
@@ -193,28 +196,29 @@ static bool handle_submit(struct vodq_sched *s, struct vodq_redis *r, const stru
         snprintf(run_at, sizeof(run_at), "%lld", (long long)spec.run_at_ms);
     if (vrc == VODQ_OK && spec.delay_ms)
         snprintf(delay, sizeof(delay), "%lld", (long long)spec.delay_ms);
-    const char *args[17] = {
+    const char *args[18] = {
         id,
-        vrc == VODQ_OK ? vodq_task_type_name(spec.type) : "",
+        vrc == VODQ_OK ? vodq_job_spec_type_name(&spec) : "",
         shown ? shown : (vrc == VODQ_OK ? spec.json : ""),
         vrc == VODQ_OK ? "queued" : "rejected",
         vrc == VODQ_OK ? "" : verr.msg,
         maxa, tmo, bb, bm,
         vrc == VODQ_OK ? spec.session : "",
         entry,
-        vrc == VODQ_OK ? vodq_task_type_name(spec.lane) : "",
+        vrc == VODQ_OK ? vodq_job_spec_lane_name(&spec) : "",
         needs_export ? "1" : "0",
         ttl,
         vrc == VODQ_OK ? spec.require : "",
         run_at,
         delay,
+        vrc == VODQ_OK ? spec.notify_url : "",
     };
-    size_t lens[17];
-    for (int i = 0; i < 17; i++)
+    size_t lens[18];
+    for (int i = 0; i < 18; i++)
         lens[i] = strlen(args[i]);
     struct vodq_err err = {0};
     struct vodq_reply *rep =
-        vodq_proto_call_once(r, &s->ch, &s->q, VODQ_LUA_SUBMIT, 17, args, lens, 3, &err);
+        vodq_proto_call_once(r, &s->ch, &s->q, VODQ_LUA_SUBMIT, 18, args, lens, 3, &err);
     vodq_job_spec_cleanup(&spec);
     free(shown);
     if (!rep) {
@@ -450,6 +454,12 @@ enum vodq_rc vodq_sched_run(struct vodq_sched *s, struct vodq_err *err)
                 continue;
             }
             groups = true;
+            /* the settings hash: what terminal() applies when a job ends */
+            struct vodq_retention none = {0};
+            if (vodq_settings_write(r, &s->q, s->cfg.retention ? s->cfg.retention : &none,
+                                    s->cfg.hooks_max > 0 ? s->cfg.hooks_max : 10000,
+                                    &e) != VODQ_OK)
+                vodq_warn("settings: %s", e.msg);
         }
         intake(s, r, pending_first);
         pending_first = false;
@@ -467,6 +477,12 @@ enum vodq_rc vodq_sched_run(struct vodq_sched *s, struct vodq_err *err)
             if (now - s->last_claim_ms >= s->cfg.lease_ms / 2) {
                 s->last_claim_ms = now;
                 claim_abandoned_submits(s, r);
+            }
+            if (now - s->last_cron_ms >= 1000) { /* cron slots are whole minutes */
+                s->last_cron_ms = now;
+                struct vodq_err e = {0};
+                if (vodq_schedule_tick(r, &s->ch, &s->q, &e) < 0)
+                    vodq_warn("schedules: %s", e.msg);
             }
             if (now - s->last_trim_ms >= 10000) {
                 s->last_trim_ms = now;

@@ -8,6 +8,7 @@
 
 #include "shared/err.h"
 #include "shared/job.h"
+#include "scheduler/retention.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,6 +26,8 @@ struct vodq_sched_config {
     long long session_ttl_s;     /* a session without activity this long expires */
     struct vodq_job_defaults defaults; /* for specs that leave them out */
     const struct vodq_keyring *keys;   /* seals stored credentials; NULL = clear; borrowed */
+    const struct vodq_retention *retention; /* per type/state retention; NULL = none */
+    long long hooks_max;               /* pending webhook deliveries kept at most */
 };
 
 struct vodq_sched;

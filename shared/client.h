@@ -15,6 +15,10 @@ struct vodq_client {
     struct vodq_queue q;
     struct vodq_job_defaults d;
     char *url; /* the Redis URL it was opened with (a watch opens its own connection) */
+    struct vodq_keyring *keys;  /* owned (vodq_client_opts.secret_key_file); q.keys = it */
+    char warning[512];          /* from opening: vodq_client_warning() */
+    struct vodq_proto_chan ch;  /* request ids of remove and purge */
+    int timeout_ms;             /* per command */
 };
 
 /* Handles one events-stream entry e for job id; returns 1 when the job

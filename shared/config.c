@@ -319,21 +319,42 @@ int vodq_config_main(const struct vodq_opt *opts, int n, int argc, char **argv, 
     return -1;
 }
 
-FILE *vodq_config_open_secret(const char *what, const char *path, unsigned mask, char *warn,
-                              size_t warn_cap, struct vodq_err *err)
+int vodq_config_secret_lines(const char *what, const char *path, unsigned mask, char *warn,
+                             size_t warn_cap,
+                             bool (*each)(void *ctx, int lineno, char **w, int nw,
+                                          struct vodq_err *err),
+                             void *ctx, struct vodq_err *err)
 {
     if (warn_cap)
         warn[0] = '\0';
     FILE *f = fopen(path, "r");
     if (!f) {
         vodq_err_set(err, VODQ_ERR_INVALID, errno, "%s %s: %s", what, path, strerror(errno));
-        return NULL;
+        return -1;
     }
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && (st.st_mode & mask))
         snprintf(warn, warn_cap, "%s %s is readable by other users (mode %03o); chmod 600 it",
                  what, path, (unsigned)(st.st_mode & 0777));
-    return f;
+    char line[1024];
+    int lineno = 0, n = 0;
+    while (n >= 0 && fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *w[2];
+        int nw = vodq_config_words(line, w, 2);
+        if (nw == 0)
+            continue;
+        if (!each(ctx, lineno, w, nw, err))
+            n = -1;
+        else
+            n++;
+    }
+    /* wipe what the buffer held (a secret's last line) before it goes */
+    volatile char *vl = line;
+    for (size_t i = 0; i < sizeof(line); i++)
+        vl[i] = 0;
+    fclose(f);
+    return n;
 }
 
 int vodq_config_words(char *line, char **words, int max)

@@ -54,13 +54,21 @@ void vodq_config_usage(FILE *f, const char *prog, const char *synopsis, const ch
 int vodq_config_main(const struct vodq_opt *opts, int n, int argc, char **argv, int *npos,
                      int max_pos, const char *prog, const char *synopsis, const char *desc);
 
-/* Opens a file that holds secrets (HTTP tokens, a keyring) for reading.
- * When its mode has any bit of `mask` (e.g. 007: others may read it),
- * writes "<what> <path> is readable by other users (mode 644); chmod 600 it"
- * into warn (else warn = ""). Returns the FILE (fclose it) or NULL with
- * err VODQ_ERR_INVALID naming what and path. */
-FILE *vodq_config_open_secret(const char *what, const char *path, unsigned mask, char *warn,
-                              size_t warn_cap, struct vodq_err *err);
+/* Reads a file of secrets (HTTP tokens, a keyring, a webhook secret), one
+ * entry per line of whitespace-separated words ('#' lines and blank lines
+ * skipped). When the file's mode has any bit of `mask` (e.g. 007: others may
+ * read it), writes "<what> <path> is readable by other users (mode 644);
+ * chmod 600 it" into warn (else warn = ""). Calls each(ctx, lineno, words,
+ * nwords, err) for every entry with up to 2 words stored (nwords may be more);
+ * each returns false with err set to stop. The line buffer is wiped.
+ * Returns the number of entries (0: none, for the caller to refuse), or -1
+ * with err set (VODQ_ERR_INVALID naming what and path when the file cannot be
+ * read). */
+int vodq_config_secret_lines(const char *what, const char *path, unsigned mask, char *warn,
+                             size_t warn_cap,
+                             bool (*each)(void *ctx, int lineno, char **w, int nw,
+                                          struct vodq_err *err),
+                             void *ctx, struct vodq_err *err);
 
 /* Splits a line of whitespace-separated words in place (each word gets a
  * NUL). A blank line or one starting with '#' has 0 words. Stores up to

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <ctype.h>
@@ -55,70 +56,68 @@ static bool kid_ok(const char *s, size_t n)
     return true;
 }
 
+struct keyring_load {
+    struct vodq_keyring *k;
+    const char *path;
+};
+
+/* One line of a secret key file: "KEYID BASE64KEY". */
+static bool keyring_line(void *ctx, int lineno, char **w, int nw, struct vodq_err *err)
+{
+    struct keyring_load *c = ctx;
+    struct vodq_keyring *k = c->k;
+    const char *id = w[0], *b64 = nw > 1 ? w[1] : "";
+    size_t idn = strlen(id), bn = strlen(b64);
+    unsigned char raw[64];
+    int got = -1;
+    bool ok = true;
+    if (bn == 44 && nw == 2) /* base64 of 32 bytes: 44 characters, one '=' */
+        got = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)bn);
+    if (!kid_ok(id, idn) || got != 33 || b64[43] != '=' || b64[42] == '=') {
+        vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                     "secret key file %s:%d: expected 'KEYID BASE64KEY' (an id of 1-%d "
+                     "[A-Za-z0-9._-] and 32 random bytes in base64: openssl rand -base64 32)",
+                     c->path, lineno, KID_MAX);
+        ok = false;
+    }
+    for (size_t i = 0; ok && i < k->n; i++)
+        if (strlen(k->keys[i].id) == idn && !strncmp(k->keys[i].id, id, idn)) {
+            vodq_err_set(err, VODQ_ERR_INVALID, 0, "secret key file %s:%d: key id used twice",
+                         c->path, lineno);
+            ok = false;
+        }
+    struct key *nk = ok ? realloc(k->keys, (k->n + 1) * sizeof(*nk)) : NULL;
+    if (ok && !nk) {
+        vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+        ok = false;
+    } else if (ok) {
+        k->keys = nk;
+        memset(&nk[k->n], 0, sizeof(nk[k->n]));
+        memcpy(nk[k->n].id, id, idn);
+        memcpy(nk[k->n].k, raw, KEY_BYTES);
+        k->n++;
+    }
+    OPENSSL_cleanse(raw, sizeof(raw));
+    return ok;
+}
+
 struct vodq_keyring *vodq_keyring_load(const char *path, char *warn, size_t warn_cap,
                                        struct vodq_err *err)
 {
-    if (warn_cap)
-        warn[0] = '\0';
-    FILE *f = vodq_config_open_secret("secret key file", path, 077, warn, warn_cap, err);
-    if (!f)
-        return NULL;
-    struct vodq_keyring *k = calloc(1, sizeof(*k));
-    char line[512];
-    int lineno = 0;
-    bool ok = k != NULL;
-    if (!k)
+    struct keyring_load c = {calloc(1, sizeof(struct vodq_keyring)), path};
+    if (!c.k) {
         vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
-    while (ok && fgets(line, sizeof(line), f)) {
-        lineno++;
-        char *w[2];
-        int nw = vodq_config_words(line, w, 2);
-        if (nw == 0)
-            continue;
-        const char *id = w[0], *b64 = nw > 1 ? w[1] : "";
-        size_t idn = strlen(id), bn = strlen(b64);
-        unsigned char raw[64];
-        int got = -1;
-        if (bn == 44 && nw == 2) /* base64 of 32 bytes: 44 characters, one '=' */
-            got = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)bn);
-        if (!kid_ok(id, idn) || got != 33 || b64[43] != '=' || b64[42] == '=') {
-            vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                         "secret key file %s:%d: expected 'KEYID BASE64KEY' (an id of 1-%d "
-                         "[A-Za-z0-9._-] and 32 random bytes in base64: openssl rand -base64 32)",
-                         path, lineno, KID_MAX);
-            ok = false;
-        } else {
-            for (size_t i = 0; i < k->n; i++)
-                if (strlen(k->keys[i].id) == idn && !strncmp(k->keys[i].id, id, idn)) {
-                    vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                                 "secret key file %s:%d: key id used twice", path, lineno);
-                    ok = false;
-                }
-            struct key *nk = ok ? realloc(k->keys, (k->n + 1) * sizeof(*nk)) : NULL;
-            if (ok && !nk) {
-                vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
-                ok = false;
-            } else if (ok) {
-                k->keys = nk;
-                memset(&nk[k->n], 0, sizeof(nk[k->n]));
-                memcpy(nk[k->n].id, id, idn);
-                memcpy(nk[k->n].k, raw, KEY_BYTES);
-                k->n++;
-            }
-        }
-        OPENSSL_cleanse(raw, sizeof(raw));
-    }
-    OPENSSL_cleanse(line, sizeof(line));
-    fclose(f);
-    if (ok && k->n == 0) {
-        vodq_err_set(err, VODQ_ERR_INVALID, 0, "secret key file %s: no keys", path);
-        ok = false;
-    }
-    if (!ok) {
-        vodq_keyring_free(k);
         return NULL;
     }
-    return k;
+    int n = vodq_config_secret_lines("secret key file", path, 077, warn, warn_cap, keyring_line,
+                                     &c, err);
+    if (n == 0)
+        vodq_err_set(err, VODQ_ERR_INVALID, 0, "secret key file %s: no keys", path);
+    if (n <= 0) {
+        vodq_keyring_free(c.k);
+        return NULL;
+    }
+    return c.k;
 }
 
 bool vodq_sealed(const char *s)
@@ -322,4 +321,22 @@ char *vodq_seal_spec(const struct vodq_keyring *k, const char *json, struct vodq
 char *vodq_unseal_spec(const struct vodq_keyring *k, const char *json, struct vodq_err *err)
 {
     return spec_pass(k, json, false, err);
+}
+
+void vodq_hmac_sha256_hex(const void *key, size_t klen, const void *data, size_t dlen,
+                          char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char mac[32];
+    unsigned int n = 0;
+    if (!HMAC(EVP_sha256(), key, (int)klen, data, dlen, mac, &n) || n != 32) {
+        out[0] = '\0';
+        return;
+    }
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[mac[i] >> 4];
+        out[2 * i + 1] = hex[mac[i] & 15];
+    }
+    out[64] = '\0';
+    OPENSSL_cleanse(mac, sizeof(mac));
 }

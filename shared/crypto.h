@@ -61,4 +61,9 @@ char *vodq_seal_spec(const struct vodq_keyring *k, const char *json, struct vodq
  * ("... encrypted ... no --secret-key-file"). */
 char *vodq_unseal_spec(const struct vodq_keyring *k, const char *json, struct vodq_err *err);
 
+/* Writes the lowercase hex HMAC-SHA256 of data[0..dlen) under key[0..klen) into
+ * out (65 bytes with the NUL). Webhook signatures (scheduler/webhook.c). */
+void vodq_hmac_sha256_hex(const void *key, size_t klen, const void *data, size_t dlen,
+                          char out[65]);
+
 #endif

@@ -44,70 +44,67 @@ void vodq_httpd_tokens_free(struct vodq_httpd_tokens *t)
     free(t);
 }
 
+struct tokens_load {
+    struct vodq_httpd_tokens *t;
+    const char *path;
+};
+
+/* One line of a token file: "admin TOKEN" or "read TOKEN". */
+static bool tokens_line(void *ctx, int lineno, char **w, int nw, struct vodq_err *err)
+{
+    struct tokens_load *c = ctx;
+    struct vodq_httpd_tokens *t = c->t;
+    const char *tok = nw > 1 ? w[1] : "";
+    size_t tlen = strlen(tok);
+    enum vodq_httpd_access r = VODQ_HTTPD_NONE;
+    if (!strcmp(w[0], "admin"))
+        r = VODQ_HTTPD_ADMIN;
+    else if (!strcmp(w[0], "read"))
+        r = VODQ_HTTPD_READ;
+    if (r == VODQ_HTTPD_NONE || nw != 2) {
+        vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                     "http token file %s:%d: expected 'admin TOKEN' or 'read TOKEN'", c->path,
+                     lineno);
+        return false;
+    }
+    if (tlen < TOKEN_MIN || tlen > TOKEN_MAX) {
+        vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                     "http token file %s:%d: a token must be %d..%d characters", c->path,
+                     lineno, TOKEN_MIN, TOKEN_MAX);
+        return false;
+    }
+    struct token *nt = realloc(t->t, (t->n + 1) * sizeof(*nt));
+    if (!nt) {
+        vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+        return false;
+    }
+    t->t = nt;
+    memset(&nt[t->n], 0, sizeof(nt[t->n]));
+    nt[t->n].role = r;
+    nt[t->n].len = tlen;
+    memcpy(nt[t->n].tok, tok, tlen);
+    t->n++;
+    return true;
+}
+
 struct vodq_httpd_tokens *vodq_httpd_tokens_load(const char *path, char *warn, size_t warn_cap,
                                                struct vodq_err *err)
 {
-    if (warn_cap)
-        warn[0] = '\0';
-    /* group-readable is fine (root:vodq 0640); others must not read it */
-    FILE *f = vodq_config_open_secret("http token file", path, 007, warn, warn_cap, err);
-    if (!f)
-        return NULL;
-    struct vodq_httpd_tokens *t = calloc(1, sizeof(*t));
-    char line[1024];
-    int lineno = 0;
-    bool ok = t != NULL;
-    if (!t)
+    struct tokens_load c = {calloc(1, sizeof(struct vodq_httpd_tokens)), path};
+    if (!c.t) {
         vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
-    while (ok && fgets(line, sizeof(line), f)) {
-        lineno++;
-        char *w[2];
-        int nw = vodq_config_words(line, w, 2);
-        if (nw == 0)
-            continue;
-        const char *tok = nw > 1 ? w[1] : "";
-        size_t tlen = strlen(tok);
-        enum vodq_httpd_access r = VODQ_HTTPD_NONE;
-        if (!strcmp(w[0], "admin"))
-            r = VODQ_HTTPD_ADMIN;
-        else if (!strcmp(w[0], "read"))
-            r = VODQ_HTTPD_READ;
-        if (r == VODQ_HTTPD_NONE || nw != 2) {
-            vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                         "http token file %s:%d: expected 'admin TOKEN' or 'read TOKEN'", path,
-                         lineno);
-            ok = false;
-        } else if (tlen < TOKEN_MIN || tlen > TOKEN_MAX) {
-            vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                         "http token file %s:%d: a token must be %d..%d characters", path,
-                         lineno, TOKEN_MIN, TOKEN_MAX);
-            ok = false;
-        } else {
-            struct token *nt = realloc(t->t, (t->n + 1) * sizeof(*nt));
-            if (!nt) {
-                vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
-                ok = false;
-            } else {
-                t->t = nt;
-                memset(&nt[t->n], 0, sizeof(nt[t->n]));
-                nt[t->n].role = r;
-                nt[t->n].len = tlen;
-                memcpy(nt[t->n].tok, tok, tlen);
-                t->n++;
-            }
-        }
-    }
-    memset(line, 0, sizeof(line));
-    fclose(f);
-    if (ok && t->n == 0) {
-        vodq_err_set(err, VODQ_ERR_INVALID, 0, "http token file %s: no tokens", path);
-        ok = false;
-    }
-    if (!ok) {
-        vodq_httpd_tokens_free(t);
         return NULL;
     }
-    return t;
+    /* group-readable is fine (root:vodq 0640); others must not read it */
+    int n = vodq_config_secret_lines("http token file", path, 007, warn, warn_cap, tokens_line,
+                                     &c, err);
+    if (n == 0)
+        vodq_err_set(err, VODQ_ERR_INVALID, 0, "http token file %s: no tokens", path);
+    if (n <= 0) {
+        vodq_httpd_tokens_free(c.t);
+        return NULL;
+    }
+    return c.t;
 }
 
 /* Constant-time equality of a stored token and a candidate: every byte of

@@ -17,7 +17,7 @@
 
 static const char *state_names[VODQ_JOB__COUNT] = {
     "submitted", "queued", "active", "paused", "waiting_auth", "waiting_session",
-    "delayed",   "succeeded", "dead", "cancelled", "rejected",
+    "delayed",   "succeeded", "dead", "cancelled", "rejected", "waiting_members",
 };
 
 const char *vodq_job_state_name(enum vodq_job_state s)
@@ -57,6 +57,16 @@ enum vodq_task_type vodq_task_type_parse(const char *name)
 const char *vodq_task_section(enum vodq_task_type t)
 {
     return t == VODQ_TASK_COMPOSE_GPU ? type_names[VODQ_TASK_COMPOSE] : vodq_task_type_name(t);
+}
+
+const char *vodq_job_spec_type_name(const struct vodq_job_spec *s)
+{
+    return s->group ? "group" : vodq_task_type_name(s->type);
+}
+
+const char *vodq_job_spec_lane_name(const struct vodq_job_spec *s)
+{
+    return s->group ? "group" : vodq_task_type_name(s->lane);
 }
 
 bool vodq_job_tag_known(const char *tag, bool *gpu)
@@ -196,7 +206,124 @@ static enum vodq_rc get_int(const cJSON *obj, const char *key, const char *path,
 
 static const char *top_keys[] = {"version", "id", "type", "session", "max_attempts", "timeout_ms",
                                  "backoff", "sleep", "compose", "upload", "meta", "then",
-                                 "delay_ms", "run_at", "priority", "tenant", NULL};
+                                 "delay_ms", "run_at", "notify_url", "group", "priority",
+                                 "tenant", NULL};
+
+/* "notify_url": where the scheduler POSTs the job when it ends (docs/protocol.md §14):
+ * http(s)://host[:port][/path], no credentials in it, at most 1024 characters. Which
+ * hosts are allowed is the scheduler's --webhook-allow, checked at delivery. */
+static enum vodq_rc get_notify_url(const cJSON *root, struct vodq_job_spec *out,
+                                   struct vodq_err *err)
+{
+    out->notify_url[0] = '\0';
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(root, "notify_url");
+    if (!u || cJSON_IsNull(u))
+        return VODQ_OK;
+    if (!cJSON_IsString(u))
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "notify_url: must be a string");
+    const char *s = u->valuestring;
+    size_t scheme = !strncmp(s, "http://", 7) ? 7 : !strncmp(s, "https://", 8) ? 8 : 0;
+    if (!scheme)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "notify_url: must start with http:// or https://");
+    if (strlen(s) >= sizeof(out->notify_url))
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "notify_url: longer than %zu characters",
+                            sizeof(out->notify_url) - 1);
+    size_t host_len = strcspn(s + scheme, "/?#");
+    if (host_len == 0 || strcspn(s + scheme, "/?#:") == 0)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "notify_url: missing host");
+    if (memchr(s + scheme, '@', host_len))
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                            "notify_url: must not carry credentials (user@host)");
+    for (const char *c = s; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f)
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "notify_url: spaces and control characters are not allowed");
+    snprintf(out->notify_url, sizeof(out->notify_url), "%s", s);
+    return VODQ_OK;
+}
+
+#define GROUP_MAX_JOBS 100 /* members of one group */
+#define NEST_MAX 8         /* levels of then and group below a submitted spec */
+
+static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
+                             struct vodq_job_spec *out, struct vodq_err *err);
+
+/* Validates the spec child (a member of a group or a job of "then") one level below
+ * parent, with session (or none) set for the check only, and writes the lane and
+ * capability tags it needs into it (the Lua scripts that create it read and remove them).
+ * what: "then" or "group.jobs", for the JSON path of an error. */
+static enum vodq_rc validate_child(cJSON *child, const struct vodq_job_defaults *d,
+                                   const struct vodq_job_spec *parent, const char *session,
+                                   const char *what, int i, struct vodq_err *err)
+{
+    struct vodq_job_spec sub;
+    memset(&sub, 0, sizeof(sub));
+    sub.depth = parent->depth + 1;
+    if (sub.depth > NEST_MAX)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s[%d]: nested more than %d levels deep",
+                            what, i, NEST_MAX);
+    /* "lane" is ours (written below); a spec normalised here comes back through
+     * the submit stream with it */
+    if (cJSON_IsObject(child)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(child, "lane");
+        cJSON_DeleteItemFromObjectCaseSensitive(child, "require");
+        const cJSON *ct = cJSON_GetObjectItemCaseSensitive(child, "type");
+        if (session && !strcmp(session, "_") && cJSON_IsString(ct) &&
+            !strcmp(ct->valuestring, "group"))
+            session = NULL; /* its members get no file from a parent */
+        if (session)
+            cJSON_AddStringToObject(child, "session", session);
+    }
+    enum vodq_rc rc = validate(child, d, &sub, err);
+    if (cJSON_IsObject(child))
+        cJSON_DeleteItemFromObjectCaseSensitive(child, "session");
+    if (rc != VODQ_OK) {
+        vodq_err_prefix(err, "%s[%d]", what, i);
+        return rc;
+    }
+    cJSON_AddStringToObject(child, "lane", sub.group ? "group" : vodq_task_type_name(sub.lane));
+    cJSON_AddStringToObject(child, "require", sub.require);
+    return VODQ_OK;
+}
+
+/* The "group" section: {"jobs": [spec, ...], "fail_fast": bool, "then_on": "succeeded" |
+ * "all_ended"}. Members are specs without id and session (they get <group>.<i> and the
+ * group's session). */
+static enum vodq_rc validate_group(cJSON *sec, const struct vodq_job_defaults *d,
+                                   struct vodq_job_spec *out, struct vodq_err *err)
+{
+    for (const cJSON *it = sec->child; it; it = it->next)
+        if (strcmp(it->string, "jobs") && strcmp(it->string, "fail_fast") &&
+            strcmp(it->string, "then_on"))
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "group.%s: unknown field (allowed: jobs, fail_fast, then_on)",
+                                it->string);
+    const cJSON *ff = cJSON_GetObjectItemCaseSensitive(sec, "fail_fast");
+    if (ff && !cJSON_IsBool(ff))
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "group.fail_fast: must be true or false");
+    const cJSON *on = cJSON_GetObjectItemCaseSensitive(sec, "then_on");
+    if (on && (!cJSON_IsString(on) || (strcmp(on->valuestring, "succeeded") &&
+                                       strcmp(on->valuestring, "all_ended"))))
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                            "group.then_on: must be \"succeeded\" or \"all_ended\"");
+    cJSON *jobs = cJSON_GetObjectItemCaseSensitive(sec, "jobs");
+    if (!cJSON_IsArray(jobs) || cJSON_GetArraySize(jobs) < 1 ||
+        cJSON_GetArraySize(jobs) > GROUP_MAX_JOBS)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                            "group.jobs: must be an array of 1-%d job specs", GROUP_MAX_JOBS);
+    int i = 0;
+    for (cJSON *m = jobs->child; m; m = m->next, i++) {
+        if (cJSON_IsObject(m) && (cJSON_GetObjectItemCaseSensitive(m, "id") ||
+                                  cJSON_GetObjectItemCaseSensitive(m, "session")))
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "group.jobs[%d]: id and session are set by the group", i);
+        enum vodq_rc rc = validate_child(m, d, out, out->session[0] ? out->session : NULL,
+                                         "group.jobs", i, err);
+        if (rc != VODQ_OK)
+            return rc;
+    }
+    return VODQ_OK;
+}
 
 static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
                              struct vodq_job_spec *out, struct vodq_err *err)
@@ -217,13 +344,15 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
         return rc;
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
     if (!type)
-        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "type: missing (sleep, compose or upload)");
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                            "type: missing (sleep, compose, upload or group)");
     if (!cJSON_IsString(type))
         return vodq_err_set(err, VODQ_ERR_INVALID, 0, "type: must be a string");
     out->type = vodq_task_type_parse(type->valuestring);
-    if (out->type == VODQ_TASK__COUNT)
+    out->group = !strcmp(type->valuestring, "group");
+    if (out->type == VODQ_TASK__COUNT && !out->group)
         return vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                            "type: unknown task type '%.64s' (sleep, compose or upload)",
+                            "type: unknown task type '%.64s' (sleep, compose, upload or group)",
                             type->valuestring);
     for (const cJSON *it = root->child; it; it = it->next) {
         bool known = false;
@@ -232,8 +361,8 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
         if (!known)
             return vodq_err_set(err, VODQ_ERR_INVALID, 0,
                                 "%s: unknown field (allowed: version, id, type, session, "
-                                "max_attempts, timeout_ms, backoff, sleep, compose, upload, meta, then, "
-                                "delay_ms, run_at, priority, tenant)",
+                                "max_attempts, timeout_ms, backoff, sleep, compose, upload, group, "
+                                "meta, then, delay_ms, run_at, notify_url, priority, tenant)",
                                 it->string);
     }
     const cJSON *session = cJSON_GetObjectItemCaseSensitive(root, "session");
@@ -243,7 +372,7 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
                                 "session: must be a string of 1-128 characters [A-Za-z0-9_.:-]");
         snprintf(out->session, sizeof(out->session), "%s", session->valuestring);
     }
-    /* fair claiming (docs/protocol.md §13): read again by create_job from the spec */
+    /* fair claiming (docs/protocol.md §17): read again by create_job from the spec */
     const cJSON *tenant = cJSON_GetObjectItemCaseSensitive(root, "tenant");
     out->tenant[0] = '\0';
     if (tenant && !cJSON_IsNull(tenant)) {
@@ -268,6 +397,8 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
         (rc = get_int(root, "run_at", "run_at", 0, 253402300799999LL, &out->run_at_ms, err)) !=
             VODQ_OK)
         return rc;
+    if ((rc = get_notify_url(root, out, err)) != VODQ_OK)
+        return rc;
     out->timeout_ms = 0;
     if ((rc = get_int(root, "timeout_ms", "timeout_ms", 0, 7 * 86400000LL, &out->timeout_ms,
                       err)) != VODQ_OK)
@@ -284,7 +415,12 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
                           err)) != VODQ_OK)
             return rc;
     }
-    const char *tname = vodq_task_type_name(out->type);
+    if (out->group && (cJSON_GetObjectItemCaseSensitive(root, "delay_ms") ||
+                       cJSON_GetObjectItemCaseSensitive(root, "run_at") ||
+                       cJSON_GetObjectItemCaseSensitive(root, "timeout_ms")))
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                            "group: delay_ms, run_at and timeout_ms are for its members");
+    const char *tname = out->group ? "group" : vodq_task_type_name(out->type);
     const cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, tname);
     if (!sec)
         return vodq_err_set(err, VODQ_ERR_INVALID, 0, "%s: missing (the %s task's parameters)",
@@ -299,11 +435,17 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
         if (gpu)
             out->lane = VODQ_TASK_COMPOSE_GPU;
     }
-    for (int t = 0; t < VODQ_TASK_COMPOSE_GPU; t++)
-        if (t != (int)out->type && cJSON_GetObjectItemCaseSensitive(root, type_names[t]))
+    static const char *const sections[] = {"sleep", "compose", "upload", "group"};
+    for (size_t t = 0; t < sizeof(sections) / sizeof(*sections); t++) {
+        const char *other = sections[t];
+        if (strcmp(other, tname) && cJSON_GetObjectItemCaseSensitive(root, other))
             return vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                                "%s: not allowed in a job of type %s", type_names[t], tname);
-    if (out->type == VODQ_TASK_SLEEP) {
+                                "%s: not allowed in a job of type %s", other, tname);
+    }
+    if (out->group) {
+        if ((rc = validate_group((cJSON *)sec, d, out, err)) != VODQ_OK)
+            return rc;
+    } else if (out->type == VODQ_TASK_SLEEP) {
         const cJSON *ms = cJSON_GetObjectItemCaseSensitive(sec, "ms");
         if (!ms || cJSON_IsNull(ms))
             return vodq_err_set(err, VODQ_ERR_INVALID, 0, "sleep.ms: missing");
@@ -381,44 +523,48 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
      * inherits the session, and an upload without file takes the parent's
      * output; "file":"$cover" takes the parent's cover image). */
     const cJSON *then = cJSON_GetObjectItemCaseSensitive(root, "then");
+    /* a compose with "upload" sends its render from a temporary file that is
+     * gone when it succeeds (and a child may run on another machine): it
+     * leaves no export and no cover file for a child upload to take */
+    bool no_export = out->type == VODQ_TASK_COMPOSE && sec &&
+                     cJSON_GetObjectItemCaseSensitive(sec, "upload") != NULL;
     if (then && !cJSON_IsNull(then)) {
         if (!cJSON_IsArray(then) || cJSON_GetArraySize(then) > 16)
             return vodq_err_set(err, VODQ_ERR_INVALID, 0,
                                 "then: must be an array of at most 16 job specs");
         int i = 0;
         for (cJSON *child = then->child; child; child = child->next, i++) {
-            struct vodq_job_spec sub;
-            memset(&sub, 0, sizeof(sub));
             if (cJSON_IsObject(child) && (cJSON_GetObjectItemCaseSensitive(child, "id") ||
-                                          cJSON_GetObjectItemCaseSensitive(child, "session") ||
-                                          cJSON_GetObjectItemCaseSensitive(child, "then"))) {
+                                          cJSON_GetObjectItemCaseSensitive(child, "session"))) {
                 return vodq_err_set(err, VODQ_ERR_INVALID, 0,
-                                    "then[%d]: id, session and then are set by the parent job", i);
+                                    "then[%d]: id and session are set by the parent job", i);
             }
             if (cJSON_IsObject(child) && (cJSON_GetObjectItemCaseSensitive(child, "delay_ms") ||
                                           cJSON_GetObjectItemCaseSensitive(child, "run_at")))
                 return vodq_err_set(err, VODQ_ERR_INVALID, 0,
                                     "then[%d]: delay_ms and run_at are for submitted jobs only "
                                     "(a then job starts when its parent succeeds)", i);
-            /* "lane" is ours (written below); a spec normalised here comes back through
-             * the submit stream with it */
-            if (cJSON_IsObject(child)) {
-                cJSON_DeleteItemFromObjectCaseSensitive(child, "lane");
-                cJSON_DeleteItemFromObjectCaseSensitive(child, "require");
-            }
-            if (cJSON_IsObject(child))
-                cJSON_AddStringToObject(child, "session", out->session[0] ? out->session : "_");
-            rc = validate(child, d, &sub, err);
-            if (cJSON_IsObject(child))
-                cJSON_DeleteItemFromObjectCaseSensitive(child, "session");
-            if (rc != VODQ_OK) {
-                vodq_err_prefix(err, "then[%d]", i);
+            if (cJSON_IsObject(child) && cJSON_GetObjectItemCaseSensitive(child, "notify_url"))
+                return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                    "then[%d]: notify_url is for submitted jobs only", i);
+            const cJSON *ct = cJSON_GetObjectItemCaseSensitive(child, "type");
+            const cJSON *cu = cJSON_GetObjectItemCaseSensitive(child, "upload");
+            const cJSON *cf = cJSON_GetObjectItemCaseSensitive(cu, "file");
+            if (no_export && cJSON_IsString(ct) && !strcmp(ct->valuestring, "upload") &&
+                cJSON_IsObject(cu) &&
+                (!cf || (cJSON_IsString(cf) && !strcmp(cf->valuestring, "$cover"))))
+                return vodq_err_set(
+                    err, VODQ_ERR_INVALID, 0,
+                    "then[%d].upload.file: %s; the parent's compose.upload uploads the render "
+                    "from a temporary file it removes: give a file, or render to "
+                    "compose.output and upload that here",
+                    i, cf ? "\"$cover\" has no file (compose.upload.cover uploads it)"
+                          : "missing, and compose.upload leaves no export");
+            /* an upload without "file" takes the parent's output ("_": any session will
+             * do for the check); a group's then jobs name theirs ("$member:N") */
+            const char *sess = out->session[0] ? out->session : out->group ? NULL : "_";
+            if ((rc = validate_child(child, d, out, sess, "then", i, err)) != VODQ_OK)
                 return rc;
-            }
-            /* the child's lane and required tags, chosen here once (step.lua reads and
-             * removes them) */
-            cJSON_AddStringToObject(child, "lane", vodq_task_type_name(sub.lane));
-            cJSON_AddStringToObject(child, "require", sub.require);
         }
     }
     return VODQ_OK;
@@ -449,6 +595,8 @@ enum vodq_rc vodq_job_spec_parse(const char *text, size_t len, const struct vodq
     enum vodq_rc rc = validate(root, d, out, err);
     if (rc == VODQ_OK) {
         if (!out->id_given) {
+            /* "id": null means "make one": replace it, so the spec keeps one "id" */
+            cJSON_DeleteItemFromObjectCaseSensitive(root, "id");
             vodq_job_id_new(out->id, sizeof(out->id));
             cJSON_AddStringToObject(root, "id", out->id);
         }
@@ -471,7 +619,8 @@ void vodq_job_spec_cleanup(struct vodq_job_spec *s)
 static const char *numeric_fields[] = {"progress", "attempts", "max_attempts", "fence",
                                        "timeout_ms", "created_at", "updated_at", "started_at",
                                        "finished_at", "retry_at", "stalls", "auth_version",
-                                       "backoff_base_ms", "backoff_max_ms", NULL};
+                                       "backoff_base_ms", "backoff_max_ms", "members",
+                                       "group_index", NULL};
 
 static char *print_free(cJSON *root);
 
@@ -667,6 +816,15 @@ bool vodq_json_get_true(const char *json, const char *key)
     bool t = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, key));
     cJSON_Delete(root);
     return t;
+}
+
+bool vodq_json_has(const char *json, const char *key)
+{
+    cJSON *root = json ? cJSON_Parse(json) : NULL;
+    const cJSON *v = root ? cJSON_GetObjectItemCaseSensitive(root, key) : NULL;
+    bool has = v && !cJSON_IsNull(v);
+    cJSON_Delete(root);
+    return has;
 }
 
 double vodq_json_get_number(const char *json, const char *key, double def)

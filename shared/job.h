@@ -24,6 +24,7 @@ enum vodq_job_state {
     VODQ_JOB_DEAD,         /* out of attempts or a permanent error */
     VODQ_JOB_CANCELLED,    /* cancelled by a user */
     VODQ_JOB_REJECTED,     /* the spec was invalid */
+    VODQ_JOB_WAITING_MEMBERS, /* a group: waits for its members to end */
     VODQ_JOB__COUNT
 };
 
@@ -76,9 +77,17 @@ struct vodq_job_spec {
     int64_t run_at_ms;             /* "run_at": ms since the epoch, 0 = none */
     int64_t delay_ms;              /* "delay_ms": from creation, 0 = none */
     int priority;                  /* "priority" 0..9 (higher is claimed first), 0 if none */
-    char tenant[65];               /* "tenant", "" if none (fair sharing, protocol.md §13) */
+    char tenant[65];               /* "tenant", "" if none (fair sharing, protocol.md §17) */
+    char notify_url[1025];         /* "notify_url": webhook on success/death/cancel; "" none */
     char *json;                    /* the normalised spec (with id); owned */
+    bool group;                    /* type "group": type and lane are VODQ_TASK__COUNT; its
+                                    * members and then jobs are created by the Lua scripts */
+    int depth;                     /* levels of then/group above this spec (0: submitted) */
 };
+
+/* The spec's type and lane as stored in the job hash ("group" for a group). */
+const char *vodq_job_spec_type_name(const struct vodq_job_spec *s);
+const char *vodq_job_spec_lane_name(const struct vodq_job_spec *s);
 
 struct vodq_job_defaults {
     int max_attempts;        /* when the spec gives none */
@@ -146,6 +155,10 @@ double vodq_json_get_number(const char *json, const char *key, double def);
 
 /* Returns true when the member `key` of the JSON object text is true. */
 bool vodq_json_get_true(const char *json, const char *key);
+
+/* Returns true when the JSON object text has a member `key` (any value but
+ * null): a key, not a value that happens to spell it. */
+bool vodq_json_has(const char *json, const char *key);
 
 /* Builds job spec texts for the client library (free with free()); NULL on
  * OOM or when timeline_json is not a JSON object. session may be NULL;

@@ -32,6 +32,8 @@ static void scripts_init(void)
         [VODQ_LUA_CKPT] = {"ckpt", vodq_lua_ckpt},
         [VODQ_LUA_SESSION] = {"session", vodq_lua_session},
         [VODQ_LUA_REMOVE] = {"remove", vodq_lua_remove},
+        [VODQ_LUA_SCHEDULE] = {"schedule", vodq_lua_schedule},
+        [VODQ_LUA_HOOK] = {"hook", vodq_lua_hook},
     };
     for (int i = 0; i < VODQ_LUA__COUNT; i++) {
         size_t a = strlen(vodq_lua_common), b = strlen(src[i].body);
@@ -196,6 +198,7 @@ bool vodq_proto_task_decode(const struct vodq_reply *map, struct vodq_proto_task
     t->session = vodq_proto_map_str(map, "session", "");
     t->export_path = vodq_proto_map_str(map, "export", "");
     t->attempt = (int)map_int(map, "attempt", 1);
+    t->max_attempts = (int)map_int(map, "max_attempts", 0);
     t->timeout_ms = map_int(map, "timeout_ms", 0);
     t->auth_version = map_int(map, "auth_version", 0);
     return true;

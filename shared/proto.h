@@ -22,6 +22,8 @@ enum vodq_script_id {
     VODQ_LUA_CKPT,
     VODQ_LUA_SESSION,
     VODQ_LUA_REMOVE,
+    VODQ_LUA_SCHEDULE, /* cron schedules (scheduler/schedule.c) */
+    VODQ_LUA_HOOK,     /* webhook deliveries (scheduler/webhook.c) */
     VODQ_LUA__COUNT
 };
 
@@ -88,6 +90,7 @@ const char *vodq_proto_map_str(const struct vodq_reply *map, const char *key, co
 struct vodq_proto_task {
     const char *job, *entry, *fence, *spec, *desired, *session, *export_path;
     int attempt;
+    int max_attempts; /* 0 when not known */
     long long timeout_ms;
     long long auth_version;
 };

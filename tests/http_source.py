@@ -11,9 +11,16 @@ Special paths:
                 stalls forever without a body byte (a silent server)
   /getonly/NAME a URL signed for GET only (as presigned S3 URLs are): HEAD
                 gets 403, GET works (no Accept-Ranges, no validator)
+  /trunc/NAME   answers HEAD normally; a GET sends the bytes of the file's
+                first half only and then closes the connection (a server that
+                goes away mid-download)
+  /halfstall/NAME  the same, but stalls forever instead of closing
   anything missing: 404
 
-usage: http_source.py DIR PORT LOG
+RATE (optional, bytes per second): all GET bodies together are sent at most
+this fast (a shared token bucket), as over a slow link.
+
+usage: http_source.py DIR PORT LOG [RATE]
 """
 import hashlib
 import os
@@ -23,7 +30,22 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT, PORT, LOG = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+RATE = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 lock = threading.Lock()
+bucket = {"next": 0.0}
+bucket_lock = threading.Lock()
+
+
+def throttle(n):
+    """Waits until n more bytes may go out under RATE (shared by all connections)."""
+    if RATE <= 0:
+        return
+    with bucket_lock:
+        now = time.monotonic()
+        start = max(now, bucket["next"])
+        bucket["next"] = start + n / RATE
+    if start > now:
+        time.sleep(start - now)
 
 
 def log(line):
@@ -42,6 +64,11 @@ class H(BaseHTTPRequestHandler):
         stall = path.startswith("/stall/")
         if stall:
             path = path[len("/stall"):]
+        self.trunc = self.halfstall = False
+        if path.startswith("/trunc/"):
+            self.trunc, path = True, path[len("/trunc"):]
+        elif path.startswith("/halfstall/"):
+            self.halfstall, path = True, path[len("/halfstall"):]
         self.getonly = path.startswith("/getonly/")
         if self.getonly:
             path = path[len("/getonly"):]
@@ -106,15 +133,25 @@ class H(BaseHTTPRequestHandler):
         if stall:
             time.sleep(3600)
             return
+        stop = end + 1
+        if self.trunc or self.halfstall:
+            stop = min(stop, size // 2)
         with open(full, "rb") as f:
             f.seek(start)
-            left = end - start + 1
+            left = stop - start
             while left > 0:
                 chunk = f.read(min(left, 65536))
                 if not chunk:
                     break
+                throttle(len(chunk))
                 self.wfile.write(chunk)
                 left -= len(chunk)
+        if self.halfstall and stop <= end:
+            self.wfile.flush()
+            time.sleep(3600)
+        if self.trunc and stop <= end:
+            self.wfile.flush()
+            self.close_connection = True
 
     def do_HEAD(self):
         self.reply(True)

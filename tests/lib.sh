@@ -68,6 +68,18 @@ redis_start() {
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 
+# lua SCRIPT RID ARGS...: runs common.lua + shared/lua/SCRIPT.lua like shared/proto.c does,
+# on the queue whose key prefix is $Q (e.g. 'vodq:{default}:'), with request id RID
+declare -A LUA_SHA
+lua() {
+  local name=$1 rid=$2; shift 2
+  if [ -z "${LUA_SHA[$name]:-}" ]; then
+    LUA_SHA[$name]=$(cat "$VODQ_SRC/shared/lua/common.lua" <(echo) "$VODQ_SRC/shared/lua/$name.lua" |
+      rcli -x SCRIPT LOAD)
+  fi
+  rcli EVALSHA "${LUA_SHA[$name]}" 1 "${Q}stats" "$Q" 1000 3600 "$@" "$rid"
+}
+
 # start_proc NAME WRAP PROGRAM [args...]: PROGRAM from VODQ_BIN in the
 # background with --redis and --id NAME, log in NAME.log, pid in PID_<NAME>
 start_proc() {

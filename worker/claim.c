@@ -78,6 +78,7 @@ int vodq_wk_dispatch(struct vodq_worker *w, enum vodq_task_type type,
         snprintf(t->entry, sizeof(t->entry), "%s", pt.entry);
         snprintf(t->fence, sizeof(t->fence), "%s", pt.fence);
         t->attempt = pt.attempt;
+        t->max_attempts = pt.max_attempts;
         t->spec = strdup(pt.spec);
         t->timeout_ms = pt.timeout_ms;
         atomic_store(&s->desired, vodq_wk_ctl_from(pt.desired));

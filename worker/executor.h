@@ -83,6 +83,9 @@ struct vodq_task_io {
 
     const char *job_id; /* the job's id ("" in the CLIs); borrowed */
     int attempt;        /* 1 for the first attempt */
+    /* The job's max_attempts (0 = not known): when attempt reaches it, a
+     * failure is final and nothing will resume the task's checkpoint. */
+    int max_attempts;
 };
 
 /* What a finished task reports; filled by the engine, freed by the caller

@@ -306,7 +306,12 @@ int main(int argc, char **argv)
             free(caps);
             return 2;
         }
-        struct vodq_compose_resolver r = {fetch, vodq_fetch_resolve, vodq_fetch_release};
+        struct vodq_compose_resolver r = {fetch,
+                                          vodq_fetch_resolve,
+                                          vodq_fetch_release,
+                                          vodq_fetch_grow_open,
+                                          vodq_fetch_grow_wait,
+                                          vodq_fetch_grow_error};
         vodq_compose_set_resolver(&r);
         vodq_info("source cache: %s", vodq_fetch_cache_dir(fetch));
     }

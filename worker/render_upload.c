@@ -524,7 +524,8 @@ static enum vodq_rc ru_run(const cJSON *sec, const char *spec_json, struct vodq_
                                      .take_auth = u_take_auth,
                                      .ckpt = io->ckpt,
                                      .job_id = io->job_id,
-                                     .attempt = io->attempt};
+                                     .attempt = io->attempt,
+                                     .max_attempts = io->max_attempts};
     clock_gettime(CLOCK_MONOTONIC, &r->last_report);
     int ret = pthread_create(&r->th, NULL, r_thread, r);
     if (ret != 0) {
@@ -548,6 +549,8 @@ static enum vodq_rc ru_run(const cJSON *sec, const char *spec_json, struct vodq_
         r->render_rc != VODQ_ERR_CANCELLED && r->render_rc != VODQ_ERR_PAUSED) {
         rc = r->render_rc; /* the render failed, the upload was aborted for it */
         *err = r->render_err;
+        if (vodq_compose_fetch_failure(lease, err) != VODQ_OK)
+            rc = err->code; /* a source's download failed while it was read */
         if (rc == VODQ_ERR_MEDIA && strstr(err->msg, "encoder"))
             err->permanent = true;
         goto out;

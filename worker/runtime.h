@@ -21,6 +21,7 @@ struct task {
     char entry[48];
     char fence[24];
     int attempt;
+    int max_attempts;    /* 0 when not known */
     char *spec;          /* full job spec JSON; owned */
     int64_t timeout_ms;
     long long auth_seen; /* auth_version when claimed or last taken */

@@ -354,6 +354,7 @@ static struct done *run_task(struct slot *s)
         .roots = w->cfg.roots,
         .job_id = t->job,
         .attempt = t->attempt,
+        .max_attempts = t->max_attempts,
     };
     struct vodq_task_result res = {0};
     struct vodq_err err = {0};
@@ -392,7 +393,7 @@ static struct done *run_task(struct slot *s)
     } else if (!section) {
         rc = vodq_err_set(&err, VODQ_ERR_INVALID, 0, "%s: missing from the job spec", type);
         err.permanent = true;
-    } else if (s->type == VODQ_TASK_UPLOAD && !strstr(section, "\"file\"")) {
+    } else if (s->type == VODQ_TASK_UPLOAD && !vodq_json_has(section, "file")) {
         rc = vodq_err_set(&err, VODQ_ERR_NOTFOUND, 0,
                           "upload.file: none given and session '%s' has no export yet",
                           t->session);

@@ -11,6 +11,10 @@ _vodq_complete()
             COMPREPLY=($(compgen -W "submitted queued active paused waiting_auth delayed succeeded dead cancelled rejected" -- "$cur")); return ;;
         --log-level)
             COMPREPLY=($(compgen -W "debug info warn error" -- "$cur")); return ;;
+        --catch-up)
+            COMPREPLY=($(compgen -W "latest all none" -- "$cur")); return ;;
+        schedule)
+            COMPREPLY=($(compgen -W "add list remove" -- "$cur")); return ;;
     esac
     if [[ $cur == -* ]]; then
         local flags
@@ -24,7 +28,7 @@ _vodq_complete()
             [[ ${COMP_WORDS[i]} != -* ]] && words=$((words + 1))
         done
         if ((words == 0)); then
-            COMPREPLY=($(compgen -W "submit status watch list pause resume cancel retry refresh-auth dead stats" -- "$cur"))
+            COMPREPLY=($(compgen -W "submit status watch list pause resume cancel retry refresh-auth dead stats schedule" -- "$cur"))
             return
         fi
     fi

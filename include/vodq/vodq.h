@@ -45,6 +45,40 @@ VODQ_API struct vodq_client *vodq_client_open(const char *redis_url, const char 
                                               struct vodq_err *err);
 VODQ_API void vodq_client_close(struct vodq_client *c);
 
+/* Options of vodq_client_open_opts(). Zero the struct, set size to
+ * sizeof(struct vodq_client_opts) and the fields you need; a NULL or 0
+ * field takes its default. Later versions add fields only at the end and
+ * read none past size, so a program built against older headers keeps
+ * working with a newer library. */
+struct vodq_client_opts {
+    size_t size;               /* sizeof(struct vodq_client_opts) */
+    const char *redis_url;     /* redis://[user:pass@]host:port/db, rediss:// (TLS),
+                                  redis+sentinel://[user:pass@]h:p[,h:p...]/master[/db],
+                                  rediss+sentinel://..., unix:///path.sock (NULL:
+                                  redis://127.0.0.1:6379); docs/operations.md */
+    const char *queue;         /* NULL: "default" */
+    const char *tls_ca_file;   /* rediss: CA bundle (PEM) to verify the server (NULL: the
+                                  system's CAs) */
+    const char *tls_cert_file; /* rediss: client certificate (PEM), for mutual TLS */
+    const char *tls_key_file;  /* rediss: the private key (PEM) of tls_cert_file */
+    const char *secret_key_file; /* the keyring (docs/operations.md): credentials in specs
+                                    and in refresh-auth are sealed before they reach Redis */
+    long long events_maxlen;   /* approximate length cap of the events stream, as the
+                                  scheduler's (0: 100000) */
+    long long retention_s;     /* seconds a finished job hash is kept, as the scheduler's
+                                  (0: 604800) */
+    int command_timeout_ms;    /* per Redis command (0: 5000) */
+};
+
+/* Like vodq_client_open(), with options. The TLS files apply to every
+ * rediss:// connection of the process (they are process-wide settings of
+ * the TLS layer). NULL with err filled on failure (a bad option, an
+ * unreadable keyring, no Redis). */
+VODQ_API struct vodq_client *vodq_client_open_opts(const struct vodq_client_opts *o,
+                                                   struct vodq_err *err);
+/* A warning from opening (e.g. a keyring file readable by others), or NULL. */
+VODQ_API const char *vodq_client_warning(const struct vodq_client *c);
+
 /* Submits a job spec (JSON text, docs/protocol.md). On success writes the
  * job id into id (cap >= 129). An invalid spec fails with VODQ_ERR_INVALID
  * naming the bad field (the job is still recorded as rejected). */
@@ -77,6 +111,60 @@ VODQ_API enum vodq_rc vodq_job_retry(struct vodq_client *c, const char *id, stru
  * {"access_key","secret_key","session_token"} (S3). */
 VODQ_API enum vodq_rc vodq_job_refresh_auth(struct vodq_client *c, const char *id, const char *auth,
                                             struct vodq_err *err);
+/* Any of the above by name: cmd is "pause", "resume", "cancel", "retry" or
+ * "refresh_auth" (arg: the credentials; else NULL). On success copies what
+ * happened ("pausing", "paused", "queued", "cancelled", "cancelling",
+ * "delivered"...) into msg (cap bytes; msg may be NULL). A refused command
+ * fails with VODQ_ERR_INVALID and the reason, an unknown job with
+ * VODQ_ERR_NOTFOUND. */
+VODQ_API enum vodq_rc vodq_job_control(struct vodq_client *c, const char *id, const char *cmd,
+                                       const char *arg, char *msg, size_t cap,
+                                       struct vodq_err *err);
+
+/* Deletes a job that has ended or is still queued or delayed (its task too,
+ * so no worker runs it). VODQ_ERR_NOTFOUND for no such job; VODQ_ERR_INVALID
+ * with the reason for one that cannot be removed now (active, paused,
+ * waiting, an open multipart upload, a member its group waits for). */
+VODQ_API enum vodq_rc vodq_job_remove(struct vodq_client *c, const char *id, struct vodq_err *err);
+
+/* Removes every job in state ("dead", "succeeded", "cancelled" or
+ * "rejected") that ended more than older_than_ms ago. *removed and *refused
+ * (may be NULL) get the counts, also on failure (those removed so far). */
+VODQ_API enum vodq_rc vodq_purge(struct vodq_client *c, const char *state, long long older_than_ms,
+                                 long long *removed, long long *refused, struct vodq_err *err);
+
+/* Returns a new JSON array text (free with free()) of jobs as
+ * vodq_job_status() gives them, newest first (by created_at): at most limit
+ * (<= 0: all), only those in state when state is not NULL or "". It reads
+ * every job of the queue (SCAN): an operator's tool, not a hot path. */
+VODQ_API char *vodq_job_list(struct vodq_client *c, const char *state, long limit,
+                             struct vodq_err *err);
+
+/* Returns a new JSON array text (free with free()) of the dead-lettered
+ * jobs that are still dead (not retried since), newest first, each as
+ * vodq_job_status() gives it; at most the last 1000 dead letters are read. */
+VODQ_API char *vodq_dead_list(struct vodq_client *c, struct vodq_err *err);
+
+/* Returns a new JSON object text (free with free()):
+ * {"queue","types":{lane:{"queued","in_flight"}},"delayed","workers",
+ *  "totals":{"submitted","succeeded","dead","cancelled","rejected"},
+ *  "rates_per_s":{"submitted","succeeded","dead"}}; the rates are counted
+ * over sample_ms (the call sleeps that long; 0: no rates, all 0). */
+VODQ_API char *vodq_stats(struct vodq_client *c, int sample_ms, struct vodq_err *err);
+
+/* Returns a new JSON array text (free with free()) of the live workers:
+ * [{"id","beat_at" (ms),"beat_ms_ago","info" (the worker's capability
+ * JSON, docs/protocol.md §1)}]. */
+VODQ_API char *vodq_workers(struct vodq_client *c, struct vodq_err *err);
+
+/* The queue's Aliyun MediaId map (docs/aliyun-timeline.md): set maps id to
+ * a path or URL; remove fails with VODQ_ERR_NOTFOUND for an unknown id;
+ * list returns a new JSON object text {id: url} (free with free()). */
+VODQ_API enum vodq_rc vodq_media_set(struct vodq_client *c, const char *id, const char *url,
+                                     struct vodq_err *err);
+VODQ_API enum vodq_rc vodq_media_remove(struct vodq_client *c, const char *id,
+                                        struct vodq_err *err);
+VODQ_API char *vodq_media_list(struct vodq_client *c, struct vodq_err *err);
 
 /* Callbacks of vodq_job_watch(); any may be NULL. */
 struct vodq_callbacks {
@@ -193,6 +281,13 @@ VODQ_API char *vodq_session_get(struct vodq_client *c, const char *session,
  * ttl. Finished jobs keep their own retention. */
 VODQ_API enum vodq_rc vodq_session_release(struct vodq_client *c, const char *session,
                                            int delete_exports, struct vodq_err *err);
+/* Like vodq_session_release() without deleting files: *cancelled (may be
+ * NULL) gets the number of jobs cancelled and, when exports is not NULL,
+ * *exports a new NULL-terminated list of the session's export paths (free
+ * each and the list with free()) for the caller to delete where they are. */
+VODQ_API enum vodq_rc vodq_session_release_exports(struct vodq_client *c, const char *session,
+                                                   int *cancelled, char ***exports,
+                                                   struct vodq_err *err);
 
 #ifdef __cplusplus
 }

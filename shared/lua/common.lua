@@ -58,16 +58,20 @@ end
 -- any of those, or end; dead may be retried. Every state change goes through set_state.
 local HELD = {active = true, paused = true, waiting_auth = true}
 local ENDED = {succeeded = true, dead = true, cancelled = true, rejected = true}
+-- a group (type "group") waits in waiting_members until its members have ended
 local FROM_HELD = {active = 1, paused = 1, waiting_auth = 1, queued = 1, delayed = 1,
   succeeded = 1, dead = 1, cancelled = 1}
 local MOVES = {
-  [''] = {queued = 1, rejected = 1, waiting_session = 1, dead = 1, delayed = 1},
-  submitted = {queued = 1, rejected = 1, waiting_session = 1, dead = 1, delayed = 1},
+  [''] = {queued = 1, rejected = 1, waiting_session = 1, dead = 1, delayed = 1,
+    waiting_members = 1},
+  submitted = {queued = 1, rejected = 1, waiting_session = 1, dead = 1, delayed = 1,
+    waiting_members = 1},
   waiting_session = {queued = 1, cancelled = 1, dead = 1},
   queued = {queued = 1, active = 1, paused = 1, cancelled = 1, dead = 1},
   active = FROM_HELD, paused = FROM_HELD, waiting_auth = FROM_HELD,
   delayed = {queued = 1, paused = 1, cancelled = 1, dead = 1},
   dead = {queued = 1},
+  waiting_members = {succeeded = 1, dead = 1, cancelled = 1},
 }
 
 -- Moves job from state `from` to `to` (plus extra field/value pairs). Returns false and
@@ -120,7 +124,7 @@ local function int(v, def)
 end
 
 -- ---- fair claiming: priorities, tenants, running caps, rate limits -------------------
--- (docs/protocol.md §13). A lane whose hash lane:<L> has fair=1 ("indexed": set by the
+-- (docs/protocol.md §17). A lane whose hash lane:<L> has fair=1 ("indexed": set by the
 -- first job with a priority or tenant, or by vodqctl lane set) keeps its waiting jobs in
 -- ready:<L>:<T> (one sorted set per tenant T, score = queued_ms - priority * aging_ms)
 -- and puts a wake-up token (entry `wake <T>`) into tasks:<L> per job; a worker that reads
@@ -368,9 +372,31 @@ local function session_released(s)
 end
 
 local session_ended -- defined below (scripts may not create globals)
+local group_member_ended, group_start, group_cancel -- groups (fan-in): defined at the end
+
+-- What a job end also does, by the settings hash the scheduler writes (docs/protocol.md
+-- §14-15): the job hash's TTL (retention:<type>:<state>, retention:*:<state>, else RET)
+-- and, for a job with a notify_url ending succeeded/dead/cancelled, one webhook delivery
+-- queued in hooks (at most hooks_max pending, default 10000; beyond that it is dropped
+-- with an event).
+local function ended_extras(job, jk, st)
+  local x = redis.call('HMGET', jk, 'type', 'notify_url')
+  local s = redis.call('HMGET', p .. 'settings', 'retention:' .. (x[1] or '') .. ':' .. st,
+    'retention:*:' .. st, 'hooks_max')
+  redis.call('EXPIRE', jk, tonumber(s[1] or s[2] or '') or RET)
+  if not x[2] or x[2] == '' or st == 'rejected' then return end
+  local m = job .. '|' .. st .. '|' .. NOW
+  if redis.call('ZCARD', p .. 'hooks') >= (tonumber(s[3] or '') or 10000) then
+    emit(job, 'webhook', st, '{"outcome":"dropped","error":"too many pending deliveries"}')
+    return
+  end
+  redis.call('HSET', p .. 'hook:' .. m, 'job', job, 'state', st, 'url', x[2], 'attempts', 0,
+    'created_at', NOW)
+  redis.call('ZADD', p .. 'hooks', NOW, m)
+end
 
 local function terminal(job, jk, st, export, h)
-  redis.call('EXPIRE', jk, RET)
+  ended_extras(job, jk, st)
   redis.call('HINCRBY', p .. 'stats', st, 1)
   -- a numbered producer of a session ended: record its export and release the uploads
   -- that waited for it (session_ended is defined below)
@@ -378,6 +404,7 @@ local function terminal(job, jk, st, export, h)
   if h.session and h.session ~= '' and h.session_seq then
     session_ended(h.session, job, int(h.session_seq, 0), st == 'succeeded' and export or '')
   end
+  group_member_ended(job, jk, st, export)
 end
 
 local function dead(job, jk, from, code, msg, att)
@@ -481,7 +508,8 @@ end
 -- backoff_base_ms, backoff_max_ms, session, session_ttl, parent, submit_entry,
 -- needs_export ('1': an upload without a file, which takes its session's export),
 -- require (capability tags a worker must have, "a,b"), run_at / delay_ms (ms: a job due
--- later is created 'delayed', in the delayed zset until promote.lua moves it).
+-- later is created 'delayed', in the delayed zset until promote.lua moves it), notify_url
+-- (webhook URL, '' none).
 -- Returns the state the job got.
 local function create_job(id, f)
   local jk = p .. 'job:' .. id
@@ -498,17 +526,20 @@ local function create_job(id, f)
     'backoff_max_ms', f.backoff_max_ms, 'session', s, 'attempts', 0, 'fence', 0,
     'desired', 'run', 'progress', 0, 'auth_version', 0, 'created_at', created)
   if f.parent then redis.call('HSET', jk, 'parent', f.parent) end
+  if f.group then redis.call('HSET', jk, 'group', f.group, 'group_index', f.group_index) end
   if f.require and f.require ~= '' then redis.call('HSET', jk, 'require', f.require) end
   if f.submit_entry then redis.call('HSET', jk, 'submit_entry', f.submit_entry) end
   local ften, fprio = nil, nil
   if st ~= 'rejected' then ften, fprio = fair_spec(f.spec) end
-  if ften then -- the first job with a tenant or priority makes its lane fair (§13)
+  if ften and f.type == 'group' then ften, fprio = nil, nil end -- its members are queued
+  if ften then -- the first job with a tenant or priority makes its lane fair (§17)
     redis.call('HSET', jk, 'tenant', ften, 'priority', fprio)
     if not lane_cfg(f.lane).fair then
       redis.call('HSET', p .. 'lane:' .. f.lane, 'fair', 1)
       LANEC[f.lane].fair = true
     end
   end
+  if f.notify_url and f.notify_url ~= '' then redis.call('HSET', jk, 'notify_url', f.notify_url) end
   redis.call('HINCRBY', p .. 'stats', 'submitted', 1)
   local data = f.parent and {parent = f.parent} or {}
   if st == 'rejected' then
@@ -541,13 +572,14 @@ local function create_job(id, f)
         session_resolve(s, id, jk, '', upto, f.lane)
         return redis.call('HGET', jk, 'state')
       end
-    else
+    elseif f.type ~= 'group' then -- a group is no producer: its members are
       local seq = redis.call('HINCRBY', sk, 'seq', 1)
       redis.call('HSET', jk, 'session_seq', seq)
       redis.call('ZADD', session_key(s, ':open'), seq, id)
       data.session_seq = seq
     end
   end
+  if f.type == 'group' then return group_start(id, jk, f, data) end
   local due = math.max(int(f.run_at, 0), NOW + int(f.delay_ms, 0))
   if due > NOW then
     set_state(jk, '', 'delayed', 'run_at', due)
@@ -572,6 +604,11 @@ local function cancel_job(job)
   local h = load(jk, {'state', 'task', 'lane'})
   if not h.state or ENDED[h.state] then return nil end
   redis.call('HSET', jk, 'desired', 'cancel', 'updated_at', NOW)
+  if h.state == 'waiting_members' then -- a group: it ends first, then its members
+    cancelled(job, jk, h.state)
+    group_cancel(job)
+    return 'cancelled'
+  end
   if HELD[h.state] and h.task then
     publish(p .. 'ctl', job .. ' cancel')
     return 'cancelling'
@@ -624,4 +661,165 @@ local function stalled(skey, eid, fields, why)
     requeue(job, jk, h.state, h.lane, 'stalled')
   end
   return 1
+end
+
+-- ---- groups (fan-in) ------------------------------------------------------------------
+-- A job of type "group" creates its members at once (ids <G>.1 .. <G>.n, fields group
+-- and group_index) and waits in state waiting_members; each member's end is written to
+-- the hash group:<G> (member -> {state, export, result, code, error}) by terminal(), so
+-- it counts once however often it is told (a retried member is taken out again by
+-- control.lua). When every member has ended (or, with fail_fast, at the first that did
+-- not succeed) the group succeeds (all succeeded) or ends dead with code group_failed;
+-- its result lists the members; its "then" jobs (<G>.then<i>) are created on success
+-- (then_on "all_ended": whenever it ends, but not when cancelled), with "$member:N"
+-- strings replaced by member N's export.
+
+-- Creates a child job from a validated spec table (a member or a then job): lane and
+-- require were chosen when the parent was validated. extra: more create_job fields.
+local function spawn(cid, child, parent, s, d, extra)
+  if type(child) ~= 'table' or type(child.type) ~= 'string' or
+      redis.call('EXISTS', p .. 'job:' .. cid) == 1 then return end
+  local clane = type(child.lane) == 'string' and child.lane or child.type
+  local creq = type(child.require) == 'string' and child.require or ''
+  child.lane, child.require = nil, nil
+  child.id = cid
+  if s ~= '' then child.session = s end
+  local sec = child[child.type]
+  local bo = type(child.backoff) == 'table' and child.backoff or {}
+  local f = {type = child.type, lane = clane, spec = cjson.encode(child), state = 'queued',
+    max_attempts = tostring(child.max_attempts or d.max_attempts or 3),
+    timeout_ms = tostring(child.timeout_ms or 0),
+    backoff_base_ms = tostring(bo.base_ms or d.backoff_base_ms or 1000),
+    backoff_max_ms = tostring(bo.max_ms or d.backoff_max_ms or 600000),
+    session = s, parent = parent, require = creq,
+    run_at = child.run_at and tostring(child.run_at), delay_ms = child.delay_ms and
+      tostring(child.delay_ms),
+    needs_export = (child.type == 'upload' and type(sec) == 'table' and sec.file == nil and
+      s ~= '') and '1' or '0'}
+  for k, v in pairs(extra or {}) do f[k] = v end
+  create_job(cid, f)
+end
+
+group_start = function(id, jk, f, data)
+  local okj, spec = pcall(cjson.decode, f.spec)
+  local g = okj and type(spec) == 'table' and type(spec.group) == 'table' and spec.group
+  if not g or type(g.jobs) ~= 'table' or #g.jobs == 0 then
+    dead(id, jk, '', 'corrupt', 'group.jobs: missing or empty', 0)
+    return 'dead'
+  end
+  set_state(jk, '', 'waiting_members', 'members', #g.jobs, 'fail_fast',
+    g.fail_fast == true and '1' or '0', 'then_on', g.then_on == 'all_ended' and 'all_ended' or
+    'succeeded')
+  data.members = #g.jobs
+  emit(id, 'state', 'waiting_members', cjson.encode(data))
+  for i, m in ipairs(g.jobs) do
+    -- a member keeps the group's tenant and priority unless it names its own (§17)
+    if type(m) == 'table' and m.tenant == nil then m.tenant = spec.tenant end
+    if type(m) == 'table' and m.priority == nil then m.priority = spec.priority end
+    spawn(id .. '.' .. i, m, id, f.session or '', f, {group = id, group_index = i})
+  end
+  return redis.call('HGET', jk, 'state')
+end
+
+group_cancel = function(g)
+  local n = int(redis.call('HGET', p .. 'job:' .. g, 'members'), 0)
+  for i = 1, n do cancel_job(g .. '.' .. i) end
+  redis.call('EXPIRE', p .. 'group:' .. g, RET)
+end
+
+-- "$member:N" strings of a then job's spec become member N's export (not inside "then"
+-- lists, which belong to the next level); the numbers without one go to bad.
+local function group_refs(t, exports, bad)
+  for k, v in pairs(t) do
+    if type(v) == 'string' then
+      local n = string.match(v, '^%$member:(%d+)$')
+      if n then
+        local e = exports[tonumber(n)]
+        if e and e ~= '' then t[k] = e else bad[#bad + 1] = n end
+      end
+    elseif type(v) == 'table' and k ~= 'then' then
+      group_refs(v, exports, bad)
+    end
+  end
+end
+
+local GROUP_ENDING = {} -- groups being ended by this call: their members only record
+
+local function group_end(g, gk, gh)
+  local n = int(gh.members, 0)
+  local ek = p .. 'group:' .. g
+  GROUP_ENDING[g] = true
+  local ids = {}
+  for i = 1, n do ids[i] = g .. '.' .. i end
+  local vals = redis.call('HMGET', ek, unpack(ids))
+  local list, exports, ok, failed = {}, {}, 0, {}
+  for i = 1, n do
+    local r = vals[i] and cjson.decode(vals[i]) or nil
+    if not r then -- fail_fast: a member still running is cancelled
+      cancel_job(ids[i])
+      local now = redis.call('HGET', p .. 'job:' .. ids[i], 'state')
+      r = {state = now == 'cancelled' and 'cancelled' or 'cancelling', export = ''}
+    end
+    r.id = ids[i]
+    list[i], exports[i] = r, r.export
+    if r.state == 'succeeded' then ok = ok + 1 else failed[#failed + 1] = r end
+  end
+  local res = cjson.encode({members = list, succeeded = ok, failed = n - ok, total = n})
+  redis.call('EXPIRE', ek, RET)
+  if ok == n then
+    set_state(gk, 'waiting_members', 'succeeded', 'result', res, 'progress', 100,
+      'finished_at', NOW, 'error', '', 'error_code', '')
+    terminal(g, gk, 'succeeded', '', {})
+    emit(g, 'state', 'succeeded', res)
+  else
+    local why = {}
+    for i = 1, math.min(#failed, 3) do
+      local r = failed[i]
+      why[i] = r.id .. ' ' .. r.state .. ((r.code and r.code ~= '') and (' (' .. r.code .. ')') or '')
+    end
+    redis.call('HSET', gk, 'result', res)
+    dead(g, gk, 'waiting_members', 'group_failed', (n - ok) .. ' of ' .. n ..
+      ' members did not succeed: ' .. table.concat(why, ', ') .. (#failed > 3 and ', ...' or ''), 0)
+  end
+  GROUP_ENDING[g] = nil
+  if ok < n and gh.then_on ~= 'all_ended' then return end
+  local h = load(gk, {'spec', 'session', 'max_attempts', 'backoff_base_ms', 'backoff_max_ms'})
+  local okj, spec = pcall(cjson.decode, h.spec or '')
+  if not okj or type(spec) ~= 'table' or type(spec['then']) ~= 'table' then return end
+  for i, child in ipairs(spec['then']) do
+    if type(child) == 'table' then
+      local bad = {}
+      group_refs(child, exports, bad)
+      local extra = nil
+      if #bad > 0 then
+        extra = {state = 'rejected', error = 'group ' .. g .. ': member ' .. bad[1] ..
+          ' has no export for "$member:' .. bad[1] .. '"'}
+      end
+      spawn(g .. '.then' .. i, child, g, h.session or '', h, extra)
+    end
+  end
+end
+
+group_member_ended = function(job, jk, st, export)
+  local g = redis.call('HGET', jk, 'group') -- one call for a job of no group
+  if not g then return end
+  local m = redis.call('HMGET', jk, 'group', 'result', 'error_code', 'error')
+  local rec = {state = st, export = export or ''}
+  if m[2] and m[2] ~= '' then
+    local okr, r = pcall(cjson.decode, m[2])
+    if okr then rec.result = r end
+  end
+  if st ~= 'succeeded' then rec.code, rec.error = m[3] or '', m[4] or '' end
+  local ek = p .. 'group:' .. g
+  redis.call('HSET', ek, job, cjson.encode(rec))
+  if GROUP_ENDING[g] then return end
+  local gk = p .. 'job:' .. g
+  local gh = load(gk, {'state', 'members', 'fail_fast', 'then_on'})
+  if gh.state ~= 'waiting_members' then redis.call('EXPIRE', ek, RET) return end
+  local ended, n = redis.call('HLEN', ek), int(gh.members, 0)
+  if ended >= n or (st ~= 'succeeded' and gh.fail_fast == '1') then
+    group_end(g, gk, gh)
+  else
+    redis.call('HSET', gk, 'progress', math.floor(ended * 100 / n), 'updated_at', NOW)
+  end
 end

@@ -72,6 +72,13 @@ elseif cmd == 'refresh_auth' then
   return answer('ok', 'delivered')
 elseif cmd == 'retry' then
   if st ~= 'dead' then return answer('err', 'only dead jobs can be retried; this one is ' .. st) end
+  if lane == 'group' then
+    return answer('err', 'a group is not retried: retry its dead members (' .. job .. '.N)')
+  end
+  local g = redis.call('HGET', jk, 'group')
+  if g and redis.call('HGET', p .. 'job:' .. g, 'state') == 'waiting_members' then
+    redis.call('HDEL', p .. 'group:' .. g, job) -- it counts again when it ends again
+  end
   redis.call('PERSIST', jk)
   redis.call('HSET', jk, 'attempts', 0, 'desired', 'run')
   redis.call('HDEL', jk, 'finished_at')

@@ -1,6 +1,6 @@
 -- promote.lua: move due delayed jobs (retries, and jobs submitted with delay_ms/run_at)
 -- to their task stream, and run due lane wake-ups (members '#<lane>': fair_wake in
--- common.lua gives back the wake-up tokens a rate limit held, docs/protocol.md §13).
+-- common.lua gives back the wake-up tokens a rate limit held, docs/protocol.md §17).
 -- ARGV[4] limit, then the request id. Returns the number moved.
 return once(function()
 local due = redis.call('ZRANGEBYSCORE', p .. 'delayed', '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))

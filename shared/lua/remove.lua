@@ -17,7 +17,7 @@ return once(function()
 local job, want, before = ARGV[4], ARGV[5], tonumber(ARGV[6] or '')
 local jk = p .. 'job:' .. job
 local h = load(jk, {'state', 'task', 'lane', 'session', 'session_seq', 'finished_at',
-  'updated_at'})
+  'updated_at', 'group'})
 local st = h.state
 local function answer(status, msg) return {'status', status, 'state', st or '', 'message', msg} end
 if not st then return answer('missing', 'no such job: ' .. job) end
@@ -28,6 +28,11 @@ end
 if not (ENDED[st] or st == 'queued' or st == 'delayed') then
   return answer('refused', 'job ' .. job .. ' is ' .. st ..
     ': only finished, queued or delayed jobs can be removed (cancel it first)')
+end
+if h.group and not ENDED[st] and
+    redis.call('HGET', p .. 'job:' .. h.group, 'state') == 'waiting_members' then
+  return answer('refused', 'job ' .. job .. ' is a member of group ' .. h.group ..
+    ', which waits for it: cancel it instead')
 end
 if redis.call('EXISTS', p .. 'ckpt:' .. job) == 1 then
   return answer('refused', 'job ' .. job .. ' has an upload checkpoint (an open multipart ' ..
@@ -47,7 +52,7 @@ if s and s ~= '' then
   redis.call('ZREM', session_key(s, ':jobs'), job)
   redis.call('ZREM', session_key(s, ':waiting'), job)
 end
-redis.call('DEL', jk)
+redis.call('DEL', jk, p .. 'group:' .. job)
 redis.call('HINCRBY', p .. 'stats', 'removed', 1)
 emit(job, 'removed', st, '{}')
 return answer('removed', 'removed (was ' .. st .. ')')

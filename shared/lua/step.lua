@@ -14,7 +14,7 @@
 -- newer attempt owns the job), 'done' (already finished by this attempt: a replay),
 -- 'gone' (no such job), 'corrupt' (sent to the dead letters) or 'bad outcome'; a task
 -- map is the flat list job, entry, fence, attempt, spec, timeout_ms, desired,
--- auth_version, session, export (decoded by vodq_proto_task in shared/proto.c).
+-- auth_version, session, export, max_attempts (decoded by vodq_proto_task in shared/proto.c).
 return once(function()
 local consumer, lane = ARGV[4], ARGV[5]
 local WORKER_JSON = cjson.encode(consumer)
@@ -149,14 +149,14 @@ for i = 0, m - 1 do
 end
 
 local START = fields{'state:s', 'task', 'desired', 'spec:s', 'timeout_ms', 'auth_version',
-  'session', 'fence:i', 'attempts:i', 'export', 'require', 'skips'}
+  'session', 'fence:i', 'attempts:i', 'export', 'require', 'skips', 'max_attempts'}
 local tasks = {}
 local function start(eid, fields)
   if not fields then redis.call('XACK', skey, 'workers', eid) return end
   local job, ften
   for i = 1, #fields, 2 do if fields[i] == 'job' then job = fields[i + 1] end end
   local function drop() redis.call('XACK', skey, 'workers', eid) redis.call('XDEL', skey, eid) end
-  if not job then job, ften = fair_claim(lane, eid, fields) end -- a wake-up token (§13)
+  if not job then job, ften = fair_claim(lane, eid, fields) end -- a wake-up token (§17)
   if not job then drop() return end
   local jk = p .. 'job:' .. job
   local h, bad, why = load(jk, START)
@@ -191,7 +191,7 @@ local function start(eid, fields)
   tasks[#tasks + 1] = {'job', job, 'entry', eid, 'fence', tostring(fence),
     'attempt', tostring(att), 'spec', h.spec, 'timeout_ms', h.timeout_ms or '0',
     'desired', h.desired or 'run', 'auth_version', h.auth_version or '0',
-    'session', h.session or '', 'export', h.export or ''}
+    'session', h.session or '', 'export', h.export or '', 'max_attempts', h.max_attempts or '0'}
 end
 
 for i = 1, k do

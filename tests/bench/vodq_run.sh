@@ -25,7 +25,7 @@ URL="redis://127.0.0.1:$PORT"
 Q=vodqbench
 r() { redis-cli -p "$PORT" "$@"; }
 r --scan --pattern "vodq:{$Q}:*" | xargs -r -n 500 redis-cli -p "$PORT" DEL >/dev/null
-# VODQ_BENCH_FAIR=1: the sleep lane is fair (docs/protocol.md section 13), to price that path
+# VODQ_BENCH_FAIR=1: the sleep lane is fair (docs/protocol.md section 17), to price that path
 [ "${VODQ_BENCH_FAIR:-}" = 1 ] && r HSET "vodq:{$Q}:lane:sleep" fair 1 >/dev/null
 VODQ_BIN=$BIN bash "$here/preload.sh" "$PORT" "$N" "$Q"
 r CONFIG RESETSTAT >/dev/null

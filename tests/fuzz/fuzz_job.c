@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (vodq_job_spec_parse(s.json, strlen(s.json), &d, &again, &err) != VODQ_OK ||
             strcmp(again.json, s.json) != 0)
             abort();
-        char *sec = vodq_job_spec_section(s.json, vodq_task_type_name(s.type), NULL);
+        char *sec = vodq_job_spec_section(s.json, vodq_job_spec_type_name(&s), NULL);
         free(sec);
         vodq_job_spec_cleanup(&again);
     }

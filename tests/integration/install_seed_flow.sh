@@ -96,6 +96,88 @@ redis_start
 VODQ_BIN=$P/bin
 start_scheduler s1 --tick-ms 100
 start_worker w1 --slots-compose 1 --slots-upload 2 --slots-sleep 0 --progress-ms 100 --heartbeat-ms 300
+
+# the operator's calls of the public API (what vodqctl uses), from the installed prefix
+cat >"$T_DIR/ops.c" <<'C'
+#include <vodq/vodq.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#define CHECK(what, cond) printf("%s %s\n", (cond) ? "ok" : "FAIL", what)
+static void nap(void)
+{
+    struct timespec t = {0, 100000000};
+    nanosleep(&t, NULL);
+}
+int main(int argc, char **argv)
+{
+    (void)argc;
+    struct vodq_err e = {0};
+    /* a program built with older headers: fields past its size are not read */
+    struct vodq_client_opts o = {.size = offsetof(struct vodq_client_opts, tls_ca_file),
+                                 .redis_url = argv[1], .tls_ca_file = "/nonexistent",
+                                 .secret_key_file = "/nonexistent"};
+    struct vodq_client *c = vodq_client_open_opts(&o, &e);
+    CHECK("open with a short options struct", c != NULL);
+    if (!c)
+        return 1;
+    char id[129], msg[64] = "";
+    vodq_submit(c, "{\"id\":\"ops1\",\"type\":\"sleep\",\"sleep\":{\"ms\":1},\"delay_ms\":600000}",
+                id, sizeof(id), &e);
+    char *l = NULL;
+    for (int i = 0; i < 100; i++, nap()) { /* the scheduler creates it delayed */
+        free(l);
+        l = vodq_job_list(c, "delayed", 10, &e);
+        if (l && strstr(l, "\"id\":\"ops1\""))
+            break;
+    }
+    CHECK("vodq_job_list finds the delayed job", l && l[0] == '[' && strstr(l, "\"id\":\"ops1\""));
+    free(l);
+    CHECK("vodq_job_control pause", vodq_job_control(c, "ops1", "pause", NULL, msg, sizeof(msg), &e) == VODQ_OK &&
+                                        !strcmp(msg, "paused"));
+    CHECK("vodq_job_control cancel", vodq_job_control(c, "ops1", "cancel", NULL, msg, sizeof(msg), &e) == VODQ_OK &&
+                                         !strcmp(msg, "cancelled"));
+    CHECK("vodq_job_control refuses a second cancel",
+          vodq_job_control(c, "ops1", "cancel", NULL, msg, sizeof(msg), &e) == VODQ_ERR_INVALID);
+    char *st = vodq_stats(c, 0, &e);
+    CHECK("vodq_stats", st && strstr(st, "\"queue\":\"default\"") && strstr(st, "\"cancelled\":1"));
+    free(st);
+    char *w = NULL;
+    for (int i = 0; i < 50 && !(w && strstr(w, "\"beat_at\"")); i++, nap()) {
+        free(w);
+        w = vodq_workers(c, &e);
+    }
+    CHECK("vodq_workers lists the worker", w && strstr(w, "\"info\":{"));
+    free(w);
+    CHECK("vodq_media_set", vodq_media_set(c, "vid-1", "/m/a.mp4", &e) == VODQ_OK);
+    char *m = vodq_media_list(c, &e);
+    CHECK("vodq_media_list", m && !strcmp(m, "{\"vid-1\":\"/m/a.mp4\"}"));
+    free(m);
+    CHECK("vodq_media_remove", vodq_media_remove(c, "vid-1", &e) == VODQ_OK &&
+                                   vodq_media_remove(c, "vid-1", &e) == VODQ_ERR_NOTFOUND);
+    long long removed = -1, refused = -1;
+    CHECK("vodq_purge (nothing old enough)",
+          vodq_purge(c, "cancelled", 3600000, &removed, &refused, &e) == VODQ_OK && removed == 0);
+    CHECK("vodq_job_remove", vodq_job_remove(c, "ops1", &e) == VODQ_OK &&
+                                 vodq_job_remove(c, "ops1", &e) == VODQ_ERR_NOTFOUND);
+    char *d = vodq_dead_list(c, &e);
+    CHECK("vodq_dead_list", d && !strcmp(d, "[]"));
+    free(d);
+    vodq_client_close(c);
+    return 0;
+}
+C
+check "the operator's API builds from the prefix (C99)" \
+  gcc -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror "${san[@]}" -o "$T_DIR/ops" "$T_DIR/ops.c" \
+  $flags -Wl,-rpath,"$lib"
+"$T_DIR/ops" "$REDIS_URL" >"$T_DIR/ops.out" 2>&1 || true
+while read -r res what; do
+  if [ "$res" = ok ]; then ok "API: $what"; else not_ok "API: $what ($res)"; fi
+done <"$T_DIR/ops.out"
+expect_eq "every API check ran" 13 "$(grep -c '^ok\|^FAIL' "$T_DIR/ops.out")"
+
 M=$T_DIR/media; mkdir -p "$M" "$T_DIR/exports" "$T_DIR/exports2"
 ffmpeg -loglevel error -f lavfi -i testsrc2=size=160x120:rate=25 -t 1.5 -c:v libx264 -preset ultrafast \
   -pix_fmt yuv420p "$M/a.mp4"

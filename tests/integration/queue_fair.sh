@@ -1,5 +1,5 @@
 #!/bin/bash
-# Fair claiming (docs/protocol.md section 13): priorities with aging, tenants taken in
+# Fair claiming (docs/protocol.md section 17): priorities with aging, tenants taken in
 # turn (weights), a per-tenant cap on running jobs, rate limits per tenant and per lane
 # that wait without polling, a worker killed while running a tenant's job, and control
 # commands on waiting jobs. Each part runs on a queue of its own on one real

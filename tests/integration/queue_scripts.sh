@@ -6,16 +6,6 @@
 . "$VODQ_TESTS/lib.sh"
 redis_start
 Q='vodq:{default}:'
-# lua SCRIPT RID ARGS...: runs common.lua + SCRIPT.lua like shared/proto.c does
-declare -A SHA
-lua() {
-  local name=$1 rid=$2; shift 2
-  if [ -z "${SHA[$name]:-}" ]; then
-    SHA[$name]=$(cat "$VODQ_SRC/shared/lua/common.lua" <(echo) "$VODQ_SRC/shared/lua/$name.lua" |
-      rcli -x SCRIPT LOAD)
-  fi
-  rcli EVALSHA "${SHA[$name]}" 1 "${Q}stats" "$Q" 1000 3600 "$@" "$rid"
-}
 submit() { # submit ID [LANE] [SPEC] [REQUIRE]: creates a queued job through submit.lua
   local spec=${3:-"{\"id\":\"$1\",\"type\":\"sleep\",\"sleep\":{\"ms\":0}}"}
   lua submit "" "$1" sleep "$spec" queued "" 3 0 100 1000 "" "" "${2:-sleep}" 0 60 "${4:-}"

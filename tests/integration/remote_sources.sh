@@ -7,6 +7,10 @@
 #    leaves no output; a stalled server fails within the stall bound;
 #  - s3:// from the Swift S3 server with credentials from --inputs, and a wrong
 #    secret refused (403) without echoing it;
+#  - progressive: a faststart MP4 from a slow server renders with the framemd5 of
+#    the local file's render (and with progressive off); a timeline using only the
+#    head renders though the server stalls after half the file; a server closing
+#    mid-download fails naming the URL without its query, no partial cache entry;
 #  - the worker: a compose job with compose.inputs and an s3:// clip, an http
 #    overlay and an http caption font succeeds; a 404 goes dead after one attempt.
 . "$VODQ_TESTS/lib.sh"
@@ -105,6 +109,57 @@ check "the stall error names the URL" grep -q "$URL/stall/clip.mp4" "$T_DIR/c6.l
 check "no query string in the stall error" bash -c "! grep -q SEKRET '$T_DIR/c6.log'"
 check "no output file, no temp file" bash -c "[ ! -e '$T_DIR/o6.mp4' ] && ! ls '$T_DIR/cache' | grep -q part-"
 
+# ---- progressive: a faststart MP4 decodes while it downloads (a slow server, 400 kB/s)
+ffmpeg -loglevel error -f lavfi -i testsrc2=size=320x240:rate=30 -f lavfi -i sine=f=550 -t 6 \
+  -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest -movflags +faststart "$W/fast.mp4"
+for n in 2 3 4; do cp "$W/fast.mp4" "$W/fast$n.mp4"; done
+SP=$(free_port)
+/usr/bin/python3 "$VODQ_TESTS/http_source.py" "$W" "$SP" "$T_DIR/sreq.log" 400000 >"$T_DIR/shttp.log" 2>&1 &
+T_PIDS+=("$!")
+wait_for 10 curl -sf -o /dev/null -I "http://127.0.0.1:$SP/fast.mp4" || { echo "slow http server did not start"; exit 1; }
+SURL=http://127.0.0.1:$SP
+md5s() { ffmpeg -v error -i "$1" -f framemd5 - | md5sum | cut -d' ' -f1; }
+timeline "$W/fast.mp4" >"$T_DIR/tpl.json"
+check "progressive: the local render" "${C[@]}" "$T_DIR/tpl.json" "$T_DIR/opl.mp4" 2>"$T_DIR/cpl.log"
+timeline "$SURL/fast.mp4?sig=p" >"$T_DIR/tp.json"
+P=(timeout 120 $VODQ_WRAP "$CMP" --fetch-range-bytes 131072 --json)
+rc=0; "${P[@]}" --cache-dir "$T_DIR/pcache" "$T_DIR/tp.json" "$T_DIR/op.mp4" >"$T_DIR/op.json" 2>"$T_DIR/cp.log" || rc=$?
+expect_eq "progressive: the render of the URL" 0 "$rc"
+expect_eq "progressive: the same frames and samples as the local render (framemd5)" "$(md5s "$T_DIR/opl.mp4")" "$(md5s "$T_DIR/op.mp4")"
+check "progressive: the result has ttff_ms" python3 -c "
+import json,sys; r=json.load(open(sys.argv[1])); assert r['ttff_ms'] > 0, r" "$T_DIR/op.json"
+check "progressive: no temp file left" bash -c "! ls '$T_DIR/pcache' | grep -q part-"
+check "progressive: a cache entry, when any, is the whole file" bash -c "for f in '$T_DIR'/pcache/*.mp4; do [ -e \"\$f\" ] || continue; cmp -s \"\$f\" '$W/fast.mp4' || exit 1; done"
+timeline "$SURL/fast2.mp4" >"$T_DIR/tn.json"
+echo '{"progressive":false}' >"$T_DIR/np.json"
+check "progressive off (inputs.progressive false): renders" "${P[@]}" --inputs "$T_DIR/np.json" --cache-dir "$T_DIR/ncache" "$T_DIR/tn.json" "$T_DIR/on.mp4" 2>"$T_DIR/cn.log"
+expect_eq "progressive off: the same framemd5" "$(md5s "$T_DIR/opl.mp4")" "$(md5s "$T_DIR/on.mp4")"
+check "progressive off: the whole file is cached" cmp -s "$T_DIR/ncache/$(ls "$T_DIR/ncache" | grep '\.mp4$')" "$W/fast2.mp4"
+# only the head is needed: the server sends half of the file and then stalls; a
+# timeline using the first second renders from the growing file (a full download
+# could never end), and the download stopped after it leaves no cache entry
+cat >"$T_DIR/th.json" <<JSON
+{"version":1,"tracks":[{"clips":[{"type":"video","src":"$SURL/halfstall/fast3.mp4","out":1}]}],
+ "output":{"width":320,"height":240,"fps":30,"preset":"ultrafast","crf":30}}
+JSON
+check "progressive: renders from the first half while the rest never comes" \
+  "${P[@]}" --fetch-stall-s 100 --cache-dir "$T_DIR/hcache" "$T_DIR/th.json" "$T_DIR/oh.mp4" 2>"$T_DIR/ch.log"
+expect_eq "progressive: 30 frames from the head" 30 "$(frames "$T_DIR/oh.mp4")"
+check "progressive: the unfinished download leaves no cache entry nor temp file" \
+  bash -c "! ls '$T_DIR/hcache' | grep -q -e '\.mp4$' -e part-"
+# a server that closes mid-download: the render fails naming the URL without its
+# query string, and no partial cache entry is left
+cat >"$T_DIR/tt.json" <<JSON
+{"version":1,"tracks":[{"clips":[{"type":"video","src":"$SURL/trunc/fast4.mp4?sig=SEKRET-TR"}]}],
+ "output":{"width":320,"height":240,"fps":30,"preset":"ultrafast","crf":30}}
+JSON
+rc=0; "${P[@]}" --fetch-attempts 2 --cache-dir "$T_DIR/tcache" "$T_DIR/tt.json" "$T_DIR/ot.mp4" 2>"$T_DIR/ct.log" || rc=$?
+expect_eq "truncated source: the render fails" 1 "$rc"
+check "truncated source: the error names the URL" grep -q "source $SURL/trunc/fast4.mp4: download failed" "$T_DIR/ct.log"
+check "truncated source: no query string in the error" bash -c "! grep -q SEKRET '$T_DIR/ct.log'"
+check "truncated source: no output, no cache entry, no temp file" \
+  bash -c "[ ! -e '$T_DIR/ot.mp4' ] && ! ls '$T_DIR/tcache' | grep -q -e '\.mp4$' -e part-"
+
 # ---- s3:// from the Swift S3 server
 if /usr/bin/python3 -c 'import swift' 2>/dev/null; then
   s3_start srcbkt
@@ -135,6 +190,19 @@ if /usr/bin/python3 -c 'import swift' 2>/dev/null; then
   expect_eq "worker: 60 frames" 60 "$(frames "$T_DIR/out/r1.mp4")"
   check "worker: a fetch phase was reported" bash -c "redis-cli -p $REDIS_PORT XRANGE 'vodq:{default}:events' - + | grep -q '\"phase\":\"fetch\"'"
   check "worker log has no secret" bash -c "! grep -q testing '$T_DIR/w1.log'"
+  printf '{"id":"r3","type":"compose","compose":{"timeline":%s,"output":"%s"}}' \
+    "$(timeline "$SURL/fast.mp4?sig=w")" "$T_DIR/out/r3.mp4" | ctl submit - >/dev/null
+  check "worker: a progressive source composes" wait_state r3 succeeded 120
+  expect_eq "worker: progressive render, framemd5 of the local render" "$(md5s "$T_DIR/opl.mp4")" "$(md5s "$T_DIR/out/r3.mp4")"
+  check "worker: the result has ttff_ms" grep -q '"ttff_ms":[1-9]' <<<"$(job_field r3 result)"
+  # the download goes on after the render (if that ended first) and completes the entry
+  wcached() { for f in "$T_DIR"/wcache/*.mp4; do cmp -s "$f" "$W/fast.mp4" && return 0; done; return 1; }
+  check "worker: the progressive source ends up whole in the cache" wait_for 60 wcached
+  check "worker: no temp file left" bash -c "! ls '$T_DIR/wcache' | grep -q part-"
+  printf '{"id":"r4","type":"compose","compose":{"timeline":%s,"output":"%s"}}' \
+    "$(timeline "$SURL/fast.mp4?sig=w2")" "$T_DIR/out/r4.mp4" | ctl submit - >/dev/null
+  check "worker: the same object again" wait_state r4 succeeded 120
+  expect_eq "worker: fetched once (one GET for both jobs)" 1 "$(grep -c '^GET /fast.mp4?sig=w' "$T_DIR/sreq.log")"
   printf '{"id":"r2","type":"compose","max_attempts":3,"compose":{"timeline":%s,"output":"%s"}}' \
     "$(timeline "$URL/gone.mp4?X-Sig=SEKRET-W")" "$T_DIR/out/r2.mp4" | ctl submit - >/dev/null
   check "worker: a 404 source goes dead" wait_state r2 dead 60

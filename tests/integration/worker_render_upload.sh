@@ -10,7 +10,9 @@
 #  3. kill -9 of the worker mid-way: another worker renders again, reuses the
 #     checkpointed parts whose bytes are identical, and the object is correct;
 #     the dead worker's temporary folder is swept;
-#  4. kill -9, then cancel: the next worker aborts the multipart upload.
+#  4. kill -9, then cancel: the next worker aborts the multipart upload;
+#  0. (first) a "then" upload without a file after a compose with "upload" is
+#     refused at submit (there is no export to take).
 . "$VODQ_TESTS/lib.sh"
 /usr/bin/python3 -c 'import swift' 2>/dev/null || { echo "# swift not installed"; exit 77; }
 redis_start
@@ -34,6 +36,15 @@ dur() { ffprobe -v error -show_entries format=duration -of csv=p=0 "$1"; }
 WOPTS=(--slots-compose 1 --slots-upload 0 --slots-sleep 0 --heartbeat-ms 300 --progress-ms 100 --work-dir "$W")
 start_scheduler s1 --lease-ms 5000 --worker-timeout-ms 2000 --tick-ms 100
 start_worker w1 "${WOPTS[@]}"
+
+# 0. a compose with "upload" leaves no export (its temporary file is gone when it
+# succeeds): a "then" upload without a file is refused at submit, naming then[0]
+rc=0
+printf '{"id":"ru0","type":"compose","compose":{"timeline":%s,"upload":{"s3":%s}},"then":[{"type":"upload","upload":{"s3":%s}}]}' \
+  "$TL" "$(s3sec ru0.mp4)" "$(s3sec ru0-copy.mp4)" | ctl submit - >"$T_DIR/ru0.out" 2>&1 || rc=$?
+expect_eq "then upload without file after compose.upload: submit fails" 1 "$rc"
+check "the error names then[0].upload.file" grep -q 'then\[0\].upload.file: missing, and compose.upload leaves no export' "$T_DIR/ru0.out"
+expect_eq "the job is rejected, not run" rejected "$(job_field ru0 state)"
 
 # the reference: a plain render of the same timeline
 echo "$TL" >"$T_DIR/tl.json"

@@ -81,4 +81,36 @@ check "wrong secret: job goes dead" wait_state up5 dead 30
 e=$(job_field up5 error)
 check "error says the signature was refused ($e)" grep -qi "signature" <<<"$e"
 check "error does not show the secret" bash -c "! grep -q WRONGSECRET <<<'$e'"
+# transient failures through tests/faultproxy.py (every UploadPart 3 is reset after
+# it reached the server): on the last attempt the job goes dead and its multipart
+# upload is aborted; with attempts left the upload stays open for the retry (its
+# checkpoint resumes it), and a cancel of the delayed job aborts it
+PXPORT=$(free_port)
+/usr/bin/python3 "$VODQ_TESTS/faultproxy.py" --listen "$PXPORT" --upstream "${EP##*:}" \
+  --mode reset --match '^PUT .*partNumber=3&' --nth 1 --count 100000 --log "$T_DIR/px.log" \
+  >"$T_DIR/px.out" 2>&1 &
+T_PIDS+=($!)
+wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PXPORT" 2>/dev/null
+pjob() { # pjob ID KEY MAX_ATTEMPTS BACKOFF_MS
+  cat <<JSON
+{"id":"$1","type":"upload","max_attempts":$3,"backoff":{"base_ms":$4,"max_ms":$4},
+ "upload":{"file":"$T_DIR/big.bin","part_size":5242880,"parallel":2,"max_attempts":2,"retry_base_ms":50,
+   "s3":{"url":"s3://$B/$2","endpoint":"http://127.0.0.1:$PXPORT","region":"us-east-1",
+         "access_key":"test:tester","secret_key":"testing","path_style":true}}}
+JSON
+}
+before=$(open_uploads)
+pjob up6 lastfail.bin 2 200 | ctl submit - >/dev/null
+check "part 3 reset every time: the job goes dead" wait_state up6 dead 120
+expect_eq "it was tried twice (the failure is transient)" 2 "$(job_field up6 attempts)"
+check "the fault was injected" grep -q 'partNumber=3&.* -> reset' "$T_DIR/px.log"
+expect_eq "dead after its last attempt: multipart upload aborted" "$before" "$(open_uploads)"
+expect_eq "dead: checkpoint hash deleted" 0 "$(rcli EXISTS 'vodq:{default}:ckpt:up6')"
+pjob up7 retrycancel.bin 3 600000 | ctl submit - >/dev/null
+check "transient failure with attempts left: delayed" wait_state up7 delayed 90
+expect_eq "its multipart upload stays open for the retry" $((before + 1)) "$(open_uploads)"
+check "cancel the delayed job" ctl cancel up7
+check "cancelled" wait_state up7 cancelled 30
+expect_eq "cancelled while delayed: multipart upload aborted" "$before" "$(open_uploads)"
+expect_eq "cancelled: checkpoint hash deleted" 0 "$(rcli EXISTS 'vodq:{default}:ckpt:up7')"
 t_done

@@ -123,12 +123,26 @@ static void test_spec(void **state)
     vodq_keyring_free(k);
 }
 
+/* RFC 4231 test cases 1 and 2: webhook signatures (X-Vodq-Signature) */
+static void test_hmac_sha256(void **state)
+{
+    (void)state;
+    char out[65];
+    unsigned char k1[20];
+    memset(k1, 0x0b, sizeof(k1));
+    vodq_hmac_sha256_hex(k1, sizeof(k1), "Hi There", 8, out);
+    assert_string_equal(out, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    vodq_hmac_sha256_hex("Jefe", 4, "what do ya want for nothing?", 28, out);
+    assert_string_equal(out, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_and_tamper),
         cmocka_unit_test(test_bad_keyrings),
         cmocka_unit_test(test_spec),
+        cmocka_unit_test(test_hmac_sha256),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

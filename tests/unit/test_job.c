@@ -157,7 +157,7 @@ static void test_spec_sleep_ms_null(void **state)
     expect_bad("{\"type\":\"sleep\",\"sleep\":{\"ms\":null}}", "sleep.ms", "missing");
 }
 
-/* fair claiming: priority 0..9 and tenant (docs/protocol.md §13) */
+/* fair claiming: priority 0..9 and tenant (docs/protocol.md §17) */
 static void test_spec_priority_tenant(void **state)
 {
     (void)state;
@@ -222,6 +222,36 @@ static void test_spec_attempts_timeout_backoff(void **state)
     assert_int_equal(s.backoff_max_ms, defs.backoff_max_ms);
     assert_int_equal(s.max_attempts, 3);
     vodq_job_spec_cleanup(&s);
+}
+
+/* "id": null asks for a made id: the normalised spec has one "id" key, and it
+ * parses again to the same job (found by fuzz_job: it used to keep both). */
+static void test_spec_id_null(void **state)
+{
+    (void)state;
+    struct vodq_job_spec s, again;
+    parse_ok("{\"id\":null," SLEEP_OK "}", &s);
+    assert_false(s.id_given);
+    const char *first = strstr(s.json, "\"id\"");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "\"id\""));
+    parse_ok(s.json, &again);
+    assert_string_equal(again.id, s.id);
+    assert_string_equal(again.json, s.json);
+    vodq_job_spec_cleanup(&again);
+    vodq_job_spec_cleanup(&s);
+}
+
+/* vodq_json_has looks for a member, not for text: an upload section whose key
+ * is named "file" has no file (it used to be found by strstr). */
+static void test_json_has(void **state)
+{
+    (void)state;
+    assert_true(vodq_json_has("{\"file\":\"/a.mp4\"}", "file"));
+    assert_false(vodq_json_has("{\"s3\":{\"key\":\"file\"}}", "file"));
+    assert_false(vodq_json_has("{\"s3\":{\"file\":\"x\"}}", "file"));
+    assert_false(vodq_json_has("{\"file\":null}", "file"));
+    assert_false(vodq_json_has("not json", "file"));
 }
 
 /* A rejected spec still reports its id when the id itself is usable. */
@@ -372,7 +402,7 @@ static void test_spec_then(void **state)
     snprintf(spec + n, sizeof(spec) - (size_t)n, "]}");
     expect_bad(spec, "then", "at most 16");
     expect_bad("{" SLEEP_OK ",\"then\":[{\"id\":\"x\"," SLEEP_OK "}]}", "then[0]",
-               "id, session and then are set by the parent job");
+               "id and session are set by the parent job");
     expect_bad("{" SLEEP_OK ",\"then\":[{" SLEEP_OK "},"
                "{\"type\":\"sleep\",\"sleep\":{\"ms\":-1}}]}",
                "then[1]: sleep.ms", "must be an integer");
@@ -390,6 +420,19 @@ static void test_spec_then(void **state)
     assert_null(cJSON_GetObjectItem(child, "id"));
     cJSON_Delete(root);
     vodq_job_spec_cleanup(&s);
+    /* a compose with "upload" leaves no export (and no cover file): a child upload
+     * without a file, or with "$cover", is refused at submit naming then[i] */
+#define CU "{\"type\":\"compose\",\"compose\":{\"timeline\":{},\"upload\":{\"s3\":{}}},"
+    expect_bad(CU "\"then\":[{" SLEEP_OK "},{\"type\":\"upload\",\"upload\":{\"s3\":{}}}]}",
+               "then[1].upload.file", "compose.upload leaves no export");
+    expect_bad(CU "\"then\":[{\"type\":\"upload\",\"upload\":{\"s3\":{},"
+                  "\"file\":\"$cover\"}}]}",
+               "then[0].upload.file", "\"$cover\" has no file");
+    /* with a file of its own it is an ordinary upload */
+    parse_ok(CU "\"then\":[{\"type\":\"upload\",\"upload\":{\"s3\":{},\"file\":\"/d/x.mp4\"}}]}",
+             &s);
+    vodq_job_spec_cleanup(&s);
+#undef CU
 }
 
 static void test_spec_too_big(void **state)
@@ -639,12 +682,79 @@ static void test_spec_require(void **state)
 #undef CO
 }
 
+/* fan-in: a group of member specs, nested, with then jobs */
+static void test_spec_group(void **state)
+{
+    (void)state;
+    struct vodq_job_spec s;
+    parse_ok("{\"type\":\"group\",\"group\":{\"jobs\":[{" SLEEP_OK "},{\"type\":\"group\","
+             "\"group\":{\"jobs\":[{" SLEEP_OK "}]},\"then\":[{" SLEEP_OK "}]}],"
+             "\"fail_fast\":true,\"then_on\":\"all_ended\"},"
+             "\"then\":[{\"type\":\"upload\",\"upload\":{\"file\":\"$member:1\",\"s3\":{}}}]}",
+             &s);
+    assert_true(s.group);
+    assert_string_equal(vodq_job_spec_type_name(&s), "group");
+    assert_string_equal(vodq_job_spec_lane_name(&s), "group");
+    /* the members and then jobs carry their lanes for the Lua scripts */
+    if (!strstr(s.json, "\"lane\":\"sleep\"") || !strstr(s.json, "\"lane\":\"group\"") ||
+        !strstr(s.json, "\"lane\":\"upload\""))
+        fail_msg("members without their lanes: %s", s.json);
+    struct vodq_job_spec again; /* the normalised spec passes again */
+    parse_ok(s.json, &again);
+    vodq_job_spec_cleanup(&again);
+    vodq_job_spec_cleanup(&s);
+    static const struct bad b[] = {
+        {"{\"type\":\"group\"}", "group", "missing"},
+        {"{\"type\":\"group\",\"group\":{\"jobs\":[]}}", "group.jobs", "1-100"},
+        {"{\"type\":\"group\",\"group\":{\"jobs\":{}}}", "group.jobs", "1-100"},
+        {"{\"type\":\"group\",\"group\":{\"jobs\":[{" SLEEP_OK "}],\"x\":1}}", "group.x",
+         "unknown field"},
+        {"{\"type\":\"group\",\"group\":{\"jobs\":[{" SLEEP_OK "}],\"fail_fast\":1}}",
+         "group.fail_fast", "true or false"},
+        {"{\"type\":\"group\",\"group\":{\"jobs\":[{" SLEEP_OK "}],\"then_on\":\"x\"}}",
+         "group.then_on", "all_ended"},
+        {"{\"type\":\"group\",\"group\":{\"jobs\":[{\"id\":\"a\"," SLEEP_OK "}]}}",
+         "group.jobs[0]", "set by the group"},
+        {"{\"type\":\"group\",\"group\":{\"jobs\":[{" SLEEP_OK "},{\"type\":\"sleep\"}]}}",
+         "group.jobs[1]: sleep", "missing"},
+        {"{\"type\":\"group\",\"group\":{\"jobs\":[{\"type\":\"group\",\"group\":{\"jobs\":"
+         "[{\"type\":\"sleep\",\"sleep\":{\"ms\":-1}}]}}]}}",
+         "group.jobs[0]: group.jobs[0]: sleep.ms", "must be an integer"},
+        {"{\"type\":\"group\",\"group\":{\"jobs\":[{" SLEEP_OK "}]},\"delay_ms\":5}", "group",
+         "for its members"},
+        {"{\"type\":\"group\",\"sleep\":{\"ms\":1},\"group\":{\"jobs\":[{" SLEEP_OK "}]}}",
+         "sleep", "not allowed in a job of type group"},
+        {"{" SLEEP_OK ",\"group\":{}}", "group", "not allowed in a job of type sleep"},
+        /* a group without a session: its then uploads name their file */
+        {"{\"type\":\"group\",\"group\":{\"jobs\":[{" SLEEP_OK "}]},"
+         "\"then\":[{\"type\":\"upload\",\"upload\":{\"s3\":{}}}]}",
+         "then[0]: upload.file", "missing"},
+    };
+    expect_bad_list(b, sizeof(b) / sizeof(b[0]));
+    /* nesting is bounded */
+    char deep[4096] = "";
+    size_t n = 0;
+    for (int i = 0; i < 10; i++)
+        n += (size_t)snprintf(deep + n, sizeof(deep) - n, "{\"type\":\"group\",\"group\":{\"jobs\":[");
+    n += (size_t)snprintf(deep + n, sizeof(deep) - n, "{" SLEEP_OK "}");
+    for (int i = 0; i < 10; i++)
+        n += (size_t)snprintf(deep + n, sizeof(deep) - n, "]}}");
+    expect_bad(deep, "group.jobs[0]", "nested more than 8 levels deep");
+    /* a session is given to the members for the check: an upload without a file passes */
+    parse_ok("{\"type\":\"group\",\"session\":\"s1\",\"group\":{\"jobs\":[{\"type\":\"upload\","
+             "\"upload\":{\"s3\":{}}}]}}",
+             &s);
+    if (strstr(strstr(s.json, "\"jobs\""), "\"session\""))
+        fail_msg("the group's session was written into a member: %s", s.json);
+    vodq_job_spec_cleanup(&s);
+}
+
 static void test_state_names(void **state)
 {
     (void)state;
     static const char *names[VODQ_JOB__COUNT] = {
         "submitted", "queued",    "active", "paused",    "waiting_auth", "waiting_session",
-        "delayed",   "succeeded", "dead",   "cancelled", "rejected",
+        "delayed",   "succeeded", "dead",   "cancelled", "rejected", "waiting_members",
     };
     for (int i = 0; i < VODQ_JOB__COUNT; i++) {
         assert_string_equal(vodq_job_state_name(i), names[i]);
@@ -929,10 +1039,13 @@ int main(void)
         cmocka_unit_test(test_spec_sleep),
         cmocka_unit_test(test_spec_require),
         cmocka_unit_test(test_spec_sleep_ms_null),
+        cmocka_unit_test(test_spec_id_null),
+        cmocka_unit_test(test_json_has),
         cmocka_unit_test(test_spec_attempts_timeout_backoff),
         cmocka_unit_test(test_spec_id_session),
         cmocka_unit_test(test_spec_compose_upload),
         cmocka_unit_test(test_spec_then),
+        cmocka_unit_test(test_spec_group),
         cmocka_unit_test(test_spec_too_big),
         cmocka_unit_test(test_spec_len),
         cmocka_unit_test(test_spec_trailing_garbage),

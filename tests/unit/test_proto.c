@@ -145,6 +145,7 @@ static void test_scripts(void **state)
         [VODQ_LUA_RECLAIM] = "reclaim",     [VODQ_LUA_REAP] = "reap",
         [VODQ_LUA_CKPT] = "ckpt",           [VODQ_LUA_SESSION] = "session",
         [VODQ_LUA_REMOVE] = "remove",
+        [VODQ_LUA_SCHEDULE] = "schedule",   [VODQ_LUA_HOOK] = "hook",
     };
     char *common = read_lua("common");
     size_t cl = strlen(common);

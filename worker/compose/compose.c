@@ -4,6 +4,7 @@
 #include "worker/compose/aliyun.h"
 #include "worker/compose/engine.h"
 #include "worker/compose/hw.h"
+#include "worker/compose/input.h"
 #include "worker/compose/plan.h"
 #include "worker/compose/timeline.h"
 
@@ -30,7 +31,16 @@ struct cmp_ctx {
     struct vodq_task_io *io;
     bool fetched;
     struct vodq_task_io fio; /* the io the resolver sees (progress rescaled) */
+    int64_t t0_ms;           /* when the compose started (monotonic) */
+    int64_t ttff_ms;         /* from then to the first frame the render made; 0 before */
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 void vodq_compose_set_resolver(const struct vodq_compose_resolver *r)
 {
@@ -38,6 +48,14 @@ void vodq_compose_set_resolver(const struct vodq_compose_resolver *r)
         g_resolver = *r;
     else
         memset(&g_resolver, 0, sizeof(g_resolver));
+    vodq_input_set_resolver(r);
+}
+
+enum vodq_rc vodq_compose_fetch_failure(void *lease, struct vodq_err *err)
+{
+    if (!lease || !g_resolver.grow_error)
+        return VODQ_OK;
+    return g_resolver.grow_error(g_resolver.arg, lease, err);
 }
 
 /* The worker's default watchdog (compose-stall-timeout-s); 0 = the engine's. */
@@ -60,6 +78,8 @@ static enum vodq_rc cmp_progress(void *opaque, int64_t done_ms, int64_t total_ms
     struct vodq_task_io *io = c->io;
     char extra[160];
 
+    if (frames > 0 && c->ttff_ms == 0)
+        c->ttff_ms = mono_ms() - c->t0_ms;
     if (io->progress == NULL)
         return VODQ_OK;
     if (c->fetched && total_ms > 0) { /* the render is the last 100 - FETCH_SHARE percent */
@@ -606,6 +626,8 @@ static enum vodq_rc cmp_plan(struct cmp_ctx *ctx, const cJSON *spec, const char 
         rc = cmp_check_roots(roots, tl, err);
     if (rc == VODQ_OK)
         rc = vodq_timeline_probe(tl, err);
+    if (rc != VODQ_OK && vodq_compose_fetch_failure(*lease, err) != VODQ_OK)
+        return err->code; /* a source's download failed while it was probed */
     if (rc == VODQ_OK)
         rc = vodq_plan_build(tl, plan, err);
     /* the timeline or its media: retrying cannot help */
@@ -663,6 +685,7 @@ enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
 
     memset(&ctx, 0, sizeof(ctx));
     ctx.io = io;
+    ctx.t0_ms = mono_ms();
 
     memset(&tl, 0, sizeof(tl));
     memset(&plan, 0, sizeof(plan));
@@ -716,10 +739,22 @@ enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
     if (plan.out.cover_path)
         sweep_for(plan.out.cover_path);
     rc = vodq_engine_render(&plan, out->valuestring, &o, &st, err);
-    if (rc == VODQ_ERR_MEDIA && err && strstr(err->msg, "encoder") != NULL)
+    if (rc != VODQ_OK && rc != VODQ_ERR_CANCELLED && rc != VODQ_ERR_PAUSED && err &&
+        vodq_compose_fetch_failure(lease, err) != VODQ_OK)
+        rc = err->code; /* a source's download failed while it was read */
+    else if (rc == VODQ_ERR_MEDIA && err && strstr(err->msg, "encoder") != NULL)
         err->permanent = true;
     if (rc == VODQ_OK && result) {
         result->result_json = cmp_result(out->valuestring, &st, &plan, dropped, notes);
+        cJSON *rj = result->result_json ? cJSON_Parse(result->result_json) : NULL;
+        if (rj && cJSON_AddNumberToObject(rj, "ttff_ms", (double)ctx.ttff_ms)) {
+            char *t = cJSON_PrintUnformatted(rj);
+            if (t) {
+                free(result->result_json);
+                result->result_json = t;
+            }
+        }
+        cJSON_Delete(rj);
         if (result->result_json == NULL)
             rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
     }

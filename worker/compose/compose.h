@@ -37,11 +37,23 @@ struct vodq_compose_resolver {
                             size_t n, char **paths, void **lease, struct vodq_task_io *io,
                             struct vodq_err *err);
     void (*release)(void *arg, void *lease);
+    /* Progressive sources (each may be NULL): a path resolve returned may
+     * still be downloading; see vodq_fetch_grow_open, _wait and _error. The
+     * compose reads such a file through worker/compose/input.c. */
+    int (*grow_open)(void *arg, const char *path, int64_t *size);
+    int64_t (*grow_wait)(void *arg, const char *path, int64_t need, int timeout_ms,
+                         struct vodq_err *err);
+    enum vodq_rc (*grow_error)(void *arg, void *lease, struct vodq_err *err);
 };
 
 /* Sets the resolver every later compose uses (copied; NULL = none: a timeline
  * with URL sources then fails). Call once at start-up, before any compose runs. */
 void vodq_compose_set_resolver(const struct vodq_compose_resolver *r);
+
+/* VODQ_OK, or (err filled) the failure of a progressive download of lease
+ * (vodq_compose_plan's): a render that read a growing source and failed
+ * reports this instead of its read error. */
+enum vodq_rc vodq_compose_fetch_failure(void *lease, struct vodq_err *err);
 
 /* Removes OUT.part-XXXXXX temp files that a killed render left behind in
  * folder dir when they were last modified more than min_age_s ago (0: any

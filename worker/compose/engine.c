@@ -13,6 +13,7 @@
 #include "worker/compose/engine.h"
 
 #include "worker/compose/hw.h"
+#include "worker/compose/input.h"
 #include "worker/compose/timeline.h"
 
 #include "shared/metrics.h"
@@ -576,7 +577,7 @@ static enum vodq_rc in_open(struct eng_input *in, struct vodq_err *err)
     int ret;
 
     in->vidx = in->aidx = -1;
-    if ((ret = avformat_open_input(&in->fmt, p->path, NULL, NULL)) < 0)
+    if ((ret = vodq_input_open(&in->fmt, p->path)) < 0)
         return vodq_err_set(err, ret == AVERROR(ENOENT) ? VODQ_ERR_NOTFOUND : VODQ_ERR_MEDIA,
                             ret, "%s: %s", p->path, av_err2str(ret));
     if ((ret = avformat_find_stream_info(in->fmt, NULL)) < 0)
@@ -1319,7 +1320,7 @@ static void eng_cleanup(struct eng *e)
         avcodec_free_context(&in->vdec);
         avcodec_free_context(&in->adec);
         av_packet_free(&in->sub);
-        avformat_close_input(&in->fmt);
+        vodq_input_close(&in->fmt);
         av_buffer_unref(&in->hwdev);
         pthread_cond_destroy(&in->cv);
         pthread_mutex_destroy(&in->mu);

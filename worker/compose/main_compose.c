@@ -132,6 +132,25 @@ static void lazy_release(void *arg, void *lease)
     vodq_fetch_release(l->f, lease);
 }
 
+static int lazy_grow_open(void *arg, const char *path, int64_t *size)
+{
+    struct lazy_fetch *l = arg;
+    return l->f ? vodq_fetch_grow_open(l->f, path, size) : -1;
+}
+
+static int64_t lazy_grow_wait(void *arg, const char *path, int64_t need, int timeout_ms,
+                              struct vodq_err *err)
+{
+    struct lazy_fetch *l = arg;
+    return l->f ? vodq_fetch_grow_wait(l->f, path, need, timeout_ms, err) : INT64_MAX;
+}
+
+static enum vodq_rc lazy_grow_error(void *arg, void *lease, struct vodq_err *err)
+{
+    struct lazy_fetch *l = arg;
+    return l->f ? vodq_fetch_grow_error(l->f, lease, err) : VODQ_OK;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -172,6 +191,9 @@ static void usage(FILE *f)
             "  --fetch-attempts N    attempts per source request, first included (6)\n"
             "  --fetch-range-bytes N sources above this are fetched in parallel ranges of this\n"
             "                        size (8 MiB)\n"
+            "  --no-progressive      render a remote source only once it is all downloaded\n"
+            "                        (default: MP4 with the moov first, MPEG-TS, WebM/MKV,\n"
+            "                        MP3, WAV, FLAC and Ogg are decoded while they download)\n"
             "  --version             print the version and exit\n"
             "  --help                this text\n"
             "SIGINT/SIGTERM cancel the render and remove the partial file.\n"
@@ -252,7 +274,8 @@ int main(int argc, char **argv)
     const char *pos[2] = {NULL, NULL}, *encoder = NULL, *cache_dir = getenv("VODQ_CACHE_DIR"),
                *inputs_file = NULL, *format = NULL, *map = NULL, *ocfg = NULL;
     long long cache_max = 0, stall_s = 0, attempts = 0, range_bytes = 0;
-    bool json = false, ffargs = false, probe = false, print_tl = false, lenient = false;
+    bool json = false, ffargs = false, probe = false, print_tl = false, lenient = false,
+         no_progressive = false;
     double seed = -1;
     double stall = 0;
     int npos = 0;
@@ -294,6 +317,8 @@ int main(int argc, char **argv)
             encoder = a + 10;
         } else if (strcmp(a, "--cache-dir") == 0 && i + 1 < argc) {
             cache_dir = argv[++i];
+        } else if (strcmp(a, "--no-progressive") == 0) {
+            no_progressive = true;
         } else if (strcmp(a, "--inputs") == 0 && i + 1 < argc) {
             inputs_file = argv[++i];
         } else if ((strcmp(a, "--cache-max-bytes") == 0 || strcmp(a, "--fetch-stall-s") == 0 ||
@@ -367,6 +392,7 @@ int main(int argc, char **argv)
         .max_attempts = (int)attempts,
         .range_bytes = range_bytes,
         .stall_timeout_ms = (long)stall_s * 1000,
+        .no_progressive = no_progressive,
         .endpoint = getenv("VODQ_INPUTS_ENDPOINT"),
         .region = getenv("VODQ_INPUTS_REGION"),
         .path_style = ps && (strcmp(ps, "1") == 0 || strcmp(ps, "true") == 0),
@@ -375,7 +401,8 @@ int main(int argc, char **argv)
         .session_token = getenv("VODQ_INPUTS_SESSION_TOKEN"),
     };
     struct lazy_fetch lf = {fo, NULL};
-    struct vodq_compose_resolver r = {&lf, lazy_resolve, lazy_release};
+    struct vodq_compose_resolver r = {&lf,           lazy_resolve,   lazy_release,
+                                      lazy_grow_open, lazy_grow_wait, lazy_grow_error};
     vodq_compose_set_resolver(&r);
     cJSON *inputs = NULL;
     if (inputs_file) {

@@ -1191,7 +1191,7 @@ struct argv {
 };
 
 /* Appends a printf-formatted argument; on failure marks a->oom. */
-static void vpush(struct argv *a, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vpush(struct argv *a, const char *fmt, va_list ap)
 {
     char *s = NULL;
 

@@ -5,6 +5,8 @@
  * rejected too: a typo ("volumne") would otherwise be silently ignored. */
 #include "worker/compose/timeline.h"
 
+#include "worker/compose/input.h"
+
 #include <cjson/cJSON.h>
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -1533,7 +1535,7 @@ static enum vodq_rc probe_file(const char *file, const char *path, bool want_vid
     info->near_s = -1;
     info->pix_fmt = -1;
     info->sar_num = info->sar_den = 1;
-    ret = avformat_open_input(&fmt, file, NULL, NULL);
+    ret = vodq_input_open(&fmt, file);
     if (ret < 0) {
         av_strerror(ret, msg, sizeof(msg));
         rc = vodq_err_set(err, VODQ_ERR_MEDIA, ret, "%s: cannot open %s: %s", path, file, msg);
@@ -1623,7 +1625,7 @@ static enum vodq_rc probe_file(const char *file, const char *path, bool want_vid
     }
     info->probed = true;
 fail:
-    avformat_close_input(&fmt);
+    vodq_input_close(&fmt);
     return rc;
 }
 

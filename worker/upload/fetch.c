@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,10 @@
 struct vodq_fetch {
     struct vodq_fetch_opts o; /* strings below point at the copies */
     char *cache_dir, *endpoint, *region, *access_key, *secret_key, *session_token;
+    pthread_mutex_t mu;   /* guards grows and every struct grow's shared fields */
+    pthread_cond_t cv;    /* broadcast when a download wrote bytes, ended or failed */
+    struct grow *grows;   /* progressive downloads of this process */
+    bool sync_init;       /* mu and cv are initialised */
 };
 
 /* One source of a call. */
@@ -49,6 +55,28 @@ struct src {
     bool cached;             /* found complete in the cache */
 };
 
+/* A progressive download: a thread of its own fetches the object into its
+ * temp file while readers (the render) follow the bytes written from the
+ * start on (vodq_fetch_grow_wait). It holds the exclusive cache lock until
+ * the file is complete and renamed into place, then a shared one until the
+ * last lease naming it is released. */
+struct grow {
+    struct vodq_fetch *f;
+    struct src s;            /* owned: url, get_url and t are the thread's */
+    char final[PATH_MAX];    /* the cache file it becomes */
+    pthread_t th;
+    atomic_bool stop;        /* set by the release: stop and remove the temp file */
+    int lock_fd;             /* the cache lock, exclusive while downloading */
+    /* under f->mu: */
+    int fd;                  /* a read-only handle of the temp file; -1 before */
+    int64_t avail;           /* bytes written from offset 0 on, without a gap */
+    bool done, failed;
+    struct vodq_err err;     /* the failure, naming the URL without its query */
+    int refs;                /* leases naming it */
+    bool detached;           /* no lease left: the thread frees it when it ends */
+    struct grow *next;
+};
+
 /* Headers one request carries besides the signature. */
 struct sctx {
     const struct vodq_target *t; /* NULL: not signed */
@@ -62,11 +90,15 @@ struct call {
     struct vodq_task_io *io;
     int64_t done_bytes;  /* finished bytes of this call */
     int64_t total_bytes; /* bytes to download */
+    struct grow *g;      /* the download is a progressive one (its own thread) */
+    bool progressive;    /* sources may be read while they download */
 };
 
 struct lease {
     int *fds; /* shared locks held */
     size_t n;
+    struct grow **gs; /* progressive downloads held (each holds its own lock) */
+    size_t ng;
 };
 
 /* ---- Small helpers ---- */
@@ -230,6 +262,14 @@ struct vodq_fetch *vodq_fetch_new(const struct vodq_fetch_opts *opts, struct vod
         f->o.range_bytes = 8 << 20;
     if (f->o.stall_timeout_ms <= 0)
         f->o.stall_timeout_ms = 20000;
+    /* mkdir -p: the default ~/.cache/vodq on a fresh machine has no ~/.cache yet */
+    for (char *sl = strchr(f->cache_dir + 1, '/'); sl; sl = strchr(sl + 1, '/')) {
+        *sl = '\0';
+        int mr = mkdir(f->cache_dir, 0700);
+        *sl = '/';
+        if (mr != 0 && errno != EEXIST)
+            break; /* the final mkdir below names the error */
+    }
     if (mkdir(f->cache_dir, 0700) != 0 && errno != EEXIST) {
         vodq_err_set(err, VODQ_ERR_IO, errno, "cache-dir %s: %s", f->cache_dir, strerror(errno));
         goto fail;
@@ -240,6 +280,9 @@ struct vodq_fetch *vodq_fetch_new(const struct vodq_fetch_opts *opts, struct vod
         vodq_err_set(err, VODQ_ERR_IO, errno, "cache-dir %s: not a writable folder", f->cache_dir);
         goto fail;
     }
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    f->sync_init = true;
     sweep(f);
     return f;
 fail:
@@ -251,6 +294,22 @@ void vodq_fetch_free(struct vodq_fetch *f)
 {
     if (!f)
         return;
+    if (f->sync_init) {
+        /* downloads going on without a reader: stop them (their temp files
+         * are removed) and wait until their threads have freed them */
+        pthread_mutex_lock(&f->mu);
+        while (f->grows) {
+            for (struct grow *g = f->grows; g; g = g->next)
+                atomic_store(&g->stop, true);
+            struct timespec t;
+            clock_gettime(CLOCK_REALTIME, &t);
+            t.tv_sec += 1;
+            pthread_cond_timedwait(&f->cv, &f->mu, &t);
+        }
+        pthread_mutex_unlock(&f->mu);
+        pthread_cond_destroy(&f->cv);
+        pthread_mutex_destroy(&f->mu);
+    }
     free(f->cache_dir);
     free(f->endpoint);
     free(f->region);
@@ -274,8 +333,9 @@ struct creds {
 static enum vodq_rc creds_from(struct vodq_fetch *f, const cJSON *in, struct creds *c,
                                struct vodq_err *err)
 {
-    static const char *const keys[] = {"endpoint",   "region",        "path_style", "access_key",
-                                       "secret_key", "session_token", "upload_auth"};
+    static const char *const keys[] = {"endpoint",   "region",        "path_style",
+                                       "access_key", "secret_key",    "session_token",
+                                       "upload_auth", "progressive"};
     memset(c, 0, sizeof(*c));
     c->endpoint = f->endpoint;
     c->region = f->region;
@@ -294,10 +354,10 @@ static enum vodq_rc creds_from(struct vodq_fetch *f, const cJSON *in, struct cre
         if (!known)
             return vodq_err_set(err, VODQ_ERR_INVALID, 0, "compose.inputs.%.60s: unknown member",
                                 it->string);
-        if (strcmp(it->string, "path_style") == 0 ? !cJSON_IsBool(it) : !cJSON_IsString(it))
+        bool flag = !strcmp(it->string, "path_style") || !strcmp(it->string, "progressive");
+        if (flag ? !cJSON_IsBool(it) : !cJSON_IsString(it))
             return vodq_err_set(err, VODQ_ERR_INVALID, 0, "compose.inputs.%s: must be a %s",
-                                it->string,
-                                strcmp(it->string, "path_style") == 0 ? "boolean" : "string");
+                                it->string, flag ? "boolean" : "string");
     }
     const cJSON *v;
     if ((v = cJSON_GetObjectItemCaseSensitive(in, "endpoint")))
@@ -394,6 +454,27 @@ static enum vodq_rc sign_cb(void *arg, struct vodq_http_req *req, struct vodq_er
     return vodq_sign_request(c->t, req, NULL, time(NULL), err);
 }
 
+/* A progressive download's bytes written without a gap from offset 0 on:
+ * its ranges are consecutive and each is written from its start, so the
+ * prefix is the finished ranges in order plus what the first unfinished one
+ * holds. Published to its readers (never backwards: a retried range
+ * rewrites the same bytes). */
+static void grow_publish(struct grow *g, const struct vodq_http_req *reqs, size_t n)
+{
+    int64_t avail = 0;
+    for (size_t i = 0; i < n; i++) {
+        avail += reqs[i].resp_fd_len;
+        if (reqs[i].resp_fd_max <= 0 || reqs[i].resp_fd_len < reqs[i].resp_fd_max)
+            break;
+    }
+    pthread_mutex_lock(&g->f->mu);
+    if (avail > g->avail) {
+        g->avail = avail;
+        pthread_cond_broadcast(&g->f->cv);
+    }
+    pthread_mutex_unlock(&g->f->mu);
+}
+
 /* Sends reqs[0..n) keeping at most parallel in flight, reporting progress
  * and polling control. Returns VODQ_OK when every request finished
  * successfully (or, keep_going, when every one finished either way: look at
@@ -414,7 +495,7 @@ static enum vodq_rc drive(struct call *c, struct vodq_http_req *reqs, size_t n, 
             }
             next++;
         }
-        struct vodq_http_req *d = vodq_http_wait(c->h, 200);
+        struct vodq_http_req *d = vodq_http_wait(c->h, c->g ? 50 : 200);
         if (d) {
             finished++;
             if (d->err.code != VODQ_OK && !keep_going) {
@@ -427,6 +508,12 @@ static enum vodq_rc drive(struct call *c, struct vodq_http_req *reqs, size_t n, 
         }
         if ((rc = ctl_stop(ctl_now(c->io), err)) != VODQ_OK)
             goto stop;
+        if (c->g && atomic_load(&c->g->stop)) {
+            rc = vodq_err_set(err, VODQ_ERR_CANCELLED, 0, "download stopped: its render ended");
+            goto stop;
+        }
+        if (c->g)
+            grow_publish(c->g, reqs, n);
         if (c->io && c->io->progress && c->total_bytes > 0) {
             /* bytes of earlier files, plus what this batch wrote so far */
             int64_t moving = 0;
@@ -565,23 +652,53 @@ static bool have_file(const struct call *c, const struct src *s, char *path, siz
 
 /* ---- Download ---- */
 
+#define RAMP_FIRST ((int64_t)1 << 20)
+
+/* The length of range i: first, doubling every two ranges, up to chunk. */
+static int64_t range_len(int64_t first, int64_t chunk, size_t i)
+{
+    int64_t len = first;
+    for (size_t k = 0; k < i / 2 && len < chunk; k++)
+        len *= 2;
+    return len < chunk ? len : chunk;
+}
+
 static enum vodq_rc download(struct call *c, struct src *s, const char *final,
                              struct vodq_err *err)
 {
     char tmp[PATH_MAX];
+    enum vodq_rc rc0;
     int64_t chunk = c->f->o.range_bytes;
     size_t n = 1;
     bool ranged = s->ranges && s->size > chunk;
+    /* A progressive download's reader wants the bytes in order: its first
+     * ranges are small (1 MiB, doubling every two ranges up to chunk) so
+     * that the head is there at once instead of at a quarter of the rate. */
+    int64_t first = c->g && chunk > RAMP_FIRST ? RAMP_FIRST : chunk;
     if (ranged) {
-        /* at most 256 ranges: bigger chunks for huge objects */
+        /* at most about 256 ranges: bigger chunks for huge objects */
         if (s->size / chunk > 255)
             chunk = s->size / 255 + 1;
-        n = (size_t)((s->size + chunk - 1) / chunk);
+        n = 0;
+        for (int64_t a = 0; a < s->size; n++)
+            a += range_len(first, chunk, n);
     }
     snprintf(tmp, sizeof(tmp), "%s/%s.part-XXXXXX", c->f->cache_dir, s->name);
     int fd = mkstemp(tmp);
     if (fd < 0)
         return vodq_err_set(err, VODQ_ERR_IO, errno, "cache file %s: %s", tmp, strerror(errno));
+    if (c->g) { /* readers follow the temp file through a handle of their own */
+        int rfd = open(tmp, O_RDONLY | O_CLOEXEC);
+        if (rfd < 0) {
+            rc0 = vodq_err_set(err, VODQ_ERR_IO, errno, "cache file %s: %s", tmp, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            return rc0;
+        }
+        pthread_mutex_lock(&c->f->mu);
+        c->g->fd = rfd;
+        pthread_mutex_unlock(&c->f->mu);
+    }
     struct vodq_http_req *reqs = calloc(n, sizeof(*reqs));
     struct sctx *ctx = calloc(n, sizeof(*ctx));
     enum vodq_rc rc = VODQ_OK;
@@ -589,12 +706,13 @@ static enum vodq_rc download(struct call *c, struct src *s, const char *final,
         rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
         goto out;
     }
+    int64_t a = 0; /* the next range's first byte */
     for (size_t i = 0; i < n && rc == VODQ_OK; i++) {
         rc = req_for(s, &reqs[i], &ctx[i], "GET", err);
         reqs[i].resp_to_fd = true;
         reqs[i].resp_fd = fd;
         if (ranged) {
-            int64_t a = (int64_t)i * chunk, b = a + chunk - 1;
+            int64_t b = a + range_len(first, chunk, i) - 1;
             if (b >= s->size)
                 b = s->size - 1;
             snprintf(ctx[i].range, sizeof(ctx[i].range), "bytes=%lld-%lld", (long long)a,
@@ -603,6 +721,7 @@ static enum vodq_rc download(struct call *c, struct src *s, const char *final,
             reqs[i].resp_fd_max = b - a + 1;
             reqs[i].resp_fd_status = 206;
             ctx[i].if_match = s->etag[0] ? s->etag : NULL;
+            a = b + 1;
         } else {
             /* bounded: the announced size, else the whole cache */
             reqs[i].resp_fd_max = s->size > 0 ? s->size : c->f->o.cache_max_bytes;
@@ -652,8 +771,303 @@ out:
     return rc;
 }
 
-/* Makes s's cache file complete and holds it with a shared lock. */
-static enum vodq_rc acquire(struct call *c, struct src *s, char **path, struct vodq_err *err)
+/* ---- Progressive downloads ---- */
+
+static void grow_free(struct grow *g)
+{
+    if (g->fd >= 0)
+        close(g->fd);
+    if (g->lock_fd >= 0)
+        close(g->lock_fd);
+    vodq_target_cleanup(&g->s.t);
+    free(g->s.get_url);
+    free((char *)g->s.url);
+    free(g);
+}
+
+/* Takes g out of its fetcher's list (under f->mu). */
+static void grow_unlink(struct grow *g)
+{
+    for (struct grow **pp = &g->f->grows; *pp; pp = &(*pp)->next)
+        if (*pp == g) {
+            *pp = g->next;
+            break;
+        }
+}
+
+static void *grow_main(void *arg)
+{
+    struct grow *g = arg;
+    struct vodq_fetch *f = g->f;
+    struct vodq_err err = {0};
+    struct call c = {f, NULL, NULL, 0, 0, g, true};
+    struct vodq_http_opts ho = {
+        .max_attempts = f->o.max_attempts,
+        .backoff_base_ms = f->o.retry_base_ms,
+        .stall_timeout_ms = f->o.stall_timeout_ms,
+    };
+    enum vodq_rc rc = VODQ_ERR_OOM;
+    if ((c.h = vodq_http_new(&ho, &err)) != NULL)
+        rc = download(&c, &g->s, g->final, &err);
+    vodq_http_free(c.h);
+    if (rc == VODQ_OK)
+        flock(g->lock_fd, LOCK_SH); /* complete: others may use it now */
+    else if (err.code == VODQ_OK)
+        vodq_err_set(&err, rc, 0, "source %s: download failed", g->s.shown);
+    if (rc == VODQ_OK) {
+        utimensat(AT_FDCWD, g->final, NULL, 0);
+        sweep(f); /* keep the cache under its bound */
+    }
+    pthread_mutex_lock(&f->mu);
+    g->done = rc == VODQ_OK;
+    g->failed = rc != VODQ_OK;
+    g->err = err;
+    if (rc == VODQ_OK)
+        g->avail = g->s.size;
+    bool detached = g->detached;
+    if (detached)
+        grow_unlink(g);
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    if (detached)
+        grow_free(g); /* its lease went first: the file was for the cache */
+    return NULL;
+}
+
+/* Waits (under f->mu) up to timeout_ms for need bytes of g, its end or its failure. */
+static void grow_wait_locked(struct grow *g, int64_t need, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (!g->done && !g->failed && g->avail < need)
+        if (pthread_cond_timedwait(&g->f->cv, &g->f->mu, &until) != 0)
+            break;
+}
+
+/* The calling slot waits for need bytes of g (INT64_MAX: all of it), polling
+ * control and reporting the call's progress. */
+static enum vodq_rc grow_await(struct call *c, struct grow *g, int64_t need, struct vodq_err *err)
+{
+    for (;;) {
+        pthread_mutex_lock(&c->f->mu);
+        grow_wait_locked(g, need, 200);
+        int64_t a = g->avail;
+        bool done = g->done, failed = g->failed;
+        struct vodq_err e = g->err;
+        pthread_mutex_unlock(&c->f->mu);
+        if (failed) {
+            if (err)
+                *err = e;
+            return e.code != VODQ_OK ? e.code : VODQ_ERR_IO;
+        }
+        if (done || a >= need)
+            return VODQ_OK;
+        enum vodq_rc rc = ctl_stop(ctl_now(c->io), err);
+        if (rc != VODQ_OK)
+            return rc;
+        if (c->io && c->io->progress && c->total_bytes > 0) {
+            int64_t d = c->done_bytes + a;
+            c->io->progress(c->io->opaque, d < c->total_bytes ? d : c->total_bytes,
+                            c->total_bytes, "{\"phase\":\"fetch\"}");
+        }
+    }
+}
+
+static uint64_t be(const unsigned char *b, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | b[i];
+    return v;
+}
+
+/* Whether a demuxer can read the source while it downloads, from its first
+ * bytes: Matroska/WebM, MPEG-TS, MP3/ADTS, WAV, FLAC, Ogg, and an MP4/MOV
+ * whose moov comes before its mdat ("faststart"; found by walking the
+ * top-level boxes). Anything else (an MP4 with the moov at the end, images,
+ * fonts) is read once complete. */
+static enum vodq_rc grow_streamable(struct call *c, struct grow *g, bool *yes, struct vodq_err *err)
+{
+    unsigned char b[512];
+    int64_t size = g->s.size, n = size < (int64_t)sizeof(b) ? size : (int64_t)sizeof(b);
+    enum vodq_rc rc = grow_await(c, g, n, err);
+    *yes = false;
+    if (rc != VODQ_OK || pread(g->fd, b, (size_t)n, 0) != (ssize_t)n || n < 12)
+        return rc;
+    if (!memcmp(b, "\x1a\x45\xdf\xa3", 4) || !memcmp(b, "fLaC", 4) || !memcmp(b, "OggS", 4) ||
+        !memcmp(b, "ID3", 3) || (b[0] == 0xff && (b[1] & 0xe0) == 0xe0) ||
+        (!memcmp(b, "RIFF", 4) && !memcmp(b + 8, "WAVE", 4)) ||
+        (b[0] == 0x47 && n >= 377 && b[188] == 0x47 && b[376] == 0x47)) {
+        *yes = true;
+        return VODQ_OK;
+    }
+    if (memcmp(b + 4, "ftyp", 4) != 0)
+        return VODQ_OK;
+    int64_t off = 0;
+    for (int i = 0; i < 16 && off + 16 <= size && off < ((int64_t)4 << 20); i++) {
+        unsigned char h[16];
+        if ((rc = grow_await(c, g, off + 16, err)) != VODQ_OK)
+            return rc;
+        if (pread(g->fd, h, 16, off) != 16)
+            break;
+        int64_t bs = (int64_t)be(h, 4);
+        if (bs == 1)
+            bs = (int64_t)be(h + 8, 8);
+        else if (bs == 0)
+            bs = size - off;
+        if (!memcmp(h + 4, "moov", 4)) {
+            *yes = true;
+            break;
+        }
+        if (!memcmp(h + 4, "mdat", 4) || bs < 8)
+            break;
+        off += bs;
+    }
+    return VODQ_OK;
+}
+
+/* Starts the download of s into final in a thread of its own (s's lock,
+ * held exclusive, its target and URL go to it) and lets the caller read it
+ * as it grows when its container allows; otherwise waits for all of it.
+ * *out is the download (also after a failure: the lease releases it). */
+static enum vodq_rc grow_start(struct call *c, struct src *s, const char *final,
+                               struct grow **out, struct vodq_err *err)
+{
+    struct grow *g = calloc(1, sizeof(*g));
+    char *url = strdup(s->url);
+    if (!g || !url) {
+        free(g);
+        free(url);
+        return vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+    }
+    g->f = c->f;
+    g->s = *s;
+    g->s.url = url;
+    g->fd = -1;
+    g->lock_fd = s->lock_fd;
+    g->refs = 1;
+    snprintf(g->final, sizeof(g->final), "%s", final);
+    s->get_url = NULL; /* the thread's now */
+    memset(&s->t, 0, sizeof(s->t));
+    s->lock_fd = -1;
+    int ret = pthread_create(&g->th, NULL, grow_main, g);
+    if (ret != 0) {
+        grow_free(g);
+        return vodq_err_set(err, VODQ_ERR_OOM, ret, "start a download thread: %s", strerror(ret));
+    }
+    pthread_mutex_lock(&c->f->mu);
+    g->next = c->f->grows;
+    c->f->grows = g;
+    pthread_mutex_unlock(&c->f->mu);
+    *out = g;
+    bool yes = false;
+    enum vodq_rc rc = grow_streamable(c, g, &yes, err);
+    if (rc == VODQ_OK && !yes)
+        rc = grow_await(c, g, INT64_MAX, err);
+    if (rc == VODQ_OK)
+        c->done_bytes += s->size;
+    return rc;
+}
+
+/* Lets go of a download of a lease. One still running goes on without a
+ * reader (its thread frees it at the end), so that the object is fetched
+ * once for the cache and those waiting for its lock; vodq_fetch_free()
+ * stops it. An ended one is freed (its lock released). */
+static void grow_release(struct grow *g)
+{
+    struct vodq_fetch *f = g->f;
+    pthread_mutex_lock(&f->mu);
+    if (--g->refs > 0) {
+        pthread_mutex_unlock(&f->mu);
+        return;
+    }
+    bool running = !g->done && !g->failed;
+    if (running)
+        g->detached = true;
+    else
+        grow_unlink(g);
+    pthread_mutex_unlock(&f->mu);
+    if (running) {
+        pthread_detach(g->th);
+        return;
+    }
+    pthread_join(g->th, NULL);
+    grow_free(g);
+}
+
+/* The unfinished download of path (under f->mu), or NULL. */
+static struct grow *grow_find(struct vodq_fetch *f, const char *path)
+{
+    for (struct grow *g = f->grows; g; g = g->next)
+        if (strcmp(g->final, path) == 0)
+            return g;
+    return NULL;
+}
+
+int vodq_fetch_grow_open(void *fp, const char *path, int64_t *size)
+{
+    struct vodq_fetch *f = fp;
+    int fd = -1;
+    pthread_mutex_lock(&f->mu);
+    struct grow *g = grow_find(f, path);
+    if (g && !g->done && !g->failed && g->fd >= 0) {
+        fd = fcntl(g->fd, F_DUPFD_CLOEXEC, 0);
+        *size = g->s.size;
+    }
+    pthread_mutex_unlock(&f->mu);
+    return fd;
+}
+
+int64_t vodq_fetch_grow_wait(void *fp, const char *path, int64_t need, int timeout_ms,
+                             struct vodq_err *err)
+{
+    struct vodq_fetch *f = fp;
+    int64_t r = INT64_MAX;
+    pthread_mutex_lock(&f->mu);
+    struct grow *g = grow_find(f, path);
+    if (g) {
+        grow_wait_locked(g, need, timeout_ms);
+        if (g->failed) {
+            r = -1;
+            if (err)
+                *err = g->err;
+        } else if (!g->done) {
+            r = g->avail;
+        }
+    }
+    pthread_mutex_unlock(&f->mu);
+    return r;
+}
+
+enum vodq_rc vodq_fetch_grow_error(void *fp, void *lease, struct vodq_err *err)
+{
+    struct vodq_fetch *f = fp;
+    struct lease *l = lease;
+    enum vodq_rc rc = VODQ_OK;
+    if (!f || !l)
+        return VODQ_OK;
+    pthread_mutex_lock(&f->mu);
+    for (size_t i = 0; i < l->ng && rc == VODQ_OK; i++)
+        if (l->gs[i]->failed && l->gs[i]->err.code != VODQ_ERR_CANCELLED) {
+            if (err)
+                *err = l->gs[i]->err;
+            rc = l->gs[i]->err.code != VODQ_OK ? l->gs[i]->err.code : VODQ_ERR_IO;
+        }
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+/* Makes s's cache file complete and holds it with a shared lock; or, for a
+ * progressive call, starts its download (*g) and returns once the render
+ * may read it. */
+static enum vodq_rc acquire(struct call *c, struct src *s, char **path, struct grow **g,
+                            struct vodq_err *err)
 {
     char p[PATH_MAX], lock[PATH_MAX];
     enum vodq_rc rc;
@@ -668,7 +1082,13 @@ static enum vodq_rc acquire(struct call *c, struct src *s, char **path, struct v
         flock(s->lock_fd, LOCK_UN);
         if ((rc = lock_wait(c, s->lock_fd, LOCK_EX, err)) != VODQ_OK)
             return rc;
-        if (!have_file(c, s, p, sizeof(p))) {
+        if (!have_file(c, s, p, sizeof(p)) && c->progressive && s->size > 0) {
+            rc = grow_start(c, s, p, g, err);
+            if (rc != VODQ_OK)
+                return rc;
+            *path = strdup(p);
+            return *path ? VODQ_OK : vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
+        } else if (!have_file(c, s, p, sizeof(p))) {
             rc = download(c, s, p, err);
             if (rc != VODQ_OK)
                 return rc;
@@ -716,6 +1136,9 @@ void vodq_fetch_release(void *fp, void *lease)
     struct lease *l = lease;
     if (!l)
         return;
+    for (size_t i = 0; i < l->ng; i++)
+        grow_release(l->gs[i]);
+    free(l->gs);
     for (size_t i = 0; i < l->n; i++)
         if (l->fds[i] >= 0)
             close(l->fds[i]);
@@ -728,7 +1151,7 @@ enum vodq_rc vodq_fetch_resolve(void *fp, const char *inputs_json, const char *c
                                 struct vodq_err *err)
 {
     struct vodq_fetch *f = fp;
-    struct call c = {f, NULL, io, 0, 0};
+    struct call c = {f, NULL, io, 0, 0, NULL, false};
     struct creds cr;
     cJSON *in = NULL;
     struct src *s = calloc(n ? n : 1, sizeof(*s));
@@ -741,7 +1164,8 @@ enum vodq_rc vodq_fetch_resolve(void *fp, const char *inputs_json, const char *c
     *lease = NULL;
     for (size_t i = 0; i < n; i++)
         paths[i] = NULL;
-    if (!s || !heads || !hctx || !l || !(l->fds = calloc(n ? n : 1, sizeof(int)))) {
+    if (!s || !heads || !hctx || !l || !(l->fds = calloc(n ? n : 1, sizeof(int))) ||
+        !(l->gs = calloc(n ? n : 1, sizeof(*l->gs)))) {
         rc = vodq_err_set(err, VODQ_ERR_OOM, 0, "out of memory");
         goto out;
     }
@@ -760,6 +1184,9 @@ enum vodq_rc vodq_fetch_resolve(void *fp, const char *inputs_json, const char *c
     }
     if ((rc = creds_from(f, in, &cr, err)) != VODQ_OK)
         goto out;
+    /* sources a demuxer can read while they download are handed over early */
+    const cJSON *pg = cJSON_GetObjectItemCaseSensitive(in, "progressive");
+    c.progressive = !f->o.no_progressive && !cJSON_IsFalse(pg);
     struct vodq_http_opts ho = {
         .max_attempts = f->o.max_attempts,
         .backoff_base_ms = f->o.retry_base_ms,
@@ -824,14 +1251,17 @@ enum vodq_rc vodq_fetch_resolve(void *fp, const char *inputs_json, const char *c
     c.done_bytes = 0;
     /* 2. Each file from the cache, or fetched into it under its lock */
     for (size_t i = 0; i < n; i++) {
-        rc = acquire(&c, &s[i], &paths[i], err);
+        struct grow *g = NULL;
+        rc = acquire(&c, &s[i], &paths[i], &g, err);
+        if (g)
+            l->gs[l->ng++] = g;
         l->fds[i] = s[i].lock_fd;
         s[i].lock_fd = -1;
         l->n = i + 1;
         if (rc != VODQ_OK)
             goto out;
         vodq_metric_add(s[i].cached ? VODQ_M_CACHE_HITS : VODQ_M_CACHE_MISSES, 1);
-        if (!s[i].cached)
+        if (!s[i].cached && !g)
             sweep(f); /* keep the cache under its bound */
     }
     if (io && io->progress && c.total_bytes > 0)

@@ -15,6 +15,15 @@
  *    download instead of starting their own; it writes CACHE/<sha256>.part-XXXXXX
  *    (several ranged GETs in parallel for big objects, If-Match the ETag),
  *    fsyncs it and renames it into place: a partial file is never used;
+ *  - progressive (the default; off with no_progressive or "progressive":
+ *    false in inputs_json): a download runs in a thread of its own and its
+ *    source is handed to the render as soon as its first bytes show a
+ *    container that can be read while it grows (Matroska/WebM, MPEG-TS,
+ *    MP3, WAV, FLAC, Ogg, MP4/MOV with the moov before the mdat); readers
+ *    follow it with vodq_fetch_grow_open/_wait. Others (an MP4 with the moov
+ *    at the end, images, fonts) are handed over complete. The temp file is
+ *    still renamed into place only when complete; a failed or stopped one
+ *    is removed;
  *  - a file in use is held by a shared flock until vodq_fetch_release(), and
  *    least-recently-used entries (mtime, touched on every hit) are evicted
  *    past max_bytes, skipping those in use.
@@ -50,6 +59,7 @@ struct vodq_fetch_opts {
     int max_attempts;         /* per request, first try included; 0 = 6 */
     long retry_base_ms;       /* first backoff; 0 = 250 ms */
     long stall_timeout_ms;    /* a request with no byte moving this long fails; 0 = 20 s */
+    bool no_progressive;      /* hand every source over complete */
     /* The worker's default credentials for s3:// and oss:// (all may be NULL): */
     const char *endpoint;
     const char *region;
@@ -66,7 +76,8 @@ struct vodq_fetch;
  * filled. Free with vodq_fetch_free(). */
 struct vodq_fetch *vodq_fetch_new(const struct vodq_fetch_opts *opts, struct vodq_err *err);
 
-/* Frees f (wiping its credentials). NULL is fine. */
+/* Frees f (wiping its credentials), first stopping the progressive
+ * downloads that still run without a reader. NULL is fine. */
 void vodq_fetch_free(struct vodq_fetch *f);
 
 /* The cache folder (absolute when it was given absolute); borrowed. */
@@ -87,7 +98,28 @@ enum vodq_rc vodq_fetch_resolve(void *f, const char *inputs_json, const char *co
                                 size_t n, char **paths, void **lease, struct vodq_task_io *io,
                                 struct vodq_err *err);
 
-/* Lets the cache evict the files of a lease again, and frees it. NULL is fine. */
+/* Lets the cache evict the files of a lease again, and frees it; a
+ * progressive download still running goes on without a reader until it
+ * completes the cache entry (vodq_fetch_free() stops it). NULL is fine. */
 void vodq_fetch_release(void *f, void *lease);
+
+/* A path vodq_fetch_resolve returned whose progressive download still runs:
+ * a new read-only descriptor of the growing file (the caller closes it) and
+ * *size, the object's size. -1 when path is not such a file (it is then a
+ * complete file, or its download failed). */
+int vodq_fetch_grow_open(void *f, const char *path, int64_t *size);
+
+/* Waits up to timeout_ms until the first need bytes of path are written;
+ * returns the bytes written from offset 0 on (fewer than need at the
+ * timeout), INT64_MAX when the file is complete (or not a download of
+ * this process), or -1 when the download failed (err, naming the URL
+ * without its query string). */
+int64_t vodq_fetch_grow_wait(void *f, const char *path, int64_t need, int timeout_ms,
+                             struct vodq_err *err);
+
+/* VODQ_OK, or the failure of a progressive download of lease (err filled):
+ * what a render that read a growing source and failed reports instead of
+ * its read error. */
+enum vodq_rc vodq_fetch_grow_error(void *f, void *lease, struct vodq_err *err);
 
 #endif

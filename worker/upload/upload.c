@@ -838,76 +838,22 @@ static bool etag_md5(const char *etag, unsigned char md5[16])
     return s[32] == '\0' || (s[32] == '"' && s[33] == '\0');
 }
 
-/* Source mode: an earlier attempt's checkpoint for the same target and
- * part size gives its upload id and its parts as hints; a part is reused
- * only when this attempt's bytes have the same checksum (start_part), so
- * a render that came out differently re-sends its parts and never mixes. */
-static enum vodq_rc resume_or_init_src(struct up *u, struct vodq_err *err)
-{
-    struct loaded l;
-    memset(&l, 0, sizeof(l));
-    l.part_size = l.file_size = l.mtime_ns = -1;
-    enum vodq_rc rc = layout(u, u->o.part_size, err);
-    if (rc == VODQ_OK && u->io && u->io->ckpt &&
-        (rc = u->io->ckpt->load(u->io->ckpt->opaque, on_field, &l, err)) != VODQ_OK)
-        vodq_err_prefix(err, "loading the checkpoint");
-    if (rc != VODQ_OK || !l.upload_id)
-        goto fresh;
-    const char *why = NULL;
-    if (!l.target || strcmp(l.target, u->ident) != 0)
-        why = "the checkpoint is for another target";
-    else if (!l.source || strcmp(l.source, "render") != 0 || l.part_size != u->part_size)
-        why = "the checkpoint is for another kind of upload or part size";
-    if (!why) {
-        struct vodq_err e = {0};
-        rc = upload_exists(u, l.upload_id, &e);
-        if (rc == VODQ_ERR_NOTFOUND) {
-            why = "the server no longer knows the checkpoint's upload id";
-        } else if (rc != VODQ_OK) {
-            *err = e;
-            goto done;
-        }
-    }
-    if (why) {
-        char m[300];
-        snprintf(m, sizeof(m), "%s; starting the upload over", why);
-        warn(u, m);
-        if (l.target && strcmp(l.target, u->ident) == 0) {
-            struct vodq_err e = {0};
-            abort_upload(u, l.upload_id, &e); /* best effort: do not leave it behind */
-        }
-        ck_clear(u);
-        goto fresh;
-    }
-    u->upload_id = l.upload_id;
-    l.upload_id = NULL;
-    for (size_t i = 0; i < l.np; i++) {
-        struct part *p = &u->parts[l.pn[i] - 1];
-        if (parse_part_value(l.praw[i], p)) {
-            p->hinted = true;
-            p->hint_crc = p->crc;
-        }
-    }
-    goto done;
-fresh:
-    if (rc == VODQ_OK)
-        rc = initiate(u, err);
-done:
-    loaded_free(&l);
-    return rc;
-}
-
-/* Uses the checkpoint when it matches this target and file; otherwise
- * starts a fresh multipart upload. */
+/* Uses the checkpoint when it matches this target and this source, or
+ * starts a fresh multipart upload (aborting the checkpoint's upload id when
+ * it is for this target, so none is left open). A file must have the
+ * checkpoint's size, mtime and first and last part; its recorded parts are
+ * taken as sent. A render (source mode) must use the same part size; its
+ * recorded parts are only hints: start_part reuses one when this attempt's
+ * bytes have the same checksum, so a render that came out differently
+ * re-sends its parts and never mixes. */
 static enum vodq_rc resume_or_init(struct up *u, struct vodq_err *err)
 {
-    if (u->src)
-        return resume_or_init_src(u, err);
     struct loaded l;
     memset(&l, 0, sizeof(l));
     l.part_size = l.file_size = l.mtime_ns = -1;
     enum vodq_rc rc = VODQ_OK;
     if (u->io && u->io->ckpt) {
+        /* unreadable: fail (retried) rather than open a second upload id */
         rc = u->io->ckpt->load(u->io->ckpt->opaque, on_field, &l, err);
         if (rc != VODQ_OK) {
             vodq_err_prefix(err, "loading the checkpoint");
@@ -918,16 +864,20 @@ static enum vodq_rc resume_or_init(struct up *u, struct vodq_err *err)
         const char *why = NULL;
         if (!l.target || strcmp(l.target, u->ident) != 0)
             why = "the checkpoint is for another target";
-        else if (l.file_size != u->size || l.mtime_ns != u->mtime_ns)
+        else if (u->src && (!l.source || strcmp(l.source, "render") != 0 ||
+                            l.part_size != u->o.part_size))
+            why = "the checkpoint is for another kind of upload or part size";
+        else if (!u->src && (l.file_size != u->size || l.mtime_ns != u->mtime_ns))
             why = "the file changed since the checkpoint (size or mtime)";
-        else if (l.part_size <= 0 || (u->size + l.part_size - 1) / l.part_size > MAX_PARTS)
+        else if (!u->src &&
+                 (l.part_size <= 0 || (u->size + l.part_size - 1) / l.part_size > MAX_PARTS))
             why = "the checkpoint has a bad part_size";
         if (!why) {
             rc = layout(u, l.part_size, err);
             if (rc != VODQ_OK)
                 goto done;
-            if (!l.head || !l.tail || strcmp(l.head, u->head_sha) != 0 ||
-                strcmp(l.tail, u->tail_sha) != 0)
+            if (!u->src && (!l.head || !l.tail || strcmp(l.head, u->head_sha) != 0 ||
+                            strcmp(l.tail, u->tail_sha) != 0))
                 why = "the file changed since the checkpoint (content of the first or last part)";
         }
         if (!why) {
@@ -940,25 +890,21 @@ static enum vodq_rc resume_or_init(struct up *u, struct vodq_err *err)
                 goto done;
             }
         }
-        if (why) {
-            char m[300];
-            snprintf(m, sizeof(m), "%s; starting the upload over", why);
-            warn(u, m);
-            if (l.target && strcmp(l.target, u->ident) == 0) {
-                struct vodq_err e = {0};
-                abort_upload(u, l.upload_id, &e); /* best effort: do not leave it behind */
-            }
-            ck_clear(u);
-        } else {
+        if (!why) {
             u->upload_id = l.upload_id;
             l.upload_id = NULL;
             for (size_t i = 0; i < l.np; i++) {
                 int n = l.pn[i];
-                if (n > u->nparts)
+                if (n < 1 || n > (u->src ? MAX_PARTS : u->nparts))
                     continue;
                 struct part *p = &u->parts[n - 1];
                 if (!parse_part_value(l.praw[i], p))
                     continue;
+                if (u->src) {
+                    p->hinted = true;
+                    p->hint_crc = p->crc;
+                    continue;
+                }
                 if (u->t.kind == VODQ_TARGET_S3 && !etag_md5(p->etag, p->md5))
                     continue; /* cannot verify the object without it: send again */
                 if (p->state != P_DONE) {
@@ -969,6 +915,14 @@ static enum vodq_rc resume_or_init(struct up *u, struct vodq_err *err)
             }
             goto done;
         }
+        char m[300];
+        snprintf(m, sizeof(m), "%s; starting the upload over", why);
+        warn(u, m);
+        if (l.target && strcmp(l.target, u->ident) == 0) {
+            struct vodq_err e = {0};
+            abort_upload(u, l.upload_id, &e); /* best effort: do not leave it behind */
+        }
+        ck_clear(u);
     }
     rc = layout(u, u->o.part_size, err);
     if (rc == VODQ_OK)
@@ -1568,7 +1522,7 @@ static enum vodq_rc cancel_early(struct up *u, struct vodq_err *err)
 
 /* A multipart upload that failed: it stays open (with its checkpoint) only
  * when a later attempt will resume it, i.e. a checkpoint is kept and the
- * failure is transient, a pause, missing credentials (VODQ_ERR_AUTH, the
+ * failure is transient with attempts left (io->max_attempts), a pause, missing credentials (VODQ_ERR_AUTH, the
  * checkpoint waits for them) or a lost lease (the new owner resumes it).
  * Otherwise it is aborted and the checkpoint cleared, so that no upload id
  * is left open on the server. Returns rc. */
@@ -1578,7 +1532,10 @@ static enum vodq_rc abandon(struct up *u, enum vodq_rc rc, struct vodq_err *err)
         return do_cancel(u, err);
     if (rc == VODQ_ERR_PAUSED || rc == VODQ_ERR_AUTH || rc == VODQ_ERR_FENCED || !u->upload_id)
         return rc;
-    bool resumable = u->io && u->io->ckpt && vodq_err_retryable(err);
+    /* the last attempt's failure is final (step.lua sends the job to the
+     * dead letters): nothing will resume it */
+    bool last = u->io && u->io->max_attempts > 0 && u->io->attempt >= u->io->max_attempts;
+    bool resumable = u->io && u->io->ckpt && vodq_err_retryable(err) && !last;
     if (resumable)
         return rc;
     cancel_all(u);
