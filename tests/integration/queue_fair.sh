@@ -213,10 +213,16 @@ check "cancel g1" qctl cancel g1 >/dev/null
 check "pause g2" qctl pause g2 >/dev/null
 check "remove g3" qctl remove g3 >/dev/null
 expect_eq "they left the ready set" 2 "$(waiting G)"
+echo '{"id":"gg","type":"group","tenant":"G","priority":2,"group":{"jobs":[{"type":"sleep","sleep":{"ms":10}},{"type":"sleep","sleep":{"ms":10},"priority":8}]}}' | qctl submit - >/dev/null
+check "a group's members wait as G's" wait_waiting G 4
 worker w_ctl --slots-sleep 2
 check "g4 and gp ran" wait_for 30 all_done g4 gp gp.then1
 expect_eq "the then child kept the tenant" G "$(jf gp.then1 tenant)"
 expect_eq "and the priority" 7 "$(jf gp.then1 priority)"
+check "the group ran" wait_for 30 all_done gg gg.1 gg.2
+expect_eq "its members kept its tenant and priority unless they named their own" "G 2 G 8" \
+  "$(jf gg.1 tenant) $(jf gg.1 priority) $(jf gg.2 tenant) $(jf gg.2 priority)"
+expect_eq "the group itself was never in a ready set" "" "$(jf gg ready)$(rcli EXISTS 'vodq:{ctl}:lane:group' | tr -d 0)"
 sleep 0.5
 expect_eq "cancelled g1 never ran" "cancelled " "$(jf g1 state) $(jf g1 started_at)"
 expect_eq "paused g2 waits" paused "$(jf g2 state)"
