@@ -53,6 +53,19 @@ static const char *description =
     "  media set ID URL         map an Aliyun MediaId/ImageId to a path or URL for\n"
     "                           imported Aliyun timelines (docs/aliyun-timeline.md)\n"
     "  media list | media rm ID the map, or remove one entry\n"
+    "  tenant set T [--weight N] [--max-running N|none] [--rate N/PER|off]\n"
+    "                           fair sharing: T's share of a busy lane (weight, default\n"
+    "                           1), its cap on jobs running at once, its rate limit\n"
+    "                           (jobs per interval: 100/1m, 5/s, 20/500ms)\n"
+    "  tenant show T | tenant rm T\n"
+    "                           a tenant's settings, running and waiting jobs; rm drops\n"
+    "                           its settings\n"
+    "  lane set L [--rate N/PER|off] [--aging-ms MS]\n"
+    "                           make lane L fair (priorities, tenants: docs/protocol.md\n"
+    "                           section 17) and set its rate limit and its aging step\n"
+    "                           (each priority level is worth MS of waiting, default\n"
+    "                           60000)\n"
+    "  lane show L              a lane's settings, waiting tokens and tenants\n"
     "  schedule add NAME CRON SPEC [--catch-up latest|all|none]\n"
     "                           run SPEC (a file, '-' or inline JSON without \"id\") on\n"
     "                           the 5-field cron expression CRON (UTC; e.g. \"*/5 * * * *\");\n"
@@ -665,6 +678,272 @@ static int cmd_media(int argc, char **argv)
     return 0;
 }
 
+/* "N/PER" (100/1m, 5/s, 20/500ms, 3/2h): N >= 1 jobs per PER (1 ms .. 30 days). */
+static bool parse_rate(const char *s, long long *n, long long *per)
+{
+    char *end, buf[40];
+    errno = 0;
+    *n = strtoll(s, &end, 10);
+    if (errno || end == s || *end != '/' || *n < 1 || *n > 1000000000)
+        return false;
+    const char *d = end + 1;
+    if (*d && (*d < '0' || *d > '9')) { /* "5/s" = "5/1s" */
+        snprintf(buf, sizeof(buf), "1%.30s", d);
+        d = buf;
+    }
+    size_t len = strlen(d);
+    if (len > 2 && !strcmp(d + len - 2, "ms")) {
+        errno = 0;
+        *per = strtoll(d, &end, 10);
+        if (errno || end != d + len - 2)
+            return false;
+    } else {
+        *per = age_ms(d);
+    }
+    return *per >= 1 && *per <= 30LL * 86400000;
+}
+
+/* Prints a hash (HGETALL reply) as "field value" lines or one JSON object with the
+ * extra members of `more` (consumed). */
+static void print_hash(const struct vodq_reply *r, cJSON *more)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; r && r->type == VODQ_REPLY_ARRAY && i + 1 < r->elements; i += 2)
+        cJSON_AddStringToObject(o, r->element[i]->str, r->element[i + 1]->str);
+    for (cJSON *m = more ? more->child : NULL; m; m = m->next)
+        cJSON_AddItemReferenceToObject(o, m->string, m);
+    if (json_out) {
+        char *t = cJSON_PrintUnformatted(o);
+        puts(t ? t : "{}");
+        free(t);
+    } else {
+        for (cJSON *m = o->child; m; m = m->next) {
+            char *t = cJSON_IsString(m) ? NULL : cJSON_PrintUnformatted(m);
+            printf("%-12s %s\n", m->string, t ? t : m->valuestring);
+            free(t);
+        }
+    }
+    cJSON_Delete(o);
+}
+
+/* Wakes the fair lanes (all when lane is NULL) at the scheduler's next tick, so that
+ * tokens held back by a cap or rate that was just raised come back (protocol.md §17). */
+static void wake_lanes(const char *lane)
+{
+    char dk[VODQ_KEY_MAX], lk[VODQ_KEY_MAX], m[80];
+    struct vodq_err err = {0};
+    vodq_queue_key(&Q, dk, sizeof(dk), VODQ_KEY_DELAYED, NULL);
+    for (int t = 0; t < VODQ_TASK__COUNT; t++) {
+        const char *l = vodq_task_type_name((enum vodq_task_type)t);
+        if (lane && strcmp(lane, l))
+            continue;
+        vodq_queue_key(&Q, lk, sizeof(lk), VODQ_KEY_LANE, l);
+        struct vodq_reply *r = vodq_redis_cmd(R, &err, "HGET %s fair", lk);
+        bool fair = r && r->type == VODQ_REPLY_STRING && !strcmp(r->str, "1");
+        vodq_reply_free(r);
+        snprintf(m, sizeof(m), "#%s", l);
+        if (fair)
+            vodq_reply_free(vodq_redis_cmd(R, &err, "ZADD %s 0 %s", dk, m));
+    }
+}
+
+/* Runs "CMD key f1 f2 ..." (HSET, HDEL) when n > 0; false on a Redis error. */
+static bool hash_cmd(const char *cmd, const char *key, const char **f, int n)
+{
+    struct vodq_err err = {0};
+    const char *argv[16] = {cmd, key};
+    if (n == 0)
+        return true;
+    for (int i = 0; i < n && i < 14; i++)
+        argv[2 + i] = f[i];
+    struct vodq_reply *r = vodq_redis_argv(R, 2 + (n < 14 ? n : 14), argv, NULL, &err);
+    bool ok = r && r->type != VODQ_REPLY_ERROR;
+    vodq_reply_free(r);
+    return ok;
+}
+
+/* Runs HSET/HDEL on key with the fields collected in set/del; false on a Redis error. */
+static bool hset_hdel(const char *key, const char **set, int nset, const char **del, int ndel)
+{
+    return hash_cmd("HSET", key, set, nset) && hash_cmd("HDEL", key, del, ndel);
+}
+
+/* The settings of fair sharing (docs/protocol.md §17), given as flags. */
+struct fair_flags {
+    const char *weight, *max_running, *rate, *aging_ms;
+};
+
+/* --rate: "off" deletes rate/per_ms, N/PER sets them; -1 on a bad value (message out). */
+static int rate_fields(const char *rate, const char **set, int *nset, const char **del,
+                       int *ndel, char *nbuf, char *pbuf)
+{
+    if (!rate || !*rate)
+        return 0;
+    if (!strcmp(rate, "off")) {
+        del[(*ndel)++] = "rate";
+        del[(*ndel)++] = "per_ms";
+        return 0;
+    }
+    long long n, per;
+    if (!parse_rate(rate, &n, &per)) {
+        usage_fail("--rate '%s': want N/PER, e.g. 100/1m, 5/s, 20/500ms (or off)", rate);
+        return -1;
+    }
+    snprintf(nbuf, 24, "%lld", n);
+    snprintf(pbuf, 24, "%lld", per);
+    set[(*nset)++] = "rate";
+    set[(*nset)++] = nbuf;
+    set[(*nset)++] = "per_ms";
+    set[(*nset)++] = pbuf;
+    return 0;
+}
+
+static bool int_in(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtoll(s, &end, 10);
+    return !errno && end != s && !*end && *out >= lo && *out <= hi;
+}
+
+static int cmd_tenant(int argc, char **argv, const struct fair_flags *f)
+{
+    const char *t = argv[1];
+    if (!vodq_tenant_valid(t))
+        return usage_fail("tenant: '%s' is not a tenant name (1-64 characters [A-Za-z0-9_.-])", t);
+    char key[VODQ_KEY_MAX];
+    vodq_queue_key(&Q, key, sizeof(key), VODQ_KEY_TENANT, t);
+    struct vodq_err err = {0};
+    if (argc == 2 && !strcmp(argv[0], "set")) {
+        const char *set[12], *del[6];
+        int nset = 0, ndel = 0;
+        char nb[24], pb[24], wb[24], mb[24];
+        long long v;
+        if (f->weight && *f->weight) {
+            if (!int_in(f->weight, 1, 1000, &v))
+                return usage_fail("--weight '%s': want an integer 1..1000", f->weight);
+            snprintf(wb, sizeof(wb), "%lld", v);
+            set[nset++] = "weight";
+            set[nset++] = wb;
+        }
+        if (f->max_running && *f->max_running) {
+            if (!strcmp(f->max_running, "none")) {
+                del[ndel++] = "max_running";
+            } else {
+                if (!int_in(f->max_running, 0, 1000000, &v))
+                    return usage_fail("--max-running '%s': want an integer 0..1000000 or none",
+                                      f->max_running);
+                snprintf(mb, sizeof(mb), "%lld", v);
+                set[nset++] = "max_running";
+                set[nset++] = mb;
+            }
+        }
+        if (rate_fields(f->rate, set, &nset, del, &ndel, nb, pb) < 0)
+            return 2;
+        if (!nset && !ndel)
+            return usage_fail("tenant set: give --weight, --max-running or --rate");
+        if (!hset_hdel(key, set, nset, del, ndel))
+            return fail("tenant set: Redis refused the update");
+        wake_lanes(NULL);
+        printf("%s: set\n", t);
+        return 0;
+    }
+    if (argc == 2 && !strcmp(argv[0], "rm")) {
+        vodq_reply_free(vodq_redis_cmd(R, &err, "DEL %s", key));
+        wake_lanes(NULL);
+        printf("%s: removed\n", t);
+        return 0;
+    }
+    if (argc == 2 && !strcmp(argv[0], "show")) {
+        struct vodq_reply *r = vodq_redis_cmd(R, &err, "HGETALL %s", key);
+        if (!r)
+            return fail("tenant show: %s", err.msg);
+        char rk[VODQ_KEY_MAX];
+        vodq_queue_key(&Q, rk, sizeof(rk), VODQ_KEY_RUNNING, NULL);
+        cJSON *more = cJSON_CreateObject(), *waiting = cJSON_CreateObject();
+        struct vodq_reply *x = vodq_redis_cmd(R, &err, "HGET %s %s", rk, t);
+        cJSON_AddNumberToObject(more, "running",
+                                x && x->type == VODQ_REPLY_STRING ? atof(x->str) : 0);
+        vodq_reply_free(x);
+        for (int i = 0; i < VODQ_TASK__COUNT; i++) {
+            const char *l = vodq_task_type_name((enum vodq_task_type)i);
+            char zk[VODQ_KEY_MAX], suf[200];
+            snprintf(suf, sizeof(suf), "%s:%s", l, t);
+            vodq_queue_key(&Q, zk, sizeof(zk), VODQ_KEY_READY, suf);
+            x = vodq_redis_cmd(R, &err, "ZCARD %s", zk);
+            if (x && x->type == VODQ_REPLY_INTEGER && x->integer)
+                cJSON_AddNumberToObject(waiting, l, (double)x->integer);
+            vodq_reply_free(x);
+        }
+        cJSON_AddItemToObject(more, "waiting", waiting);
+        print_hash(r, more);
+        cJSON_Delete(more);
+        vodq_reply_free(r);
+        return 0;
+    }
+    return usage_fail("tenant: usage: tenant set T [--weight N] [--max-running N|none] "
+                      "[--rate N/PER|off] | tenant show T | tenant rm T");
+}
+
+static int cmd_lane(int argc, char **argv, const struct fair_flags *f)
+{
+    const char *l = argv[1];
+    int known = 0;
+    for (int i = 0; i < VODQ_TASK__COUNT; i++)
+        known |= !strcmp(l, vodq_task_type_name((enum vodq_task_type)i));
+    if (!known)
+        return usage_fail("lane: unknown lane '%s' (sleep, compose, upload, compose_gpu)", l);
+    char key[VODQ_KEY_MAX];
+    vodq_queue_key(&Q, key, sizeof(key), VODQ_KEY_LANE, l);
+    struct vodq_err err = {0};
+    if (argc == 2 && !strcmp(argv[0], "set")) {
+        const char *set[12] = {"fair", "1"}, *del[6];
+        int nset = 2, ndel = 0;
+        char nb[24], pb[24], ab[24];
+        long long v;
+        if (f->aging_ms && *f->aging_ms) {
+            if (!int_in(f->aging_ms, 0, 86400000LL * 30, &v))
+                return usage_fail("--aging-ms '%s': want an integer 0..2592000000", f->aging_ms);
+            snprintf(ab, sizeof(ab), "%lld", v);
+            set[nset++] = "aging_ms";
+            set[nset++] = ab;
+        }
+        if (rate_fields(f->rate, set, &nset, del, &ndel, nb, pb) < 0)
+            return 2;
+        if (!hset_hdel(key, set, nset, del, ndel))
+            return fail("lane set: Redis refused the update");
+        wake_lanes(l);
+        printf("%s: set\n", l);
+        return 0;
+    }
+    if (argc == 2 && !strcmp(argv[0], "show")) {
+        struct vodq_reply *r = vodq_redis_cmd(R, &err, "HGETALL %s", key);
+        if (!r)
+            return fail("lane show: %s", err.msg);
+        char rr[VODQ_KEY_MAX], suf[64];
+        snprintf(suf, sizeof(suf), "%s:rr", l);
+        vodq_queue_key(&Q, rr, sizeof(rr), VODQ_KEY_LANE, suf);
+        cJSON *more = cJSON_CreateObject(), *tenants = cJSON_CreateObject();
+        struct vodq_reply *x = vodq_redis_cmd(R, &err, "LRANGE %s 0 999", rr);
+        for (size_t i = 0; x && x->type == VODQ_REPLY_ARRAY && i < x->elements; i++) {
+            char zk[VODQ_KEY_MAX], zs[200];
+            snprintf(zs, sizeof(zs), "%s:%s", l, x->element[i]->str);
+            vodq_queue_key(&Q, zk, sizeof(zk), VODQ_KEY_READY, zs);
+            struct vodq_reply *c = vodq_redis_cmd(R, &err, "ZCARD %s", zk);
+            cJSON_AddNumberToObject(tenants, x->element[i]->str,
+                                    c && c->type == VODQ_REPLY_INTEGER ? (double)c->integer : 0);
+            vodq_reply_free(c);
+        }
+        vodq_reply_free(x);
+        cJSON_AddItemToObject(more, "waiting", tenants);
+        print_hash(r, more);
+        cJSON_Delete(more);
+        vodq_reply_free(r);
+        return 0;
+    }
+    return usage_fail("lane: usage: lane set L [--rate N/PER|off] [--aging-ms MS] | lane show L");
+}
+
 static int cmd_stats(void)
 {
     struct vodq_err err = {0};
@@ -761,6 +1040,7 @@ int main(int argc, char **argv)
 {
     char *redis_url = NULL, *queue = NULL, *state = NULL, *secret_key_file = NULL, *bulk = NULL;
     char *older = NULL;
+    char *weight = NULL, *max_running = NULL, *rate = NULL, *aging = NULL;
     char *catch_up = NULL;
     char *redis_ca = NULL, *redis_cert = NULL, *redis_key = NULL;
     long long limit = 0, events_maxlen = 0, retention_s = 0;
@@ -778,6 +1058,14 @@ int main(int argc, char **argv)
          &older, 0, 0},
         {"bulk", NULL, VODQ_OPT_STR, "", "submit: a file of specs, one per line ('-': stdin)",
          &bulk, 0, 0},
+        {"weight", NULL, VODQ_OPT_STR, "", "tenant set: share of a busy lane (1..1000)", &weight,
+         0, 0},
+        {"max-running", NULL, VODQ_OPT_STR, "",
+         "tenant set: jobs of the tenant running at once ('none': no cap)", &max_running, 0, 0},
+        {"rate", NULL, VODQ_OPT_STR, "",
+         "tenant set, lane set: jobs started per interval, N/PER (100/1m; 'off')", &rate, 0, 0},
+        {"aging-ms", NULL, VODQ_OPT_STR, "",
+         "lane set: the waiting one priority level is worth (default 60000)", &aging, 0, 0},
         {"catch-up", NULL, VODQ_OPT_STR, "latest",
          "schedule add: missed slots after downtime: latest (fire the newest once), all, none",
          &catch_up, 0, 0},
@@ -828,6 +1116,7 @@ int main(int argc, char **argv)
                     {"cancel", "ID", 1},     {"retry", "ID", 1},      {"refresh-auth", "ID AUTH|-", 2},
                     {"dead", "list", 1}, {"remove", "ID...", 1}, {"purge", "--state S --older-than AGE", 0},     {"stats", "", 0},
                     {"session", "show|release S", 2}, {"media", "set|list|rm ...", 1},
+                    {"tenant", "set|show|rm T", 2}, {"lane", "set|show L", 2},
                     {"schedule", "add|list|remove ...", 1}};
     size_t k = 0, nk = sizeof(commands) / sizeof(commands[0]);
     while (k < nk && strcmp(commands[k].name, argv[1]))
@@ -868,6 +1157,7 @@ int main(int argc, char **argv)
     int cargc = npos - 1;
     char **cargv = argv + 2;
     struct vodq_job_defaults d = {3, 1000, 600000, 1 << 20};
+    struct fair_flags ff = {weight, max_running, rate, aging};
     if (!strcmp(cmd, "submit"))
         rc = cmd_submit(cargc, cargv, &d, bulk);
     else if (!strcmp(cmd, "status"))
@@ -893,6 +1183,10 @@ int main(int argc, char **argv)
         rc = cmd_session(cargc, cargv);
     else if (!strcmp(cmd, "media"))
         rc = cmd_media(cargc, cargv);
+    else if (!strcmp(cmd, "tenant"))
+        rc = cmd_tenant(cargc, cargv, &ff);
+    else if (!strcmp(cmd, "lane"))
+        rc = cmd_lane(cargc, cargv, &ff);
     else if (!strcmp(cmd, "schedule"))
         rc = cmd_schedule(cargc, cargv, catch_up, &d);
     else

@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -150,6 +151,17 @@ bool vodq_job_id_valid(const char *id)
     return true;
 }
 
+bool vodq_tenant_valid(const char *t)
+{
+    size_t n = t ? strlen(t) : 0;
+    if (n < 1 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)t[i]) && t[i] != '_' && t[i] != '.' && t[i] != '-')
+            return false;
+    return true;
+}
+
 int64_t vodq_now_ms(void)
 {
     struct timeval tv;
@@ -194,7 +206,8 @@ static enum vodq_rc get_int(const cJSON *obj, const char *key, const char *path,
 
 static const char *top_keys[] = {"version", "id", "type", "session", "max_attempts", "timeout_ms",
                                  "backoff", "sleep", "compose", "upload", "meta", "then",
-                                 "delay_ms", "run_at", "notify_url", "group", NULL};
+                                 "delay_ms", "run_at", "notify_url", "group", "priority",
+                                 "tenant", NULL};
 
 /* "notify_url": where the scheduler POSTs the job when it ends (docs/protocol.md §14):
  * http(s)://host[:port][/path], no credentials in it, at most 1024 characters. Which
@@ -349,7 +362,7 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
             return vodq_err_set(err, VODQ_ERR_INVALID, 0,
                                 "%s: unknown field (allowed: version, id, type, session, "
                                 "max_attempts, timeout_ms, backoff, sleep, compose, upload, group, "
-                                "meta, then, delay_ms, run_at, notify_url)",
+                                "meta, then, delay_ms, run_at, notify_url, priority, tenant)",
                                 it->string);
     }
     const cJSON *session = cJSON_GetObjectItemCaseSensitive(root, "session");
@@ -359,6 +372,19 @@ static enum vodq_rc validate(cJSON *root, const struct vodq_job_defaults *d,
                                 "session: must be a string of 1-128 characters [A-Za-z0-9_.:-]");
         snprintf(out->session, sizeof(out->session), "%s", session->valuestring);
     }
+    /* fair claiming (docs/protocol.md §17): read again by create_job from the spec */
+    const cJSON *tenant = cJSON_GetObjectItemCaseSensitive(root, "tenant");
+    out->tenant[0] = '\0';
+    if (tenant && !cJSON_IsNull(tenant)) {
+        if (!cJSON_IsString(tenant) || !vodq_tenant_valid(tenant->valuestring))
+            return vodq_err_set(err, VODQ_ERR_INVALID, 0,
+                                "tenant: must be a string of 1-64 characters [A-Za-z0-9_.-]");
+        snprintf(out->tenant, sizeof(out->tenant), "%s", tenant->valuestring);
+    }
+    int64_t prio = 0;
+    if ((rc = get_int(root, "priority", "priority", 0, 9, &prio, err)) != VODQ_OK)
+        return rc;
+    out->priority = (int)prio;
     int64_t v = d->max_attempts;
     if ((rc = get_int(root, "max_attempts", "max_attempts", 1, 1000, &v, err)) != VODQ_OK)
         return rc;

@@ -76,6 +76,8 @@ struct vodq_job_spec {
     int64_t backoff_max_ms;        /* cap */
     int64_t run_at_ms;             /* "run_at": ms since the epoch, 0 = none */
     int64_t delay_ms;              /* "delay_ms": from creation, 0 = none */
+    int priority;                  /* "priority" 0..9 (higher is claimed first), 0 if none */
+    char tenant[65];               /* "tenant", "" if none (fair sharing, protocol.md §17) */
     char notify_url[1025];         /* "notify_url": webhook on success/death/cancel; "" none */
     char *json;                    /* the normalised spec (with id); owned */
     bool group;                    /* type "group": type and lane are VODQ_TASK__COUNT; its
@@ -106,6 +108,10 @@ void vodq_job_spec_cleanup(struct vodq_job_spec *s);
 
 /* True when id is 1..128 characters of [A-Za-z0-9_.:-]. */
 bool vodq_job_id_valid(const char *id);
+
+/* True when t is a tenant name: 1..64 characters of [A-Za-z0-9_.-] (no ':', so the
+ * keys that embed it stay unambiguous). */
+bool vodq_tenant_valid(const char *t);
 
 /* Writes a new random job id (26 characters, time-ordered) into buf (>= 32 bytes). */
 void vodq_job_id_new(char *buf, size_t cap);

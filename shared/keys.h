@@ -28,6 +28,11 @@
 #define VODQ_KEY_STATS "stats"           /* hash: counters (submitted, succeeded...) */
 #define VODQ_KEY_TASKS "tasks:"          /* stream: tasks:<type> (sleep, compose, upload) */
 #define VODQ_KEY_MEDIA "media"           /* hash: Aliyun MediaId -> path or URL (vodqctl media) */
+/* fair claiming (docs/protocol.md §17; the scripts build the rest of its keys) */
+#define VODQ_KEY_LANE "lane:"     /* hash: lane:<L> fair, aging_ms, rate, per_ms, owed */
+#define VODQ_KEY_TENANT "tenant:" /* hash: tenant:<T> weight, max_running, rate, per_ms */
+#define VODQ_KEY_READY "ready:"   /* zset: ready:<L>:<T> waiting jobs of tenant T in lane L */
+#define VODQ_KEY_RUNNING "running" /* hash: tenant -> jobs it runs (started through tokens) */
 #define VODQ_KEY_SCHEDULES "schedules"   /* zset: schedule name -> next slot (ms) */
 #define VODQ_KEY_SCHEDULE "schedule:"    /* hash: schedule:<name> cron, spec, catch_up... */
 #define VODQ_KEY_HOOKS "hooks"           /* zset: pending webhook delivery -> due (ms) */

@@ -15,6 +15,10 @@ _vodq_complete()
             COMPREPLY=($(compgen -W "latest all none" -- "$cur")); return ;;
         schedule)
             COMPREPLY=($(compgen -W "add list remove" -- "$cur")); return ;;
+        tenant)
+            COMPREPLY=($(compgen -W "set show rm" -- "$cur")); return ;;
+        lane)
+            COMPREPLY=($(compgen -W "set show" -- "$cur")); return ;;
     esac
     if [[ $cur == -* ]]; then
         local flags
@@ -28,7 +32,7 @@ _vodq_complete()
             [[ ${COMP_WORDS[i]} != -* ]] && words=$((words + 1))
         done
         if ((words == 0)); then
-            COMPREPLY=($(compgen -W "submit status watch list pause resume cancel retry refresh-auth dead stats schedule" -- "$cur"))
+            COMPREPLY=($(compgen -W "submit status watch list pause resume cancel retry refresh-auth dead stats schedule tenant lane" -- "$cur"))
             return
         fi
     fi

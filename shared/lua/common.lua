@@ -123,6 +123,234 @@ local function int(v, def)
   return n
 end
 
+-- ---- fair claiming: priorities, tenants, running caps, rate limits -------------------
+-- (docs/protocol.md §17). A lane whose hash lane:<L> has fair=1 ("indexed": set by the
+-- first job with a priority or tenant, or by vodqctl lane set) keeps its waiting jobs in
+-- ready:<L>:<T> (one sorted set per tenant T, score = queued_ms - priority * aging_ms)
+-- and puts a wake-up token (entry `wake <T>`) into tasks:<L> per job; a worker that reads
+-- a token picks the tenant whose turn it is (weighted round robin over lane:<L>:rr),
+-- skipping tenants at their running cap or rate limit, and starts its best job under the
+-- token's entry id (which then is the job's task entry and lease). A token that finds
+-- nothing startable is dropped and counted in lane:<L> owed; it is given back when a
+-- capped tenant's job ends (fair_release) or a rate window reopens (member '#<L>' of the
+-- delayed zset, fair_wake from promote.lua). Lanes without fair=1 never get here.
+local LANEC, TENC = {}, {}
+local function lane_cfg(lane)
+  local c = LANEC[lane]
+  if c == nil then
+    local v = redis.call('HMGET', p .. 'lane:' .. lane, 'fair', 'aging_ms', 'rate', 'per_ms')
+    c = {fair = v[1] == '1', aging = int(v[2], 60000), rate = int(v[3], 0), per = int(v[4], 0)}
+    LANEC[lane] = c
+  end
+  return c
+end
+local function tenant_cfg(t)
+  local c = TENC[t]
+  if c == nil then
+    local v = redis.call('HMGET', p .. 'tenant:' .. t, 'weight', 'max_running', 'rate', 'per_ms')
+    c = {weight = math.max(1, int(v[1], 1)), cap = int(v[2], -1), rate = int(v[3], 0),
+      per = int(v[4], 0)}
+    TENC[t] = c
+  end
+  return c
+end
+
+-- Fixed-window rate counters rate:lane:<L> / rate:tenant:<T> {w = window start, n}.
+-- rate_full answers the time the window reopens when `limit` jobs started in it.
+local function rate_full(rk, limit, per)
+  if limit <= 0 or per <= 0 then return nil end
+  local w = NOW - NOW % per
+  local v = redis.call('HMGET', rk, 'w', 'n')
+  if int(v[1], -1) == w and int(v[2], 0) >= limit then return w + per end
+  return nil
+end
+local function rate_take(rk, limit, per)
+  if limit <= 0 or per <= 0 then return end
+  local w = NOW - NOW % per
+  if int(redis.call('HGET', rk, 'w'), -1) == w then redis.call('HINCRBY', rk, 'n', 1)
+  else redis.call('HSET', rk, 'w', w, 'n', 1) end
+  redis.call('PEXPIRE', rk, per * 2)
+end
+
+-- The spec's tenant and priority, or nil when it names neither (a plain find first, so
+-- a spec without them costs no decode).
+local function fair_spec(spec)
+  if not spec or not (string.find(spec, '"tenant"', 1, true) or
+      string.find(spec, '"priority"', 1, true)) then return nil end
+  local ok, s = pcall(cjson.decode, spec)
+  if not ok or type(s) ~= 'table' then return nil end
+  local t = type(s.tenant) == 'string' and s.tenant or nil
+  local pr = tonumber(s.priority)
+  if not t and not pr then return nil end
+  return t or 'default', pr and math.max(0, math.min(9, math.floor(pr))) or 0
+end
+
+-- Puts a queued job of a fair lane into its tenant's ready set and XADDs its token.
+-- Returns false (nothing done) when the lane is not fair: the caller XADDs the entry.
+-- ten/prio nil: taken from the job hash (requeue).
+local function fair_enqueue(job, jk, lane, ten, prio)
+  local c = lane_cfg(lane)
+  if not c.fair then return false end
+  if ten == nil then
+    local v = redis.call('HMGET', jk, 'tenant', 'priority')
+    ten, prio = v[1] or 'default', int(v[2], 0)
+  end
+  local rk = p .. 'ready:' .. lane .. ':' .. ten
+  redis.call('ZADD', rk, NOW - prio * c.aging, job)
+  local rr = p .. 'lane:' .. lane .. ':rr'
+  if redis.call('ZCARD', rk) == 1 and not redis.call('LPOS', rr, ten) then
+    redis.call('RPUSH', rr, ten)
+  end
+  redis.call('HSET', jk, 'ready', ten)
+  redis.call('HDEL', jk, 'task')
+  redis.call('XADD', p .. 'tasks:' .. lane, '*', 'wake', ten)
+  return true
+end
+
+-- A job leaves its ready set without starting (cancel, pause, remove).
+local function fair_unready(job, jk, lane)
+  local t = redis.call('HGET', jk, 'ready')
+  if not t then return end
+  redis.call('HDEL', jk, 'ready')
+  redis.call('ZREM', p .. 'ready:' .. lane .. ':' .. t, job)
+end
+
+-- A token found nothing startable: owe it; at = when a rate window reopens (then the
+-- lane is woken through the delayed zset and n tokens are given back).
+local function fair_owe(lane, at, n, per)
+  local lk = p .. 'lane:' .. lane
+  redis.call('HINCRBY', lk, 'owed', 1)
+  if at then
+    redis.call('ZADD', p .. 'delayed', 'LT', at, '#' .. lane)
+    redis.call('HSET', lk, 'wake_n', n, 'wake_per', per)
+  end
+end
+
+-- The token entry eid of lane was read: returns the job to start under it and its
+-- tenant, or nil (the caller drops the entry). fields: the entry's fields.
+local function fair_claim(lane, eid, fields)
+  if not fields or fields[1] ~= 'wake' then return nil end
+  local c = lane_cfg(lane)
+  local lk = p .. 'lane:' .. lane
+  local rr = lk .. ':rr'
+  local lat = rate_full(p .. 'rate:lane:' .. lane, c.rate, c.per)
+  if lat then
+    if redis.call('LLEN', rr) > 0 then fair_owe(lane, lat, c.rate, c.per) end
+    return nil
+  end
+  local blocked, at, n, per = false, nil, 0, 0
+  local len = redis.call('LLEN', rr)
+  for _ = 1, len do
+    local t = redis.call('LINDEX', rr, 0)
+    if not t then break end
+    local rk = p .. 'ready:' .. lane .. ':' .. t
+    if redis.call('EXISTS', rk) == 0 then
+      redis.call('LPOP', rr)
+      redis.call('HDEL', lk .. ':credit', t)
+    else
+      local tc = tenant_cfg(t)
+      local tat = rate_full(p .. 'rate:tenant:' .. t, tc.rate, tc.per)
+      local skip = true
+      if tc.cap >= 0 and int(redis.call('HGET', p .. 'running', t), 0) >= tc.cap then
+        redis.call('SADD', p .. 'tenant:' .. t .. ':blocked', lane)
+        blocked = true
+      elseif tat then
+        blocked, n = true, n + tc.rate
+        if not at or tat < at then at, per = tat, tc.per end
+      else
+        skip = false
+        -- its best job (a member whose job hash is gone, removed meanwhile, is skipped)
+        local job
+        repeat job = redis.call('ZPOPMIN', rk)[1]
+        until not job or redis.call('EXISTS', p .. 'job:' .. job) == 1
+        -- weight 1 (the default): a turn is one pick, no credit kept
+        local left = tc.weight > 1 and int(redis.call('HGET', lk .. ':credit', t), tc.weight) - 1 or 0
+        if redis.call('EXISTS', rk) == 0 then
+          redis.call('LPOP', rr)
+          if tc.weight > 1 then redis.call('HDEL', lk .. ':credit', t) end
+        elseif left <= 0 then
+          if len > 1 then redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT') end
+          if tc.weight > 1 then redis.call('HDEL', lk .. ':credit', t) end
+        else
+          redis.call('HSET', lk .. ':credit', t, left)
+        end
+        if job then
+          local jk = p .. 'job:' .. job
+          redis.call('HSET', jk, 'task', eid)
+          redis.call('HDEL', jk, 'ready')
+          return job, t
+        end
+      end
+      if skip then
+        -- a blocked tenant loses the rest of its turn
+        redis.call('LMOVE', rr, rr, 'LEFT', 'RIGHT')
+        redis.call('HDEL', lk .. ':credit', t)
+      end
+    end
+  end
+  if blocked then fair_owe(lane, at, n, per) end
+  return nil
+end
+
+-- The job started under token eid: it now counts against its tenant's cap and the rates.
+local function fair_hold(job, jk, t, lane, eid)
+  redis.call('HSET', jk, 'fair_held', t)
+  redis.call('HSET', p .. 'lane:' .. lane .. ':held', eid, job)
+  redis.call('HINCRBY', p .. 'running', t, 1)
+  local c, tc = lane_cfg(lane), tenant_cfg(t)
+  rate_take(p .. 'rate:lane:' .. lane, c.rate, c.per)
+  rate_take(p .. 'rate:tenant:' .. t, tc.rate, tc.per)
+end
+
+-- A job started through a token no longer holds its worker (finished, stalled, handed
+-- back, corrupt): free its tenant's running slot and give a token back to every lane
+-- where that tenant waited at its cap.
+local function fair_release(jk, lane, eid)
+  local t = redis.call('HGET', jk, 'fair_held')
+  if not t then return end
+  redis.call('HDEL', jk, 'fair_held')
+  if eid then redis.call('HDEL', p .. 'lane:' .. lane .. ':held', eid) end
+  if redis.call('HINCRBY', p .. 'running', t, -1) <= 0 then redis.call('HDEL', p .. 'running', t) end
+  local bk = p .. 'tenant:' .. t .. ':blocked'
+  for _, l in ipairs(redis.call('SMEMBERS', bk)) do
+    if redis.call('EXISTS', p .. 'ready:' .. l .. ':' .. t) == 0 then
+      redis.call('SREM', bk, l)
+    elseif int(redis.call('HGET', p .. 'lane:' .. l, 'owed'), 0) > 0 then
+      redis.call('HINCRBY', p .. 'lane:' .. l, 'owed', -1)
+      redis.call('XADD', p .. 'tasks:' .. l, '*', 'wake', t)
+    end
+  end
+end
+
+-- The lane's wake-up came due (promote.lua): give back owed tokens, at most wake_n (the
+-- rate that blocked them; all when none) and 1000, and come again a window later while
+-- some are still owed.
+local function fair_wake(lane)
+  local lk = p .. 'lane:' .. lane
+  local v = redis.call('HMGET', lk, 'owed', 'wake_n', 'wake_per')
+  local owed, wn, per = int(v[1], 0), int(v[2], 0), int(v[3], 0)
+  local n = math.min(owed, 1000)
+  if wn > 0 then n = math.min(n, wn) end
+  for _ = 1, n do redis.call('XADD', p .. 'tasks:' .. lane, '*', 'wake', '') end
+  if n > 0 then redis.call('HINCRBY', lk, 'owed', -n) end
+  redis.call('HDEL', lk, 'wake_n', 'wake_per')
+  if owed > n then
+    redis.call('ZADD', p .. 'delayed', 'LT', NOW + (per > 0 and per or 0), '#' .. lane)
+    if wn > 0 then redis.call('HSET', lk, 'wake_n', wn, 'wake_per', per) end
+  end
+end
+
+-- A task entry of a fair lane that has no job field: its job (from lane:<L>:held) when a
+-- job was started under it; a token nobody started a job under is put back (XADD).
+local function fair_entry_job(skey, eid, fields)
+  if not fields or fields[1] ~= 'wake' then return nil end
+  local lane = string.sub(skey, #p + 7)
+  local job = redis.call('HGET', p .. 'lane:' .. lane .. ':held', eid)
+  if job then return job end
+  redis.call('XADD', skey, '*', 'wake', fields[2] or '')
+  return nil
+end
+
 -- ---- sessions ----------------------------------------------------------------------
 -- session:<S> hash (created_at, updated_at, ttl, jobs, last_job, seq, last_export,
 -- last_export_job, last_export_seq, released), and beside it session:<S>:jobs (zset job
@@ -192,8 +420,10 @@ end
 
 local function requeue(job, jk, from, lane, why)
   if not set_state(jk, from, 'queued', 'progress', 0) then return false end
-  local tid = redis.call('XADD', p .. 'tasks:' .. lane, '*', 'job', job)
-  redis.call('HSET', jk, 'task', tid)
+  if not fair_enqueue(job, jk, lane) then
+    local tid = redis.call('XADD', p .. 'tasks:' .. lane, '*', 'job', job)
+    redis.call('HSET', jk, 'task', tid)
+  end
   emit(job, 'state', 'queued', cjson.encode({reason = why}))
   return true
 end
@@ -206,6 +436,10 @@ local function corrupt(job, jk, field, why)
   if h[1] and h[2] and string.match(h[2], '^[a-z][a-z0-9_]*$') then
     redis.call('XACK', p .. 'tasks:' .. h[2], 'workers', h[1])
     redis.call('XDEL', p .. 'tasks:' .. h[2], h[1])
+  end
+  if h[2] and string.match(h[2], '^[a-z][a-z0-9_]*$') then
+    fair_release(jk, h[2], h[1])
+    fair_unready(job, jk, h[2])
   end
   redis.call('HDEL', jk, 'task')
   redis.call('ZREM', p .. 'delayed', job)
@@ -295,6 +529,16 @@ local function create_job(id, f)
   if f.group then redis.call('HSET', jk, 'group', f.group, 'group_index', f.group_index) end
   if f.require and f.require ~= '' then redis.call('HSET', jk, 'require', f.require) end
   if f.submit_entry then redis.call('HSET', jk, 'submit_entry', f.submit_entry) end
+  local ften, fprio = nil, nil
+  if st ~= 'rejected' then ften, fprio = fair_spec(f.spec) end
+  if ften and f.type == 'group' then ften, fprio = nil, nil end -- its members are queued
+  if ften then -- the first job with a tenant or priority makes its lane fair (§17)
+    redis.call('HSET', jk, 'tenant', ften, 'priority', fprio)
+    if not lane_cfg(f.lane).fair then
+      redis.call('HSET', p .. 'lane:' .. f.lane, 'fair', 1)
+      LANEC[f.lane].fair = true
+    end
+  end
   if f.notify_url and f.notify_url ~= '' then redis.call('HSET', jk, 'notify_url', f.notify_url) end
   redis.call('HINCRBY', p .. 'stats', 'submitted', 1)
   local data = f.parent and {parent = f.parent} or {}
@@ -345,8 +589,10 @@ local function create_job(id, f)
     return 'delayed'
   end
   set_state(jk, '', 'queued')
-  local tid = redis.call('XADD', p .. 'tasks:' .. f.lane, '*', 'job', id)
-  redis.call('HSET', jk, 'task', tid)
+  if not fair_enqueue(id, jk, f.lane, ften or 'default', fprio or 0) then
+    local tid = redis.call('XADD', p .. 'tasks:' .. f.lane, '*', 'job', id)
+    redis.call('HSET', jk, 'task', tid)
+  end
   emit(id, 'state', 'queued', cjson.encode(data))
   return 'queued'
 end
@@ -373,6 +619,7 @@ local function cancel_job(job)
     redis.call('HDEL', jk, 'task')
   end
   redis.call('ZREM', p .. 'delayed', job)
+  if h.lane then fair_unready(job, jk, h.lane) end
   if h.state == 'waiting_session' then
     local s = redis.call('HGET', jk, 'session')
     if s then redis.call('ZREM', session_key(s, ':waiting'), job) end
@@ -393,6 +640,7 @@ local function stalled(skey, eid, fields, why)
   for i = 1, #fields, 2 do if fields[i] == 'job' then job = fields[i + 1] end end
   redis.call('XACK', skey, 'workers', eid)
   redis.call('XDEL', skey, eid)
+  if not job then job = fair_entry_job(skey, eid, fields) end
   if not job then return 0 end
   local jk = p .. 'job:' .. job
   local h, bad, bwhy = load(jk, {'state:s', 'task', 'attempts:i', 'max_attempts:i', 'lane:l',
@@ -401,6 +649,7 @@ local function stalled(skey, eid, fields, why)
   if bad then corrupt(job, jk, bad, bwhy) return 1 end
   redis.call('HSET', jk, 'fence', tonumber(h.fence) + 1, 'stalls', int(h.stalls, 0) + 1)
   redis.call('HDEL', jk, 'task')
+  fair_release(jk, h.lane, eid)
   emit(job, 'stalled', h.state, cjson.encode({reason = why}))
   if h.desired == 'cancel' and redis.call('EXISTS', p .. 'ckpt:' .. job) == 0 then
     cancelled(job, jk, h.state)
@@ -464,6 +713,9 @@ group_start = function(id, jk, f, data)
   data.members = #g.jobs
   emit(id, 'state', 'waiting_members', cjson.encode(data))
   for i, m in ipairs(g.jobs) do
+    -- a member keeps the group's tenant and priority unless it names its own (§17)
+    if type(m) == 'table' and m.tenant == nil then m.tenant = spec.tenant end
+    if type(m) == 'table' and m.priority == nil then m.priority = spec.priority end
     spawn(id .. '.' .. i, m, id, f.session or '', f, {group = id, group_index = i})
   end
   return redis.call('HGET', jk, 'state')

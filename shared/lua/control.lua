@@ -32,6 +32,7 @@ if cmd == 'pause' then
   if st == 'queued' or st == 'delayed' then
     drop_task()
     redis.call('ZREM', p .. 'delayed', job)
+    if lane then fair_unready(job, jk, lane) end
     set_state(jk, st, 'paused', 'desired', 'pause')
     emit(job, 'state', 'paused', '{"parked":true}')
     return answer('ok', 'paused')

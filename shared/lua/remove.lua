@@ -43,6 +43,7 @@ if h.task and h.lane and string.match(h.lane, '^[a-z][a-z0-9_]*$') then
   redis.call('XDEL', p .. 'tasks:' .. h.lane, h.task)
 end
 redis.call('ZREM', p .. 'delayed', job)
+if h.lane then fair_unready(job, jk, h.lane) end
 local s = h.session
 if s and s ~= '' then
   if not ENDED[st] and h.session_seq then

@@ -57,6 +57,9 @@ local function chain(job, h, result, output)
       local clane = type(child.lane) == 'string' and child.lane or child.type
       local creq = type(child.require) == 'string' and child.require or ''
       child.lane, child.require = nil, nil
+      -- a child keeps the parent's tenant and priority unless it names its own
+      if child.tenant == nil then child.tenant = spec.tenant end
+      if child.priority == nil then child.priority = spec.priority end
       child.id = cid
       if h.session and h.session ~= '' then child.session = h.session end
       local sec = child[child.type]
@@ -98,6 +101,7 @@ local function finish(job, fence, outcome, a1, a2, a3, a4)
     redis.call('XDEL', tk, h.task)
     redis.call('HDEL', jk, 'task')
   end
+  if lane_cfg(h.lane).fair then fair_release(jk, h.lane, h.task) end
   if outcome == 'ok' then
     set_state(jk, h.state, 'succeeded', 'result', a1, 'progress', 100, 'finished_at', NOW,
       'error', '', 'error_code', '', 'desired', 'run')
@@ -149,9 +153,10 @@ local START = fields{'state:s', 'task', 'desired', 'spec:s', 'timeout_ms', 'auth
 local tasks = {}
 local function start(eid, fields)
   if not fields then redis.call('XACK', skey, 'workers', eid) return end
-  local job
+  local job, ften
   for i = 1, #fields, 2 do if fields[i] == 'job' then job = fields[i + 1] end end
   local function drop() redis.call('XACK', skey, 'workers', eid) redis.call('XDEL', skey, eid) end
+  if not job then job, ften = fair_claim(lane, eid, fields) end -- a wake-up token (§17)
   if not job then drop() return end
   local jk = p .. 'job:' .. job
   local h, bad, why = load(jk, START)
@@ -181,6 +186,7 @@ local function start(eid, fields)
   local att = tonumber(h.attempts) + 1
   set_state(jk, 'queued', 'active', 'worker', consumer, 'started_at', NOW, 'progress', 0,
     'fence', fence, 'attempts', att)
+  if ften then fair_hold(job, jk, ften, lane, eid) end
   emit(job, 'state', 'active', '{"attempt":' .. att .. ',"worker":' .. WORKER_JSON .. '}')
   tasks[#tasks + 1] = {'job', job, 'entry', eid, 'fence', tostring(fence),
     'attempt', tostring(att), 'spec', h.spec, 'timeout_ms', h.timeout_ms or '0',

@@ -25,6 +25,8 @@ URL="redis://127.0.0.1:$PORT"
 Q=vodqbench
 r() { redis-cli -p "$PORT" "$@"; }
 r --scan --pattern "vodq:{$Q}:*" | xargs -r -n 500 redis-cli -p "$PORT" DEL >/dev/null
+# VODQ_BENCH_FAIR=1: the sleep lane is fair (docs/protocol.md section 17), to price that path
+[ "${VODQ_BENCH_FAIR:-}" = 1 ] && r HSET "vodq:{$Q}:lane:sleep" fair 1 >/dev/null
 VODQ_BIN=$BIN bash "$here/preload.sh" "$PORT" "$N" "$Q"
 r CONFIG RESETSTAT >/dev/null
 rcpu() { r INFO cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.3f", s}'; }

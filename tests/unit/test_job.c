@@ -112,7 +112,7 @@ static void test_spec_type(void **state)
         {"{\"version\":\"1\"," SLEEP_OK "}", "version", "must be an integer"},
         {"{" SLEEP_OK ",\"colour\":\"red\"}", "colour", "unknown field"},
         {"{" SLEEP_OK ",\"Type\":\"sleep\"}", "Type", "unknown field"},
-        {"{" SLEEP_OK ",\"priority\":1}", "priority", "allowed: version, id, type"},
+        {"{" SLEEP_OK ",\"prio\":1}", "prio", "allowed: version, id, type"},
         {"{\"type\":\"sleep\",\"sleep\":{\"ms\":5,\"seconds\":1}}", "sleep.seconds",
          "unknown field"},
         {"{\"type\":\"sleep\",\"sleep\":{\"ms\":5,\"x\":1}}", "sleep.x",
@@ -155,6 +155,31 @@ static void test_spec_sleep_ms_null(void **state)
 {
     (void)state;
     expect_bad("{\"type\":\"sleep\",\"sleep\":{\"ms\":null}}", "sleep.ms", "missing");
+}
+
+/* fair claiming: priority 0..9 and tenant (docs/protocol.md §17) */
+static void test_spec_priority_tenant(void **state)
+{
+    (void)state;
+    static const char *const bad_prio[] = {"-1", "10", "\"9\"", "1.5", "true"};
+    EXPECT_BAD_VALUES("{" SLEEP_OK ",\"priority\":", bad_prio, "}", "priority",
+                      "must be an integer 0..9");
+    static const char *const bad_ten[] = {"\"\"", "\"a:b\"", "\"a b\"", "7", "[\"a\"]",
+                                          "\"x12345678901234567890123456789012345678901234567890"
+                                          "01234567890123\""};
+    EXPECT_BAD_VALUES("{" SLEEP_OK ",\"tenant\":", bad_ten, "}", "tenant",
+                      "must be a string of 1-64 characters");
+    expect_bad("{" SLEEP_OK ",\"then\":[{" SLEEP_OK ",\"priority\":12}]}", "then[0]: priority",
+               "0..9");
+    struct vodq_job_spec s;
+    parse_ok("{" SLEEP_OK ",\"priority\":9,\"tenant\":\"acme-1.eu_x\"}", &s);
+    assert_int_equal(s.priority, 9);
+    assert_string_equal(s.tenant, "acme-1.eu_x");
+    vodq_job_spec_cleanup(&s);
+    parse_ok("{" SLEEP_OK "}", &s);
+    assert_int_equal(s.priority, 0);
+    assert_string_equal(s.tenant, "");
+    vodq_job_spec_cleanup(&s);
 }
 
 static void test_spec_attempts_timeout_backoff(void **state)
@@ -1032,6 +1057,7 @@ int main(void)
         cmocka_unit_test(test_gpu_lane),
         cmocka_unit_test(test_section_with_auth),
         cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_spec_priority_tenant),
         cmocka_unit_test(test_hash_json),
         cmocka_unit_test(test_spec_section),
         cmocka_unit_test(test_json_get),
