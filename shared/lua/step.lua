@@ -123,6 +123,11 @@ local FIN = fields{'fence:i', 'state:s', 'task', 'lane:l', 'attempts:i', 'max_at
   'backoff_base_ms:i', 'backoff_max_ms:i', 'session', 'session_seq', 'desired',
   'auth_version', 'spec'}
 
+-- Task entries of finished jobs, acknowledged and deleted once per stream after the finish
+-- loop: one XDEL per call, because Redis 7.0's XDEL that removes a stream's first entry
+-- scans past every deleted entry of the first node to find the new first id, per call.
+local ENDED_ENTRIES = {} -- stream key -> {entry ids}
+
 local function finish(job, fence, outcome, a1, a2, a3, a4)
   local jk = p .. 'job:' .. job
   local h, bad, why = load(jk, FIN)
@@ -136,8 +141,9 @@ local function finish(job, fence, outcome, a1, a2, a3, a4)
   end
   local tk = p .. 'tasks:' .. h.lane
   if h.task then
-    redis.call('XACK', tk, 'workers', h.task)
-    redis.call('XDEL', tk, h.task)
+    local ids = ENDED_ENTRIES[tk]
+    if not ids then ids = {} ENDED_ENTRIES[tk] = ids end
+    ids[#ids + 1] = h.task
     redis.call('HDEL', jk, 'task')
   end
   if outcome == 'ok' then
@@ -184,6 +190,10 @@ for i = 0, m - 1 do
   local o = base + 1 + i * 8
   statuses[#statuses + 1] = finish(ARGV[o], ARGV[o + 1], ARGV[o + 2], ARGV[o + 3],
     ARGV[o + 4], ARGV[o + 5], ARGV[o + 6])
+end
+for tk, ids in pairs(ENDED_ENTRIES) do
+  redis.call('XACK', tk, 'workers', unpack(ids))
+  redis.call('XDEL', tk, unpack(ids))
 end
 
 local START = fields{'state:s', 'task', 'desired', 'spec:s', 'timeout_ms', 'auth_version',
