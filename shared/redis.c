@@ -46,22 +46,31 @@ struct vodq_redis {
     int n_scripts;
 };
 
+/* A reply is one block of memory: the nodes, their element arrays and their strings,
+ * laid out by copy_reply (one malloc per reply instead of three per node). */
 void vodq_reply_free(struct vodq_reply *r)
 {
-    if (!r)
-        return;
-    for (size_t i = 0; i < r->elements; i++)
-        vodq_reply_free(r->element[i]);
-    free(r->element);
-    free(r->str);
     free(r);
 }
 
-static struct vodq_reply *copy_reply(const redisReply *h)
+/* Bytes copy_reply needs for h's tree, each piece aligned for a pointer. */
+#define REPLY_ALIGN(n) (((n) + sizeof(void *) - 1) & ~(sizeof(void *) - 1))
+static size_t reply_size(const redisReply *h)
 {
-    struct vodq_reply *r = calloc(1, sizeof(*r));
-    if (!r)
-        return NULL;
+    size_t n = REPLY_ALIGN(sizeof(struct vodq_reply));
+    if (h->str)
+        n += REPLY_ALIGN(h->len + 1);
+    if (h->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i < h->elements; i++)
+            n += sizeof(struct vodq_reply *) + reply_size(h->element[i]);
+    return n;
+}
+
+static struct vodq_reply *lay_out(const redisReply *h, char **at)
+{
+    struct vodq_reply *r = (struct vodq_reply *)(void *)*at;
+    *at += REPLY_ALIGN(sizeof(*r));
+    memset(r, 0, sizeof(*r));
     switch (h->type) {
     case REDIS_REPLY_STRING: r->type = VODQ_REPLY_STRING; break;
     case REDIS_REPLY_ARRAY: r->type = VODQ_REPLY_ARRAY; break;
@@ -72,28 +81,29 @@ static struct vodq_reply *copy_reply(const redisReply *h)
     }
     r->integer = h->integer;
     if (h->str) {
-        r->str = malloc(h->len + 1);
-        if (!r->str)
-            goto fail;
+        r->str = *at;
+        *at += REPLY_ALIGN(h->len + 1);
         memcpy(r->str, h->str, h->len);
         r->str[h->len] = '\0';
         r->len = h->len;
     }
     if (h->type == REDIS_REPLY_ARRAY && h->elements) {
-        r->element = calloc(h->elements, sizeof(*r->element));
-        if (!r->element)
-            goto fail;
+        r->element = (struct vodq_reply **)(void *)*at;
+        *at += h->elements * sizeof(*r->element);
         r->elements = h->elements;
-        for (size_t i = 0; i < h->elements; i++) {
-            r->element[i] = copy_reply(h->element[i]);
-            if (!r->element[i])
-                goto fail;
-        }
+        for (size_t i = 0; i < h->elements; i++)
+            r->element[i] = lay_out(h->element[i], at);
     }
     return r;
-fail:
-    vodq_reply_free(r);
-    return NULL;
+}
+
+static struct vodq_reply *copy_reply(const redisReply *h)
+{
+    char *block = malloc(reply_size(h));
+    if (!block)
+        return NULL;
+    char *at = block;
+    return lay_out(h, &at);
 }
 
 static int hexval(int c)

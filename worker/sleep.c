@@ -66,6 +66,15 @@ bool vodq_sleep_instant(const char *spec_json, char **result_json)
      * takes time costs no parse here */
     if (!strstr(spec_json, "\"ms\":0") || strstr(spec_json, "\"fail_times\":"))
         return false;
+    /* the usual no-op: one "sleep" object in the whole spec, exactly {"ms":0}, and no
+     * "output" or "then": no parse at all */
+    static const char noop[] = "\"sleep\":{\"ms\":0}";
+    const char *sec0 = strstr(spec_json, "\"sleep\":{");
+    if (sec0 && !strncmp(sec0, noop, sizeof(noop) - 1) && !strstr(sec0 + 1, "\"sleep\":{") &&
+        !strstr(spec_json, "\"then\"") && !strstr(spec_json, "\"output\"")) {
+        *result_json = strdup("{\"slept_ms\":0}");
+        return *result_json != NULL;
+    }
     char *sec = vodq_job_spec_section(spec_json, "sleep", NULL);
     bool inst = sec && vodq_json_get_number(sec, "ms", -1) == 0;
     if (inst) {

@@ -10,12 +10,16 @@ local RET = tonumber(ARGV[3])
 local RID = ARGV[#ARGV]
 local t = redis.call('TIME')
 local NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- NOW as text, for redis.call arguments: a Lua number passed there is formatted with
+-- "%.17g" on every call, which costs more than the command itself
+local NOWS = string.format('%d', NOW)
 
 -- Replay protection. A caller that lost a reply sends the same call again with the same
 -- request id; the answer of the first run is kept per channel (one connection of one
 -- process, whose calls are sequential) in reply:<channel> and returned without running
--- anything again. One key per channel, so memory stays bounded.
-local function once(body)
+-- anything again. One key per channel, so memory stays bounded. A script may keep its
+-- answer in a cheaper form than JSON: pack(answer) -> text, unpack(text) -> answer.
+local function once(body, pack, unpack)
   if RID == '' then return body() end
   local sep = string.find(RID, '|', 1, true)
   if not sep then return body() end -- a caller without request ids (last argument '')
@@ -23,10 +27,12 @@ local function once(body)
   local c = redis.call('GET', rk)
   if c then
     local sp = string.find(c, ' ', 1, true)
-    if sp and string.sub(c, 1, sp - 1) == seq then return cjson.decode(string.sub(c, sp + 1)) end
+    if sp and string.sub(c, 1, sp - 1) == seq then
+      return (unpack or cjson.decode)(string.sub(c, sp + 1))
+    end
   end
   local r = body()
-  redis.call('SET', rk, seq .. ' ' .. cjson.encode(r), 'EX', 3600)
+  redis.call('SET', rk, seq .. ' ' .. (pack or cjson.encode)(r), 'EX', 3600)
   return r
 end
 
@@ -40,7 +46,7 @@ end
 local SUBS -- subscribers of the ev channel, asked once per script call
 local function emit(job, etype, state, data)
   local id = redis.call('XADD', p .. 'events', 'MAXLEN', '~', EVMAX, '*',
-    'job', job, 'type', etype, 'state', state, 'data', data, 'ts', NOW)
+    'job', job, 'type', etype, 'state', state, 'data', data, 'ts', NOWS)
   -- the stream is the durable copy; the pub/sub wake-up is skipped when nobody listens
   if SUBS == nil then
     local ok, r = pcall(redis.call, 'PUBSUB', 'NUMSUB', p .. 'ev')
@@ -49,7 +55,7 @@ local function emit(job, etype, state, data)
   if SUBS == 0 then return end
   -- job ids, event types and states are [A-Za-z0-9_.:-] (validated), so no escaping
   publish(p .. 'ev', '{"id":"' .. id .. '","job":"' .. job ..
-    '","type":"' .. etype .. '","state":"' .. state .. '","ts":' .. NOW ..
+    '","type":"' .. etype .. '","state":"' .. state .. '","ts":' .. NOWS ..
     ',"data":' .. data .. '}')
 end
 
@@ -79,7 +85,7 @@ local MOVES = {
 local function set_state(jk, from, to, ...)
   local m = MOVES[from or '']
   if not m or not m[to] then return false end
-  redis.call('HSET', jk, 'state', to, 'updated_at', NOW, ...)
+  redis.call('HSET', jk, 'state', to, 'updated_at', NOWS, ...)
   return true
 end
 
@@ -397,7 +403,7 @@ end
 
 local function terminal(job, jk, st, export, h)
   ended_extras(job, jk, st)
-  redis.call('HINCRBY', p .. 'stats', st, 1)
+  redis.call('HINCRBY', p .. 'stats', st, '1')
   -- a numbered producer of a session ended: record its export and release the uploads
   -- that waited for it (session_ended is defined below)
   if h == nil then h = load(jk, {'session', 'session_seq'}) end

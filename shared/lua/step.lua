@@ -13,8 +13,52 @@
 -- Returns { {status per finished task}, {task map...} }: a status is 'ok', 'fenced' (a
 -- newer attempt owns the job), 'done' (already finished by this attempt: a replay),
 -- 'gone' (no such job), 'corrupt' (sent to the dead letters) or 'bad outcome'; a task
--- map is the flat list job, entry, fence, attempt, spec, timeout_ms, desired,
--- auth_version, session, export, max_attempts (decoded by vodq_proto_task in shared/proto.c).
+-- map is the flat list job, entry, fence, attempt, spec, then those of timeout_ms,
+-- desired, auth_version, session, export, max_attempts that differ from their defaults
+-- (0, run, 0, '', '', 0), decoded by vodq_proto_task_decode in shared/proto.c.
+--
+-- The answer kept for a replay (once()) is compact, not JSON: the statuses, then job,
+-- entry, fence and attempt of each task, tab-separated (ids and statuses hold no tab);
+-- a replay reads the rest of each task map from the job hash again.
+local STEP_REST = {'spec', 'timeout_ms', 'desired', 'auth_version', 'session', 'export',
+  'max_attempts'}
+
+-- the task map of a started job: h holds the STEP_REST fields of its hash
+local function task_map(job, eid, fence, att, h)
+  local m = {'job', job, 'entry', eid, 'fence', fence, 'attempt', att, 'spec', h.spec or ''}
+  local function opt(k, v, def) if v and v ~= def then m[#m + 1] = k m[#m + 1] = v end end
+  opt('timeout_ms', h.timeout_ms, '0')
+  opt('desired', h.desired, 'run')
+  opt('auth_version', h.auth_version, '0')
+  opt('session', h.session, '')
+  opt('export', h.export, '')
+  opt('max_attempts', h.max_attempts, '0')
+  return m
+end
+
+local function step_pack(r)
+  local out = {tostring(#r[1])}
+  for _, st in ipairs(r[1]) do out[#out + 1] = st end
+  for _, t in ipairs(r[2]) do
+    out[#out + 1] = t[2] out[#out + 1] = t[4] out[#out + 1] = t[6] out[#out + 1] = t[8]
+  end
+  return table.concat(out, '\t')
+end
+
+local function step_unpack(text)
+  local f = {}
+  for x in string.gmatch(text, '[^\t]+') do f[#f + 1] = x end
+  local n = tonumber(f[1]) or 0
+  local statuses, tasks = {}, {}
+  for i = 1, n do statuses[i] = f[1 + i] end
+  for i = n + 2, #f - 3, 4 do
+    local job = f[i]
+    local h = load(p .. 'job:' .. job, STEP_REST)
+    tasks[#tasks + 1] = task_map(job, f[i + 1], f[i + 2], f[i + 3], h)
+  end
+  return {statuses, tasks}
+end
+
 return once(function()
 local consumer, lane = ARGV[4], ARGV[5]
 local WORKER_JSON = cjson.encode(consumer)
@@ -84,6 +128,11 @@ local FIN = fields{'fence:i', 'state:s', 'task', 'lane:l', 'attempts:i', 'max_at
   'backoff_base_ms:i', 'backoff_max_ms:i', 'session', 'session_seq', 'desired',
   'auth_version', 'spec'}
 
+-- Task entries of finished jobs, acknowledged and deleted once per stream after the finish
+-- loop: one XDEL per call, because Redis 7.0's XDEL that removes a stream's first entry
+-- scans past every deleted entry of the first node to find the new first id, per call.
+local ENDED_ENTRIES = {} -- stream key -> {entry ids}
+
 local function finish(job, fence, outcome, a1, a2, a3, a4)
   local jk = p .. 'job:' .. job
   local h, bad, why = load(jk, FIN)
@@ -97,13 +146,14 @@ local function finish(job, fence, outcome, a1, a2, a3, a4)
   end
   local tk = p .. 'tasks:' .. h.lane
   if h.task then
-    redis.call('XACK', tk, 'workers', h.task)
-    redis.call('XDEL', tk, h.task)
+    local ids = ENDED_ENTRIES[tk]
+    if not ids then ids = {} ENDED_ENTRIES[tk] = ids end
+    ids[#ids + 1] = h.task
     redis.call('HDEL', jk, 'task')
   end
   if lane_cfg(h.lane).fair then fair_release(jk, h.lane, h.task) end
   if outcome == 'ok' then
-    set_state(jk, h.state, 'succeeded', 'result', a1, 'progress', 100, 'finished_at', NOW,
+    set_state(jk, h.state, 'succeeded', 'result', a1, 'progress', '100', 'finished_at', NOWS,
       'error', '', 'error_code', '', 'desired', 'run')
     terminal(job, jk, 'succeeded', a2, h)
     emit(job, 'state', 'succeeded', a1 ~= '' and a1 or '{}')
@@ -147,6 +197,10 @@ for i = 0, m - 1 do
   statuses[#statuses + 1] = finish(ARGV[o], ARGV[o + 1], ARGV[o + 2], ARGV[o + 3],
     ARGV[o + 4], ARGV[o + 5], ARGV[o + 6])
 end
+for tk, ids in pairs(ENDED_ENTRIES) do
+  redis.call('XACK', tk, 'workers', unpack(ids))
+  redis.call('XDEL', tk, unpack(ids))
+end
 
 local START = fields{'state:s', 'task', 'desired', 'spec:s', 'timeout_ms', 'auth_version',
   'session', 'fence:i', 'attempts:i', 'export', 'require', 'skips', 'max_attempts'}
@@ -182,27 +236,32 @@ local function start(eid, fields)
     cancelled(job, jk, 'queued')
     return
   end
-  local fence = tonumber(h.fence) + 1
-  local att = tonumber(h.attempts) + 1
-  set_state(jk, 'queued', 'active', 'worker', consumer, 'started_at', NOW, 'progress', 0,
+  local fence = string.format('%d', tonumber(h.fence) + 1)
+  local att = string.format('%d', tonumber(h.attempts) + 1)
+  set_state(jk, 'queued', 'active', 'worker', consumer, 'started_at', NOWS, 'progress', '0',
     'fence', fence, 'attempts', att)
   if ften then fair_hold(job, jk, ften, lane, eid) end
   emit(job, 'state', 'active', '{"attempt":' .. att .. ',"worker":' .. WORKER_JSON .. '}')
-  tasks[#tasks + 1] = {'job', job, 'entry', eid, 'fence', tostring(fence),
-    'attempt', tostring(att), 'spec', h.spec, 'timeout_ms', h.timeout_ms or '0',
-    'desired', h.desired or 'run', 'auth_version', h.auth_version or '0',
-    'session', h.session or '', 'export', h.export or '', 'max_attempts', h.max_attempts or '0'}
+  tasks[#tasks + 1] = task_map(job, eid, fence, att, h)
 end
 
-for i = 1, k do
-  local r = redis.call('XRANGE', skey, ARGV[7 + i], ARGV[7 + i])
-  if #r == 1 then start(r[1][1], r[1][2]) else redis.call('XACK', skey, 'workers', ARGV[7 + i]) end
-end
-if want > 0 then
-  local r = redis.call('XREADGROUP', 'GROUP', 'workers', consumer, 'COUNT', want, 'STREAMS', skey, '>')
-  if r then
-    for _, e in ipairs(r[1][2]) do start(e[1], e[2]) end
+-- The claim: the k entries a blocking XREADGROUP read already (ids in ARGV), then up to
+-- `want` new entries of the lane stream, each started by start().
+local function claim_entries(ids_at, nids, want)
+  for i = 1, nids do
+    local id = ARGV[ids_at + i]
+    local r = redis.call('XRANGE', skey, id, id)
+    if #r == 1 then start(r[1][1], r[1][2]) else redis.call('XACK', skey, 'workers', id) end
+  end
+  if want > 0 then
+    local r = redis.call('XREADGROUP', 'GROUP', 'workers', consumer, 'COUNT', want, 'STREAMS',
+      skey, '>')
+    if r then
+      for _, e in ipairs(r[1][2]) do start(e[1], e[2]) end
+    end
   end
 end
+
+claim_entries(7, k, want)
 return {statuses, tasks}
-end)
+end, step_pack, step_unpack)
