@@ -29,7 +29,7 @@ expect_eq "GET /jobs/<id> with the read token: 200" 200 "$(code -H "Authorizatio
 expect_eq "/metrics without a token: 401" 401 "$(code "$U/metrics")"
 expect_eq "/metrics with the read token: 200" 200 "$(code -H "Authorization: Bearer $READ" "$U/metrics")"
 expect_eq "/livez is open" 200 "$(code "$U/livez")"
-wait_for 5 test "$(code "$U/readyz")" = 200 && ok "/readyz 200 with Redis up" || not_ok "/readyz with Redis up"
+wait_for 5 eval 'test "$(code "$U/readyz")" = 200' && ok "/readyz 200 with Redis up" || not_ok "/readyz with Redis up"
 expect_eq "an invalid spec: 400" 400 "$(code -X POST -H "Authorization: Bearer $ADMIN" -d '{"type":"sleep","sleep":{"ms":-5}}' "$U/jobs")"
 check "400 names the bad field" grep -q 'sleep.ms' "$T_DIR/body"
 

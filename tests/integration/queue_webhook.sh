@@ -65,11 +65,11 @@ for l in open(sys.argv[1]):
     r = json.loads(l)
     if json.loads(r["body"])["job"]["id"] == sys.argv[2]: n += 1
 print(n)' "$HOOKLOG" "$1"; }
-check "hk1: three POSTs (500, 500, 200)" wait_for 30 test "$(hooks_for hk1)" = 3
+check "hk1: three POSTs (500, 500, 200)" wait_for 30 eval 'test "$(hooks_for hk1)" = 3'
 ev_of() { # ev_of JOB TYPE: the data of JOB's events of TYPE, one per line
   rcli EVAL "local out = {} for _,e in ipairs(redis.call('XRANGE',KEYS[1],'-','+')) do local f=e[2] local j,t,d for i=1,#f,2 do if f[i]=='job' then j=f[i+1] elseif f[i]=='type' then t=f[i+1] elseif f[i]=='data' then d=f[i+1] end end if j==ARGV[1] and t==ARGV[2] then out[#out+1]=d end end return out" 1 "${P}events" "$1" "$2"
 }
-wait_for 10 test "$(ev_of hk1 webhook | wc -l)" = 3 || true
+wait_for 10 eval 'test "$(ev_of hk1 webhook | wc -l)" = 3' || true
 outcomes=$(ev_of hk1 webhook | python3 -c 'import json,sys; print(" ".join("%s/%s/%s" % (d["attempt"], d["outcome"], d["status"]) for d in map(json.loads, sys.stdin)))')
 expect_eq "hk1: each attempt recorded as a webhook event" "1/retry/500 2/retry/500 3/sent/200" "$outcomes"
 check "hk1: retries waited (retry_in_ms in the events)" \
@@ -105,8 +105,8 @@ check "hk2 delayed" wait_state hk2 delayed 10
 ctl cancel hk2 >/dev/null
 echo "{\"id\":\"hk3\",\"type\":\"sleep\",\"max_attempts\":1,\"sleep\":{\"ms\":1,\"fail_times\":1,\"permanent\":true},\"notify_url\":\"$HURL\"}" | ctl submit - >/dev/null
 check "hk3 dead" wait_state hk3 dead 20
-check "hk2 (cancelled) delivered" wait_for 20 test "$(hooks_for hk2)" = 1
-check "hk3 (dead) delivered" wait_for 20 test "$(hooks_for hk3)" = 1
+check "hk2 (cancelled) delivered" wait_for 20 eval 'test "$(hooks_for hk2)" = 1'
+check "hk3 (dead) delivered" wait_for 20 eval 'test "$(hooks_for hk3)" = 1'
 expect_eq "events named by the end" "cancelled dead" "$(python3 -c '
 import json, sys
 e = {}
@@ -128,7 +128,7 @@ for i in $(seq 1 30); do
   echo "{\"id\":\"m$i\",\"type\":\"sleep\",\"sleep\":{\"ms\":1},\"notify_url\":\"$HURL\"}"
 done | ctl submit --bulk - >/dev/null
 check "30 jobs succeeded" wait_for 30 all_state succeeded $(seq -f 'm%g' 1 30)
-check "30 deliveries arrived" wait_for 30 test "$(grep -c '"m[0-9]' "$HOOKLOG")" -ge 30
+check "30 deliveries arrived" wait_for 30 eval 'test "$(grep -c "\"m[0-9]" "$HOOKLOG")" -ge 30'
 sleep 2
 expect_eq "exactly one POST per job end" 30 "$(python3 -c '
 import json, sys
@@ -145,7 +145,7 @@ check "hk5 succeeded with no scheduler running" wait_state hk5 succeeded 20
 expect_eq "hk5: its delivery waits in Redis" 1 "$(rcli ZCARD "${P}hooks")"
 expect_eq "hk5: not sent yet" 0 "$(hooks_for hk5)"
 start_scheduler s3 "${SARGS[@]}" --http "127.0.0.1:$HTTP_PORT" --http-token-file "$T_DIR/tokens"
-check "hk5: delivered after the restart" wait_for 20 test "$(hooks_for hk5)" = 1
+check "hk5: delivered after the restart" wait_for 20 eval 'test "$(hooks_for hk5)" = 1'
 
 # ---- retention ------------------------------------------------------------------------------
 ttl1=$(rcli TTL "${P}job:hk1"); ttl2=$(rcli TTL "${P}job:hk2"); ttl3=$(rcli TTL "${P}job:hk3")
