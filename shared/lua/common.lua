@@ -385,24 +385,37 @@ local group_member_ended, group_start, group_cancel -- groups (fan-in): defined 
 -- and, for a job with a notify_url ending succeeded/dead/cancelled, one webhook delivery
 -- queued in hooks (at most hooks_max pending, default 10000; beyond that it is dropped
 -- with an event).
+local SETTINGS -- the settings hash (§15), read once per script call however many jobs end
+local function settings()
+  if not SETTINGS then
+    SETTINGS = {}
+    local a = redis.call('HGETALL', p .. 'settings')
+    for i = 1, #a, 2 do SETTINGS[a[i]] = a[i + 1] end
+  end
+  return SETTINGS
+end
+
+-- Returns the job's group (false if none), read with its type and notify_url.
 local function ended_extras(job, jk, st)
-  local x = redis.call('HMGET', jk, 'type', 'notify_url')
-  local s = redis.call('HMGET', p .. 'settings', 'retention:' .. (x[1] or '') .. ':' .. st,
-    'retention:*:' .. st, 'hooks_max')
-  redis.call('EXPIRE', jk, tonumber(s[1] or s[2] or '') or RET)
-  if not x[2] or x[2] == '' or st == 'rejected' then return end
+  local x = redis.call('HMGET', jk, 'type', 'notify_url', 'group')
+  local s = settings()
+  local ret = s['retention:' .. (x[1] or '') .. ':' .. st] or s['retention:*:' .. st]
+  redis.call('EXPIRE', jk, tonumber(ret or '') or RET)
+  local g = x[3] or false
+  if not x[2] or x[2] == '' or st == 'rejected' then return g end
   local m = job .. '|' .. st .. '|' .. NOW
-  if redis.call('ZCARD', p .. 'hooks') >= (tonumber(s[3] or '') or 10000) then
+  if redis.call('ZCARD', p .. 'hooks') >= (tonumber(s.hooks_max or '') or 10000) then
     emit(job, 'webhook', st, '{"outcome":"dropped","error":"too many pending deliveries"}')
-    return
+    return g
   end
   redis.call('HSET', p .. 'hook:' .. m, 'job', job, 'state', st, 'url', x[2], 'attempts', 0,
     'created_at', NOW)
   redis.call('ZADD', p .. 'hooks', NOW, m)
+  return g
 end
 
 local function terminal(job, jk, st, export, h)
-  ended_extras(job, jk, st)
+  local g = ended_extras(job, jk, st)
   redis.call('HINCRBY', p .. 'stats', st, '1')
   -- a numbered producer of a session ended: record its export and release the uploads
   -- that waited for it (session_ended is defined below)
@@ -410,7 +423,7 @@ local function terminal(job, jk, st, export, h)
   if h.session and h.session ~= '' and h.session_seq then
     session_ended(h.session, job, int(h.session_seq, 0), st == 'succeeded' and export or '')
   end
-  group_member_ended(job, jk, st, export)
+  group_member_ended(job, jk, st, export, g)
 end
 
 local function dead(job, jk, from, code, msg, att)
@@ -806,8 +819,9 @@ local function group_end(g, gk, gh)
   end
 end
 
-group_member_ended = function(job, jk, st, export)
-  local g = redis.call('HGET', jk, 'group') -- one call for a job of no group
+group_member_ended = function(job, jk, st, export, known)
+  local g = known -- terminal() read it already (false: no group)
+  if g == nil then g = redis.call('HGET', jk, 'group') end
   if not g then return end
   local m = redis.call('HMGET', jk, 'group', 'result', 'error_code', 'error')
   local rec = {state = st, export = export or ''}
