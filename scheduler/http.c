@@ -11,6 +11,7 @@
 #include "scheduler/api.h"
 #include "scheduler/stats.h"
 
+#include "shared/clock.h"
 #include "shared/httpd.h"
 #include "shared/keys.h"
 #include "shared/proto.h"
@@ -54,19 +55,12 @@ struct vodq_http {
     atomic_bool down;           /* the poller's last ping failed */
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Ready: the poller's last ping did not fail, and one succeeded within
  * DOWN_AFTER_MS (a ping stuck on a hung server counts as failed then). */
 static bool redis_up(struct vodq_http *h)
 {
     int64_t ok = atomic_load(&h->last_ok_ms);
-    return !atomic_load(&h->down) && ok > 0 && mono_ms() - ok < DOWN_AFTER_MS;
+    return !atomic_load(&h->down) && ok > 0 && vodq_mono_ms() - ok < DOWN_AFTER_MS;
 }
 
 /* Worth trying: the poller's last ping did not fail (or none ran yet). */
@@ -246,7 +240,7 @@ static void *poller_main(void *arg)
         bool ok = r && vodq_redis_ping(r, &err) == VODQ_OK;
         atomic_store(&h->down, !ok);
         if (ok) {
-            atomic_store(&h->last_ok_ms, mono_ms());
+            atomic_store(&h->last_ok_ms, vodq_mono_ms());
             s = scrape(h, r);
             if (s)
                 s = vodq_stats_append(s, stats);
@@ -255,18 +249,12 @@ static void *poller_main(void *arg)
         if (s) {
             free(h->scrape);
             h->scrape = s;
-            h->scrape_at_ms = mono_ms();
+            h->scrape_at_ms = vodq_mono_ms();
         }
         if (h->stop)
             break;
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += POLL_MS / 1000;
-        ts.tv_nsec += (long)(POLL_MS % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        vodq_deadline_in(&ts, POLL_MS);
         pthread_cond_timedwait(&h->cv, &h->mu, &ts);
     }
     pthread_mutex_unlock(&h->mu);
@@ -289,7 +277,7 @@ static void h_metrics(void *ctx, const struct vodq_httpd_req *req, struct vodq_h
         tprintf(&t, "# HELP vodq_scrape_age_seconds age of the Redis figures below\n"
                     "# TYPE vodq_scrape_age_seconds gauge\nvodq_scrape_age_seconds{queue=\"%s\"} "
                     "%.3f\n",
-                h->q.name, (double)(mono_ms() - h->scrape_at_ms) / 1000.0);
+                h->q.name, (double)(vodq_mono_ms() - h->scrape_at_ms) / 1000.0);
         tprintf(&t, "%s", h->scrape);
     }
     pthread_mutex_unlock(&h->mu);

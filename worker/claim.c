@@ -2,6 +2,7 @@
  * claimed tasks to idle slots, and the claimer threads (one per served lane). */
 #include "worker/runtime.h"
 
+#include "shared/clock.h"
 #include "shared/keys.h"
 #include "shared/log.h"
 #include "shared/proto.h"
@@ -211,7 +212,7 @@ void *vodq_wk_claimer_main(void *arg)
         int pool = vodq_wk_pool_of(c->type);
         while (!atomic_load(&w->stopping) && (w->free_slots[pool] == 0 || w->done_head)) {
             struct timespec dl;
-            vodq_wk_deadline_in(&dl, 100);
+            vodq_deadline_in(&dl, 100);
             pthread_cond_timedwait(&w->claim_cv, &w->mu, &dl);
         }
         int n = atomic_load(&w->stopping) ? 0 : w->free_slots[pool];

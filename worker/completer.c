@@ -2,6 +2,7 @@
  * batches, and claims the next tasks for the freed slots in the same call. */
 #include "worker/runtime.h"
 
+#include "shared/clock.h"
 #include "shared/keys.h"
 #include "shared/log.h"
 #include "shared/proto.h"
@@ -28,7 +29,7 @@ void *vodq_wk_completer_main(void *arg)
         pthread_mutex_lock(&w->mu);
         while (!w->done_head && !atomic_load(&w->finished)) {
             struct timespec dl;
-            vodq_wk_deadline_in(&dl, 200);
+            vodq_deadline_in(&dl, 200);
             pthread_cond_timedwait(&w->done_cv, &w->mu, &dl);
         }
         struct done *list = w->done_head;

@@ -34,17 +34,6 @@ void vodq_wk_nap_ms(int64_t ms)
     nanosleep(&ts, NULL);
 }
 
-void vodq_wk_deadline_in(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += (time_t)(ms / 1000);
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 struct vodq_redis *vodq_wk_connect(struct vodq_worker *w, int timeout_ms)
 {
     struct vodq_redis_opts o = {.url = w->cfg.redis_url, .command_timeout_ms = timeout_ms};

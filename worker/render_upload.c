@@ -8,6 +8,7 @@
  * render passes its written bytes and progress back; both under one mutex. */
 #include "worker/render_upload.h"
 
+#include "shared/clock.h"
 #include "shared/job.h"
 #include "worker/compose/compose.h"
 #include "worker/compose/engine.h"
@@ -83,19 +84,6 @@ static int64_t since_ms(const struct timespec *t)
     return (int64_t)(now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
 }
 
-/* An absolute CLOCK_REALTIME deadline ms from now, for pthread_cond_timedwait
- * (the same as worker/loop.c's). */
-static void deadline_in(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += (time_t)(ms / 1000);
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 /* ---- the render thread's callbacks ---- */
 
 static enum vodq_rc r_progress(void *opaque, int64_t done_ms, int64_t total_ms, int64_t frames,
@@ -135,7 +123,7 @@ static enum vodq_ctl r_wait(void *opaque, int timeout_ms)
 {
     struct ru *r = opaque;
     struct timespec dl;
-    deadline_in(&dl, timeout_ms);
+    vodq_deadline_in(&dl, timeout_ms);
     pthread_mutex_lock(&r->mu);
     enum vodq_ctl c = r_state(r);
     while (c == VODQ_CTL_PAUSE && pthread_cond_timedwait(&r->cv, &r->mu, &dl) == 0)
@@ -268,7 +256,7 @@ static int64_t u_wait_bytes(void *opaque, int64_t want, int timeout_ms, bool *en
 {
     struct ru *r = opaque;
     struct timespec dl;
-    deadline_in(&dl, timeout_ms);
+    vodq_deadline_in(&dl, timeout_ms);
     pthread_mutex_lock(&r->mu);
     while (timeout_ms > 0 && r->written < want && !r->render_done &&
            pthread_cond_timedwait(&r->cv, &r->mu, &dl) == 0)

@@ -90,7 +90,6 @@ struct claimer {
 enum vodq_task_type vodq_wk_pool_of(enum vodq_task_type lane);
 bool vodq_wk_serves(const struct vodq_worker *w, enum vodq_task_type lane);
 void vodq_wk_nap_ms(int64_t ms);
-void vodq_wk_deadline_in(struct timespec *ts, int64_t ms);
 struct vodq_redis *vodq_wk_connect(struct vodq_worker *w, int timeout_ms);
 void vodq_wk_task_clear(struct task *t);
 enum vodq_ctl vodq_wk_ctl_from(const char *desired);

@@ -2,6 +2,7 @@
  * (progress, events, control, credentials, checkpoint) it reports through. */
 #include "worker/runtime.h"
 
+#include "shared/clock.h"
 #include "shared/crypto.h"
 #include "shared/keys.h"
 #include "shared/log.h"
@@ -122,7 +123,7 @@ static enum vodq_ctl io_wait(void *opaque, int timeout_ms)
     enum vodq_ctl before = io_control(s);
     long long av = atomic_load(&s->auth_version);
     struct timespec dl;
-    vodq_wk_deadline_in(&dl, timeout_ms);
+    vodq_deadline_in(&dl, timeout_ms);
     pthread_mutex_lock(&s->w->mu);
     while (atomic_load(&s->desired) == (int)before && atomic_load(&s->auth_version) == av &&
            !atomic_load(&s->fenced) && !atomic_load(&s->timed_out) &&

@@ -1,6 +1,8 @@
 /* compose.c: the compose task executor (compose.h). */
 #include "worker/compose/compose.h"
 
+#include "shared/clock.h"
+
 #include "worker/compose/aliyun.h"
 #include "worker/compose/engine.h"
 #include "worker/compose/hw.h"
@@ -37,13 +39,6 @@ struct cmp_ctx {
     void *import_leases[64]; /* cache entries an Aliyun import fetched to probe */
     size_t n_import_leases;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void vodq_compose_set_resolver(const struct vodq_compose_resolver *r)
 {
@@ -82,7 +77,7 @@ static enum vodq_rc cmp_progress(void *opaque, int64_t done_ms, int64_t total_ms
     char extra[160];
 
     if (frames > 0 && c->ttff_ms == 0)
-        c->ttff_ms = mono_ms() - c->t0_ms;
+        c->ttff_ms = vodq_mono_ms() - c->t0_ms;
     if (io->progress == NULL)
         return VODQ_OK;
     if (c->fetched && total_ms > 0) { /* the render is the last 100 - FETCH_SHARE percent */
@@ -744,7 +739,7 @@ enum vodq_rc vodq_compose_run(const char *spec_json, struct vodq_task_io *io,
 
     memset(&ctx, 0, sizeof(ctx));
     ctx.io = io;
-    ctx.t0_ms = mono_ms();
+    ctx.t0_ms = vodq_mono_ms();
 
     memset(&tl, 0, sizeof(tl));
     memset(&plan, 0, sizeof(plan));

@@ -16,6 +16,7 @@
 #include "worker/compose/input.h"
 #include "worker/compose/timeline.h"
 
+#include "shared/clock.h"
 #include "shared/metrics.h"
 
 #include <libavcodec/avcodec.h>
@@ -210,10 +211,7 @@ static int q_pop(struct eng_input *in, struct eng_queue *q, AVFrame **f, int tim
     struct timespec dl;
     int r;
 
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_nsec += (long)timeout_ms * 1000000L;
-    dl.tv_sec += dl.tv_nsec / 1000000000L;
-    dl.tv_nsec %= 1000000000L;
+    vodq_deadline_in(&dl, timeout_ms);
     pthread_mutex_lock(&in->mu);
     while (q->n == 0 && !q->eof && in->err == 0)
         if (pthread_cond_timedwait(&in->cv, &in->mu, &dl) == ETIMEDOUT)

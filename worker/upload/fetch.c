@@ -1,6 +1,7 @@
 /* fetch.c: remote sources into the worker's cache (see fetch.h). */
 #include "worker/upload/fetch.h"
 
+#include "shared/clock.h"
 #include "shared/metrics.h"
 
 #include "worker/upload/http.h"
@@ -302,8 +303,7 @@ void vodq_fetch_free(struct vodq_fetch *f)
             for (struct grow *g = f->grows; g; g = g->next)
                 atomic_store(&g->stop, true);
             struct timespec t;
-            clock_gettime(CLOCK_REALTIME, &t);
-            t.tv_sec += 1;
+            vodq_deadline_in(&t, 1000);
             pthread_cond_timedwait(&f->cv, &f->mu, &t);
         }
         pthread_mutex_unlock(&f->mu);
@@ -838,13 +838,7 @@ static void *grow_main(void *arg)
 static void grow_wait_locked(struct grow *g, int64_t need, int timeout_ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    vodq_deadline_in(&until, timeout_ms);
     while (!g->done && !g->failed && g->avail < need)
         if (pthread_cond_timedwait(&g->f->cv, &g->f->mu, &until) != 0)
             break;

@@ -1,6 +1,7 @@
 /* http.c: libcurl multi wrapper with per-request retry (see http.h). */
 #include "worker/upload/http.h"
 
+#include "shared/clock.h"
 #include "shared/metrics.h"
 
 #include <curl/curl.h>
@@ -38,13 +39,6 @@ struct vodq_http {
     struct vodq_http_req *done;    /* finished requests, LIFO is fine */
     struct vodq_http_req *waiting; /* requests waiting for their retry time */
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct req_priv *P(const struct vodq_http_req *r)
 {
@@ -253,7 +247,7 @@ static int on_xfer(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ul
     (void)ultotal;
     struct vodq_http_req *req = ud;
     struct req_priv *p = P(req);
-    int64_t now = now_ms();
+    int64_t now = vodq_mono_ms();
     if (dlnow + ulnow != p->moved || p->moved_at_ms == 0) {
         p->moved = dlnow + ulnow;
         p->moved_at_ms = now;
@@ -606,7 +600,7 @@ static void collect(struct vodq_http *h)
         int max = req->max_attempts > 0 ? req->max_attempts : h->o.max_attempts;
         if (again && req->attempts < max) {
             long d = vodq_http_backoff_ms(h->o.backoff_base_ms, h->o.backoff_max_ms, req->attempts);
-            p->retry_at_ms = now_ms() + d;
+            p->retry_at_ms = vodq_mono_ms() + d;
             p->next = h->waiting;
             h->waiting = req;
             if (h->o.on_retry)
@@ -621,7 +615,7 @@ static void collect(struct vodq_http *h)
  * (or -1 when none waits). */
 static long launch_due(struct vodq_http *h)
 {
-    int64_t now = now_ms();
+    int64_t now = vodq_mono_ms();
     long next = -1;
     struct vodq_http_req **pp = &h->waiting;
     while (*pp) {
@@ -648,7 +642,7 @@ static long launch_due(struct vodq_http *h)
 
 struct vodq_http_req *vodq_http_wait(struct vodq_http *h, int timeout_ms)
 {
-    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = vodq_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         if (h->done) {
             struct vodq_http_req *req = h->done;
@@ -664,7 +658,7 @@ struct vodq_http_req *vodq_http_wait(struct vodq_http *h, int timeout_ms)
         collect(h);
         if (h->done)
             continue;
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - vodq_mono_ms();
         if (left <= 0)
             return NULL;
         if (next_retry >= 0 && next_retry < left)

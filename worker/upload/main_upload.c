@@ -7,7 +7,9 @@
  * (--auth-file). SIGINT/SIGTERM pause: parts in flight finish, the
  * checkpoint is kept, and the same command resumes; a second signal quits
  * at once (the checkpoint is still consistent). */
+#include "shared/clock.h"
 #include "shared/err.h"
+
 #include "worker/executor.h"
 #include "worker/upload/ckpt_file.h"
 #include "worker/upload/upload.h"
@@ -61,13 +63,6 @@ struct cli {
     int last_pct;
     struct vodq_ckpt_file *ck;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void usage(FILE *fp)
 {
@@ -181,7 +176,7 @@ static enum vodq_rc io_progress(void *opaque, int64_t done, int64_t total, const
     (void)extra;
     if (c->quiet)
         return VODQ_OK;
-    int64_t now = now_ms();
+    int64_t now = vodq_mono_ms();
     int pct = total > 0 ? (int)(done * 100 / total) : 100;
     double mib = (double)done / 1048576.0, tmib = (double)total / 1048576.0;
     double secs = (double)(now - c->started_ms) / 1000.0;
@@ -248,8 +243,8 @@ static char *io_take_auth(void *opaque)
 static enum vodq_ctl io_wait(void *opaque, int timeout_ms)
 {
     struct cli *c = opaque;
-    int64_t end = now_ms() + timeout_ms;
-    while (!g_signals && now_ms() < end) {
+    int64_t end = vodq_mono_ms() + timeout_ms;
+    while (!g_signals && vodq_mono_ms() < end) {
         /* wake early when the auth file changes */
         if (c->auth_file) {
             char *a = read_small(c->auth_file);
@@ -470,7 +465,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     c.tty = isatty(STDERR_FILENO) == 1;
-    c.started_ms = now_ms();
+    c.started_ms = vodq_mono_ms();
     struct vodq_task_io io = {
         .opaque = &c,
         .progress = io_progress,

@@ -2,6 +2,8 @@
  * checkpoint, token expiry and verification (see upload.h). */
 #include "worker/upload/upload.h"
 
+#include "shared/clock.h"
+
 #include "worker/upload/crc64.h"
 #include "worker/upload/http.h"
 #include "worker/upload/sign.h"
@@ -110,13 +112,6 @@ struct up {
     const struct vodq_upload_source *src; /* a file still being written, or NULL */
     bool src_ended;         /* source mode: the file is complete, size is final */
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- Events and progress ---- */
 
@@ -285,7 +280,7 @@ static enum vodq_rc wait_auth(struct up *u, struct vodq_err *err)
     cJSON_AddNumberToObject(o, "parts_done", done);
     cJSON_AddNumberToObject(o, "wait_auth_s", u->o.wait_auth_s);
     emit(u, "token_expired", o);
-    int64_t deadline = mono_ms() + (int64_t)u->o.wait_auth_s * 1000;
+    int64_t deadline = vodq_mono_ms() + (int64_t)u->o.wait_auth_s * 1000;
     for (;;) {
         if (u->fenced)
             return vodq_err_set(err, VODQ_ERR_FENCED, 0, "lease lost while waiting for credentials");
@@ -297,7 +292,7 @@ static enum vodq_rc wait_auth(struct up *u, struct vodq_err *err)
             emit(u, "retry_resume", r);
             return VODQ_OK;
         }
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - vodq_mono_ms();
         if (left <= 0) {
             enum vodq_rc rc = vodq_err_set(
                 err, VODQ_ERR_AUTH, 0,
@@ -1219,7 +1214,7 @@ static enum vodq_rc send_parts(struct up *u, struct vodq_err *err)
             cancel_all(u);
             return vodq_err_set(err, VODQ_ERR_FENCED, 0, "lease lost; stopped");
         }
-        int64_t now = mono_ms();
+        int64_t now = vodq_mono_ms();
         if (now - u->last_auth_poll_ms >= 1000) {
             u->last_auth_poll_ms = now;
             if (!u->auth_expired)
@@ -1291,7 +1286,7 @@ static enum vodq_rc send_parts(struct up *u, struct vodq_err *err)
                 if (&u->slots[i].req == r && u->slots[i].part >= 0)
                     part_done(u, &u->slots[i]);
         }
-        now = mono_ms();
+        now = vodq_mono_ms();
         if (r || now - last_report >= 200) {
             last_report = now;
             report(u);
