@@ -64,24 +64,21 @@ for o in 1 2 3 4 5 6 7 8; do
 done
 tl exif "$clips"
 render exif
-# The middle frame of each clip (5 frames each), shrunk to 2x2: one pixel per
-# quadrant, named R(ed) G(reen) B(lue) W(hite), in the order TL TR BL BR.
-"${FF[@]}" -i exif.mp4 -vf "select='eq(mod(n\,5)\,2)',format=rgb24,scale=2:2:flags=area" \
-  -fps_mode passthrough -f rawvideo - 2>>gen.log | od -An -tu1 -v -w12 |
-  awk '{ s = ""; for (i = 1; i <= 12; i += 3) { r = $i > 128; g = $(i + 1) > 128; b = $(i + 2) > 128
-         s = s ((r && g && b) ? "W" : (r ? "R" : (g ? "G" : (b ? "B" : "?")))) }; print s }' >exif.quads || true
-while read -r o want; do
-  expect_eq "2: EXIF orientation $o shown upright (quadrants TL TR BL BR)" "$want" "$(sed -n "${o}p" exif.quads)"
-done <<'EOF'
-1 RGBW
-2 GRWB
-3 WBGR
-4 BWRG
-5 RBGW
-6 BRWG
-7 WGBR
-8 GWRB
-EOF
+# quads VIDEO: the middle frame of each clip (5 frames each), shrunk to 2x2: one pixel
+# per quadrant, named R(ed) G(reen) B(lue) W(hite), in the order TL TR BL BR; a line a clip.
+quads() {
+  "${FF[@]}" -i "$1" -vf "select='eq(mod(n\,5)\,2)',format=rgb24,scale=2:2:flags=area" \
+    -fps_mode passthrough -f rawvideo - 2>>gen.log | od -An -tu1 -v -w12 |
+    awk '{ s = ""; for (i = 1; i <= 12; i += 3) { r = $i > 128; g = $(i + 1) > 128; b = $(i + 2) > 128
+           s = s ((r && g && b) ? "W" : (r ? "R" : (g ? "G" : (b ? "B" : "?")))) }; print s }' || true
+}
+# The quadrants of quad.jpg shown upright, per orientation 1-8 (EXIF and HEIC irot/imir).
+UPRIGHT=(- RGBW GRWB WBGR BWRG RBGW BRWG WGBR GWRB)
+quads exif.mp4 >exif.quads
+for o in 1 2 3 4 5 6 7 8; do
+  expect_eq "2: EXIF orientation $o shown upright (quadrants TL TR BL BR)" "${UPRIGHT[$o]}" \
+    "$(sed -n "${o}p" exif.quads)"
+done
 
 # --- 3. a picture that starts after the sound keeps its delay -------------------------
 # Video starts 0.08 s after the sound (Matroska keeps the offset as it is);
@@ -345,23 +342,11 @@ for o in 2 3 4 5 6 7 8; do
 done
 tl heic "$clips"
 render heic
-"${FF[@]}" -i heic.mp4 -vf "select='eq(mod(n\,5)\,2)',format=rgb24,scale=2:2:flags=area" \
-  -fps_mode passthrough -f rawvideo - 2>>gen.log | od -An -tu1 -v -w12 |
-  awk '{ s = ""; for (i = 1; i <= 12; i += 3) { r = $i > 128; g = $(i + 1) > 128; b = $(i + 2) > 128
-         s = s ((r && g && b) ? "W" : (r ? "R" : (g ? "G" : (b ? "B" : "?")))) }; print s }' >heic.quads || true
-while read -r o want; do
-  expect_eq "10: HEIC with orientation $o (irot/imir) shown upright (quadrants TL TR BL BR)" "$want" \
-    "$(sed -n "${o}p" heic.quads)"
-done <<'EOF'
-1 RGBW
-2 GRWB
-3 WBGR
-4 BWRG
-5 RBGW
-6 BRWG
-7 WGBR
-8 GWRB
-EOF
+quads heic.mp4 >heic.quads
+for o in 1 2 3 4 5 6 7 8; do
+  expect_eq "10: HEIC with orientation $o (irot/imir) shown upright (quadrants TL TR BL BR)" \
+    "${UPRIGHT[$o]}" "$(sed -n "${o}p" heic.quads)"
+done
 expect_eq "10: no decoded temporary file left behind" "" "$(ls "$T_DIR/tmp")"
 _gen -f lavfi -i "color=c=blue:s=64x64,format=rgba,geq=r=0:g=0:b=255:a='if(lt(X,32),255,0)'" -frames:v 1 logo_a.png
 heif-enc -q 90 logo_a.png -o logo_a.heic >>gen.log 2>&1 || not_ok "10: heif-enc encodes logo_a.heic"
