@@ -95,32 +95,17 @@ local function chain(job, h, result, output)
   local okr, res = pcall(cjson.decode, result ~= '' and result or '{}')
   local cover = (okr and type(res) == 'table' and type(res.cover) == 'string') and res.cover or ''
   for i, child in ipairs(spec['then']) do
-    local cid = job .. '.then' .. i
-    if type(child) == 'table' and type(child.type) == 'string' and
-        redis.call('EXISTS', p .. 'job:' .. cid) == 0 then
-      local clane = type(child.lane) == 'string' and child.lane or child.type
-      local creq = type(child.require) == 'string' and child.require or ''
-      child.lane, child.require = nil, nil
+    if type(child) == 'table' and type(child.type) == 'string' then
       -- a child keeps the parent's tenant and priority unless it names its own
       if child.tenant == nil then child.tenant = spec.tenant end
       if child.priority == nil then child.priority = spec.priority end
-      child.id = cid
-      if h.session and h.session ~= '' then child.session = h.session end
       local sec = child[child.type]
       if child.type == 'upload' and type(sec) == 'table' then
         if sec.file == nil and output ~= '' then sec.file = output end
         if sec.file == '$cover' then sec.file = cover end
       end
-      local bo = type(child.backoff) == 'table' and child.backoff or {}
-      create_job(cid, {type = child.type, lane = clane, spec = cjson.encode(child),
-        state = 'queued', max_attempts = tostring(child.max_attempts or h.max_attempts),
-        timeout_ms = tostring(child.timeout_ms or 0),
-        backoff_base_ms = tostring(bo.base_ms or h.backoff_base_ms),
-        backoff_max_ms = tostring(bo.max_ms or h.backoff_max_ms),
-        session = h.session or '', parent = job, require = creq,
-        needs_export = (child.type == 'upload' and type(sec) == 'table' and sec.file == nil)
-          and '1' or '0'})
     end
+    spawn(job .. '.then' .. i, child, job, h.session or '', h) -- common.lua, as for groups
   end
 end
 
