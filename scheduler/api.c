@@ -3,6 +3,7 @@
 
 #include "shared/job.h"
 #include "shared/keys.h"
+#include "shared/proto.h"
 
 #include "dashboard_files.h" /* generated: the files of scheduler/dashboard as byte arrays */
 
@@ -132,11 +133,10 @@ bool vodq_api_get_queues(struct vodq_redis *rd, const struct vodq_queue *q, cons
     sb_printf(&b, ",\"now_ms\":%lld,\"lanes\":[", (long long)vodq_now_ms());
     for (int t = 0; t < VODQ_TASK__COUNT; t++) {
         vodq_queue_key(q, key, sizeof(key), VODQ_KEY_TASKS, vodq_task_type_name(t));
-        long long len = int_reply(CMD("XLEN %s", key));
-        long long running =
-            int_reply(CMD("XPENDING %s %s", key, VODQ_GROUP_WORKERS));
+        struct vodq_lane_depth dp;
+        vodq_proto_lane_depth(rd, key, &dp, &err); /* zeros when Redis did not answer */
         sb_printf(&b, "%s{\"lane\":\"%s\",\"waiting\":%lld,\"running\":%lld}", t ? "," : "",
-                  vodq_task_type_name(t), len > running ? len - running : 0, running);
+                  vodq_task_type_name(t), dp.waiting, dp.running);
     }
     vodq_queue_key(q, key, sizeof(key), VODQ_KEY_DELAYED, NULL);
     sb_printf(&b, "],\"delayed\":%lld", int_reply(CMD("ZCARD %s", key)));

@@ -75,6 +75,10 @@ static const char *description =
     "                           than 60 s late\n"
     "  schedule list [--json]   schedules with their next and last slot\n"
     "  schedule remove NAME     stop a schedule (its jobs stay)\n"
+    "  functions name|print     the name or the text of the Redis FUNCTION library that\n"
+    "                           holds the queue's scripts (programs load it themselves;\n"
+    "                           where their ACL user may not, load it once with\n"
+    "                           vodqctl functions print | redis-cli -x FUNCTION LOAD)\n"
 
     "\n"
     "Exit status: 0 success; 1 failure (a Redis error, a failed job for watch);\n"
@@ -1117,7 +1121,7 @@ int main(int argc, char **argv)
                     {"dead", "list", 1}, {"remove", "ID...", 1}, {"purge", "--state S --older-than AGE", 0},     {"stats", "", 0},
                     {"session", "show|release S", 2}, {"media", "set|list|rm ...", 1},
                     {"tenant", "set|show|rm T", 2}, {"lane", "set|show L", 2},
-                    {"schedule", "add|list|remove ...", 1}};
+                    {"schedule", "add|list|remove ...", 1}, {"functions", "name|print", 1}};
     size_t k = 0, nk = sizeof(commands) / sizeof(commands[0]);
     while (k < nk && strcmp(commands[k].name, argv[1]))
         k++;
@@ -1136,6 +1140,17 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "schedule") && (rc = schedule_usage(npos - 1, argv + 2)) != 0)
         goto out;
+    if (!strcmp(argv[1], "functions")) { /* needs no Redis */
+        const char *name = NULL;
+        const char *text = vodq_proto_library(&name);
+        if (npos == 2 && !strcmp(argv[2], "name"))
+            rc = printf("%s\n", name) < 0;
+        else if (npos == 2 && !strcmp(argv[2], "print"))
+            rc = fputs(text, stdout) < 0;
+        else
+            rc = usage_fail("usage: functions name|print");
+        goto out;
+    }
     struct vodq_client_opts o = {.size = sizeof(o),
                                  .redis_url = redis_url,
                                  .queue = queue,

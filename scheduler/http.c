@@ -161,14 +161,17 @@ static bool get_int(struct vodq_redis *r, long long *out, const char *fmt, const
 static char *scrape(struct vodq_http *h, struct vodq_redis *r)
 {
     struct text t = {0};
-    char key[VODQ_KEY_MAX], fmt[64];
+    char key[VODQ_KEY_MAX];
     const char *qn = h->q.name;
     long long v[VODQ_TASK__COUNT][2];
     for (int i = 0; i < VODQ_TASK__COUNT; i++) {
         vodq_queue_key(&h->q, key, sizeof(key), VODQ_KEY_TASKS, vodq_task_type_name(i));
-        snprintf(fmt, sizeof(fmt), "XPENDING %%s %s", VODQ_GROUP_WORKERS);
-        if (!get_int(r, &v[i][0], "XLEN %s", key) || !get_int(r, &v[i][1], fmt, key))
+        struct vodq_lane_depth dp;
+        struct vodq_err de = {0};
+        if (!vodq_proto_lane_depth(r, key, &dp, &de))
             return NULL;
+        v[i][0] = dp.waiting;
+        v[i][1] = dp.running;
     }
     long long delayed, workers;
     vodq_queue_key(&h->q, key, sizeof(key), VODQ_KEY_DELAYED, NULL);

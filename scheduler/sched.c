@@ -366,9 +366,11 @@ static void reap(struct vodq_sched *s, struct vodq_redis *r)
 }
 
 /* Trims each task stream below its oldest entry still needed: the oldest
- * pending one and everything after the group's last delivered id. Entries
- * are XDELed when done, so this only removes leftovers. Also forgets
- * consumers with nothing pending that are idle for an hour. */
+ * pending one and everything after the group's last delivered id. A finished
+ * task's entry is only acknowledged (step.lua: XDEL costs more than the rest
+ * of a finish), so this is what removes them: "~" drops whole stream nodes
+ * (100 entries by default) and never rewrites one, so each second's trim is
+ * cheap. Also forgets consumers with nothing pending that are idle for an hour. */
 static void trim(struct vodq_sched *s, struct vodq_redis *r)
 {
     for (int t = 0; t < VODQ_TASK__COUNT; t++) {
@@ -402,7 +404,7 @@ static void trim(struct vodq_sched *s, struct vodq_redis *r)
         vodq_reply_free(pend);
         vodq_reply_free(grp);
         if (minid[0]) {
-            struct vodq_reply *tr = vodq_redis_cmd(r, &err, "XTRIM %s MINID %s", key, minid);
+            struct vodq_reply *tr = vodq_redis_cmd(r, &err, "XTRIM %s MINID ~ %s", key, minid);
             if (tr && tr->type == VODQ_REPLY_INTEGER)
                 atomic_fetch_add(&s->trimmed, tr->integer);
             vodq_reply_free(tr);
@@ -484,7 +486,7 @@ enum vodq_rc vodq_sched_run(struct vodq_sched *s, struct vodq_err *err)
                 if (vodq_schedule_tick(r, &s->ch, &s->q, &e) < 0)
                     vodq_warn("schedules: %s", e.msg);
             }
-            if (now - s->last_trim_ms >= 10000) {
+            if (now - s->last_trim_ms >= 1000) {
                 s->last_trim_ms = now;
                 trim(s, r);
             }

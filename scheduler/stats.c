@@ -3,6 +3,7 @@
 
 #include "shared/job.h"
 #include "shared/keys.h"
+#include "shared/proto.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -231,23 +232,10 @@ static void lane_backlog(struct vodq_stats *st, int lane, double *age_s, long lo
     struct vodq_err err = {0};
     *age_s = 0;
     *lag = 0;
-    char delivered[48] = "0-0";
-    struct vodq_reply *g = vodq_redis_cmd(st->r, &err, "XINFO GROUPS %s", key);
-    for (size_t i = 0; g && g->type == VODQ_REPLY_ARRAY && i < g->elements; i++) {
-        const struct vodq_reply *e = g->element[i];
-        bool ours = false;
-        for (size_t k = 0; k + 1 < e->elements; k += 2)
-            if (e->element[k]->str && !strcmp(e->element[k]->str, "name"))
-                ours = e->element[k + 1]->str && !strcmp(e->element[k + 1]->str, VODQ_GROUP_WORKERS);
-        for (size_t k = 0; ours && k + 1 < e->elements; k += 2) {
-            const char *f = e->element[k]->str;
-            if (f && !strcmp(f, "last-delivered-id") && e->element[k + 1]->str)
-                snprintf(delivered, sizeof(delivered), "%s", e->element[k + 1]->str);
-            else if (f && !strcmp(f, "lag"))
-                *lag = vodq_reply_int(e->element[k + 1], 0);
-        }
-    }
-    vodq_reply_free(g);
+    struct vodq_lane_depth dp;
+    vodq_proto_lane_depth(st->r, key, &dp, &err);
+    *lag = dp.waiting;
+    const char *delivered = dp.delivered;
     struct vodq_reply *x = vodq_redis_cmd(st->r, &err, "XRANGE %s (%s + COUNT 1", key, delivered);
     if (x && x->type == VODQ_REPLY_ARRAY && x->elements == 1) {
         const char *id = vodq_reply_str(x->element[0], 0);

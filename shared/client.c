@@ -537,10 +537,11 @@ char *vodq_stats(struct vodq_client *c, int sample_ms, struct vodq_err *err)
     P("{\"queue\":\"%s\",\"types\":{", c->q.name);
     for (int t = 0; t < VODQ_TASK__COUNT; t++) {
         vodq_queue_key(&c->q, key, sizeof(key), VODQ_KEY_TASKS, vodq_task_type_name(t));
-        long long n = count(c, "XLEN %s", key);
-        long long pend = count(c, "XPENDING %s " VODQ_GROUP_WORKERS, key);
+        struct vodq_lane_depth dp;
+        struct vodq_err de = {0};
+        vodq_proto_lane_depth(c->r, key, &dp, &de); /* zeros when Redis did not answer */
         P("%s\"%s\":{\"queued\":%lld,\"in_flight\":%lld}", t ? "," : "", vodq_task_type_name(t),
-          n - pend, pend);
+          dp.waiting, dp.running);
     }
     vodq_queue_key(&c->q, key, sizeof(key), VODQ_KEY_DELAYED, NULL);
     long long delayed = count(c, "ZCARD %s", key);

@@ -14,6 +14,40 @@
 
 static struct vodq_script scripts[VODQ_LUA__COUNT];
 static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
+static char *library;                            /* the FUNCTION library's text */
+static char library_name[32];                    /* "vodq_" + 16 hex of its FNV-1a hash */
+static char fnames[VODQ_LUA__COUNT][64];         /* "<library_name>_<script>" */
+
+/* Growing text with abort() on OOM (start-up only, nothing sensible to do). */
+static void cat(char **buf, size_t *len, const char *a, size_t n)
+{
+    char *b = realloc(*buf, *len + n + 1);
+    if (!b)
+        abort();
+    memcpy(b + *len, a, n);
+    *len += n;
+    b[*len] = '\0';
+    *buf = b;
+}
+#define CAT(buf, len, str) cat(&(buf), &(len), (str), strlen(str))
+
+/* The library: a header naming it, common.lua, each script's own file as the body of a
+ * function in the list SCRIPTS (name, function, ...), and the registration of vodq_<hash>_<name> for each, which
+ * sets KEYS and ARGV and calls begin() (common.lua) first. Loaded once per server by
+ * FUNCTION LOAD, so a call runs only its own file: common.lua's 800 lines of
+ * definitions ran on every EVALSHA before. The name carries a hash of the text, so
+ * workers of two versions can share a Redis during a rolling upgrade.
+ * An EVAL script (for a server without FUNCTION) is common.lua, begin(), its file. */
+static const char LIB_HEAD[] = "local KEYS, ARGV -- set per call by the registered function\n";
+static const char LIB_TAIL[] =
+    "\nfor i = 1, #SCRIPTS, 2 do -- (no pairs(): a library's load sees only redis.*)\n"
+    "  local body = SCRIPTS[i + 1]\n"
+    "  redis.register_function(LIB .. '_' .. SCRIPTS[i], function(keys, args)\n"
+    "    KEYS, ARGV = keys, args\n"
+    "    begin()\n"
+    "    return body()\n"
+    "  end)\n"
+    "end\n";
 
 static void scripts_init(void)
 {
@@ -35,16 +69,41 @@ static void scripts_init(void)
         [VODQ_LUA_SCHEDULE] = {"schedule", vodq_lua_schedule},
         [VODQ_LUA_HOOK] = {"hook", vodq_lua_hook},
     };
+    char *text = NULL;
+    size_t tl = 0;
+    CAT(text, tl, vodq_lua_common);
+    CAT(text, tl, "\nlocal SCRIPTS = {}\n");
     for (int i = 0; i < VODQ_LUA__COUNT; i++) {
-        size_t a = strlen(vodq_lua_common), b = strlen(src[i].body);
-        char *body = malloc(a + b + 2);
-        if (!body)
-            abort(); /* at start-up; nothing sensible to do */
-        memcpy(body, vodq_lua_common, a);
-        body[a] = '\n';
-        memcpy(body + a + 1, src[i].body, b + 1);
+        CAT(text, tl, "SCRIPTS[#SCRIPTS + 1] = '");
+        CAT(text, tl, src[i].name);
+        CAT(text, tl, "'\nSCRIPTS[#SCRIPTS + 1] = function()\n");
+        CAT(text, tl, src[i].body);
+        CAT(text, tl, "\nend\n");
+    }
+    CAT(text, tl, LIB_TAIL);
+    unsigned long long h = 14695981039346656037ULL; /* FNV-1a 64 */
+    for (size_t i = 0; i < tl; i++)
+        h = (h ^ (unsigned char)text[i]) * 1099511628211ULL;
+    snprintf(library_name, sizeof(library_name), "vodq_%016llx", h);
+    char head[160];
+    snprintf(head, sizeof(head), "#!lua name=%s\n%slocal LIB = '%s'\n", library_name, LIB_HEAD,
+             library_name);
+    size_t hl = 0;
+    CAT(library, hl, head);
+    cat(&library, &hl, text, tl);
+    free(text);
+    for (int i = 0; i < VODQ_LUA__COUNT; i++) {
+        char *body = NULL;
+        size_t bl = 0;
+        CAT(body, bl, vodq_lua_common);
+        CAT(body, bl, "\nbegin()\n");
+        CAT(body, bl, src[i].body);
+        snprintf(fnames[i], sizeof(fnames[i]), "%s_%s", library_name, src[i].name);
         scripts[i].name = src[i].name;
         scripts[i].body = body;
+        scripts[i].fcall = fnames[i];
+        scripts[i].library = library;
+        scripts[i].library_name = library_name;
     }
 }
 
@@ -52,6 +111,14 @@ struct vodq_script *vodq_proto_script(enum vodq_script_id id)
 {
     pthread_once(&scripts_once, scripts_init);
     return &scripts[id];
+}
+
+const char *vodq_proto_library(const char **name)
+{
+    pthread_once(&scripts_once, scripts_init);
+    if (name)
+        *name = library_name;
+    return library;
 }
 
 enum vodq_rc vodq_queue_init(struct vodq_queue *q, const char *name, long long events_maxlen,
@@ -239,6 +306,48 @@ enum vodq_rc vodq_proto_append(struct vodq_redis *r, const struct vodq_queue *q,
     size_t all_lens[MAX_ARGS];
     int total = build_args(q, n, args, lens, "", all, all_lens);
     return vodq_redis_eval_append(r, vodq_proto_script(id), 1, total, all, all_lens, err);
+}
+
+bool vodq_proto_lane_depth(struct vodq_redis *r, const char *key, struct vodq_lane_depth *d,
+                           struct vodq_err *err)
+{
+    memset(d, 0, sizeof(*d));
+    snprintf(d->delivered, sizeof(d->delivered), "0-0");
+    struct vodq_reply *g = vodq_redis_cmd(r, err, "XINFO GROUPS %s", key);
+    if (!g || (g->type != VODQ_REPLY_ARRAY && g->type != VODQ_REPLY_ERROR)) {
+        vodq_reply_free(g);
+        return false;
+    }
+    bool lag_known = false; /* an error reply (no such stream yet): all zero */
+    for (size_t i = 0; g->type == VODQ_REPLY_ARRAY && i < g->elements; i++) {
+        const struct vodq_reply *e = g->element[i];
+        const char *name = vodq_proto_map_str(e, "name", "");
+        if (strcmp(name, VODQ_GROUP_WORKERS))
+            continue;
+        d->running = map_int(e, "pending", 0);
+        snprintf(d->delivered, sizeof(d->delivered), "%s",
+                 vodq_proto_map_str(e, "last-delivered-id", "0-0"));
+        const struct vodq_reply *lag = vodq_proto_map_get(e, "lag");
+        if (lag && lag->type == VODQ_REPLY_INTEGER) {
+            d->waiting = lag->integer;
+            lag_known = true;
+        }
+    }
+    bool stream = g->type == VODQ_REPLY_ARRAY;
+    vodq_reply_free(g);
+    if (stream && !lag_known) {
+        /* Redis 6, or entries deleted after the last delivered one (a cancelled or
+         * removed queued job) make the lag unknown for a while: XLEN less the pending
+         * ones counts acknowledged entries not yet trimmed too (an upper bound) */
+        struct vodq_reply *n = vodq_redis_cmd(r, err, "XLEN %s", key);
+        if (!n || n->type != VODQ_REPLY_INTEGER) {
+            vodq_reply_free(n);
+            return false;
+        }
+        d->waiting = n->integer > d->running ? n->integer - d->running : 0;
+        vodq_reply_free(n);
+    }
+    return true;
 }
 
 static enum vodq_rc create_group(struct vodq_redis *r, const char *key, const char *group,

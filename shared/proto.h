@@ -29,6 +29,20 @@ enum vodq_script_id {
 
 /* Returns the script (common.lua + its own text). Thread-safe. */
 struct vodq_script *vodq_proto_script(enum vodq_script_id id);
+/* The work of one task stream (lane): entries no worker read yet (the consumer
+ * group's lag), entries read and not acknowledged (running), and the last id
+ * delivered. A finished task's entry stays in the stream until the scheduler
+ * trims it, so XLEN is no count of anything. */
+struct vodq_lane_depth {
+    long long waiting, running;
+    char delivered[48];
+};
+bool vodq_proto_lane_depth(struct vodq_redis *r, const char *key, struct vodq_lane_depth *d,
+                           struct vodq_err *err);
+
+/* The text of the FUNCTION library holding every script (FUNCTION LOAD it as is), and
+ * its name (vodq_<hash>; script S is the function <name>_S). */
+const char *vodq_proto_library(const char **name);
 
 /* One queue's names and the arguments every script takes first. */
 struct vodq_queue {

@@ -2,6 +2,8 @@
  * (TCP, unix socket, TLS through OpenSSL, Sentinel discovery). */
 #include "shared/redis.h"
 
+#include "shared/log.h"
+
 #include <hiredis/hiredis.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -42,7 +44,14 @@ struct vodq_redis {
     int command_timeout_ms;
     int reconnect_max_ms;
     int backoff_ms;           /* current reconnect delay */
-    struct vodq_script *scripts[MAX_SCRIPTS]; /* scripts loaded on this handle */
+    /* scripts: fn 1 = the library is loaded on this server (checked on this connection),
+     * -1 = no FUNCTION here (EVALSHA with the SHAs below), 0 = not known yet */
+    int fn;
+    bool scripts_used;        /* a script ran on this handle: load again on reconnect */
+    struct {
+        const struct vodq_script *s;
+        char sha[41];         /* "" until SCRIPT LOAD on this connection */
+    } scripts[MAX_SCRIPTS];
     int n_scripts;
 };
 
@@ -853,16 +862,17 @@ static struct vodq_reply *raw_argv(struct vodq_redis *r, struct vodq_err *err, i
     return take(r, read_reply(r, err), err);
 }
 
-static enum vodq_rc load_script(struct vodq_redis *r, struct vodq_script *s, struct vodq_err *err)
+static enum vodq_rc load_script(struct vodq_redis *r, int i, struct vodq_err *err)
 {
+    const struct vodq_script *s = r->scripts[i].s;
     const char *argv[] = {"SCRIPT", "LOAD", s->body};
     struct vodq_reply *h = raw_argv(r, err, 3, argv);
     if (!h)
         return err ? err->code : VODQ_ERR_IO;
     enum vodq_rc rc = VODQ_OK;
     if (h->type == VODQ_REPLY_STRING && h->len == 40) {
-        memcpy(s->sha, h->str, 40);
-        s->sha[40] = '\0';
+        memcpy(r->scripts[i].sha, h->str, 40);
+        r->scripts[i].sha[40] = '\0';
     } else {
         rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "SCRIPT LOAD %s: %s", s->name,
                           h->str ? h->str : "unexpected reply");
@@ -870,6 +880,33 @@ static enum vodq_rc load_script(struct vodq_redis *r, struct vodq_script *s, str
     vodq_reply_free(h);
     return rc;
 }
+
+/* FUNCTION LOAD of s's library (one for every script). Sets r->fn: 1 when loaded or
+ * there already, -1 when the server has no FUNCTION or this user may not load one (the
+ * scripts then go by EVALSHA). */
+static enum vodq_rc load_library(struct vodq_redis *r, const struct vodq_script *s,
+                                 struct vodq_err *err)
+{
+    const char *argv[] = {"FUNCTION", "LOAD", s->library};
+    struct vodq_reply *h = raw_argv(r, err, 3, argv);
+    if (!h)
+        return err ? err->code : VODQ_ERR_IO;
+    enum vodq_rc rc = VODQ_OK;
+    if (h->type != VODQ_REPLY_ERROR || strstr(h->str, "already exists")) {
+        r->fn = 1;
+    } else if (strncmp(h->str, "NOPERM", 6) == 0 || strstr(h->str, "unknown command")) {
+        r->fn = -1;
+        vodq_info("redis: no FUNCTION LOAD here (%s): the scripts go by EVALSHA", h->str);
+    } else {
+        rc = vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "FUNCTION LOAD %s: %s", s->library_name,
+                          h->str);
+    }
+    vodq_reply_free(h);
+    return rc;
+}
+
+static enum vodq_rc prepare(struct vodq_redis *r, const struct vodq_script *s,
+                            struct vodq_err *err);
 
 static enum vodq_rc auth(struct vodq_redis *r, struct vodq_err *err)
 {
@@ -987,12 +1024,15 @@ static enum vodq_rc connect_once(struct vodq_redis *r, struct vodq_err *err)
             return vodq_err_set(err, VODQ_ERR_INVALID, 0, "redis: SELECT %d failed", r->url.db);
         }
     }
-    /* A restarted server has an empty script cache: reload what we use. */
+    /* Another server (restarted, failed over) may lack the library or the scripts:
+     * load them again before a pipelined call can meet their absence. */
+    r->fn = 0;
     for (int i = 0; i < r->n_scripts; i++)
-        if (load_script(r, r->scripts[i], err) != VODQ_OK) {
-            vodq_redis_disconnect(r);
-            return err ? err->code : VODQ_ERR_IO;
-        }
+        r->scripts[i].sha[0] = '\0';
+    if (r->scripts_used && r->n_scripts > 0 && prepare(r, r->scripts[0].s, err) != VODQ_OK) {
+        vodq_redis_disconnect(r);
+        return err ? err->code : VODQ_ERR_IO;
+    }
     r->backoff_ms = 0;
     return VODQ_OK;
 }
@@ -1101,27 +1141,63 @@ struct vodq_reply *vodq_redis_read_ready(struct vodq_redis *r, bool *again, stru
     return take(r, read_reply(r, err), err);
 }
 
-static enum vodq_rc register_script(struct vodq_redis *r, struct vodq_script *s,
-                                    struct vodq_err *err)
+/* Makes s callable on this connection: the library loaded (or, without FUNCTION, s's
+ * SHA known). Returns the index of s in r->scripts through *at (-1 when none is free). */
+static enum vodq_rc prepare_at(struct vodq_redis *r, const struct vodq_script *s, int *at,
+                               struct vodq_err *err)
 {
-    for (int i = 0; i < r->n_scripts; i++)
-        if (r->scripts[i] == s)
-            return s->sha[0] ? VODQ_OK : load_script(r, s, err);
-    if (r->n_scripts < MAX_SCRIPTS)
-        r->scripts[r->n_scripts++] = s;
-    return load_script(r, s, err);
+    r->scripts_used = true;
+    int i = 0;
+    while (i < r->n_scripts && r->scripts[i].s != s)
+        i++;
+    if (i == r->n_scripts && i < MAX_SCRIPTS) {
+        r->scripts[i].s = s;
+        r->scripts[i].sha[0] = '\0';
+        r->n_scripts++;
+    }
+    *at = i < MAX_SCRIPTS ? i : -1;
+    if (r->fn == 0) {
+        enum vodq_rc rc = load_library(r, s, err);
+        if (rc != VODQ_OK)
+            return rc;
+    }
+    if (r->fn > 0)
+        return VODQ_OK;
+    if (*at < 0)
+        return vodq_err_set(err, VODQ_ERR_INVALID, 0, "script %s: too many scripts", s->name);
+    if (!r->scripts[*at].sha[0]) {
+        /* without FUNCTION every script this handle used is loaded again (reconnect) */
+        for (int k = 0; k < r->n_scripts; k++)
+            if (!r->scripts[k].sha[0] && load_script(r, k, err) != VODQ_OK)
+                return err ? err->code : VODQ_ERR_IO;
+    }
+    return VODQ_OK;
+}
+
+static enum vodq_rc prepare(struct vodq_redis *r, const struct vodq_script *s,
+                            struct vodq_err *err)
+{
+    int at;
+    return prepare_at(r, s, &at, err);
 }
 
 #define EVAL_MAX_ARGS 1024
 
-static int eval_argv(struct vodq_script *s, int nkeys, int nargs, const char **args,
-                     const size_t *arglens, const char **argv, size_t *lens, char *nk)
+/* FCALL <function> or EVALSHA <sha>, then nkeys and the args. */
+static int eval_argv(const struct vodq_redis *r, const struct vodq_script *s, int at, int nkeys,
+                     int nargs, const char **args, const size_t *arglens, const char **argv,
+                     size_t *lens, char *nk)
 {
     snprintf(nk, 16, "%d", nkeys);
-    argv[0] = "EVALSHA";
-    lens[0] = 7;
-    argv[1] = s->sha;
-    lens[1] = 40;
+    if (r->fn > 0) {
+        argv[0] = "FCALL";
+        argv[1] = s->fcall;
+    } else {
+        argv[0] = "EVALSHA";
+        argv[1] = r->scripts[at].sha;
+    }
+    lens[0] = strlen(argv[0]);
+    lens[1] = strlen(argv[1]);
     argv[2] = nk;
     lens[2] = strlen(nk);
     for (int i = 0; i < nargs; i++) {
@@ -1140,21 +1216,28 @@ struct vodq_reply *vodq_redis_eval(struct vodq_redis *r, struct vodq_script *s, 
         return NULL;
     }
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (ensure(r, err) != VODQ_OK || register_script(r, s, err) != VODQ_OK)
+        int at;
+        if (ensure(r, err) != VODQ_OK || prepare_at(r, s, &at, err) != VODQ_OK)
             return NULL;
         const char *argv[EVAL_MAX_ARGS + 3];
         size_t lens[EVAL_MAX_ARGS + 3];
         char nk[16];
-        int argc = eval_argv(s, nkeys, nargs, args, arglens, argv, lens, nk);
+        int argc = eval_argv(r, s, at, nkeys, nargs, args, arglens, argv, lens, nk);
         struct vodq_reply *rep = vodq_redis_argv(r, argc, argv, lens, err);
-        if (rep && rep->type == VODQ_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+        /* the library or script went away (FUNCTION FLUSH, SCRIPT FLUSH): load, again */
+        if (rep && rep->type == VODQ_REPLY_ERROR &&
+            ((r->fn > 0 && strstr(rep->str, "Function not found")) ||
+             (r->fn < 0 && strncmp(rep->str, "NOSCRIPT", 8) == 0))) {
             vodq_reply_free(rep);
-            s->sha[0] = '\0';
+            if (r->fn > 0)
+                r->fn = 0;
+            else
+                r->scripts[at].sha[0] = '\0';
             continue;
         }
         return rep;
     }
-    vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "script %s: NOSCRIPT after load", s->name);
+    vodq_err_set(err, VODQ_ERR_PROTOCOL, 0, "script %s: not found after loading", s->name);
     return NULL;
 }
 
@@ -1164,12 +1247,13 @@ enum vodq_rc vodq_redis_eval_append(struct vodq_redis *r, struct vodq_script *s,
 {
     if (nargs > EVAL_MAX_ARGS)
         return vodq_err_set(err, VODQ_ERR_INVALID, 0, "script %s: too many arguments", s->name);
-    if (ensure(r, err) != VODQ_OK || register_script(r, s, err) != VODQ_OK)
+    int at;
+    if (ensure(r, err) != VODQ_OK || prepare_at(r, s, &at, err) != VODQ_OK)
         return err ? err->code : VODQ_ERR_IO;
     const char *argv[EVAL_MAX_ARGS + 3];
     size_t lens[EVAL_MAX_ARGS + 3];
     char nk[16];
-    int argc = eval_argv(s, nkeys, nargs, args, arglens, argv, lens, nk);
+    int argc = eval_argv(r, s, at, nkeys, nargs, args, arglens, argv, lens, nk);
     return vodq_redis_append_argv(r, argc, argv, lens, err);
 }
 

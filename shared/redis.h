@@ -145,15 +145,19 @@ int vodq_redis_fd(const struct vodq_redis *r);
 enum vodq_rc vodq_redis_flush(struct vodq_redis *r, struct vodq_err *err);
 struct vodq_reply *vodq_redis_read_ready(struct vodq_redis *r, bool *again, struct vodq_err *err);
 
-/* A Lua script: its text and its SHA1 (computed on first use). */
+/* A Lua script: run as the function `fcall` of a FUNCTION library (loaded once per
+ * server, per connection checked), or where the server has no FUNCTION (Redis < 7, or
+ * an ACL without function|load), by EVALSHA of `body`. */
 struct vodq_script {
-    const char *name;  /* for error messages */
-    const char *body;  /* Lua text */
-    char sha[41];      /* hex SHA1, filled lazily by SCRIPT LOAD */
+    const char *name;         /* for error messages */
+    const char *body;         /* Lua text for EVAL */
+    const char *fcall;        /* function name in the library */
+    const char *library;      /* the library's text (FUNCTION LOAD) */
+    const char *library_name; /* its name */
 };
 
-/* EVALSHA of s with the given keys and args (strings); loads the script on
- * NOSCRIPT. Returns the reply like vodq_redis_argv. */
+/* FCALL (or EVALSHA) of s with the given keys and args (strings); loads the library
+ * (or the script) when the server lacks it. Returns the reply like vodq_redis_argv. */
 struct vodq_reply *vodq_redis_eval(struct vodq_redis *r, struct vodq_script *s, int nkeys,
                                    int nargs, const char **args, const size_t *arglens,
                                    struct vodq_err *err);

@@ -68,13 +68,22 @@ redis_start() {
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 
-# lua SCRIPT RID ARGS...: runs common.lua + shared/lua/SCRIPT.lua like shared/proto.c does,
-# on the queue whose key prefix is $Q (e.g. 'vodq:{default}:'), with request id RID
+# lane_depth KEY: "<waiting> <running>" of a task stream: its consumer group's lag and
+# pending count (a finished task's entry stays until the scheduler trims it, so XLEN
+# counts those too)
+lane_depth() {
+  rcli XINFO GROUPS "$1" | awk 'NR % 2 == 1 {k = $0; next} {v[k] = $0}
+    END {print (v["lag"] == "" ? "?" : v["lag"]), (v["pending"] == "" ? "?" : v["pending"])}'
+}
+
+# lua SCRIPT RID ARGS...: runs common.lua, begin() and shared/lua/SCRIPT.lua as the EVAL
+# script shared/proto.c makes where Redis has no FUNCTION (the programs themselves run the
+# same code as a FUNCTION library, so both ways are tested), on the queue whose key prefix is $Q (e.g. 'vodq:{default}:'), with request id RID
 declare -A LUA_SHA
 lua() {
   local name=$1 rid=$2; shift 2
   if [ -z "${LUA_SHA[$name]:-}" ]; then
-    LUA_SHA[$name]=$(cat "$VODQ_SRC/shared/lua/common.lua" <(echo) "$VODQ_SRC/shared/lua/$name.lua" |
+    LUA_SHA[$name]=$(cat "$VODQ_SRC/shared/lua/common.lua" <(printf '\nbegin()\n') "$VODQ_SRC/shared/lua/$name.lua" |
       rcli -x SCRIPT LOAD)
   fi
   rcli EVALSHA "${LUA_SHA[$name]}" 1 "${Q}stats" "$Q" 1000 3600 "$@" "$rid"

@@ -4,7 +4,7 @@
 usage: redisproxy.py PORT_FILE TARGET_PORT [--cut-every N] [--match WORD]
 
 Listens on 127.0.0.1 (a free port, written to PORT_FILE once listening) and forwards to
-127.0.0.1:TARGET_PORT. Every Nth request that contains WORD (default EVALSHA) is
+127.0.0.1:TARGET_PORT. Every Nth request that contains WORD (default FCALL) is
 forwarded to Redis, and the connection is then cut the moment Redis's reply arrives,
 before the client sees it: the request ran, its answer was lost. The number of cuts is
 written to PORT_FILE.cuts after each one.
@@ -15,7 +15,7 @@ import sys
 
 def main():
     port_file, target = sys.argv[1], int(sys.argv[2])
-    every, word = 0, b"EVALSHA"
+    every, word = 0, b"FCALL"
     args = sys.argv[3:]
     while args:
         if args[0] == "--cut-every":

@@ -1,18 +1,32 @@
--- common.lua: prepended to every vodq script (see shared/proto.c).
+-- common.lua: what every vodq script shares (shared/proto.c puts it first in the library).
 -- KEYS[1] = "vodq:{Q}:stats" (declared so that a cluster client routes the call to
 -- the queue's hash slot; every key a script touches shares the {Q} tag),
 -- ARGV[1] = key prefix "vodq:{Q}:", ARGV[2] = events MAXLEN, ARGV[3] = retention (s),
 -- and the LAST argument of every call is its request id ("<channel>|<seq>", or "" for
 -- none): see once().
-local p = ARGV[1]
-local EVMAX = ARGV[2]
-local RET = tonumber(ARGV[3])
-local RID = ARGV[#ARGV]
-local t = redis.call('TIME')
-local NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
--- NOW as text, for redis.call arguments: a Lua number passed there is formatted with
--- "%.17g" on every call, which costs more than the command itself
-local NOWS = string.format('%d', NOW)
+-- Per-call state, set by begin() before every call. The scripts are loaded once as a
+-- Redis FUNCTION library (shared/proto.c), whose locals live from call to call, so
+-- nothing of one call may leak into the next: every cache below is reset here.
+-- (Where Redis has no FUNCTION, each script is sent as an EVAL script: this file, then
+-- begin(), then the script's own file.)
+local p, EVMAX, RET, RID, NOW, NOWS
+local SUBS -- subscribers of the ev channel, asked once per script call
+local SETTINGS -- the settings hash (§15), read once per script call however many jobs end
+local LANEC, TENC -- lane:<L> and tenant:<T> settings, read once per call
+local GROUP_ENDING -- groups being ended by this call: their members only record
+local function begin()
+  p = ARGV[1]
+  EVMAX = ARGV[2]
+  RET = tonumber(ARGV[3])
+  RID = ARGV[#ARGV]
+  local t = redis.call('TIME')
+  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  -- NOW as text, for redis.call arguments: a Lua number passed there is formatted with
+  -- "%.17g" on every call, which costs more than the command itself
+  NOWS = string.format('%d', NOW)
+  SUBS, SETTINGS = nil, nil
+  LANEC, TENC, GROUP_ENDING = {}, {}, {}
+end
 
 -- Replay protection. A caller that lost a reply sends the same call again with the same
 -- request id; the answer of the first run is kept per channel (one connection of one
@@ -43,7 +57,6 @@ local function publish(chan, msg)
   redis.pcall('PUBLISH', chan, msg)
 end
 
-local SUBS -- subscribers of the ev channel, asked once per script call
 local function emit(job, etype, state, data)
   local id = redis.call('XADD', p .. 'events', 'MAXLEN', '~', EVMAX, '*',
     'job', job, 'type', etype, 'state', state, 'data', data, 'ts', NOWS)
@@ -140,7 +153,6 @@ end
 -- nothing startable is dropped and counted in lane:<L> owed; it is given back when a
 -- capped tenant's job ends (fair_release) or a rate window reopens (member '#<L>' of the
 -- delayed zset, fair_wake from promote.lua). Lanes without fair=1 never get here.
-local LANEC, TENC = {}, {}
 local function lane_cfg(lane)
   local c = LANEC[lane]
   if c == nil then
@@ -385,7 +397,6 @@ local group_member_ended, group_start, group_cancel -- groups (fan-in): defined 
 -- and, for a job with a notify_url ending succeeded/dead/cancelled, one webhook delivery
 -- queued in hooks (at most hooks_max pending, default 10000; beyond that it is dropped
 -- with an event).
-local SETTINGS -- the settings hash (§15), read once per script call however many jobs end
 local function settings()
   if not SETTINGS then
     SETTINGS = {}
@@ -762,7 +773,6 @@ local function group_refs(t, exports, bad)
   end
 end
 
-local GROUP_ENDING = {} -- groups being ended by this call: their members only record
 
 local function group_end(g, gk, gh)
   local n = int(gh.members, 0)

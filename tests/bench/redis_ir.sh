@@ -5,8 +5,11 @@
 # revision REV (default HEAD) and for those of the working tree, a redis-server under
 # `valgrind --tool=callgrind` loads that RDB and a small client drives step.lua at
 # concurrency C (default 50) the way the worker's claim thread runs instant tasks (each
-# call finishes the previous batch and claims the next). Prints instructions per job for
-# each; the last line is `ratio <working tree / REV>` (below 1: the working tree is cheaper).
+# call finishes the previous batch and claims the next). REV's step.lua runs as an EVAL
+# script (common.lua [+ begin()] + step.lua); the working tree's as the workers run it,
+# FCALL of the FUNCTION library that $VODQ_BIN/vodqctl prints (build it first).
+# Prints instructions per job for each; the last line is `ratio <working tree / REV>`
+# (below 1: the working tree is cheaper).
 #   bash tests/bench/redis_ir.sh [N] [C] [REV]
 # Needs valgrind (deploy/setup.sh installs it) and a built tree (the preload runs
 # vodq-scheduler). About a minute per side at N=2000.
@@ -35,8 +38,7 @@ redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
 wait "${pids[0]}" 2>/dev/null || true
 git -C "$root" show "$REV:shared/lua/common.lua" >"$dir/rev_common.lua"
 git -C "$root" show "$REV:shared/lua/step.lua" >"$dir/rev_step.lua"
-cp "$root/shared/lua/common.lua" "$dir/wt_common.lua"
-cp "$root/shared/lua/step.lua" "$dir/wt_step.lua"
+"$BIN/vodqctl" functions print >"$dir/wt_library.lua"
 count() { # $1 = rev|wt: prints instructions per job
   local d="$dir/$1" p
   mkdir "$d"; cp "$dir/rdb/dump.rdb" "$d/"
@@ -47,9 +49,9 @@ count() { # $1 = rev|wt: prints instructions per job
   pids=("$vp")
   waitup "$p"
   callgrind_control -d "$vp" >/dev/null 2>&1   # part 1: start-up and RDB load
-  python3 - "$p" "$dir/${1}_common.lua" "$dir/${1}_step.lua" "$C" "$N" <<'PY'
-import socket, sys
-port, common, step, c, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+  python3 - "$p" "$dir/$1" "$C" "$N" <<'PY'
+import os, re, socket, sys
+port, base, c, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 s = socket.create_connection(('127.0.0.1', port)); f = s.makefile('rb')
 def enc(a):
     a = [x if isinstance(x, bytes) else str(x).encode() for x in a]
@@ -67,12 +69,20 @@ def rd():
         k = int(v)
         return None if k < 0 else [rd() for _ in range(k)]
 def cmd(*a): s.sendall(enc(a)); return rd()
-sha = cmd('SCRIPT', 'LOAD', open(common).read() + '\n' + open(step).read()).decode()
+if os.path.exists(base + '_library.lua'):
+    lib = open(base + '_library.lua').read()
+    name = re.match(r'#!lua name=(\S+)', lib).group(1)
+    cmd('FUNCTION', 'LOAD', 'REPLACE', lib)  # the preload's RDB may hold it already
+    call = ['FCALL', name + '_step']
+else:
+    common = open(base + '_common.lua').read()
+    mid = '\nbegin()\n' if 'local function begin()' in common else '\n'
+    call = ['EVALSHA', cmd('SCRIPT', 'LOAD', common + mid + open(base + '_step.lua').read()).decode()]
 q = 'vodq:{vodqbench}:'
 done, seq, total = [], 0, 0
 while total < n:
     seq += 1
-    a = ['EVALSHA', sha, 1, q + 'stats', q, 100000, 604800, 'w1', 'sleep', c, 0, len(done)]
+    a = call + [1, q + 'stats', q, 100000, 604800, 'w1', 'sleep', c, 0, len(done)]
     for job, fence in done:
         a += [job, fence, 'ok', '{"slept_ms":0}', '', '', '0.500000', '']
     a += ['', 'irchan|%d' % seq]

@@ -45,5 +45,5 @@ expect_eq "no job completed twice" 0 "$dup_succ"
 expect_eq "no job started twice" 0 "$dup_act"
 att=$(for i in $(seq 0 $((N-1))); do printf 'HGET vodq:{default}:job:j%04d attempts\n' "$i"; done | rcli | grep -vc '^1$' || true)
 expect_eq "every job took one attempt" 0 "$att"
-expect_eq "task stream empty" 0 "$(rcli XLEN 'vodq:{default}:tasks:sleep')"
+expect_eq "no task waits or runs" "0 0" "$(lane_depth 'vodq:{default}:tasks:sleep')"
 t_done

@@ -56,8 +56,14 @@ for k in upload_bytes cache_hits cache_misses token_expired; do
   check "vodq_worker_${k}_total exported" grep -q "^vodq_worker_${k}_total{worker=\"w1\"} [0-9]" <<<"$wm"
 done
 # scheduler metrics, from the events stream
-sm=$(curl -sf "http://127.0.0.1:$SP/metrics")
+# the poller reads Redis once a second and the jobs may all have ended within the
+# first: wait for a scrape taken after the retry
 sval() { awk -v k="$1" '$1 == k {print $2}' <<<"$sm"; }
+for _ in $(seq 50); do
+  sm=$(curl -sf "http://127.0.0.1:$SP/metrics")
+  [ "$(sval 'vodq_job_retries_total{queue="default",type="sleep"}')" = 1 ] && break
+  sleep 0.1
+done
 expect_eq "wait histogram: one compose attempt" 1 "$(sval 'vodq_job_wait_seconds_count{queue="default",type="compose"}')"
 expect_eq "run histogram: one compose attempt" 1 "$(sval 'vodq_job_run_seconds_count{queue="default",type="compose"}')"
 expect_eq "wait histogram: two sleep attempts" 2 "$(sval 'vodq_job_wait_seconds_count{queue="default",type="sleep"}')"

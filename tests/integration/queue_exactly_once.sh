@@ -51,5 +51,6 @@ expect_eq "every job took one attempt" "0" "$attempts_not_one"
 w1n=$(grep -c . <(rcli XRANGE 'vodq:{default}:events' - + | grep -A0 -x '{"attempt":1,"worker":"w1"}') || true)
 w2n=$(grep -c . <(rcli XRANGE 'vodq:{default}:events' - + | grep -A0 -x '{"attempt":1,"worker":"w2"}') || true)
 check "both workers did work (w1 $w1n, w2 $w2n)" test "$w1n" -gt 0 -a "$w2n" -gt 0
-expect_eq "task streams empty" "0 0" "$(rcli XLEN 'vodq:{default}:tasks:sleep') $(rcli XLEN 'vodq:{default}:submit')"
+expect_eq "no task waits or runs, no submission waits" "0 0 0" \
+  "$(lane_depth 'vodq:{default}:tasks:sleep') $(rcli XLEN 'vodq:{default}:submit')"
 t_done

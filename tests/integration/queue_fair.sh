@@ -70,7 +70,7 @@ for i in $(seq 200); do
 done
 check "at most one A job per busy slot (2) started before B's ($before)" test "$before" -le 2
 check "all of A's jobs ran" wait_for 90 is 201 rcli HGET 'vodq:{fair}:stats' succeeded
-expect_eq "no token is left in the stream" 0 "$(rcli XLEN 'vodq:{fair}:tasks:sleep')"
+expect_eq "no token is left in the stream" "0 0" "$(lane_depth 'vodq:{fair}:tasks:sleep')"
 expect_eq "nothing counts as running" "" "$(rcli HGET 'vodq:{fair}:running' A)"
 expect_eq "each ran once" "1 1" "$(jf a1 attempts) $(jf a200 attempts)"
 
@@ -201,7 +201,7 @@ check "all three ran after the crash" wait_for 60 all_done f1 f2 f3
 stalls=$(for i in 1 2 3; do jf "f$i" stalls; done | awk '{n += $1} END {print n + 0}')
 expect_eq "one attempt was lost to the kill" 1 "$stalls"
 expect_eq "F's running count is back to none" "" "$(rcli HGET 'vodq:{crash}:running' F)"
-expect_eq "no token left behind" 0 "$(rcli XLEN 'vodq:{crash}:tasks:sleep')"
+expect_eq "no token left behind" "0 0" "$(lane_depth 'vodq:{crash}:tasks:sleep')"
 
 # --- 8. cancel, pause, resume, remove of waiting jobs; a then child inherits ----------
 phase ctl

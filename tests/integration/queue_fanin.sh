@@ -179,8 +179,8 @@ expect_eq "the last member's finish, replayed, answers the same" "$a" "$b"
 expect_eq "the group succeeded" succeeded "$(rcli HGET "${Q}job:rp" state)"
 expect_eq "succeeded counted 3 times (2 members + the group), not more" 3 \
   "$(rcli HGET "${Q}stats" succeeded)"
-expect_eq "one then job, queued once" "queued 1" \
-  "$(rcli HGET "${Q}job:rp.then1" state) $(rcli XLEN "${Q}tasks:sleep")"
+expect_eq "one then job, queued once" "queued 1 0" \
+  "$(rcli HGET "${Q}job:rp.then1" state) $(lane_depth "${Q}tasks:sleep")"
 Q='vodq:{default}:'
 
 t_done

@@ -141,7 +141,7 @@ submit n2 compose_gpu '{"id":"n2","type":"sleep","sleep":{"ms":0}}' nvdec,cuda_f
 out=$(lua step "" h200 compose_gpu 5 0 0 "x264,x265,nvdec,cuda_filters")
 expect_eq "an H200 (nvdec, cuda_filters, no nvenc) starts only the job it can run" "n2" \
   "$(grep -x 'n[12]' <<<"$out" | tr '\n' ' ' | sed 's/ $//')"
-expect_eq "the nvenc job stays queued, its entry moved to the end" "queued 1 2" \
-  "$(job_field n1 state) $(job_field n1 skips) $(rcli XLEN "${Q}tasks:compose_gpu")"
+expect_eq "the nvenc job stays queued, its entry moved to the end (1 waits, n2 runs)" \
+  "queued 1 1 1" "$(job_field n1 state) $(job_field n1 skips) $(lane_depth "${Q}tasks:compose_gpu")"
 check "a worker with nvenc starts it" grep -qx n1 <<<"$(lua step "" l40 compose_gpu 5 0 0 "nvenc,nvdec,x264")"
 t_done

@@ -1,6 +1,6 @@
 /* test_proto.c: queue names and key names (every key of queue Q starts
  * with "vodq:{Q}:", the Redis Cluster hash tag), and the embedded Lua
- * scripts (common.lua + the script's own file, byte for byte). */
+ * scripts (the FUNCTION library and the EVAL texts, byte for byte). */
 #include "shared/keys.h"
 #include "shared/proto.h"
 
@@ -149,17 +149,39 @@ static void test_scripts(void **state)
     };
     char *common = read_lua("common");
     size_t cl = strlen(common);
+    const char *lib_name = NULL;
+    const char *lib = vodq_proto_library(&lib_name);
+    assert_non_null(lib);
+    assert_int_equal(strncmp(lib_name, "vodq_", 5), 0);
+    assert_int_equal(strlen(lib_name), 5 + 16);
+    char head[64];
+    snprintf(head, sizeof(head), "#!lua name=%s\n", lib_name);
+    assert_int_equal(strncmp(lib, head, strlen(head)), 0);
+    assert_non_null(strstr(lib, common)); /* common.lua once, whole */
     for (int i = 0; i < VODQ_LUA__COUNT; i++) {
         struct vodq_script *s = vodq_proto_script(i);
         assert_non_null(s);
         assert_string_equal(s->name, names[i]);
-        /* the same object every time (its sha is cached there) */
+        /* the same object every time */
         assert_ptr_equal(vodq_proto_script(i), s);
+        assert_ptr_equal(s->library, lib);
+        char fn[96];
+        snprintf(fn, sizeof(fn), "%s_%s", lib_name, names[i]);
+        assert_string_equal(s->fcall, fn);
         char *own = read_lua(names[i]);
-        assert_int_equal(strlen(s->body), cl + 1 + strlen(own));
+        /* in the library: the script's file is the body of its function */
+        char *wrapped = malloc(strlen(own) + 128);
+        assert_non_null(wrapped);
+        sprintf(wrapped, "SCRIPTS[#SCRIPTS + 1] = '%s'\nSCRIPTS[#SCRIPTS + 1] = function()\n%s\nend\n",
+                names[i], own);
+        assert_non_null(strstr(lib, wrapped));
+        free(wrapped);
+        /* the EVAL text: common.lua, begin(), the script's file */
+        const char *mid = "\nbegin()\n";
+        assert_int_equal(strlen(s->body), cl + strlen(mid) + strlen(own));
         assert_memory_equal(s->body, common, cl);
-        assert_int_equal(s->body[cl], '\n');
-        assert_string_equal(s->body + cl + 1, own);
+        assert_memory_equal(s->body + cl, mid, strlen(mid));
+        assert_string_equal(s->body + cl + strlen(mid), own);
         free(own);
     }
     free(common);
