@@ -79,6 +79,8 @@ static const char *description =
     "                           holds the queue's scripts (programs load it themselves;\n"
     "                           where their ACL user may not, load it once with\n"
     "                           vodqctl functions print | redis-cli -x FUNCTION LOAD)\n"
+    "  functions eval SCRIPT    the EVAL text of one script (step, submit, ...), as sent\n"
+    "                           to a Redis without FUNCTION\n"
 
     "\n"
     "Exit status: 0 success; 1 failure (a Redis error, a failed job for watch);\n"
@@ -1121,7 +1123,7 @@ int main(int argc, char **argv)
                     {"dead", "list", 1}, {"remove", "ID...", 1}, {"purge", "--state S --older-than AGE", 0},     {"stats", "", 0},
                     {"session", "show|release S", 2}, {"media", "set|list|rm ...", 1},
                     {"tenant", "set|show|rm T", 2}, {"lane", "set|show L", 2},
-                    {"schedule", "add|list|remove ...", 1}, {"functions", "name|print", 1}};
+                    {"schedule", "add|list|remove ...", 1}, {"functions", "name|print|eval S", 1}};
     size_t k = 0, nk = sizeof(commands) / sizeof(commands[0]);
     while (k < nk && strcmp(commands[k].name, argv[1]))
         k++;
@@ -1147,8 +1149,14 @@ int main(int argc, char **argv)
             rc = printf("%s\n", name) < 0;
         else if (npos == 2 && !strcmp(argv[2], "print"))
             rc = fputs(text, stdout) < 0;
-        else
-            rc = usage_fail("usage: functions name|print");
+        else if (npos == 3 && !strcmp(argv[2], "eval")) {
+            int i = 0;
+            while (i < VODQ_LUA__COUNT && strcmp(vodq_proto_script(i)->name, argv[3]))
+                i++;
+            rc = i < VODQ_LUA__COUNT ? fputs(vodq_proto_script(i)->body, stdout) < 0
+                                     : usage_fail("functions eval: no script '%s'", argv[3]);
+        } else
+            rc = usage_fail("usage: functions name|print|eval SCRIPT");
         goto out;
     }
     struct vodq_client_opts o = {.size = sizeof(o),

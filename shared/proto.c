@@ -33,21 +33,25 @@ static void cat(char **buf, size_t *len, const char *a, size_t n)
 
 /* The library: a header naming it, common.lua, each script's own file as the body of a
  * function in the list SCRIPTS (name, function, ...), and the registration of vodq_<hash>_<name> for each, which
- * sets KEYS and ARGV and calls begin() (common.lua) first. Loaded once per server by
+ * sets KEYS and ARGV and calls run(body) (common.lua: per-call state, then the body, then
+ * the stats counters). Loaded once per server by
  * FUNCTION LOAD, so a call runs only its own file: common.lua's 800 lines of
  * definitions ran on every EVALSHA before. The name carries a hash of the text, so
  * workers of two versions can share a Redis during a rolling upgrade.
- * An EVAL script (for a server without FUNCTION) is common.lua, begin(), its file. */
+ * An EVAL script (for a server without FUNCTION) is common.lua, then its file as the
+ * body given to run(). */
 static const char LIB_HEAD[] = "local KEYS, ARGV -- set per call by the registered function\n";
 static const char LIB_TAIL[] =
     "\nfor i = 1, #SCRIPTS, 2 do -- (no pairs(): a library's load sees only redis.*)\n"
     "  local body = SCRIPTS[i + 1]\n"
     "  redis.register_function(LIB .. '_' .. SCRIPTS[i], function(keys, args)\n"
     "    KEYS, ARGV = keys, args\n"
-    "    begin()\n"
-    "    return body()\n"
+    "    return run(body)\n"
     "  end)\n"
     "end\n";
+
+static const char EVAL_MID[] = "\nreturn run(function()\n";
+static const char EVAL_END[] = "\nend)\n";
 
 static void scripts_init(void)
 {
@@ -96,8 +100,9 @@ static void scripts_init(void)
         char *body = NULL;
         size_t bl = 0;
         CAT(body, bl, vodq_lua_common);
-        CAT(body, bl, "\nbegin()\n");
+        CAT(body, bl, EVAL_MID);
         CAT(body, bl, src[i].body);
+        CAT(body, bl, EVAL_END);
         snprintf(fnames[i], sizeof(fnames[i]), "%s_%s", library_name, src[i].name);
         scripts[i].name = src[i].name;
         scripts[i].body = body;

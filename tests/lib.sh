@@ -76,15 +76,14 @@ lane_depth() {
     END {print (v["lag"] == "" ? "?" : v["lag"]), (v["pending"] == "" ? "?" : v["pending"])}'
 }
 
-# lua SCRIPT RID ARGS...: runs common.lua, begin() and shared/lua/SCRIPT.lua as the EVAL
-# script shared/proto.c makes where Redis has no FUNCTION (the programs themselves run the
-# same code as a FUNCTION library, so both ways are tested), on the queue whose key prefix is $Q (e.g. 'vodq:{default}:'), with request id RID
+# lua SCRIPT RID ARGS...: runs shared/lua/SCRIPT.lua as the EVAL script shared/proto.c
+# makes where Redis has no FUNCTION (`vodqctl functions eval`; the programs themselves
+# run the same code as a FUNCTION library, so both ways are tested), on the queue whose key prefix is $Q (e.g. 'vodq:{default}:'), with request id RID
 declare -A LUA_SHA
 lua() {
   local name=$1 rid=$2; shift 2
   if [ -z "${LUA_SHA[$name]:-}" ]; then
-    LUA_SHA[$name]=$(cat "$VODQ_SRC/shared/lua/common.lua" <(printf '\nbegin()\n') "$VODQ_SRC/shared/lua/$name.lua" |
-      rcli -x SCRIPT LOAD)
+    LUA_SHA[$name]=$("$VODQ_BIN/vodqctl" functions eval "$name" | rcli -x SCRIPT LOAD)
   fi
   rcli EVALSHA "${LUA_SHA[$name]}" 1 "${Q}stats" "$Q" 1000 3600 "$@" "$rid"
 }

@@ -4,16 +4,17 @@
 -- ARGV[1] = key prefix "vodq:{Q}:", ARGV[2] = events MAXLEN, ARGV[3] = retention (s),
 -- and the LAST argument of every call is its request id ("<channel>|<seq>", or "" for
 -- none): see once().
--- Per-call state, set by begin() before every call. The scripts are loaded once as a
--- Redis FUNCTION library (shared/proto.c), whose locals live from call to call, so
+-- Per-call state, set by begin() (through run()) before every call. The scripts are
+-- loaded once as a Redis FUNCTION library (shared/proto.c), whose locals live from call to call, so
 -- nothing of one call may leak into the next: every cache below is reset here.
 -- (Where Redis has no FUNCTION, each script is sent as an EVAL script: this file, then
--- begin(), then the script's own file.)
+-- its own file as the body given to run().)
 local p, EVMAX, RET, RID, NOW, NOWS
 local SUBS -- subscribers of the ev channel, asked once per script call
 local SETTINGS -- the settings hash (§15), read once per script call however many jobs end
 local LANEC, TENC -- lane:<L> and tenant:<T> settings, read once per call
 local GROUP_ENDING -- groups being ended by this call: their members only record
+local STATS -- counters of the stats hash this call adds to (written once, by run())
 local function begin()
   p = ARGV[1]
   EVMAX = ARGV[2]
@@ -25,7 +26,20 @@ local function begin()
   -- "%.17g" on every call, which costs more than the command itself
   NOWS = string.format('%d', NOW)
   SUBS, SETTINGS = nil, nil
-  LANEC, TENC, GROUP_ENDING = {}, {}, {}
+  LANEC, TENC, GROUP_ENDING, STATS = {}, {}, {}, {}
+end
+
+-- Adds n (default 1) to counter `name` of the stats hash, at the end of the call: one
+-- HINCRBY per counter however many jobs a call ends.
+local function count(name, n) STATS[name] = (STATS[name] or 0) + (n or 1) end
+
+-- A call: begin(), the script's body, then the counters. Every script runs through it
+-- (the library's registered functions, and the EVAL text: shared/proto.c).
+local function run(body)
+  begin()
+  local r = body()
+  for name, n in pairs(STATS) do redis.call('HINCRBY', p .. 'stats', name, n) end
+  return r
 end
 
 -- Replay protection. A caller that lost a reply sends the same call again with the same
@@ -406,9 +420,12 @@ local function settings()
   return SETTINGS
 end
 
--- Returns the job's group (false if none), read with its type and notify_url.
-local function ended_extras(job, jk, st)
-  local x = redis.call('HMGET', jk, 'type', 'notify_url', 'group')
+-- Returns the job's group (false if none), read with its type and notify_url, or taken
+-- from h when the caller read them (h.type set: step.lua's FIN).
+local function ended_extras(job, jk, st, h)
+  local x
+  if h and h.type then x = {h.type, h.notify_url, h.group}
+  else x = redis.call('HMGET', jk, 'type', 'notify_url', 'group') end
   local s = settings()
   local ret = s['retention:' .. (x[1] or '') .. ':' .. st] or s['retention:*:' .. st]
   redis.call('EXPIRE', jk, tonumber(ret or '') or RET)
@@ -426,8 +443,8 @@ local function ended_extras(job, jk, st)
 end
 
 local function terminal(job, jk, st, export, h)
-  local g = ended_extras(job, jk, st)
-  redis.call('HINCRBY', p .. 'stats', st, '1')
+  local g = ended_extras(job, jk, st, h)
+  count(st)
   -- a numbered producer of a session ended: record its export and release the uploads
   -- that waited for it (session_ended is defined below)
   if h == nil then h = load(jk, {'session', 'session_seq'}) end
@@ -570,7 +587,7 @@ local function create_job(id, f)
     end
   end
   if f.notify_url and f.notify_url ~= '' then redis.call('HSET', jk, 'notify_url', f.notify_url) end
-  redis.call('HINCRBY', p .. 'stats', 'submitted', 1)
+  count('submitted')
   local data = f.parent and {parent = f.parent} or {}
   if st == 'rejected' then
     set_state(jk, '', 'rejected')

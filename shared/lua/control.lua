@@ -82,7 +82,7 @@ elseif cmd == 'retry' then
   redis.call('PERSIST', jk)
   redis.call('HSET', jk, 'attempts', 0, 'desired', 'run')
   redis.call('HDEL', jk, 'finished_at')
-  redis.call('HINCRBY', p .. 'stats', 'retried', 1)
+  count('retried')
   local s, seq = redis.call('HGET', jk, 'session'), redis.call('HGET', jk, 'session_seq')
   if s and seq and not session_released(s) then
     redis.call('ZADD', session_key(s, ':open'), seq, job)

@@ -53,7 +53,7 @@ if s and s ~= '' then
   redis.call('ZREM', session_key(s, ':waiting'), job)
 end
 redis.call('DEL', jk, p .. 'group:' .. job)
-redis.call('HINCRBY', p .. 'stats', 'removed', 1)
+count('removed')
 emit(job, 'removed', st, '{}')
 return answer('removed', 'removed (was ' .. st .. ')')
 end)

@@ -109,9 +109,10 @@ local function chain(job, h, result, output)
   end
 end
 
+-- (type, notify_url and group: what terminal() needs, read here in the same HMGET)
 local FIN = fields{'fence:i', 'state:s', 'task', 'lane:l', 'attempts:i', 'max_attempts:i',
   'backoff_base_ms:i', 'backoff_max_ms:i', 'session', 'session_seq', 'desired',
-  'auth_version', 'spec'}
+  'auth_version', 'spec', 'type:s', 'notify_url', 'group'}
 
 -- Task entries of finished jobs, acknowledged once per stream after the finish loop. They
 -- are not XDELed: Redis 7.0's XDEL costs ~30k instructions per entry even batched (it

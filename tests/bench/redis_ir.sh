@@ -6,7 +6,7 @@
 # `valgrind --tool=callgrind` loads that RDB and a small client drives step.lua at
 # concurrency C (default 50) the way the worker's claim thread runs instant tasks (each
 # call finishes the previous batch and claims the next). REV's step.lua runs as an EVAL
-# script (common.lua [+ begin()] + step.lua); the working tree's as the workers run it,
+# script (as that revision's shared/proto.c made it); the working tree's as the workers run it,
 # FCALL of the FUNCTION library that $VODQ_BIN/vodqctl prints (build it first).
 # Prints instructions per job for each; the last line is `ratio <working tree / REV>`
 # (below 1: the working tree is cheaper).
@@ -76,8 +76,14 @@ if os.path.exists(base + '_library.lua'):
     call = ['FCALL', name + '_step']
 else:
     common = open(base + '_common.lua').read()
-    mid = '\nbegin()\n' if 'local function begin()' in common else '\n'
-    call = ['EVALSHA', cmd('SCRIPT', 'LOAD', common + mid + open(base + '_step.lua').read()).decode()]
+    own = open(base + '_step.lua').read()
+    if 'local function run(' in common:
+        text = common + '\nreturn run(function()\n' + own + '\nend)\n'
+    elif 'local function begin()' in common:
+        text = common + '\nbegin()\n' + own
+    else:
+        text = common + '\n' + own
+    call = ['EVALSHA', cmd('SCRIPT', 'LOAD', text).decode()]
 q = 'vodq:{vodqbench}:'
 done, seq, total = [], 0, 0
 while total < n:

@@ -96,7 +96,7 @@ echo "# fire steps lost to another scheduler: $(cat "$T_DIR"/s[123].log | grep -
 # the fire step itself: 20 clients send the same fire at once; one wins, 19 are refused
 ctl schedule add race "0 0 1 1 *" "$SPEC" >/dev/null   # next 1 January: no scheduler fires it
 nx=$(rcli HGET "${P}schedule:race" next_at)
-SHA=$(cat "$VODQ_SRC/shared/lua/common.lua" <(printf '\nbegin()\n') "$VODQ_SRC/shared/lua/schedule.lua" | rcli -x SCRIPT LOAD)
+SHA=$("$VODQ_BIN/vodqctl" functions eval schedule | rcli -x SCRIPT LOAD)
 pids=()
 for k in $(seq 1 20); do
   rcli EVALSHA "$SHA" 1 "${P}stats" "$P" 100000 604800 fire race "$nx" $((nx + 86400000)) 0 1 \

@@ -176,12 +176,13 @@ static void test_scripts(void **state)
                 names[i], own);
         assert_non_null(strstr(lib, wrapped));
         free(wrapped);
-        /* the EVAL text: common.lua, begin(), the script's file */
-        const char *mid = "\nbegin()\n";
-        assert_int_equal(strlen(s->body), cl + strlen(mid) + strlen(own));
+        /* the EVAL text: common.lua, then the script's file as the body given to run() */
+        const char *mid = "\nreturn run(function()\n", *end = "\nend)\n";
+        assert_int_equal(strlen(s->body), cl + strlen(mid) + strlen(own) + strlen(end));
         assert_memory_equal(s->body, common, cl);
         assert_memory_equal(s->body + cl, mid, strlen(mid));
-        assert_string_equal(s->body + cl + strlen(mid), own);
+        assert_memory_equal(s->body + cl + strlen(mid), own, strlen(own));
+        assert_string_equal(s->body + cl + strlen(mid) + strlen(own), end);
         free(own);
     }
     free(common);
