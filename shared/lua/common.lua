@@ -150,6 +150,18 @@ local function load(jk, spec)
   return h, bad, why
 end
 
+-- The first field of h (read already) that fails spec's checks: its name and what is
+-- wrong, or nil. For hot paths that build h with one table constructor (sized once)
+-- instead of load()'s loop.
+local function bad_field(h, spec)
+  local names, kinds = spec[1], spec[2]
+  for i = 1, #names do
+    local k = kinds[i]
+    if k and not k[1](h[names[i]]) then return names[i], k[2] end
+  end
+  return nil
+end
+
 local function int(v, def)
   local n = tonumber(v or '')
   if n == nil then return def end
@@ -448,6 +460,9 @@ local function terminal(job, jk, st, export, h)
   -- a numbered producer of a session ended: record its export and release the uploads
   -- that waited for it (session_ended is defined below)
   if h == nil then h = load(jk, {'session', 'session_seq'}) end
+  if h.session and h.session ~= '' and h.session_seq == nil then
+    h.session_seq = redis.call('HGET', jk, 'session_seq') or nil -- not read by the caller
+  end
   if h.session and h.session ~= '' and h.session_seq then
     session_ended(h.session, job, int(h.session_seq, 0), st == 'succeeded' and export or '')
   end
@@ -566,12 +581,15 @@ local function create_job(id, f)
     st, errmsg = 'rejected', 'session ' .. s .. ': session released'
   end
   if st == 'rejected' then code = 'invalid' end
-  local created = redis.call('HGET', jk, 'created_at') or tostring(NOW)
-  redis.call('HSET', jk, 'id', id, 'type', f.type, 'lane', f.lane, 'spec', f.spec,
-    'error', errmsg, 'error_code', code, 'max_attempts', f.max_attempts,
-    'timeout_ms', f.timeout_ms, 'backoff_base_ms', f.backoff_base_ms,
-    'backoff_max_ms', f.backoff_max_ms, 'session', s, 'attempts', 0, 'fence', 0,
-    'desired', 'run', 'progress', 0, 'auth_version', 0, 'created_at', created)
+  local created = redis.call('HGET', jk, 'created_at') or NOWS
+  -- The fields every claim and finish read or write come first: a small hash (short
+  -- values) is a listpack, where finding a field scans the ones before it.
+  redis.call('HSET', jk, 'state', 'submitted', 'fence', 0, 'attempts', 0, 'desired', 'run',
+    'updated_at', NOWS, 'progress', 0, 'session', s, 'auth_version', 0,
+    'max_attempts', f.max_attempts, 'timeout_ms', f.timeout_ms, 'lane', f.lane,
+    'type', f.type, 'spec', f.spec, 'backoff_base_ms', f.backoff_base_ms,
+    'backoff_max_ms', f.backoff_max_ms, 'error', errmsg, 'error_code', code, 'id', id,
+    'created_at', created)
   if f.parent then redis.call('HSET', jk, 'parent', f.parent) end
   if f.group then redis.call('HSET', jk, 'group', f.group, 'group_index', f.group_index) end
   if f.require and f.require ~= '' then redis.call('HSET', jk, 'require', f.require) end

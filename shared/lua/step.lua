@@ -26,7 +26,10 @@ local STEP_REST = {'spec', 'timeout_ms', 'desired', 'auth_version', 'session', '
 -- the task map of a started job: h holds the STEP_REST fields of its hash
 local function task_map(job, eid, fence, att, h)
   local m = {'job', job, 'entry', eid, 'fence', fence, 'attempt', att, 'spec', h.spec or ''}
-  local function opt(k, v, def) if v and v ~= def then m[#m + 1] = k m[#m + 1] = v end end
+  local n = 10
+  local function opt(k, v, def)
+    if v and v ~= def then m[n + 1] = k m[n + 2] = v n = n + 2 end
+  end
   opt('timeout_ms', h.timeout_ms, '0')
   opt('desired', h.desired, 'run')
   opt('auth_version', h.auth_version, '0')
@@ -109,10 +112,22 @@ local function chain(job, h, result, output)
   end
 end
 
--- (type, notify_url and group: what terminal() needs, read here in the same HMGET)
-local FIN = fields{'fence:i', 'state:s', 'task', 'lane:l', 'attempts:i', 'max_attempts:i',
-  'backoff_base_ms:i', 'backoff_max_ms:i', 'session', 'session_seq', 'desired',
-  'auth_version', 'spec', 'type:s', 'notify_url', 'group'}
+-- What finish() reads of a job hash, in one HMGET into one table constructor (sized
+-- once: building it field by field cost more than the HMGET). type, notify_url and group
+-- are what terminal() needs; session_seq, which only a job of a session has, terminal()
+-- reads when there is one; fair_held marks a job started under a fair lane's token.
+local function fin_read(jk)
+  local v = redis.call('HMGET', jk, 'fence', 'state', 'task', 'lane', 'attempts',
+    'max_attempts', 'backoff_base_ms', 'backoff_max_ms', 'session', 'desired', 'auth_version',
+    'spec', 'type', 'notify_url', 'group', 'fair_held')
+  return {fence = v[1] or nil, state = v[2] or nil, task = v[3] or nil, lane = v[4] or nil,
+    attempts = v[5] or nil, max_attempts = v[6] or nil, backoff_base_ms = v[7] or nil,
+    backoff_max_ms = v[8] or nil, session = v[9] or nil, desired = v[10] or nil,
+    auth_version = v[11] or nil, spec = v[12] or nil, type = v[13] or nil,
+    notify_url = v[14] or nil, group = v[15] or nil, fair_held = v[16] or nil}
+end
+local FIN_CHECK = fields{'fence:i', 'state:s', 'lane:l', 'attempts:i', 'max_attempts:i',
+  'backoff_base_ms:i', 'backoff_max_ms:i', 'type:s'}
 
 -- Task entries of finished jobs, acknowledged once per stream after the finish loop. They
 -- are not XDELed: Redis 7.0's XDEL costs ~30k instructions per entry even batched (it
@@ -123,8 +138,9 @@ local ENDED_ENTRIES = {} -- stream key -> {entry ids}
 
 local function finish(job, fence, outcome, a1, a2, a3, a4)
   local jk = p .. 'job:' .. job
-  local h, bad, why = load(jk, FIN)
+  local h = fin_read(jk)
   if not h.state and not h.fence and not h.lane then return 'gone' end
+  local bad, why = bad_field(h, FIN_CHECK)
   if bad then corrupt(job, jk, bad, why) return 'corrupt' end
   if h.fence ~= fence then return 'fenced' end
   if not HELD[h.state] then return 'done' end
@@ -139,10 +155,15 @@ local function finish(job, fence, outcome, a1, a2, a3, a4)
     ids[#ids + 1] = h.task
     redis.call('HDEL', jk, 'task')
   end
-  if lane_cfg(h.lane).fair then fair_release(jk, h.lane, h.task) end
+  if h.fair_held then fair_release(jk, h.lane, h.task) end
   if outcome == 'ok' then
-    set_state(jk, h.state, 'succeeded', 'result', a1, 'progress', '100', 'finished_at', NOWS,
-      'error', '', 'error_code', '', 'desired', 'run')
+    if h.desired == 'run' then
+      set_state(jk, h.state, 'succeeded', 'result', a1, 'progress', '100', 'finished_at', NOWS,
+        'error', '', 'error_code', '')
+    else
+      set_state(jk, h.state, 'succeeded', 'result', a1, 'progress', '100', 'finished_at', NOWS,
+        'error', '', 'error_code', '', 'desired', 'run')
+    end
     terminal(job, jk, 'succeeded', a2, h)
     emit(job, 'state', 'succeeded', a1 ~= '' and a1 or '{}')
     chain(job, h, a1, a2)
@@ -189,8 +210,16 @@ for tk, ids in pairs(ENDED_ENTRIES) do
   redis.call('XACK', tk, 'workers', unpack(ids))
 end
 
-local START = fields{'state:s', 'task', 'desired', 'spec:s', 'timeout_ms', 'auth_version',
-  'session', 'fence:i', 'attempts:i', 'export', 'require', 'skips', 'max_attempts'}
+-- What start() reads of a queued job's hash (as fin_read)
+local function start_read(jk)
+  local v = redis.call('HMGET', jk, 'state', 'task', 'desired', 'spec', 'timeout_ms',
+    'auth_version', 'session', 'fence', 'attempts', 'export', 'require', 'max_attempts')
+  return {state = v[1] or nil, task = v[2] or nil, desired = v[3] or nil, spec = v[4] or nil,
+    timeout_ms = v[5] or nil, auth_version = v[6] or nil, session = v[7] or nil,
+    fence = v[8] or nil, attempts = v[9] or nil, export = v[10] or nil, require = v[11] or nil,
+    max_attempts = v[12] or nil}
+end
+local START_CHECK = fields{'state:s', 'spec:s', 'fence:i', 'attempts:i'}
 local tasks = {}
 local function start(eid, fields)
   if not fields then redis.call('XACK', skey, 'workers', eid) return end
@@ -200,14 +229,16 @@ local function start(eid, fields)
   if not job then job, ften = fair_claim(lane, eid, fields) end -- a wake-up token (§17)
   if not job then drop() return end
   local jk = p .. 'job:' .. job
-  local h, bad, why = load(jk, START)
+  local h = start_read(jk)
   if h.task ~= eid then drop() return end
+  local bad, why = bad_field(h, START_CHECK)
   if bad then drop() corrupt(job, jk, bad, why) return end
   if h.state ~= 'queued' then drop() return end
   if h.desired == 'run' and not fits(h.require) then
     drop()
     local tid = redis.call('XADD', skey, '*', 'job', job)
-    redis.call('HSET', jk, 'task', tid, 'skips', int(h.skips, 0) + 1)
+    redis.call('HSET', jk, 'task', tid)
+    redis.call('HINCRBY', jk, 'skips', 1)
     return
   end
   if h.desired == 'pause' then
