@@ -4,6 +4,8 @@
 # without a single ACL denial. Then the same user without channel rights
 # (Redis 7's default resetchannels): control still works through the desired
 # state, vodqctl exits 0, and the worker says once that it cannot subscribe.
+# Last the user without +fcall +function|load: the scripts go by EVALSHA.
+# Last the user without +fcall +function|load: the scripts go by EVALSHA.
 . "$VODQ_TESTS/lib.sh"
 redis_start
 acl=$(awk '/<!-- vodq-acl:/ {m = 1; next} m && /^```/ {if (b) exit; b = 1; next} b {printf "%s ", $0}' \
@@ -53,4 +55,23 @@ check "no channel rights: channels were refused (the path was taken)" bash -c \
   "redis-cli -p $REDIS_PORT ACL LOG 128 | grep -A1 -x reason | grep -q -x channel"
 check "no channel rights: denials are only channel ones" bash -c \
   "! redis-cli -p $REDIS_PORT ACL LOG 128 | grep -A1 -x reason | grep -v -x -e reason -e channel -e -- | grep -q ."
+kill "$PID_w2" "$PID_s2"; wait "$PID_w2" "$PID_s2" 2>/dev/null || true
+
+nofn=${acl/>CHANGE-ME/>pw3}
+nofn=${nofn/ +fcall +function|load/}
+nofn=${nofn/SETUSER vodq /SETUSER vodqnf }
+check "the no-FUNCTION variant has no function rights" bash -c "! grep -q 'function' <<<'$nofn'"
+# shellcheck disable=SC2086
+rcli $nofn >/dev/null
+rcli FUNCTION FLUSH >/dev/null # so nothing can come from the library
+rcli ACL LOG RESET >/dev/null
+REDIS_URL="redis://vodqnf:pw3@127.0.0.1:$REDIS_PORT"
+start_scheduler s3
+start_worker w3 --slots-sleep 4
+run_jobs "no FUNCTION rights"
+check "no FUNCTION rights: the worker says the scripts go by EVALSHA" \
+  grep -q 'the scripts go by EVALSHA' "$T_DIR/w3.log"
+expect_eq "no FUNCTION rights: no library was loaded" "" "$(rcli FUNCTION LIST)"
+check "no FUNCTION rights: the only denials are of function|load" bash -c \
+  "! redis-cli -p $REDIS_PORT ACL LOG 128 | grep -A1 -x object | grep -v -x -e object -e 'function|load' -e -- | grep -q ."
 t_done
