@@ -23,19 +23,18 @@
 local STEP_REST = {'spec', 'timeout_ms', 'desired', 'auth_version', 'session', 'export',
   'max_attempts'}
 
+-- the optional fields of a task map and their defaults (left out when equal)
+local TASK_OPT = {'timeout_ms', '0', 'desired', 'run', 'auth_version', '0', 'session', '',
+  'export', '', 'max_attempts', '0'}
 -- the task map of a started job: h holds the STEP_REST fields of its hash
 local function task_map(job, eid, fence, att, h)
   local m = {'job', job, 'entry', eid, 'fence', fence, 'attempt', att, 'spec', h.spec or ''}
   local n = 10
-  local function opt(k, v, def)
-    if v and v ~= def then m[n + 1] = k m[n + 2] = v n = n + 2 end
+  for i = 1, #TASK_OPT, 2 do
+    local k = TASK_OPT[i]
+    local v = h[k]
+    if v and v ~= TASK_OPT[i + 1] then m[n + 1] = k m[n + 2] = v n = n + 2 end
   end
-  opt('timeout_ms', h.timeout_ms, '0')
-  opt('desired', h.desired, 'run')
-  opt('auth_version', h.auth_version, '0')
-  opt('session', h.session, '')
-  opt('export', h.export, '')
-  opt('max_attempts', h.max_attempts, '0')
   return m
 end
 
@@ -153,7 +152,9 @@ local function finish(job, fence, outcome, a1, a2, a3, a4)
     local ids = ENDED_ENTRIES[tk]
     if not ids then ids = {} ENDED_ENTRIES[tk] = ids end
     ids[#ids + 1] = h.task
-    redis.call('HDEL', jk, 'task')
+    -- a job that succeeded keeps its last (acknowledged) entry id in `task`: it is
+    -- ended, so nothing reads it as a lease any more (one HDEL less per job)
+    if outcome ~= 'ok' then redis.call('HDEL', jk, 'task') end
   end
   if h.fair_held then fair_release(jk, h.lane, h.task) end
   if outcome == 'ok' then
@@ -221,35 +222,35 @@ local function start_read(jk)
 end
 local START_CHECK = fields{'state:s', 'spec:s', 'fence:i', 'attempts:i'}
 local tasks = {}
+local function drop(eid) redis.call('XACK', skey, 'workers', eid) end
 local function start(eid, fields)
   if not fields then redis.call('XACK', skey, 'workers', eid) return end
   local job, ften
   for i = 1, #fields, 2 do if fields[i] == 'job' then job = fields[i + 1] end end
-  local function drop() redis.call('XACK', skey, 'workers', eid) end
   if not job then job, ften = fair_claim(lane, eid, fields) end -- a wake-up token (§17)
-  if not job then drop() return end
+  if not job then drop(eid) return end
   local jk = p .. 'job:' .. job
   local h = start_read(jk)
-  if h.task ~= eid then drop() return end
+  if h.task ~= eid then drop(eid) return end
   local bad, why = bad_field(h, START_CHECK)
-  if bad then drop() corrupt(job, jk, bad, why) return end
-  if h.state ~= 'queued' then drop() return end
+  if bad then drop(eid) corrupt(job, jk, bad, why) return end
+  if h.state ~= 'queued' then drop(eid) return end
   if h.desired == 'run' and not fits(h.require) then
-    drop()
+    drop(eid)
     local tid = redis.call('XADD', skey, '*', 'job', job)
     redis.call('HSET', jk, 'task', tid)
     redis.call('HINCRBY', jk, 'skips', 1)
     return
   end
   if h.desired == 'pause' then
-    drop()
+    drop(eid)
     redis.call('HDEL', jk, 'task')
     set_state(jk, 'queued', 'paused')
     emit(job, 'state', 'paused', '{"parked":true}')
     return
   end
   if h.desired == 'cancel' and redis.call('EXISTS', p .. 'ckpt:' .. job) == 0 then
-    drop()
+    drop(eid)
     redis.call('HDEL', jk, 'task')
     cancelled(job, jk, 'queued')
     return
