@@ -44,7 +44,7 @@ printf '{"id":"ru0","type":"compose","compose":{"timeline":%s,"upload":{"s3":%s}
   "$TL" "$(s3sec ru0.mp4)" "$(s3sec ru0-copy.mp4)" | ctl submit - >"$T_DIR/ru0.out" 2>&1 || rc=$?
 expect_eq "then upload without file after compose.upload: submit fails" 1 "$rc"
 check "the error names then[0].upload.file" grep -q 'then\[0\].upload.file: missing, and compose.upload leaves no export' "$T_DIR/ru0.out"
-expect_eq "the job is rejected, not run" rejected "$(job_field ru0 state)"
+check "the job is rejected, not run (the scheduler records it)" wait_state ru0 rejected 10
 
 # the reference: a plain render of the same timeline
 echo "$TL" >"$T_DIR/tl.json"
