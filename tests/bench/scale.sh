@@ -30,7 +30,7 @@ for W in 1 2 4 8; do
   wpids=()
   for i in $(seq "$W"); do
     "$BIN/vodq-worker" --redis "$URL" --queue "$Q" --id "w$i" --slots-sleep 50 --slots-compose 0 \
-      --slots-upload 0 --log-level warn &
+      --slots-upload 0 --log-level error &
     wpids+=($!)
   done
   for _ in $(seq 60000); do [ "$(r HGET "vodq:{$Q}:stats" succeeded)" = "$N" ] && break; sleep 0.01; done

@@ -36,7 +36,7 @@ rcpu() { r INFO cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.
 wcpu() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.6f", s / 1e9}'; }
 t0=$(date +%s%3N)
 "$BIN/vodq-worker" --redis "$URL" --queue "$Q" --slots-sleep "$C" --slots-compose 0 \
-  --slots-upload 0 --log-level warn --progress-ms 1000 &
+  --slots-upload 0 --log-level error --progress-ms 1000 &
 wpid=$!
 # CPU is counted in the steady state like the clock: from the first job that succeeded
 # (the worker's start-up, dynamic linking included, costs ~0.1 s of CPU and is left out)
