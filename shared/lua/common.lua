@@ -15,6 +15,7 @@ local SETTINGS -- the settings hash (§15), read once per script call however ma
 local LANEC, TENC -- lane:<L> and tenant:<T> settings, read once per call
 local GROUP_ENDING -- groups being ended by this call: their members only record
 local STATS -- counters of the stats hash this call adds to (written once, by run())
+local VALID -- {i = {value -> integer?}, l = {value -> lane name?}} (valid())
 local function begin()
   p = ARGV[1]
   EVMAX = ARGV[2]
@@ -26,7 +27,7 @@ local function begin()
   -- "%.17g" on every call, which costs more than the command itself
   NOWS = string.format('%d', NOW)
   SUBS, SETTINGS = nil, nil
-  LANEC, TENC, GROUP_ENDING, STATS = {}, {}, {}, {}
+  LANEC, TENC, GROUP_ENDING, STATS, VALID = {}, {}, {}, {}, {i = {}, l = {}}
 end
 
 -- Adds n (default 1) to counter `name` of the stats hash, at the end of the call: one
@@ -119,11 +120,24 @@ end
 -- Checks before writing: reads fields of a job hash into a table by name and validates
 -- them. spec is a list of 'name' or 'name:kind' (i integer, s non-empty string, l lane
 -- name). Returns h, and on a bad value the field's name and what is wrong with it.
+-- A pattern match costs ~1.5k Redis instructions, as much as a field of an HSET, and the
+-- same values come back job after job (attempts 1, max_attempts 3, the lane): a value
+-- found good is remembered for the rest of the call (VALID, reset by begin()).
+-- A check: {function(v) -> ok, what is wrong, pattern or nil}.
+local function valid(v, pat, seen)
+  if v == nil then return false end
+  local ok = seen[v]
+  if ok == nil then
+    ok = string.find(v, pat) ~= nil
+    seen[v] = ok
+  end
+  return ok
+end
 local CHECK = {
-  i = {function(v) return v ~= nil and string.match(v, '^%-?%d+$') ~= nil end, 'not an integer'},
+  i = {function(v) return valid(v, '^%-?%d+$', VALID.i) end, 'not an integer', '^%-?%d+$', 'i'},
   s = {function(v) return v ~= nil and v ~= '' end, 'missing'},
-  l = {function(v) return v ~= nil and string.match(v, '^[a-z][a-z0-9_]*$') ~= nil end,
-    'missing or not a lane name'},
+  l = {function(v) return valid(v, '^[a-z][a-z0-9_]*$', VALID.l) end,
+    'missing or not a lane name', '^[a-z][a-z0-9_]*$', 'l'},
 }
 -- spec compiled once per script call: fields{...} -> {names, kinds}
 local function fields(spec)
@@ -157,7 +171,19 @@ local function bad_field(h, spec)
   local names, kinds = spec[1], spec[2]
   for i = 1, #names do
     local k = kinds[i]
-    if k and not k[1](h[names[i]]) then return names[i], k[2] end
+    if k then -- (the checks written out: a function call per field cost more than they do)
+      local v = h[names[i]]
+      if v == nil then return names[i], k[2] end
+      local pat = k[3]
+      if pat then
+        local seen = VALID[k[4]]
+        local ok = seen[v]
+        if ok == nil then ok = string.find(v, pat) ~= nil seen[v] = ok end
+        if not ok then return names[i], k[2] end
+      elseif v == '' then
+        return names[i], k[2]
+      end
+    end
   end
   return nil
 end
@@ -423,11 +449,15 @@ local group_member_ended, group_start, group_cancel -- groups (fan-in): defined 
 -- and, for a job with a notify_url ending succeeded/dead/cancelled, one webhook delivery
 -- queued in hooks (at most hooks_max pending, default 10000; beyond that it is dropped
 -- with an event).
+local RETENTION_SET -- whether settings() holds any retention:* field (this call)
 local function settings()
   if not SETTINGS then
-    SETTINGS = {}
+    SETTINGS, RETENTION_SET = {}, false
     local a = redis.call('HGETALL', p .. 'settings')
-    for i = 1, #a, 2 do SETTINGS[a[i]] = a[i + 1] end
+    for i = 1, #a, 2 do
+      SETTINGS[a[i]] = a[i + 1]
+      if string.sub(a[i], 1, 10) == 'retention:' then RETENTION_SET = true end
+    end
   end
   return SETTINGS
 end
@@ -439,8 +469,9 @@ local function ended_extras(job, jk, st, h)
   if h and h.type then x = {h.type, h.notify_url, h.group}
   else x = redis.call('HMGET', jk, 'type', 'notify_url', 'group') end
   local s = settings()
-  local ret = s['retention:' .. (x[1] or '') .. ':' .. st] or s['retention:*:' .. st]
-  redis.call('EXPIRE', jk, tonumber(ret or '') or RET)
+  local ret = RETENTION_SET and (s['retention:' .. (x[1] or '') .. ':' .. st] or
+    s['retention:*:' .. st])
+  redis.call('EXPIRE', jk, ret and tonumber(ret) or RET)
   local g = x[3] or false
   if not x[2] or x[2] == '' or st == 'rejected' then return g end
   local m = job .. '|' .. st .. '|' .. NOW
