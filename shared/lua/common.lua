@@ -149,6 +149,15 @@ local function fields(spec)
   end
   return {names, kinds}
 end
+-- Compiled field specs kept by name (a FUNCTION library keeps them from call to call;
+-- they are constants): compiled(name, spec) = fields(spec), made once.
+local COMPILED = {}
+local function compiled(name, spec)
+  local c = COMPILED[name]
+  if not c then c = fields(spec) COMPILED[name] = c end
+  return c
+end
+
 local function load(jk, spec)
   if spec[1] and type(spec[1]) == 'string' then spec = fields(spec) end
   local names, kinds = spec[1], spec[2]

@@ -125,8 +125,8 @@ local function fin_read(jk)
     auth_version = v[11] or nil, spec = v[12] or nil, type = v[13] or nil,
     notify_url = v[14] or nil, group = v[15] or nil, fair_held = v[16] or nil}
 end
-local FIN_CHECK = fields{'fence:i', 'state:s', 'lane:l', 'attempts:i', 'max_attempts:i',
-  'backoff_base_ms:i', 'backoff_max_ms:i', 'type:s'}
+local FIN_CHECK = compiled('step.fin', {'fence:i', 'state:s', 'lane:l', 'attempts:i',
+  'max_attempts:i', 'backoff_base_ms:i', 'backoff_max_ms:i', 'type:s'})
 
 -- Task entries of finished jobs, acknowledged once per stream after the finish loop. They
 -- are not XDELed: Redis 7.0's XDEL costs ~30k instructions per entry even batched (it
@@ -220,7 +220,7 @@ local function start_read(jk)
     fence = v[8] or nil, attempts = v[9] or nil, export = v[10] or nil, require = v[11] or nil,
     max_attempts = v[12] or nil}
 end
-local START_CHECK = fields{'state:s', 'spec:s', 'fence:i', 'attempts:i'}
+local START_CHECK = compiled('step.start', {'state:s', 'spec:s', 'fence:i', 'attempts:i'})
 local tasks = {}
 local function drop(eid) redis.call('XACK', skey, 'workers', eid) end
 local function start(eid, fields)
