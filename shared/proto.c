@@ -32,14 +32,13 @@ static void cat(char **buf, size_t *len, const char *a, size_t n)
 #define CAT(buf, len, str) cat(&(buf), &(len), (str), strlen(str))
 
 /* The library: a header naming it, common.lua, each script's own file as the body of a
- * function in the list SCRIPTS (name, function, ...), and the registration of vodq_<hash>_<name> for each, which
- * sets KEYS and ARGV and calls run(body) (common.lua: per-call state, then the body, then
- * the stats counters). Loaded once per server by
- * FUNCTION LOAD, so a call runs only its own file: common.lua's 800 lines of
- * definitions ran on every EVALSHA before. The name carries a hash of the text, so
- * workers of two versions can share a Redis during a rolling upgrade.
- * An EVAL script (for a server without FUNCTION) is common.lua, then its file as the
- * body given to run(). */
+ * function in the list SCRIPTS (name, function, ...), and the registration of
+ * vodq_<hash>_<name> for each, which sets KEYS and ARGV and calls run(body) (common.lua:
+ * per-call state, then the body, then the stats counters). Loaded once per server by
+ * FUNCTION LOAD, so a call runs only its own file: common.lua's 800 lines of definitions
+ * ran on every EVALSHA before. The name carries a hash of the text, so workers of two
+ * versions can share a Redis during a rolling upgrade. An EVAL script (for a server
+ * without FUNCTION) is common.lua, then its file as the body given to run(). */
 static const char LIB_HEAD[] = "local KEYS, ARGV -- set per call by the registered function\n";
 static const char LIB_TAIL[] =
     "\nfor i = 1, #SCRIPTS, 2 do -- (no pairs(): a library's load sees only redis.*)\n"
