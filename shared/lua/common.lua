@@ -5,8 +5,9 @@
 -- and the LAST argument of every call is its request id ("<channel>|<seq>", or "" for
 -- none): see once().
 -- Per-call state, set by begin() (through run()) before every call. The scripts are
--- loaded once as a Redis FUNCTION library (shared/proto.c), whose locals live from call to call, so
--- nothing of one call may leak into the next: every cache below is reset here.
+-- loaded once as a Redis FUNCTION library (shared/proto.c), whose locals live from call
+-- to call, so nothing of one call may leak into the next: every cache below is reset
+-- here (COMPILED, below, holds constants only).
 -- (Where Redis has no FUNCTION, each script is sent as an EVAL script: this file, then
 -- its own file as the body given to run().)
 local p, EVMAX, RET, RID, NOW, NOWS
