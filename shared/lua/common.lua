@@ -118,29 +118,16 @@ local function set_state(jk, from, to, ...)
   return true
 end
 
--- Checks before writing: reads fields of a job hash into a table by name and validates
--- them. spec is a list of 'name' or 'name:kind' (i integer, s non-empty string, l lane
--- name). Returns h, and on a bad value the field's name and what is wrong with it.
--- A pattern match costs ~1.5k Redis instructions, as much as a field of an HSET, and the
--- same values come back job after job (attempts 1, max_attempts 3, the lane): a value
--- found good is remembered for the rest of the call (VALID, reset by begin()).
--- A check: {function(v) -> ok, what is wrong, pattern or nil}.
-local function valid(v, pat, seen)
-  if v == nil then return false end
-  local ok = seen[v]
-  if ok == nil then
-    ok = string.find(v, pat) ~= nil
-    seen[v] = ok
-  end
-  return ok
-end
+-- A check: what is wrong when it fails, and for a pattern check the pattern and the
+-- per-call cache (VALID[cache], reset by begin()) of values already matched: a pattern
+-- match costs ~1.5k Redis instructions, as much as a field of an HSET, and the same values
+-- come back job after job (attempts 1, max_attempts 3, the lane).
 local CHECK = {
-  i = {function(v) return valid(v, '^%-?%d+$', VALID.i) end, 'not an integer', '^%-?%d+$', 'i'},
-  s = {function(v) return v ~= nil and v ~= '' end, 'missing'},
-  l = {function(v) return valid(v, '^[a-z][a-z0-9_]*$', VALID.l) end,
-    'missing or not a lane name', '^[a-z][a-z0-9_]*$', 'l'},
+  i = {what = 'not an integer', pat = '^%-?%d+$', cache = 'i'},
+  s = {what = 'missing'},
+  l = {what = 'missing or not a lane name', pat = '^[a-z][a-z0-9_]*$', cache = 'l'},
 }
--- spec compiled once per script call: fields{...} -> {names, kinds}
+-- a field spec compiled: fields{...} -> {names, kinds}
 local function fields(spec)
   local names, kinds = {}, {}
   for i, s in ipairs(spec) do
@@ -159,43 +146,40 @@ local function compiled(name, spec)
   return c
 end
 
-local function load(jk, spec)
-  if spec[1] and type(spec[1]) == 'string' then spec = fields(spec) end
-  local names, kinds = spec[1], spec[2]
-  local v = redis.call('HMGET', jk, unpack(names))
-  local h, bad, why = {}, nil, nil
-  for i = 1, #names do
-    local x = v[i]
-    if x == false then x = nil end
-    h[names[i]] = x
-    local k = kinds[i]
-    if k and not bad and not k[1](x) then bad, why = names[i], k[2] end
-  end
-  return h, bad, why
-end
-
--- The first field of h (read already) that fails spec's checks: its name and what is
--- wrong, or nil. For hot paths that build h with one table constructor (sized once)
--- instead of load()'s loop.
+-- The first field of h that fails spec's checks: its name and what is wrong, or nil.
+-- (The checks are written out here: a function call per field cost more than they do.)
 local function bad_field(h, spec)
   local names, kinds = spec[1], spec[2]
   for i = 1, #names do
     local k = kinds[i]
-    if k then -- (the checks written out: a function call per field cost more than they do)
+    if k then
       local v = h[names[i]]
-      if v == nil then return names[i], k[2] end
-      local pat = k[3]
-      if pat then
-        local seen = VALID[k[4]]
+      if v == nil then return names[i], k.what end
+      if k.pat then
+        local seen = VALID[k.cache]
         local ok = seen[v]
-        if ok == nil then ok = string.find(v, pat) ~= nil seen[v] = ok end
-        if not ok then return names[i], k[2] end
+        if ok == nil then ok = string.find(v, k.pat) ~= nil seen[v] = ok end
+        if not ok then return names[i], k.what end
       elseif v == '' then
-        return names[i], k[2]
+        return names[i], k.what
       end
     end
   end
   return nil
+end
+
+-- Checks before writing: reads fields of a job hash into a table by name and validates
+-- them. spec is a list of 'name' or 'name:kind' (i integer, s non-empty string, l lane
+-- name). Returns h, and on a bad value the field's name and what is wrong with it.
+local function load(jk, spec)
+  if spec[1] and type(spec[1]) == 'string' then spec = fields(spec) end
+  local names = spec[1]
+  local v = redis.call('HMGET', jk, unpack(names))
+  local h = {}
+  for i = 1, #names do
+    if v[i] then h[names[i]] = v[i] end
+  end
+  return h, bad_field(h, spec)
 end
 
 local function int(v, def)
